@@ -1,0 +1,207 @@
+"""Pack and unpack filters: rio's string form, named sets, and how they change metadata.
+
+A filter set says, per attribute (uid, gid, mtime, sticky, setid, dev), whether
+to keep what the files say or replace it. Pack filters say ``keep``; unpack
+filters say ``follow`` and allow ``mine`` for uid/gid. An attribute left
+unspecified is filled from a default set, the way ``FilesetPackFilter.Apply``
+does (repeatr outputs default to Flatten, ``rio pack`` to Conservative).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import re
+
+from r2k8s.core import fsmeta
+from r2k8s.core.errors import Category, R2k8sError, usage_error
+from r2k8s.core.fsmeta import Metadata
+
+KEYS = ("uid", "gid", "mtime", "sticky", "setid", "dev")
+PACK = "pack"
+UNPACK = "unpack"
+
+_INT = re.compile(r"[0-9]+\Z")
+_AT = re.compile(r"@-?[0-9]+\Z")
+
+
+def _keep_word(mode: str) -> str:
+    return "keep" if mode == PACK else "follow"
+
+
+def _allowed(mode: str, key: str) -> str:
+    keep = _keep_word(mode)
+    return {
+        "uid": f"{keep}, {'mine, ' if mode == UNPACK else ''}or a decimal id",
+        "gid": f"{keep}, {'mine, ' if mode == UNPACK else ''}or a decimal id",
+        "mtime": f"{keep}, @<unix seconds>, or an RFC 3339 date",
+        "sticky": f"{keep} or ignore",
+        "setid": f"{keep}, ignore, or reject",
+        "dev": f"{keep}, ignore, or reject",
+    }[key]
+
+
+def _valid(mode: str, key: str, value: str) -> bool:
+    keep = _keep_word(mode)
+    if value == keep:
+        return True
+    if key in ("uid", "gid"):
+        return bool(_INT.match(value)) or (mode == UNPACK and value == "mine")
+    if key == "mtime":
+        return bool(_AT.match(value)) or _rfc3339(value) is not None
+    if key == "sticky":
+        return value == "ignore"
+    return value in ("ignore", "reject")
+
+
+def _rfc3339(value: str) -> tuple[int, int] | None:
+    if "T" not in value:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    delta = moment - epoch
+    total_us = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return total_us // 1_000_000, (total_us % 1_000_000) * 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """A filter set for one direction (``pack`` or ``unpack``); ``None`` means unspecified."""
+
+    mode: str
+    uid: str | None = None
+    gid: str | None = None
+    mtime: str | None = None
+    sticky: str | None = None
+    setid: str | None = None
+    dev: str | None = None
+
+    # -- construction ---------------------------------------------------------
+
+    @classmethod
+    def from_mapping(cls, mode: str, values: dict[str, str], where: str = "filters") -> "Filters":
+        """From the object form used in formulas; values must be strings (as in repeatr)."""
+        fields: dict[str, str] = {}
+        for key, value in values.items():
+            if key not in KEYS:
+                raise usage_error(f"{where}: unknown filter {key!r} (known: {', '.join(KEYS)})")
+            if not isinstance(value, str):
+                raise usage_error(f"{where}.{key}: filter values are strings, got {type(value).__name__} {value!r}")
+            if not _valid(mode, key, value):
+                raise usage_error(f"{where}.{key}: {value!r} is not a valid {mode} filter; use {_allowed(mode, key)}")
+            fields[key] = value
+        return cls(mode, **fields)
+
+    @classmethod
+    def parse(cls, mode: str, text: str, where: str = "--filters") -> "Filters":
+        """rio's string form ``uid=1000,gid=1000,mtime=@1262304000,...``.
+
+        A named set (``flatten``, ``conservative``, ``lossless``, ``lowpriv``) may
+        stand first; later ``key=value`` items override it.
+        """
+        result = cls(mode)
+        values: dict[str, str] = {}
+        for index, item in enumerate(part.strip() for part in text.split(",")):
+            if not item:
+                continue
+            if "=" not in item:
+                if index != 0:
+                    raise usage_error(f"{where}: {item!r} must be key=value (a named set may only come first)")
+                result = named(mode, item, where)
+                continue
+            key, _, value = item.partition("=")
+            if key in values:
+                raise usage_error(f"{where}: filter {key!r} is given twice")
+            values[key.strip()] = value.strip()
+        overrides = cls.from_mapping(mode, values, where)
+        return dataclasses.replace(result, **{k: v for k, v in overrides.as_dict().items()})
+
+    # -- views ------------------------------------------------------------------
+
+    def as_dict(self) -> dict[str, str]:
+        """The specified keys only, in rio's order."""
+        return {key: getattr(self, key) for key in KEYS if getattr(self, key) is not None}
+
+    def __str__(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.as_dict().items())
+
+    def with_defaults(self, defaults: "Filters") -> "Filters":
+        """Fill unspecified keys from ``defaults`` (rio ``FilesetPackFilter.Apply``)."""
+        return dataclasses.replace(defaults, **self.as_dict())
+
+    @property
+    def altering(self) -> bool:
+        """True if applying this set can change any entry's metadata."""
+        keep = _keep_word(self.mode)
+        return any(value not in (None, keep) for value in self.as_dict().values())
+
+    # -- application --------------------------------------------------------------
+
+    def apply(self, meta: Metadata) -> Metadata | None:
+        """The filtered metadata, or ``None`` when ``dev=ignore`` drops a device.
+
+        ``setid=reject`` / ``dev=reject`` raise ``rio-filter-rejection``.
+        """
+        keep = _keep_word(self.mode)
+        out = meta.copy()
+        for key in ("uid", "gid"):
+            value = getattr(self, key)
+            if value in (None, keep):
+                continue
+            setattr(out, key, (os.getuid() if key == "uid" else os.getgid()) if value == "mine" else int(value))
+        if self.mtime not in (None, keep):
+            out.mtime, out.mtime_ns = _mtime_value(self.mtime)
+        if self.sticky == "ignore":
+            out.perms &= ~0o1000
+        if out.perms & 0o6000:
+            if self.setid == "ignore":
+                out.perms &= ~0o6000
+            elif self.setid == "reject":
+                raise R2k8sError(Category.FILTER_REJECTION, f"{meta.name!r} has a setuid/setgid bit and the filters say setid=reject")
+        if out.type in fsmeta.DEVICE_TYPES:
+            if self.dev == "reject":
+                raise R2k8sError(Category.FILTER_REJECTION, f"{meta.name!r} is a device node and the filters say dev=reject")
+            if self.dev == "ignore":
+                return None
+        return out
+
+
+def _mtime_value(value: str) -> tuple[int, int]:
+    if value.startswith("@"):
+        return int(value[1:]), 0
+    parsed = _rfc3339(value)
+    assert parsed is not None, value  # validated at construction
+    return parsed
+
+
+_NAMED: dict[tuple[str, str], dict[str, str]] = {
+    (PACK, "flatten"): dict(uid="1000", gid="1000", mtime="@1262304000", sticky="keep", setid="keep", dev="keep"),
+    (PACK, "conservative"): dict(uid="1000", gid="1000", mtime="@1262304000", sticky="keep", setid="reject", dev="reject"),
+    (PACK, "lossless"): dict(uid="keep", gid="keep", mtime="keep", sticky="keep", setid="keep", dev="keep"),
+    (UNPACK, "lossless"): dict(uid="follow", gid="follow", mtime="follow", sticky="follow", setid="follow", dev="follow"),
+    (UNPACK, "conservative"): dict(uid="follow", gid="follow", mtime="follow", sticky="follow", setid="reject", dev="reject"),
+    (UNPACK, "lowpriv"): dict(uid="mine", gid="mine", mtime="follow", sticky="follow", setid="reject", dev="reject"),
+}
+
+
+def named(mode: str, name: str, where: str = "--filters") -> Filters:
+    """One of rio's named filter sets (``filesetFilters.go``)."""
+    try:
+        return Filters(mode, **_NAMED[(mode, name.strip().lower())])
+    except KeyError:
+        names = ", ".join(sorted(n for m, n in _NAMED if m == mode))
+        raise usage_error(f"{where}: unknown {mode} filter set {name!r} (known: {names})") from None
+
+
+FLATTEN = named(PACK, "flatten")
+PACK_CONSERVATIVE = named(PACK, "conservative")
+PACK_LOSSLESS = named(PACK, "lossless")
+UNPACK_LOSSLESS = named(UNPACK, "lossless")
+UNPACK_CONSERVATIVE = named(UNPACK, "conservative")
+UNPACK_LOWPRIV = named(UNPACK, "lowpriv")

@@ -1,0 +1,83 @@
+"""Filesystem entry metadata: the one record that scan, pack, unpack and hashing share.
+
+Mirrors rio's ``fs.Metadata``: a cleaned relative path, a one-letter type,
+permission bits (``& 0o7777``), numeric owner, link name, device numbers,
+mtime split into seconds and nanoseconds (floor semantics, like Go's
+``time.Time``), and xattrs. Sizes are carried but never hashed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+
+from r2k8s.core.errors import ware_corrupt
+
+# rio fs.Type letters (fs/metadata.go).
+FILE = "f"
+DIR = "d"
+SYMLINK = "L"
+FIFO = "p"
+SOCKET = "S"
+BLOCK_DEVICE = "D"
+CHAR_DEVICE = "c"
+HARDLINK = "h"
+
+DEVICE_TYPES = frozenset({BLOCK_DEVICE, CHAR_DEVICE})
+
+#: 2010-01-01T00:00:00Z, rio's ``fs.DefaultTime`` for conjured directories and atimes.
+DEFAULT_TIME = 1262304000
+
+
+@dataclasses.dataclass(slots=True)
+class Metadata:
+    """One filesystem entry. ``name`` is a cleaned relative path; the root is ``"."``."""
+
+    name: str
+    type: str
+    perms: int = 0o644
+    uid: int = 0
+    gid: int = 0
+    linkname: str = ""
+    devmajor: int = 0
+    devminor: int = 0
+    mtime: int = 0
+    mtime_ns: int = 0
+    xattrs: dict[str, str] = dataclasses.field(default_factory=dict)
+    size: int = 0
+
+    @property
+    def basename(self) -> str:
+        return "." if self.name == "." else self.name.rsplit("/", 1)[-1]
+
+    def copy(self) -> "Metadata":
+        return dataclasses.replace(self, xattrs=dict(self.xattrs))
+
+
+def default_dir(name: str) -> Metadata:
+    """A directory that a tarball implies but never lists (rio ``DefaultDirMetadata``)."""
+    return Metadata(name=name, type=DIR, perms=0o755, uid=0, gid=0, mtime=DEFAULT_TIME)
+
+
+def clean_relpath(raw: str) -> str:
+    """Clean an archive member name the way rio does (Go ``path.Clean``).
+
+    ``./a/``, ``a/`` and ``a`` are the same entry. Absolute names and names that
+    leave the base (``..``, ``../x``; and, as rio's prefix check does, any
+    cleaned name starting with ``..``) are refused as a corrupt ware, because
+    unpacking them would write outside the target.
+    """
+    if raw.startswith("/"):
+        raise ware_corrupt(f"corrupt tar: absolute path {raw!r} is not allowed in a ware")
+    cleaned = posixpath.normpath(raw) if raw else "."
+    if cleaned.startswith(".."):
+        raise ware_corrupt(f"corrupt tar: path {raw!r} leaves the base directory ('..' is not allowed)")
+    return cleaned
+
+
+def parent_dirs(name: str) -> list[str]:
+    """Every ancestor of a cleaned path, root first: ``a/b/c`` -> ``[".", "a", "a/b"]``."""
+    if name == ".":
+        return []
+    parts = name.split("/")
+    return ["."] + ["/".join(parts[:i]) for i in range(1, len(parts))]

@@ -1,0 +1,102 @@
+"""Reading a tar ware: hash every entry and, optionally, place it on disk.
+
+Scanning and unpacking are the same walk over the tar stream (rio
+``tar_unpack.go``): each entry is hashed twice, once as the ware says
+(*prefilter*, the hash a requested ware ID is checked against) and once after
+the unpack filters (the ID of what actually lands on disk). Conjured parent
+directories go through the filters too. A :class:`Placer` receives filtered
+entries in stream order; with none, the walk is a scan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Protocol
+
+from r2k8s.core import fsmeta
+from r2k8s.core.compression import open_decompressed
+from r2k8s.core.filters import Filters
+from r2k8s.core.fsmeta import Metadata
+from r2k8s.core.tarstream import TarReader
+from r2k8s.core.treehash import LegacyTreeHash, TreeHash
+from r2k8s.core.wareid import WareID
+
+
+class Placer(Protocol):
+    """Where unpacked entries go. ``content`` must be consumed for files."""
+
+    def place(self, meta: Metadata, content: Iterator[memoryview] | None) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestResult:
+    prefilter_id: WareID
+    filtered_id: WareID
+    compression: str
+    entries: int
+    #: filtered directory records, for re-paving mtimes after placement
+    dirs: tuple[Metadata, ...] = ()
+
+
+def _hashing(chunks: Iterator[memoryview], hasher: "hashlib._Hash") -> Iterator[memoryview]:
+    for chunk in chunks:
+        hasher.update(chunk)
+        yield chunk
+
+
+def ingest_tar(
+    stream: BinaryIO,
+    filters: Filters,
+    placer: Placer | None = None,
+    log: Callable[[str], None] | None = None,
+    packtype: str = "tar",
+    legacy: bool = False,
+) -> IngestResult:
+    """Walk a (possibly compressed) tar stream once; see the module docstring.
+
+    ``legacy=True`` computes repeatr v0.15's tree hash (base64url) instead of rio's.
+    """
+    tar_stream, compression = open_decompressed(stream)
+    tree_class = LegacyTreeHash if legacy else TreeHash
+    prefilter = tree_class()
+    filtered = tree_class() if filters.altering else prefilter
+    reader = TarReader(tar_stream, log)
+    for entry in reader:
+        meta = entry.meta
+        conjured = prefilter.add(meta, None) if meta.type != fsmeta.FILE else _conjure_only(prefilter, meta)
+        for parent in conjured:
+            placed_parent = filters.apply(parent) or parent
+            if filtered is not prefilter:
+                filtered.add(placed_parent)
+            if placer is not None:
+                placer.place(placed_parent, None)
+        placed = filters.apply(meta)
+        content_hash = None
+        if meta.type == fsmeta.FILE:
+            hasher = hashlib.sha384()
+            chunks = _hashing(reader.content_chunks(), hasher)
+            if placer is not None and placed is not None:
+                placer.place(placed, chunks)
+            for _ in chunks:  # whatever the placer left unread still counts
+                pass
+            content_hash = hasher.digest()
+            prefilter.add(meta, content_hash)
+        elif placer is not None and placed is not None:
+            placer.place(placed, None)
+        if filtered is not prefilter and placed is not None:
+            filtered.add(placed, content_hash)
+    result_dirs = tuple(m for m, _ in filtered.records() if m.type == fsmeta.DIR) if placer else ()
+    return IngestResult(
+        prefilter_id=WareID(packtype, prefilter.ware_hash()),
+        filtered_id=WareID(packtype, filtered.ware_hash()),
+        compression=compression,
+        entries=reader.entry_count,
+        dirs=result_dirs,
+    )
+
+
+def _conjure_only(tree: TreeHash, meta: Metadata) -> list[Metadata]:
+    """Conjure a file's parents now; the file itself is recorded once its content is hashed."""
+    return tree.conjure_parents(meta.name)

@@ -1,0 +1,234 @@
+"""The fileset tree hash behind ``tar:`` ware IDs (rio) and legacy repeatr hashes.
+
+Both schemes are Merkle trees of canonical CBOR records, SHA-384 throughout:
+
+* modern (rio ``fshash/bucketHash.go``): only files and directories feed their
+  parent, so symlinks, devices, fifos and hardlinks change nothing; conjured
+  directories are 0755 0:0 at 2010-01-01; base58.
+* legacy (repeatr v0.15 ``lib/fshash``): every entry feeds its parent (content
+  hash empty for non-files); conjured directories are dated 1970; base64url.
+
+Records are collected in any order and hashed at the end in byte-sorted key
+order (``./path`` plus ``/`` for directories), which is why the ID does not
+depend on tar entry order. Memory grows with the number of entries (a few
+hundred bytes each), never with content size.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable
+
+from r2k8s.core import cbor
+from r2k8s.core.base58 import b58encode
+from r2k8s.core.errors import ware_corrupt
+from r2k8s.core.fsmeta import DEFAULT_TIME, DEVICE_TYPES, DIR, FILE, HARDLINK, Metadata, parent_dirs
+
+EMPTY_SHA384 = hashlib.sha384(b"").digest()
+
+_M = cbor.encode_text("m")
+_H = cbor.encode_text("h")
+_L = cbor.encode_text("l")
+_MAP2 = b"\xa2"
+_MAP1 = b"\xa1"
+
+
+def _sort_key(meta: Metadata) -> bytes:
+    name = meta.name.encode("utf-8", "surrogateescape")
+    if meta.name == ".":
+        return b"./"
+    return b"./" + name + (b"/" if meta.type == DIR else b"")
+
+
+class TreeHash:
+    """Collects entry records and computes the root hash (the modern rio scheme)."""
+
+    #: mtime of directories conjured for missing parents.
+    conjured_mtime = DEFAULT_TIME
+
+    def __init__(self) -> None:
+        self._records: dict[bytes, tuple[Metadata, bytes | None]] = {}
+        self._dirs: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    # -- collecting ----------------------------------------------------------
+
+    def add(self, meta: Metadata, content_hash: bytes | None = None) -> list[Metadata]:
+        """Record one entry; returns the directories conjured for its missing parents.
+
+        A directory listed again (or after being conjured) takes the later
+        metadata, as rio HEAD does; any other repeated path is a corrupt ware.
+        """
+        conjured = self.conjure_parents(meta.name)
+        self._put(meta, content_hash)
+        return conjured
+
+    def conjure_parents(self, name: str) -> list[Metadata]:
+        """Record default directories for the missing ancestors of ``name``; return them."""
+        conjured = []
+        for parent in parent_dirs(name):
+            if not self._has_parent(parent):
+                dir_meta = Metadata(name=parent, type=DIR, perms=0o755, mtime=self.conjured_mtime)
+                self._put(dir_meta, None)
+                conjured.append(dir_meta)
+        return conjured
+
+    def records(self) -> list[tuple[Metadata, bytes | None]]:
+        """All records in hashing order (a pre-order walk of the tree)."""
+        return [self._records[key] for key in sorted(self._records)]
+
+    def _has_parent(self, name: str) -> bool:
+        return name in self._dirs
+
+    def _put(self, meta: Metadata, content_hash: bytes | None) -> None:
+        key = _sort_key(meta)
+        if key in self._records and not self._may_replace(meta):
+            raise ware_corrupt(f"corrupt tar: repeated path {meta.name!r}")
+        self._records[key] = (meta, content_hash)
+        if meta.type == DIR:
+            self._dirs.add(meta.name)
+
+    def _may_replace(self, meta: Metadata) -> bool:
+        return meta.type == DIR
+
+    # -- hashing ------------------------------------------------------------
+
+    def encode_metadata(self, meta: Metadata) -> bytes:
+        """rio ``marshalMetadata``: fixed key order n t p u g [l] [dM dm] m mn [x]."""
+        fields: dict[str, object] = {
+            "n": meta.basename,
+            "t": meta.type,
+            "p": meta.perms & 0o7777,
+            "u": meta.uid,
+            "g": meta.gid,
+        }
+        if meta.linkname:
+            fields["l"] = meta.linkname
+        if meta.type in DEVICE_TYPES:
+            fields["dM"] = meta.devmajor
+            fields["dm"] = meta.devminor
+        fields["m"] = meta.mtime
+        fields["mn"] = meta.mtime_ns
+        if meta.xattrs:
+            fields["x"] = cbor.sorted_map(meta.xattrs)
+        return cbor.encode(fields)
+
+    def feeds_parent(self, meta: Metadata) -> bool:
+        return meta.type in (FILE, DIR)
+
+    def leaf_hash(self, meta: Metadata, content_hash: bytes | None) -> bytes:
+        if meta.type == FILE:
+            return hashlib.sha384(
+                _MAP2 + _M + self.encode_metadata(meta) + _H + cbor.encode_bytes(content_hash or EMPTY_SHA384)
+            ).digest()
+        return hashlib.sha384(_MAP1 + _M + self.encode_metadata(meta)).digest()
+
+    def root_digest(self) -> bytes:
+        """Walk the records in sorted order with a stack of open directories."""
+        keys = sorted(self._records)
+        if not keys or keys[0] != b"./":
+            raise ware_corrupt("corrupt tar: the ware has no entries (missing root)")
+        stack: list[tuple[bytes, "hashlib._Hash"]] = []
+        root: bytes | None = None
+        for key in keys:
+            meta, content_hash = self._records[key]
+            while stack and not key.startswith(stack[-1][0]):
+                root = self._close_dir(stack)
+            if stack:
+                rest = key[len(stack[-1][0]):].rstrip(b"/")
+                if b"/" in rest:
+                    raise ware_corrupt(f"corrupt tar: missing tree: {key!r} follows {stack[-1][0]!r}")
+            elif key != b"./":
+                raise ware_corrupt(f"corrupt tar: {key!r} is outside the root")
+            if meta.type == DIR:
+                hasher = hashlib.sha384(_MAP2 + _M + self.encode_metadata(meta) + _L + cbor.INDEFINITE_ARRAY_START)
+                stack.append((key, hasher))
+            elif self.feeds_parent(meta) and stack:
+                stack[-1][1].update(cbor.encode_bytes(self.leaf_hash(meta, content_hash)))
+        while stack:
+            root = self._close_dir(stack)
+        assert root is not None
+        return root
+
+    @staticmethod
+    def _close_dir(stack: list) -> bytes:
+        _, hasher = stack.pop()
+        hasher.update(cbor.BREAK)
+        digest = hasher.digest()
+        if stack:
+            stack[-1][1].update(cbor.encode_bytes(digest))
+        return digest
+
+    def ware_hash(self) -> str:
+        return b58encode(self.root_digest())
+
+
+class LegacyTreeHash(TreeHash):
+    """repeatr v0.15 ``lib/fshash``: symlinks and every other entry count, base64url."""
+
+    conjured_mtime = 0
+
+    def _has_parent(self, name: str) -> bool:
+        # v0.15 conjured a parent only when nothing existed at that path on disk.
+        return name in self._dirs or _file_key(name) in self._records
+
+    def _may_replace(self, meta: Metadata) -> bool:
+        return False
+
+    def encode_metadata(self, meta: Metadata) -> bytes:
+        """v0.15 ``Metadata.Marshal``: n t(int typeflag) m(mode) u g tm tmn [l] [dM dm] [x]."""
+        fields: dict[str, object] = {
+            "n": meta.basename,
+            "t": LEGACY_TYPEFLAGS[meta.type],
+            "m": meta.perms & 0o7777,
+            "u": meta.uid,
+            "g": meta.gid,
+            "tm": meta.mtime,
+            "tmn": meta.mtime_ns,
+        }
+        if meta.linkname:
+            fields["l"] = meta.linkname
+        if meta.type in DEVICE_TYPES:
+            fields["dM"] = meta.devmajor
+            fields["dm"] = meta.devminor
+        if meta.xattrs:
+            fields["x"] = cbor.sorted_map(meta.xattrs)
+        return cbor.encode(fields)
+
+    def feeds_parent(self, meta: Metadata) -> bool:
+        return True
+
+    def leaf_hash(self, meta: Metadata, content_hash: bytes | None) -> bytes:
+        return hashlib.sha384(
+            _MAP2 + _M + self.encode_metadata(meta) + _H + cbor.encode_bytes(content_hash or b"")
+        ).digest()
+
+    def ware_hash(self) -> str:
+        return base64.urlsafe_b64encode(self.root_digest()).decode("ascii")
+
+
+def _file_key(name: str) -> bytes:
+    return b"./" + name.encode("utf-8", "surrogateescape")
+
+
+#: tar typeflags as integers, for the legacy ``t`` field.
+LEGACY_TYPEFLAGS = {
+    FILE: ord("0"),
+    HARDLINK: ord("1"),
+    "L": ord("2"),
+    "c": ord("3"),
+    "D": ord("4"),
+    DIR: ord("5"),
+    "p": ord("6"),
+}
+
+
+def hash_entries(entries: Iterable[tuple[Metadata, bytes | None]], legacy: bool = False) -> str:
+    """Convenience: the ware hash (without packtype) of ``(metadata, content hash)`` pairs."""
+    tree = LegacyTreeHash() if legacy else TreeHash()
+    for meta, content_hash in entries:
+        tree.add(meta, content_hash)
+    return tree.ware_hash()
