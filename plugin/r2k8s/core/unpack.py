@@ -1,0 +1,198 @@
+"""Unpack a tar ware into a directory, safely and all-or-nothing.
+
+Entries are placed into a fresh staging directory beside the target; only
+when the whole stream has been read and its prefilter hash equals the
+requested ware ID is the staging directory renamed onto the target. On any
+error (hash mismatch, corrupt tar, filter rejection, I/O) the staging
+directory is removed and the target is exactly as it was.
+
+Nothing is ever written outside the staging directory: names are cleaned and
+``..``/absolute names refused (see :func:`fsmeta.clean_relpath`), every parent
+of an entry must be a directory this unpack created (so nothing is written
+through a symlink), files are opened ``O_EXCL|O_NOFOLLOW``, and hardlinks must
+point at a regular file already unpacked in the same ware.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from r2k8s.core import fsmeta
+from r2k8s.core.errors import Category, R2k8sError, ware_corrupt
+from r2k8s.core.filters import Filters
+from r2k8s.core.fsmeta import DEFAULT_TIME, Metadata
+from r2k8s.core.ingest import ingest_tar
+from r2k8s.core.wareid import WareID
+
+_KIND_WORDS = {fsmeta.SYMLINK: "a symlink", fsmeta.FILE: "a file", fsmeta.HARDLINK: "a hardlink"}
+
+
+def _inoperable(name: str, exc: OSError) -> R2k8sError:
+    return R2k8sError(Category.INOPERABLE_PATH, f"error while unpacking {name!r}: {exc.strerror or exc}")
+
+
+class DirectoryPlacer:
+    """Places filtered entries under ``root`` (a directory this unpack owns)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._kinds: dict[str, str] = {".": fsmeta.DIR}
+        self._dirs: dict[str, Metadata] = {}
+        self._uid, self._gid = os.getuid(), os.getgid()
+
+    def _path(self, name: str) -> str:
+        return str(self.root) if name == "." else os.path.join(self.root, name)
+
+    def _check_parent(self, name: str) -> None:
+        parent = name.rsplit("/", 1)[0] if "/" in name else "."
+        kind = self._kinds.get(parent)
+        if kind != fsmeta.DIR:
+            what = _KIND_WORDS.get(kind or "", "not a directory")
+            raise ware_corrupt(f"refusing to unpack {name!r}: its parent {parent!r} is {what} (writing through it could escape the target)")
+
+    def place(self, meta: Metadata, content: Iterator[memoryview] | None) -> None:
+        name = meta.name
+        existing = self._kinds.get(name)
+        if existing is not None:
+            if existing == fsmeta.DIR and meta.type == fsmeta.DIR:
+                self._dirs[name] = meta  # a repeated directory takes the later metadata (rio HEAD)
+                return
+            raise ware_corrupt(f"refusing to unpack {name!r}: the ware already placed {_KIND_WORDS.get(existing, 'a directory')} there")
+        self._check_parent(name)
+        path = self._path(name)
+        try:
+            self._place_new(meta, path, content)
+        except OSError as exc:
+            raise _inoperable(name, exc) from None
+        self._kinds[name] = meta.type
+
+    def _place_new(self, meta: Metadata, path: str, content: Iterator[memoryview] | None) -> None:
+        kind = meta.type
+        if kind == fsmeta.DIR:
+            os.mkdir(path, 0o700)
+            self._dirs[meta.name] = meta
+            return
+        if kind == fsmeta.FILE:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                for chunk in content or ():
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view):]
+                self._chown(meta, fd=fd)
+                os.fchmod(fd, meta.perms)
+                os.utime(fd, ns=(DEFAULT_TIME * 10**9, meta.mtime * 10**9 + meta.mtime_ns))
+            finally:
+                os.close(fd)
+            return
+        if kind == fsmeta.HARDLINK:
+            target = fsmeta.clean_relpath(meta.linkname)
+            if self._kinds.get(target) != fsmeta.FILE:
+                raise ware_corrupt(f"refusing hardlink {meta.name!r} -> {meta.linkname!r}: the target is not a regular file unpacked earlier in this ware")
+            os.link(self._path(target), path, follow_symlinks=False)
+            return
+        if kind == fsmeta.SYMLINK:
+            os.symlink(meta.linkname, path)
+        elif kind == fsmeta.FIFO:
+            os.mkfifo(path, 0o600)
+        elif kind in fsmeta.DEVICE_TYPES:
+            type_bits = stat.S_IFCHR if kind == fsmeta.CHAR_DEVICE else stat.S_IFBLK
+            os.mknod(path, type_bits | 0o600, os.makedev(meta.devmajor, meta.devminor))
+        self._finish_entry(meta, path)
+
+    def _chown(self, meta: Metadata, fd: int | None = None, path: str | None = None) -> None:
+        """Like rio: change ownership only when it differs from this process's."""
+        if (meta.uid, meta.gid) == (self._uid, self._gid):
+            return
+        try:
+            if fd is not None:
+                os.fchown(fd, meta.uid, meta.gid)
+            else:
+                os.chown(path, meta.uid, meta.gid, follow_symlinks=False)  # type: ignore[arg-type]
+        except PermissionError:
+            raise R2k8sError(
+                Category.INOPERABLE_PATH,
+                f"cannot give {meta.name!r} owner {meta.uid}:{meta.gid}: not permitted "
+                "(unpack as root, or with the filters uid=mine,gid=mine)",
+            ) from None
+
+    def _finish_entry(self, meta: Metadata, path: str) -> None:
+        self._chown(meta, path=path)
+        if meta.type != fsmeta.SYMLINK:
+            os.chmod(path, meta.perms, follow_symlinks=False)
+        os.utime(path, ns=(DEFAULT_TIME * 10**9, meta.mtime * 10**9 + meta.mtime_ns), follow_symlinks=False)
+
+    def finish(self) -> None:
+        """Apply directory owners, modes and mtimes deepest-first, after all children exist."""
+        for name in sorted(self._dirs, key=lambda n: (n.count("/"), n), reverse=True):
+            if name == "." and "." not in self._dirs:
+                continue
+            try:
+                self._finish_entry(self._dirs[name], self._path(name))
+            except OSError as exc:
+                raise _inoperable(name, exc) from None
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a staging tree even where unpacked modes forbid it."""
+
+    def unlock(func, failed_path, _exc_info):  # type: ignore[no-untyped-def]
+        parent = os.path.dirname(failed_path)
+        os.chmod(parent, 0o700)
+        if os.path.isdir(failed_path) and not os.path.islink(failed_path):
+            os.chmod(failed_path, 0o700)
+        func(failed_path)
+
+    if os.path.lexists(path):
+        os.chmod(path, 0o700)
+        shutil.rmtree(path, onerror=unlock)
+
+
+def _check_target(target: Path) -> None:
+    if not os.path.lexists(target):
+        if not target.parent.is_dir():
+            raise R2k8sError(Category.INOPERABLE_PATH, f"cannot unpack into {str(target)!r}: its parent directory does not exist")
+        return
+    if target.is_symlink() or not target.is_dir() or any(target.iterdir()):
+        raise R2k8sError(Category.INOPERABLE_PATH, f"cannot unpack into {str(target)!r}: it exists and is not an empty directory")
+
+
+def unpack_tar(
+    ware_id: WareID,
+    stream: BinaryIO,
+    target: Path,
+    filters: Filters,
+    log: Callable[[str], None] | None = None,
+) -> WareID:
+    """Unpack the tar ware read from ``stream`` onto ``target``; return the filtered ware ID.
+
+    ``target`` must not exist or be an empty directory. The stream's prefilter
+    hash must equal ``ware_id`` (``rio-hash-mismatch`` otherwise).
+    """
+    if ware_id.packtype != "tar":
+        raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id}: only tar wares are supported")
+    target = Path(os.path.abspath(target))
+    _check_target(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.unpack-", dir=target.parent))
+    try:
+        placer = DirectoryPlacer(staging)
+        result = ingest_tar(stream, filters, placer, log)
+        if result.prefilter_id != ware_id:
+            raise R2k8sError(
+                Category.HASH_MISMATCH,
+                f"hash mismatch: expected {ware_id}, the data hashes to {result.prefilter_id}",
+            )
+        placer.finish()
+        if os.path.lexists(target):
+            os.rmdir(target)
+        os.rename(staging, target)
+    except BaseException:
+        _remove_tree(staging)
+        raise
+    return result.filtered_id
