@@ -21,10 +21,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.core.wareid import WareID
 from r2k8s.core.warehouse import WarehouseURL, begin_save, open_url, open_ware
+from r2k8s.core.wareid import WareID
 
 BUSYBASH = WareID.parse("tar:6q7G4hWr283FpTa5Lf8heVqw9t97b5VoMU6AGszuBYAz9EzQdeHVFAou7c4W9vFcQ6")
 WARE = WareID("tar", "5y6NvK6GBPQ6CcuNyJyWtSrMAJQ4LVrAcZSoCRAzMSk5o53pkTYiieWyRivfvhZwhZ")
@@ -243,7 +242,8 @@ def test_schemes(url: str, kind: str, ca: bool, flat: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["s3://bucket/x", "gs+ca://bucket/", "ftp://h/x", "x.tgz", "", "file:relative", "http://h/%zz"]
+    "url",
+    ["s3://bucket/x", "gs+ca://bucket/", "ftp://h/x", "x.tgz", "", "file:relative", "http://h/%zz", "file://./a\tb"],
 )
 def test_unusable_urls_are_usage_errors(url: str) -> None:
     with pytest.raises(R2k8sError) as excinfo:
@@ -617,10 +617,9 @@ def test_abort_leaves_nothing(tmp_path: Path) -> None:
 
 def test_context_manager_aborts_on_exception_and_without_commit(tmp_path: Path) -> None:
     (tmp_path / "wh").mkdir()
-    with pytest.raises(ZeroDivisionError):
-        with begin_save("ca+file://./wh", tmp_path) as sink:
-            sink.write(CONTENT)
-            1 / 0
+    with pytest.raises(RuntimeError, match="packing failed"), begin_save("ca+file://./wh", tmp_path) as sink:
+        sink.write(CONTENT)
+        raise RuntimeError("packing failed")
     with begin_save("ca+file://./wh", tmp_path) as sink:
         sink.write(CONTENT)
     assert list((tmp_path / "wh").iterdir()) == []

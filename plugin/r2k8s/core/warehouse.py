@@ -34,6 +34,7 @@ Only the standard library is used: this module runs inside stock Python images.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import ipaddress
 import json
@@ -166,13 +167,16 @@ class WarehouseURL:
     base_url: str | None = None
 
     @classmethod
-    def parse(cls, text: str, base_dir: Path | None = None) -> "WarehouseURL":
+    def parse(cls, text: str, base_dir: Path | None = None) -> WarehouseURL:
         """Parse ``text``; relative file paths resolve against ``base_dir`` (else the cwd).
 
         Raises a usage error for unparsable URLs and unknown schemes.
         """
         if not isinstance(text, str):
             raise usage_error(f"warehouse URL must be a string, not {type(text).__name__}")
+        if any(ord(c) < 0x20 or c == "\x7f" for c in text):
+            # Go refuses these; urlsplit would silently drop tabs and newlines.
+            raise usage_error(f"failed to parse URI {_q(text)}: invalid control character in URL")
         try:
             parts = urllib.parse.urlsplit(text)
         except ValueError as exc:
@@ -311,7 +315,7 @@ def _open_http(url: str, ware_id: WareID | None, raw: str, timeout: float) -> Bi
     Proxies come from the environment, except for loopback hosts, which Go's
     ``ProxyFromEnvironment`` never proxies either.
     """
-    proxies = {} if _is_loopback(urllib.parse.urlsplit(url).hostname) else None
+    proxies: dict[str, str] | None = {} if _is_loopback(urllib.parse.urlsplit(url).hostname) else None
     opener = urllib.request.build_opener(urllib.request.ProxyHandler(proxies))
     request = urllib.request.Request(url, headers={"User-Agent": "r2k8s"})
     what = f"ware {ware_id}" if ware_id is not None else "ware"
@@ -439,10 +443,8 @@ class WareSink:
             self.file.close()
             if self._warehouse.content_addressed and not self._warehouse.legacy_flat:
                 for shard in (final.parent.parent, final.parent):
-                    try:
+                    with contextlib.suppress(FileExistsError):
                         os.mkdir(shard, 0o755)
-                    except FileExistsError:
-                        pass
             os.rename(self.staging_path, final)
         except OSError as exc:
             self.abort()
@@ -458,17 +460,13 @@ class WareSink:
         if self._done:
             return
         self._done = True
-        try:
+        with contextlib.suppress(OSError):
             self.file.close()
-        except OSError:
-            pass
         if self.staging_path is not None:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.staging_path)
-            except FileNotFoundError:
-                pass
 
-    def __enter__(self) -> "WareSink":
+    def __enter__(self) -> WareSink:
         return self
 
     def __exit__(
@@ -487,9 +485,8 @@ def _fsync_dir(directory: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
     finally:
         os.close(fd)
 
