@@ -35,6 +35,7 @@ Only the standard library is used: this module runs inside stock Python images.
 from __future__ import annotations
 
 import contextlib
+import io
 import dataclasses
 import ipaddress
 import json
@@ -50,7 +51,7 @@ from collections.abc import Callable, Sequence
 from http.client import HTTPException, HTTPResponse
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Literal, cast
+from typing import Any, BinaryIO, Literal, cast
 
 from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.wareid import WareID
@@ -335,7 +336,35 @@ def _open_http(url: str, ware_id: WareID | None, raw: str, timeout: float) -> Bi
         status = f"{response.status} {response.reason}"
         response.close()
         raise R2k8sError(_UNAVAILABLE, f"unexpected HTTP code from warehouse {raw}: {status} (GET {url})")
-    return cast(BinaryIO, response)
+    return cast(BinaryIO, _TransferReader(response, raw))
+
+
+class _TransferReader(io.RawIOBase):
+    """An HTTP body whose mid-transfer failures say so.
+
+    A dropped connection or a read timeout halfway through a download is the
+    warehouse's fault, not the ware's: without this wrapper the tar reader
+    would report it as a corrupt ware.
+    """
+
+    def __init__(self, response: HTTPResponse, raw: str) -> None:
+        self._response = response
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._response.readinto(buffer)
+        except (OSError, HTTPException) as exc:
+            raise R2k8sError(
+                _UNAVAILABLE, f"reading from warehouse {self._raw} failed mid-transfer: {exc or type(exc).__name__}"
+            ) from None
+
+    def close(self) -> None:
+        self._response.close()
+        super().close()
 
 
 def open_ware(
