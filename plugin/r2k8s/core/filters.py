@@ -115,10 +115,10 @@ class Filters:
                     raise usage_error(f"{where}: {item!r} must be key=value (a named set may only come first)")
                 result = named(mode, item, where)
                 continue
-            key, _, value = item.partition("=")
+            key, _, value = (part.strip() for part in item.partition("="))
             if key in values:
                 raise usage_error(f"{where}: filter {key!r} is given twice")
-            values[key.strip()] = value.strip()
+            values[key] = value
         overrides = cls.from_mapping(mode, values, where)
         return dataclasses.replace(result, **{k: v for k, v in overrides.as_dict().items()})
 
