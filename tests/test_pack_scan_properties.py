@@ -63,6 +63,16 @@ def build(path: Path, node: tuple) -> None:
         os.utime(path, (mtime, mtime))
 
 
+def build_and_pack(work: str, tree: tuple) -> tuple[Path, object, io.BytesIO]:
+    """Build ``tree`` under ``work/root`` and pack it losslessly: (root, ware ID, tar stream at 0)."""
+    root = Path(work) / "root"
+    build(root, tree)
+    out = io.BytesIO()
+    packed = pack_tree(root, PACK_LOSSLESS, out)
+    out.seek(0)
+    return root, packed, out
+
+
 def scan(data: bytes) -> str:
     return str(ingest_tar(io.BytesIO(data), UNPACK_LOSSLESS).prefilter_id)
 
@@ -86,11 +96,7 @@ def test_pack_then_scan_give_one_id(tree: tuple, compression: str) -> None:
 @given(tree=TREE)
 def test_unpack_then_pack_lossless_gives_the_original_id(tree: tuple) -> None:
     with tempfile.TemporaryDirectory() as work:
-        root = Path(work) / "root"
-        build(root, tree)
-        out = io.BytesIO()
-        packed = pack_tree(root, PACK_LOSSLESS, out)
-        out.seek(0)
+        _, packed, out = build_and_pack(work, tree)
         assert unpack_tar(packed, out, Path(work) / "copy", UNPACK_LOSSLESS) == packed
         assert pack_tree(Path(work) / "copy", PACK_LOSSLESS) == packed
 
@@ -100,11 +106,7 @@ def test_unpack_then_pack_lossless_gives_the_original_id(tree: tuple) -> None:
        fmt=st.sampled_from([tarfile.PAX_FORMAT, tarfile.GNU_FORMAT]))
 def test_id_is_independent_of_entry_order_and_compression(tree: tuple, seed: int, compression: str, fmt: int) -> None:
     with tempfile.TemporaryDirectory() as work:
-        root = Path(work) / "root"
-        build(root, tree)
-        out = io.BytesIO()
-        packed = pack_tree(root, PACK_LOSSLESS, out)
-        out.seek(0)
+        _, packed, out = build_and_pack(work, tree)
         with tarfile.open(fileobj=out, mode="r:*") as original:
             members = [(m, original.extractfile(m).read() if m.isfile() else None) for m in original.getmembers()]
         random.Random(seed).shuffle(members)

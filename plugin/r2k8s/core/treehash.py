@@ -105,15 +105,10 @@ class TreeHash:
             "u": meta.uid,
             "g": meta.gid,
         }
-        if meta.linkname:
-            fields["l"] = meta.linkname
-        if meta.type in DEVICE_TYPES:
-            fields["dM"] = meta.devmajor
-            fields["dm"] = meta.devminor
+        fields.update(_link_and_device(meta))
         fields["m"] = meta.mtime
         fields["mn"] = meta.mtime_ns
-        if meta.xattrs:
-            fields["x"] = cbor.sorted_map(meta.xattrs)
+        fields.update(_xattrs(meta))
         return cbor.encode(fields)
 
     def feeds_parent(self, meta: Metadata) -> bool:
@@ -189,13 +184,8 @@ class LegacyTreeHash(TreeHash):
             "tm": meta.mtime,
             "tmn": meta.mtime_ns,
         }
-        if meta.linkname:
-            fields["l"] = meta.linkname
-        if meta.type in DEVICE_TYPES:
-            fields["dM"] = meta.devmajor
-            fields["dm"] = meta.devminor
-        if meta.xattrs:
-            fields["x"] = cbor.sorted_map(meta.xattrs)
+        fields.update(_link_and_device(meta))
+        fields.update(_xattrs(meta))
         return cbor.encode(fields)
 
     def feeds_parent(self, meta: Metadata) -> bool:
@@ -208,6 +198,21 @@ class LegacyTreeHash(TreeHash):
 
     def ware_hash(self) -> str:
         return base64.urlsafe_b64encode(self.root_digest()).decode("ascii")
+
+
+def _link_and_device(meta: Metadata) -> dict[str, object]:
+    """The optional ``l``, ``dM``, ``dm`` fields, present only when they mean something."""
+    fields: dict[str, object] = {}
+    if meta.linkname:
+        fields["l"] = meta.linkname
+    if meta.type in DEVICE_TYPES:
+        fields["dM"] = meta.devmajor
+        fields["dm"] = meta.devminor
+    return fields
+
+
+def _xattrs(meta: Metadata) -> dict[str, object]:
+    return {"x": cbor.sorted_map(meta.xattrs)} if meta.xattrs else {}
 
 
 def _file_key(name: str) -> bytes:
