@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 
-from r2k8s.core.errors import ware_corrupt
+from r2k8s.core.errors import Category, R2k8sError, ware_corrupt
 
 # rio fs.Type letters (fs/metadata.go).
 FILE = "f"
@@ -63,15 +63,19 @@ def clean_relpath(raw: str) -> str:
     """Clean an archive member name the way rio does (Go ``path.Clean``).
 
     ``./a/``, ``a/`` and ``a`` are the same entry. Absolute names and names that
-    leave the base (``..``, ``../x``; and, as rio's prefix check does, any
-    cleaned name starting with ``..``) are refused as a corrupt ware, because
-    unpacking them would write outside the target.
+    leave the base (``..``, ``../x``) are refused as a corrupt ware, because
+    unpacking them would write outside the target; other names starting with
+    ``..`` (``..0``) are refused as rio refuses them (inoperable path).
     """
     if raw.startswith("/"):
         raise ware_corrupt(f"corrupt tar: absolute path {raw!r} is not allowed in a ware")
     cleaned = posixpath.normpath(raw) if raw else "."
-    if cleaned.startswith(".."):
+    if cleaned == ".." or cleaned.startswith("../"):
         raise ware_corrupt(f"corrupt tar: path {raw!r} leaves the base directory ('..' is not allowed)")
+    if cleaned.startswith(".."):
+        # rio refuses these too (its breakout check is a plain prefix test), so a
+        # ware holding one could never be unpacked by rio: refuse it the same way.
+        raise R2k8sError(Category.INOPERABLE_PATH, f"refusing {raw!r}: a top-level name starting with '..' cannot be placed (rio refuses it as a path breakout)")
     return cleaned
 
 

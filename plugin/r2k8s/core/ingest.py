@@ -17,6 +17,7 @@ from typing import BinaryIO, Protocol
 
 from r2k8s.core import fsmeta
 from r2k8s.core.compression import open_decompressed
+from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.filters import Filters
 from r2k8s.core.fsmeta import Metadata
 from r2k8s.core.tarstream import TarReader
@@ -65,6 +66,13 @@ def ingest_tar(
     reader = TarReader(tar_stream, log)
     for entry in reader:
         meta = entry.meta
+        if meta.type == fsmeta.HARDLINK and not legacy:
+            raise R2k8sError(
+                Category.INOPERABLE_PATH,
+                f"hardlink {meta.name!r} -> {meta.linkname!r}: tar wares cannot contain hardlinks (rio refuses them too, "
+                "and the tree hash would not cover the link); repack the tree, e.g. with 'r2k8s pack', which stores "
+                "hardlinked files as independent files",
+            )
         conjured = prefilter.add(meta, None) if meta.type != fsmeta.FILE else _conjure_only(prefilter, meta)
         for parent in conjured:
             placed_parent = filters.apply(parent) or parent

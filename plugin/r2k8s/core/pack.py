@@ -120,6 +120,7 @@ def pack_tree(root: Path, filters: Filters, out: BinaryIO | None = None, compres
         sink = gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=6, mtime=0) if compression == "gzip" else out  # type: ignore[assignment]
     writer = TarWriter(sink) if sink is not None else None
     for name, path, st in walk(root):
+        fsmeta.clean_relpath(name)  # a name rio could never unpack again ('..0') is refused here already
         meta = filters.apply(metadata_from_stat(name, st, path))
         if meta is None:
             continue

@@ -9,12 +9,13 @@ directory is removed and the target is exactly as it was.
 Nothing is ever written outside the staging directory: names are cleaned and
 ``..``/absolute names refused (see :func:`fsmeta.clean_relpath`), every parent
 of an entry must be a directory this unpack created (so nothing is written
-through a symlink), files are opened ``O_EXCL|O_NOFOLLOW``, and hardlinks must
-point at a regular file already unpacked in the same ware.
+through a symlink), files are opened ``O_EXCL|O_NOFOLLOW``, and hardlinks
+are refused outright (rio refuses them, and the tree hash would not cover them).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -91,19 +92,17 @@ class DirectoryPlacer:
             finally:
                 os.close(fd)
             return
-        if kind == fsmeta.HARDLINK:
-            target = fsmeta.clean_relpath(meta.linkname)
-            if self._kinds.get(target) != fsmeta.FILE:
-                raise ware_corrupt(f"refusing hardlink {meta.name!r} -> {meta.linkname!r}: the target is not a regular file unpacked earlier in this ware")
-            os.link(self._path(target), path, follow_symlinks=False)
-            return
         if kind == fsmeta.SYMLINK:
             os.symlink(meta.linkname, path)
         elif kind == fsmeta.FIFO:
             os.mkfifo(path, 0o600)
         elif kind in fsmeta.DEVICE_TYPES:
             type_bits = stat.S_IFCHR if kind == fsmeta.CHAR_DEVICE else stat.S_IFBLK
-            os.mknod(path, type_bits | 0o600, os.makedev(meta.devmajor, meta.devminor))
+            try:
+                device = os.makedev(meta.devmajor, meta.devminor)
+            except (OverflowError, ValueError):  # numbers no dev_t can hold; report like mknod's EINVAL
+                raise OSError(errno.EINVAL, f"device number {meta.devmajor},{meta.devminor} is out of range") from None
+            os.mknod(path, type_bits | 0o600, device)
         self._finish_entry(meta, path)
 
     def _chown(self, meta: Metadata, fd: int | None = None, path: str | None = None) -> None:
