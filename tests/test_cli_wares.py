@@ -83,7 +83,7 @@ def test_exit_codes_for_missing_wares_and_bad_usage(tmp_path: Path) -> None:
     assert r2k8s("unpack", SANS_BASE, str(tmp_path / "o"), "--source", f"ca+file://{tmp_path}/none").returncode == 3
     assert r2k8s("scan", str(tmp_path / "absent.tgz")).returncode == 5
     bad = r2k8s("pack", str(tmp_path), "--filters", "uid=follow")
-    assert bad.returncode == 1 and "use keep" in bad.stderr
+    assert bad.returncode == 1 and "uid must be keep" in bad.stderr
     assert r2k8s("frobnicate").returncode == 1
     (tmp_path / "junk.tar").write_bytes(b"this is not a tarball at all" * 40)
     corrupt = r2k8s("scan", str(tmp_path / "junk.tar"))

@@ -36,14 +36,15 @@ def test_named_set_with_overrides_and_defaulting() -> None:
 @pytest.mark.parametrize(
     ("mode", "text", "words"),
     [
-        (flt.PACK, "uid=follow", "use keep"),
-        (flt.UNPACK, "uid=keep", "use follow"),
-        (flt.PACK, "uid=mine", "not a valid pack filter"),
+        (flt.PACK, "uid=follow", "uid must be keep, or a decimal id"),
+        (flt.UNPACK, "uid=keep", "uid must be follow, mine, or a decimal id"),
+        (flt.PACK, "uid=mine", "invalid filter value 'mine'"),
         (flt.PACK, "colour=blue", "unknown filter 'colour'"),
         (flt.PACK, "mtime=yesterday", "RFC 3339"),
         (flt.PACK, "sticky=reject", "keep or ignore"),
         (flt.UNPACK, "bogus", "unknown unpack filter set"),
         (flt.PACK, "uid=1,uid=2", "given twice"),
+        (flt.PACK, "gid=-3", "negative gid is meaningless"),
     ],
 )
 def test_bad_filters_are_clear_usage_errors(mode: str, text: str, words: str) -> None:
@@ -55,6 +56,14 @@ def test_bad_filters_are_clear_usage_errors(mode: str, text: str, words: str) ->
 def test_object_form_values_must_be_strings() -> None:
     with pytest.raises(R2k8sError, match=r"outputs.uid: filter values are strings, got int 1000"):
         flt.Filters.from_mapping(flt.PACK, {"uid": 1000}, where="outputs")  # type: ignore[dict-item]
+
+
+def test_values_are_normalised_as_go_timeless_api_does() -> None:
+    """``0042`` -> ``42``, ``-2`` -> keep, ``-1`` and ``@-1`` -> unspecified, dates -> ``@unix``."""
+    parsed = flt.Filters.parse(flt.PACK, "uid=0042,gid=-2,mtime=@-1")
+    assert parsed.as_dict() == {"uid": "42", "gid": "keep"}
+    assert flt.Filters.parse(flt.UNPACK, "gid=-2,mtime=2010-01-01T01:00:00+01:00").as_dict() == {
+        "gid": "follow", "mtime": "@1262304000"}
 
 
 def test_rfc3339_mtime() -> None:
@@ -83,3 +92,13 @@ def test_application_rules() -> None:
 def test_string_form_round_trip_property(uid: str, mtime: str, setid: str) -> None:
     text = f"uid={uid},mtime={mtime},setid={setid}"
     assert flt.Filters.parse(flt.PACK, str(flt.Filters.parse(flt.PACK, text))) == flt.Filters.parse(flt.PACK, text)
+
+
+def test_negative_mtimes_apply_on_the_command_line_but_not_in_formulas() -> None:
+    """rio's CLI applies ``mtime=@-86401``; repeatr cannot serialise it, so a formula may not hold it."""
+    from r2k8s.core.formula import FormulaError, canonical_pack_filters
+
+    meta = flt.Filters.parse(flt.PACK, "mtime=@-86401").apply(Metadata("a", "f", mtime=5))
+    assert meta.mtime == -86401
+    with pytest.raises(FormulaError, match="repeatr would panic"):
+        canonical_pack_filters({"mtime": "@-86401"})

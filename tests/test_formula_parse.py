@@ -21,8 +21,8 @@ from r2k8s.core.formula import (
     canonical_pack_filters,
     clone,
     parse_formula_document,
-    rfc3339_unix,
 )
+from r2k8s.core.goparse import rfc3339_unix
 from r2k8s.core.lenient_json import loads
 from r2k8s.core.wareid import WareID
 from r2k8s.formula_files import load_formula_bytes, load_formula_file

@@ -10,20 +10,28 @@ does (repeatr outputs default to Flatten, ``rio pack`` to Conservative).
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import os
-import re
 
 from r2k8s.core import fsmeta
 from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.fsmeta import Metadata
+from r2k8s.core.goparse import atoi, rfc3339_unix
 
 KEYS = ("uid", "gid", "mtime", "sticky", "setid", "dev")
 PACK = "pack"
 UNPACK = "unpack"
 
-_INT = re.compile(r"[0-9]+\Z")
-_AT = re.compile(r"@-?[0-9]+\Z")
+_UNSPECIFIED = -1  # go-timeless-api ff_unspecified
+_KEEP = -2  # ff_keep (and ff_follow)
+
+
+class FilterValueError(ValueError):
+    """A filter value Go would not parse; callers add where it came from."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(problem)
+        self.key = key
+        self.problem = problem
 
 
 def _keep_word(mode: str) -> str:
@@ -35,39 +43,55 @@ def _allowed(mode: str, key: str) -> str:
     return {
         "uid": f"{keep}, {'mine, ' if mode == UNPACK else ''}or a decimal id",
         "gid": f"{keep}, {'mine, ' if mode == UNPACK else ''}or a decimal id",
-        "mtime": f"{keep}, @<unix seconds>, or an RFC 3339 date",
+        "mtime": f"{keep}, @<unix seconds>, or an RFC 3339 date such as 2010-01-01T00:00:00Z",
         "sticky": f"{keep} or ignore",
         "setid": f"{keep}, ignore, or reject",
         "dev": f"{keep}, ignore, or reject",
     }[key]
 
 
-def _valid(mode: str, key: str, value: str) -> bool:
+def _number(mode: str, key: str, value: int, raw: str, prefix: str, serialised: bool) -> str | None:
+    # The parsed value shares its int with go-timeless-api's sentinels: -1 is
+    # "unspecified" and -2 "keep". string_uid / string_mtime panic on any other
+    # negative number, so a formula (which repeatr re-serialises to hash it) cannot
+    # hold one; rio's CLI applies a negative mtime without serialising it.
+    if value == _UNSPECIFIED:
+        return None
+    if value == _KEEP:
+        return _keep_word(mode)
+    if value < 0 and (serialised or key != "mtime"):
+        why = "repeatr would panic serialising it" if serialised else f"a negative {key} is meaningless"
+        raise FilterValueError(key, f"invalid filter value {raw!r}: {key} is negative; {why}")
+    return f"{prefix}{value}"
+
+
+def canonical_value(mode: str, key: str, raw: str, serialised: bool = False) -> str | None:
+    """Parse one filter value as ``filesetFiltersSerialComp.go`` does and write it back.
+
+    ``"0042"`` becomes ``"42"``, an RFC 3339 mtime ``"@<unix>"``, ``"-2"`` the keep
+    word and ``"-1"`` ``None`` (unspecified): this normal form is what repeatr
+    hashes and what rio applies. ``serialised=True`` is for values that repeatr
+    writes back out (formula outputs), where negative numbers are refused.
+    """
     keep = _keep_word(mode)
-    if value == keep:
-        return True
+    if raw == keep:
+        return keep
     if key in ("uid", "gid"):
-        return bool(_INT.match(value)) or (mode == UNPACK and value == "mine")
-    if key == "mtime":
-        return bool(_AT.match(value)) or _rfc3339(value) is not None
-    if key == "sticky":
-        return value == "ignore"
-    return value in ("ignore", "reject")
-
-
-def _rfc3339(value: str) -> tuple[int, int] | None:
-    if "T" not in value:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return None
-    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-    delta = moment - epoch
-    total_us = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return total_us // 1_000_000, (total_us % 1_000_000) * 1000
+        if mode == UNPACK and raw == "mine":
+            return raw
+        number = atoi(raw)
+        if number is not None:
+            return _number(mode, key, number, raw, "", serialised)
+    elif key == "mtime":
+        number = atoi(raw[1:]) if raw.startswith("@") else rfc3339_unix(raw)
+        if number is not None:
+            return _number(mode, key, number, raw, "@", serialised)
+    elif key == "sticky":
+        if raw == "ignore":
+            return raw
+    elif raw in ("ignore", "reject"):
+        return raw
+    raise FilterValueError(key, f"invalid filter value {raw!r}: {key} must be {_allowed(mode, key)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,9 +117,12 @@ class Filters:
                 raise usage_error(f"{where}: unknown filter {key!r} (known: {', '.join(KEYS)})")
             if not isinstance(value, str):
                 raise usage_error(f"{where}.{key}: filter values are strings, got {type(value).__name__} {value!r}")
-            if not _valid(mode, key, value):
-                raise usage_error(f"{where}.{key}: {value!r} is not a valid {mode} filter; use {_allowed(mode, key)}")
-            fields[key] = value
+            try:
+                canonical = canonical_value(mode, key, value)
+            except FilterValueError as exc:
+                raise usage_error(f"{where}.{key}: {exc.problem}") from None
+            if canonical is not None:
+                fields[key] = canonical
         return cls(mode, **fields)
 
     @classmethod
@@ -173,11 +200,8 @@ class Filters:
 
 
 def _mtime_value(value: str) -> tuple[int, int]:
-    if value.startswith("@"):
-        return int(value[1:]), 0
-    parsed = _rfc3339(value)
-    assert parsed is not None, value  # validated at construction
-    return parsed
+    """Seconds and nanoseconds of a canonical ``@<unix>`` value (Go keeps whole seconds)."""
+    return int(value[1:]), 0
 
 
 _NAMED: dict[tuple[str, str], dict[str, str]] = {

@@ -51,6 +51,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.filters import KEYS, PACK, FilterValueError, canonical_value
+from r2k8s.core.goparse import fits_int64
 from r2k8s.core.lenient_json import JsonPath, json_path
 from r2k8s.core.wareid import WareID
 
@@ -70,15 +72,12 @@ __all__ = [
     "parse_formula",
     "parse_formula_document",
     "parse_ware_id",
-    "rfc3339_unix",
     "type_name",
 ]
 
 DEFAULT_PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-FILTER_KEYS = ("uid", "gid", "mtime", "sticky", "setid", "dev")
+FILTER_KEYS = KEYS
 
-_INT64_MIN = -(1 << 63)
-_INT64_MAX = (1 << 63) - 1
 
 
 class FormulaError(R2k8sError):
@@ -351,7 +350,7 @@ def _parse_userinfo(value: Any, path: JsonPath) -> Userinfo | None:
 def _parse_int(value: Any, path: JsonPath) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise FormulaError(path, f"expected an integer, got {_describe(value)}")
-    if not _INT64_MIN <= value <= _INT64_MAX:
+    if not fits_int64(value):
         raise FormulaError(path, f"integer {value} does not fit in 64 bits")
     return value
 
@@ -416,107 +415,22 @@ def parse_context(value: Any, path: JsonPath = ("context",)) -> FormulaContext:
 
 # -- filters ------------------------------------------------------------------------------
 
-_GO_ATOI = re.compile(r"[+-]?[0-9]+\Z")
-_RFC3339 = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?"
-    r"(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))\Z"
-)
-_UNSPECIFIED = -1  # go-timeless-api ff_unspecified
-_KEEP = -2  # ff_keep
-
-
-def _go_int(text: str) -> int | None:
-    """Go ``strconv.Atoi``/``ParseInt(s, 10, 64)``: optional sign, decimal digits, int64."""
-    if not _GO_ATOI.match(text):
-        return None
-    value = int(text)
-    return value if _INT64_MIN <= value <= _INT64_MAX else None
-
-
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm)."""
-    year -= month <= 2
-    era = (year if year >= 0 else year - 399) // 400
-    yoe = year - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-def rfc3339_unix(text: str) -> int | None:
-    """Go ``time.Parse(time.RFC3339, s).Unix()``, or ``None`` if Go would refuse it.
-
-    Fractions of a second are dropped (Go keeps them as a positive offset, so
-    ``Unix()`` floors). Accepts ``YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)``
-    with calendar and range checks. Go releases before 1.20 also took a few odd
-    spellings (a one-digit hour, out-of-range offsets); those are refused here,
-    which can only reject a formula, never change its ID.
-    """
-    m = _RFC3339.match(text)
-    if not m:
-        return None
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    days_in = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-    if not 1 <= month <= 12 or not 1 <= day <= days_in[month - 1] or hour > 23 or minute > 59 or second > 59:
-        return None
-    offset = 0
-    if not m.group(7):
-        off_h, off_m = int(m.group(9)), int(m.group(10))
-        if off_h > 23 or off_m > 59:
-            return None
-        offset = (off_h * 3600 + off_m * 60) * (1 if m.group(8) == "+" else -1)
-    return _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
-
-
-def _canonical_number(value: int, key: str, raw: str, path: JsonPath, prefix: str = "") -> str | None:
-    # string_uid / string_mtime: -1 is "unspecified", -2 is "keep", other negatives panic.
-    if value == _UNSPECIFIED:
-        return None
-    if value == _KEEP:
-        return "keep"
-    if value < 0:
-        raise FormulaError(path, f"filter {key}={raw!r} is negative; repeatr would panic on it")
-    return f"{prefix}{value}"
-
-
 def canonical_pack_filters(filters: Mapping[str, str], path: JsonPath = ("filters",)) -> dict[str, str]:
     """The filter map as repeatr re-marshals it (and hashes it), keys sorted.
 
-    Validates each value the way ``filesetFiltersSerialComp.go`` parses it and
-    returns ``string_*`` of the parsed result. Unknown keys are refused.
+    Each value is parsed the way ``filesetFiltersSerialComp.go`` parses it and
+    written back with ``string_*`` (see :func:`r2k8s.core.filters.canonical_value`);
+    unspecified values drop out. Unknown keys are refused.
     """
     out: dict[str, str] = {}
     for key in sorted(filters):
-        raw = filters[key]
         here = path + (key,)
         if key not in FILTER_KEYS:
             raise FormulaError(here, f"unknown filter {key!r} (allowed: {', '.join(FILTER_KEYS)})", at_key=True)
-        canonical: str | None
-        if raw == "keep":
-            canonical = "keep"
-        elif key in ("uid", "gid"):
-            number = _go_int(raw)
-            if number is None:
-                raise FormulaError(here, f"invalid filter value {raw!r}: {key} must be 'keep' or an integer")
-            canonical = _canonical_number(number, key, raw, here)
-        elif key == "mtime":
-            number = _go_int(raw[1:]) if raw.startswith("@") else rfc3339_unix(raw)
-            if number is None:
-                raise FormulaError(
-                    here,
-                    f"invalid filter value {raw!r}: mtime must be 'keep', '@<unix seconds>', "
-                    "or an RFC 3339 date such as '2010-01-01T00:00:00Z'",
-                )
-            canonical = _canonical_number(number, key, raw, here, prefix="@")
-        elif key == "sticky":
-            if raw != "ignore":
-                raise FormulaError(here, f"invalid filter value {raw!r}: sticky must be 'keep' or 'ignore'")
-            canonical = raw
-        else:
-            if raw not in ("ignore", "reject"):
-                raise FormulaError(here, f"invalid filter value {raw!r}: {key} must be 'keep', 'ignore' or 'reject'")
-            canonical = raw
+        try:
+            canonical = canonical_value(PACK, key, filters[key], serialised=True)
+        except FilterValueError as exc:
+            raise FormulaError(here, exc.problem) from None
         if canonical is not None:
             out[key] = canonical
     return out

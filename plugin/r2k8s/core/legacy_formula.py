@@ -84,9 +84,9 @@ from r2k8s.core.formula import (
     FormulaError,
     OutputSpec,
     Userinfo,
-    rfc3339_unix,
     type_name,
 )
+from r2k8s.core.goparse import atoi, rfc3339_unix
 from r2k8s.core.lenient_json import JsonPath, json_path
 from r2k8s.core.wareid import WareID
 
@@ -106,9 +106,6 @@ __all__ = [
 ]
 
 LEGACY_POLICIES = ("routine", "uidzero", "governor", "sysad")
-_INT64_MIN = -(1 << 63)
-_INT64_MAX = (1 << 63) - 1
-_GO_ATOI = re.compile(r"[+-]?[0-9]+\Z")
 
 FilterValue = int | str | None  # an int, "keep", or None (not set)
 
@@ -319,14 +316,6 @@ def _go_fields(line: str) -> list[str]:
     return words
 
 
-def _atoi(text: str) -> int | None:
-    """Go ``strconv.Atoi``: optional sign, decimal digits, int64 range."""
-    if not _GO_ATOI.match(text):
-        return None
-    value = int(text)
-    return value if _INT64_MIN <= value <= _INT64_MAX else None
-
-
 def parse_legacy_filters(lines: tuple[str, ...], path: JsonPath = ("filters",)) -> LegacyFilters:
     """``Filters.FromStringSlice``: ``"uid keep"``, ``"gid 0"``, ``"mtime @1262304000"``, ..."""
     values: dict[str, FilterValue] = {}
@@ -342,7 +331,7 @@ def parse_legacy_filters(lines: tuple[str, ...], path: JsonPath = ("filters",)) 
             if words[1] == "keep":
                 values[name] = "keep"
                 continue
-            number = _atoi(words[1])
+            number = atoi(words[1])
             if number is None or number < 0:
                 raise FormulaError(here, f"{name} filter parameter must be non-negative integer")
             values[name] = number
@@ -351,7 +340,7 @@ def parse_legacy_filters(lines: tuple[str, ...], path: JsonPath = ("filters",)) 
                 values[name] = "keep"
                 continue
             if len(words) == 2 and words[1].startswith("@"):
-                number = _atoi(words[1][1:])
+                number = atoi(words[1][1:])
                 if number is None:
                     raise FormulaError(here, "mtime filter parameter starting with '@' should be timestamp integer")
                 values[name] = number

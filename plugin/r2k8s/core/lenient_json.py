@@ -68,6 +68,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.goparse import fits_int64
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -87,8 +88,6 @@ DEFAULT_MAX_DEPTH = 64
 """Formulas nest five levels deep; 64 leaves room for other uses and stays far
 below Python's recursion limit for the recursive code that walks the result."""
 
-_INT64_MIN = -(1 << 63)
-_INT64_MAX = (1 << 63) - 1
 _WHITESPACE = b" \t\r\n"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -404,7 +403,7 @@ class _Decoder:
         text = data[offset:i].decode("ascii")
         if state in ("0", "1"):
             value = int(text)
-            if _INT64_MIN <= value <= _INT64_MAX:
+            if fits_int64(value):
                 return value
         try:
             number = float(text)
