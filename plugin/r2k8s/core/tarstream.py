@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from r2k8s.core import fsmeta
 from r2k8s.core.compression import DECOMPRESSION_ERRORS
-from r2k8s.core.errors import ware_corrupt
+from r2k8s.core.errors import R2k8sError, ware_corrupt
 from r2k8s.core.fsmeta import Metadata
 
 BLOCK = 512
@@ -170,6 +170,7 @@ class TarReader:
         self._remaining = 0  # unread content bytes of the current entry
         self._pad = 0
         self._buffer = bytearray(CHUNK)
+        self._current = ""  # the name of the entry whose content is being read, for messages
         self.entry_count = 0
 
     # -- low-level reading --------------------------------------------------
@@ -197,7 +198,7 @@ class TarReader:
             for _ in self.content_chunks():
                 pass
         if self._pad:
-            self._read_exact(self._pad, "padding")
+            self._read_exact(self._pad, f"the padding after {self._current!r}")
             self._pad = 0
 
     def content_chunks(self) -> Iterator[memoryview]:
@@ -214,7 +215,7 @@ class TarReader:
             except DECOMPRESSION_ERRORS as exc:
                 raise ware_corrupt(f"corrupt tar compression: {exc}") from None
             if not got:
-                raise ware_corrupt("corrupt tar: unexpected end of stream inside file content")
+                raise ware_corrupt(f"corrupt tar: unexpected end of stream inside the content of {self._current!r}")
             self._remaining -= got
             yield view[:got]
 
@@ -285,6 +286,12 @@ class TarReader:
         self._pad = -size % BLOCK
 
     def _merge_pax(self, h: _Header, pax: dict[bytes, bytes]) -> None:
+        try:
+            self._merge_pax_records(h, pax)
+        except R2k8sError as exc:
+            raise ware_corrupt(f"{exc.message} (in the PAX header of {_text(h.name)!r})") from None
+
+    def _merge_pax_records(self, h: _Header, pax: dict[bytes, bytes]) -> None:
         for key, value in pax.items():
             if not value:
                 continue
@@ -348,7 +355,7 @@ class TarReader:
                 return
             self.entry_count += 1
             kind = _TYPES.get(h.typeflag)
-            name = _text(h.name)
+            name = self._current = _text(h.name)
             if kind is None:
                 raise ware_corrupt(f"corrupt tar: {name!r} has type {_text(h.typeflag)!r}, which is not a known file type")
             meta = Metadata(

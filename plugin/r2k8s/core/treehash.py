@@ -126,6 +126,8 @@ class TreeHash:
         keys = sorted(self._records)
         if not keys or keys[0] != b"./":
             raise ware_corrupt("corrupt tar: the ware has no entries (missing root)")
+        if self._records[b"./"][0].type != DIR:
+            raise ware_corrupt(f"corrupt tar: the root '.' is not a directory (the ware lists it as type {self._records[b'./'][0].type!r})")
         stack: list[tuple[bytes, "hashlib._Hash"]] = []
         root: bytes | None = None
         for key in keys:

@@ -99,10 +99,9 @@ class DirectoryPlacer:
         elif kind in fsmeta.DEVICE_TYPES:
             type_bits = stat.S_IFCHR if kind == fsmeta.CHAR_DEVICE else stat.S_IFBLK
             try:
-                device = os.makedev(meta.devmajor, meta.devminor)
+                os.mknod(path, type_bits | 0o600, os.makedev(meta.devmajor, meta.devminor))
             except (OverflowError, ValueError):  # numbers no dev_t can hold; report like mknod's EINVAL
                 raise OSError(errno.EINVAL, f"device number {meta.devmajor},{meta.devminor} is out of range") from None
-            os.mknod(path, type_bits | 0o600, device)
         self._finish_entry(meta, path)
 
     def _chown(self, meta: Metadata, fd: int | None = None, path: str | None = None) -> None:
