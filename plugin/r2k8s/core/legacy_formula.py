@@ -229,36 +229,33 @@ def _silo(value: Any, path: JsonPath) -> tuple[str, ...]:
     raise FormulaError(path, f"silo must be a string or list of strings, got {type_name(value)}")
 
 
+def _mount_fields(kind: str, name: str, item: Any, here: JsonPath) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """The fields inputs and outputs share (type, hash, silo, mount defaulting to the key)."""
+    if item is None:
+        raise FormulaError(here, f"{kind} {name!r} configuration is empty")
+    obj = _object(item, here, nullable=False)
+    common = {
+        "type": _string(obj.get("type"), here + ("type",)),
+        "hash": _string(obj.get("hash"), here + ("hash",)),
+        "silo": _silo(obj.get("silo"), here + ("silo",)),
+        "mount": _string(obj.get("mount"), here + ("mount",)) or name,
+    }
+    return obj, common
+
+
 def parse_legacy_formula(value: Any, path: JsonPath = ()) -> LegacyFormula:
     """Decode a legacy formula from its generic (YAML/JSON-decoded) value, as repeatr v0.15 did."""
     top = _object(value, path, nullable=False)
     inputs: dict[str, LegacyInput] = {}
     for name, item in _object(top.get("inputs"), path + ("inputs",)).items():
-        here = path + ("inputs", name)
-        if item is None:
-            raise FormulaError(here, f"input {name!r} configuration is empty")
-        obj = _object(item, here, nullable=False)
-        mount = _string(obj.get("mount"), here + ("mount",))
-        inputs[name] = LegacyInput(
-            type=_string(obj.get("type"), here + ("type",)),
-            hash=_string(obj.get("hash"), here + ("hash",)),
-            silo=_silo(obj.get("silo"), here + ("silo",)),
-            mount=mount or name,
-        )
+        _, common = _mount_fields("input", name, item, path + ("inputs", name))
+        inputs[name] = LegacyInput(**common)
     outputs: dict[str, LegacyOutput] = {}
     for name, item in _object(top.get("outputs"), path + ("outputs",)).items():
         here = path + ("outputs", name)
-        if item is None:
-            raise FormulaError(here, f"output {name!r} configuration is empty")
-        obj = _object(item, here, nullable=False)
-        mount = _string(obj.get("mount"), here + ("mount",))
-        outputs[name] = LegacyOutput(
-            type=_string(obj.get("type"), here + ("type",)),
-            hash=_string(obj.get("hash"), here + ("hash",)),
-            silo=_silo(obj.get("silo"), here + ("silo",)),
-            mount=mount or name,
-            filters=parse_legacy_filters(_string_list(obj.get("filters"), here + ("filters",)), here + ("filters",)),
-        )
+        obj, common = _mount_fields("output", name, item, here)
+        filters = parse_legacy_filters(_string_list(obj.get("filters"), here + ("filters",)), here + ("filters",))
+        outputs[name] = LegacyOutput(**common, filters=filters)
     return LegacyFormula(inputs=inputs, action=_parse_action(top.get("action"), path + ("action",)), outputs=outputs)
 
 
