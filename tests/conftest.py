@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,3 +16,8 @@ needs_shared = pytest.mark.skipif(
     not FIXTURES.is_dir(),
     reason=f"upstream fixtures not found at {FIXTURES} (a fresh clone without ../shared); CI always has them",
 )
+
+# Subprocesses (``python -m r2k8s``, import probes) must run this checkout's code,
+# not whichever checkout an editable install happens to point at.
+PLUGIN_DIR = REPO_ROOT / "plugin"
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")]))
