@@ -10,6 +10,7 @@ does (repeatr outputs default to Flatten, ``rio pack`` to Conservative).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 
 from r2k8s.core import fsmeta
@@ -164,39 +165,55 @@ class Filters:
 
     @property
     def altering(self) -> bool:
-        """True if applying this set can change any entry's metadata."""
+        """True if applying this set can change an entry's metadata (``reject`` only refuses)."""
         keep = _keep_word(self.mode)
-        return any(value not in (None, keep) for value in self.as_dict().values())
+        return any(value not in (None, keep, "reject") for value in self.as_dict().values())
+
+    @functools.cached_property
+    def _passthrough(self) -> bool:
+        """Neither changes nor rejects anything: :meth:`apply` can hand back its input."""
+        return not self.altering and "reject" not in (self.setid, self.dev)
 
     # -- application --------------------------------------------------------------
 
     def apply(self, meta: Metadata) -> Metadata | None:
         """The filtered metadata, or ``None`` when ``dev=ignore`` drops a device.
 
-        ``setid=reject`` / ``dev=reject`` raise ``rio-filter-rejection``.
+        ``setid=reject`` / ``dev=reject`` raise ``rio-filter-rejection``. The
+        input is returned as it is when nothing changes (it runs once per entry).
         """
-        keep = _keep_word(self.mode)
-        out = meta.copy()
-        for key in ("uid", "gid"):
-            value = getattr(self, key)
-            if value in (None, keep):
-                continue
-            setattr(out, key, (os.getuid() if key == "uid" else os.getgid()) if value == "mine" else int(value))
-        if self.mtime not in (None, keep):
-            out.mtime, out.mtime_ns = _mtime_value(self.mtime)
-        if self.sticky == "ignore":
-            out.perms &= ~0o1000
-        if out.perms & 0o6000:
-            if self.setid == "ignore":
-                out.perms &= ~0o6000
-            elif self.setid == "reject":
-                raise R2k8sError(Category.FILTER_REJECTION, f"{meta.name!r} has a setuid/setgid bit and the filters say setid=reject")
-        if out.type in fsmeta.DEVICE_TYPES:
+        if self._passthrough:
+            return meta
+        if meta.type in fsmeta.DEVICE_TYPES:
             if self.dev == "reject":
                 raise R2k8sError(Category.FILTER_REJECTION, f"{meta.name!r} is a device node and the filters say dev=reject")
             if self.dev == "ignore":
                 return None
+        perms = meta.perms
+        if self.sticky == "ignore":
+            perms &= ~0o1000
+        if perms & 0o6000:
+            if self.setid == "reject":
+                raise R2k8sError(Category.FILTER_REJECTION, f"{meta.name!r} has a setuid/setgid bit and the filters say setid=reject")
+            if self.setid == "ignore":
+                perms &= ~0o6000
+        uid, gid, mtime, mtime_ns = self._owner_and_time(meta)
+        if (perms, uid, gid, mtime, mtime_ns) == (meta.perms, meta.uid, meta.gid, meta.mtime, meta.mtime_ns):
+            return meta
+        out = meta.copy()
+        out.perms, out.uid, out.gid, out.mtime, out.mtime_ns = perms, uid, gid, mtime, mtime_ns
         return out
+
+    def _owner_and_time(self, meta: Metadata) -> tuple[int, int, int, int]:
+        keep = _keep_word(self.mode)
+        uid, gid, mtime, mtime_ns = meta.uid, meta.gid, meta.mtime, meta.mtime_ns
+        if self.uid not in (None, keep):
+            uid = os.getuid() if self.uid == "mine" else int(self.uid)
+        if self.gid not in (None, keep):
+            gid = os.getgid() if self.gid == "mine" else int(self.gid)
+        if self.mtime not in (None, keep):
+            mtime, mtime_ns = _mtime_value(self.mtime)
+        return uid, gid, mtime, mtime_ns
 
 
 def _mtime_value(value: str) -> tuple[int, int]:

@@ -51,7 +51,9 @@ class Metadata:
         return "." if self.name == "." else self.name.rsplit("/", 1)[-1]
 
     def copy(self) -> "Metadata":
-        return dataclasses.replace(self, xattrs=dict(self.xattrs))
+        # Spelled out: dataclasses.replace is several times slower, and this runs per entry.
+        return Metadata(self.name, self.type, self.perms, self.uid, self.gid, self.linkname, self.devmajor,
+                        self.devminor, self.mtime, self.mtime_ns, dict(self.xattrs), self.size)
 
 
 def default_dir(name: str) -> Metadata:

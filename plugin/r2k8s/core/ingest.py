@@ -95,10 +95,11 @@ def ingest_tar(
             placer.place(placed, None)
         if filtered is not prefilter and placed is not None:
             filtered.add(placed, content_hash)
+    prefilter_id = WareID(packtype, prefilter.ware_hash())
     result_dirs = tuple(m for m, _ in filtered.records() if m.type == fsmeta.DIR) if placer else ()
     return IngestResult(
-        prefilter_id=WareID(packtype, prefilter.ware_hash()),
-        filtered_id=WareID(packtype, filtered.ware_hash()),
+        prefilter_id=prefilter_id,
+        filtered_id=prefilter_id if filtered is prefilter else WareID(packtype, filtered.ware_hash()),
         compression=compression,
         entries=reader.entry_count,
         dirs=result_dirs,

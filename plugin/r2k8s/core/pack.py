@@ -91,14 +91,16 @@ def _file_chunks(path: str, size: int) -> Iterator[bytes]:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         raise R2k8sError(Category.PACK_INVALID, f"cannot read {path!r}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb", buffering=0) as handle:
+    try:
         remaining = size
         while remaining:
-            chunk = handle.read(min(CHUNK, remaining))
+            chunk = os.read(fd, min(CHUNK, remaining))
             if not chunk:
                 raise R2k8sError(Category.PACK_INVALID, f"{path!r} shrank while it was being packed")
             remaining -= len(chunk)
             yield chunk
+    finally:
+        os.close(fd)
 
 
 def pack_tree(root: Path, filters: Filters, out: BinaryIO | None = None, compression: str = "gzip",
@@ -120,7 +122,8 @@ def pack_tree(root: Path, filters: Filters, out: BinaryIO | None = None, compres
         sink = gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=6, mtime=0) if compression == "gzip" else out  # type: ignore[assignment]
     writer = TarWriter(sink) if sink is not None else None
     for name, path, st in walk(root):
-        fsmeta.clean_relpath(name)  # a name rio could never unpack again ('..0') is refused here already
+        if name.startswith(".."):
+            fsmeta.clean_relpath(name)  # a name rio could never unpack again ('..0') is refused here already
         meta = filters.apply(metadata_from_stat(name, st, path))
         if meta is None:
             continue

@@ -40,9 +40,9 @@ _TYPES = {
 }
 _HEADER_ONLY = frozenset(b"123456")
 _DECIMAL = re.compile(rb"[+-]?[0-9]+\Z")
-_OCTAL = re.compile(rb"[0-7]+\Z")
 _DIGITS = re.compile(rb"[0-9]*\Z")
 _INT64 = 1 << 63
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 @dataclasses.dataclass(slots=True)
@@ -82,10 +82,14 @@ class _FieldParser:
         digits = _cstr(field.strip(b" \0"))
         if not digits:
             return 0
-        if not _OCTAL.match(digits) or int(digits, 8) >= 1 << 64:
+        # Only the digits 0-7 (Go's ParseUint takes no sign, space or underscore, unlike int()).
+        if digits.translate(None, b"01234567"):
             self.failed = True
             return 0
         value = int(digits, 8)
+        if value >= 1 << 64:
+            self.failed = True
+            return 0
         return value - (1 << 64) if value >= _INT64 else value
 
     def numeric(self, field: bytes) -> int:
@@ -109,8 +113,9 @@ class _FieldParser:
 
 def _checksums(block: bytes) -> tuple[int, int]:
     """Go ``computeChecksum``: the checksum field counts as spaces; signed sums bytes as int8."""
-    unsigned = sum(block[:148]) + 8 * 0x20 + sum(block[156:])
-    high = sum(1 for b in block[:148] if b >= 0x80) + sum(1 for b in block[156:] if b >= 0x80)
+    outside = block[:148] + block[156:]
+    unsigned = sum(outside) + 8 * 0x20
+    high = len(outside) - len(outside.translate(None, _HIGH_BYTES))
     return unsigned, unsigned - 256 * high
 
 

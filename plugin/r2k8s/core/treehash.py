@@ -97,19 +97,19 @@ class TreeHash:
     # -- hashing ------------------------------------------------------------
 
     def encode_metadata(self, meta: Metadata) -> bytes:
-        """rio ``marshalMetadata``: fixed key order n t p u g [l] [dM dm] m mn [x]."""
-        fields: dict[str, object] = {
-            "n": meta.basename,
-            "t": meta.type,
-            "p": meta.perms & 0o7777,
-            "u": meta.uid,
-            "g": meta.gid,
-        }
-        fields.update(_link_and_device(meta))
-        fields["m"] = meta.mtime
-        fields["mn"] = meta.mtime_ns
-        fields.update(_xattrs(meta))
-        return cbor.encode(fields)
+        """rio ``marshalMetadata``: fixed key order n t p u g [l] [dM dm] m mn [x].
+
+        Written out field by field rather than through :func:`cbor.encode`: this
+        runs once per entry and dominates scanning trees of small files.
+        """
+        parts = [
+            _K_N, cbor.encode_text(meta.basename), _K_T, _TYPE_TEXT[meta.type],
+            _K_P, cbor.encode_int(meta.perms & 0o7777), _K_U, cbor.encode_int(meta.uid), _K_G, cbor.encode_int(meta.gid),
+        ]
+        count = 7 + _optional_fields(meta, parts)
+        parts += (_K_M, cbor.encode_int(meta.mtime), _K_MN, cbor.encode_int(meta.mtime_ns))
+        count += _xattr_field(meta, parts)
+        return cbor.head(5, count) + b"".join(parts)
 
     def feeds_parent(self, meta: Metadata) -> bool:
         return meta.type in (FILE, DIR)
@@ -177,18 +177,13 @@ class LegacyTreeHash(TreeHash):
 
     def encode_metadata(self, meta: Metadata) -> bytes:
         """v0.15 ``Metadata.Marshal``: n t(int typeflag) m(mode) u g tm tmn [l] [dM dm] [x]."""
-        fields: dict[str, object] = {
-            "n": meta.basename,
-            "t": LEGACY_TYPEFLAGS[meta.type],
-            "m": meta.perms & 0o7777,
-            "u": meta.uid,
-            "g": meta.gid,
-            "tm": meta.mtime,
-            "tmn": meta.mtime_ns,
-        }
-        fields.update(_link_and_device(meta))
-        fields.update(_xattrs(meta))
-        return cbor.encode(fields)
+        parts = [
+            _K_N, cbor.encode_text(meta.basename), _K_T, cbor.encode_int(LEGACY_TYPEFLAGS[meta.type]),
+            _K_M, cbor.encode_int(meta.perms & 0o7777), _K_U, cbor.encode_int(meta.uid), _K_G, cbor.encode_int(meta.gid),
+            _K_TM, cbor.encode_int(meta.mtime), _K_TMN, cbor.encode_int(meta.mtime_ns),
+        ]
+        count = 7 + _optional_fields(meta, parts) + _xattr_field(meta, parts)
+        return cbor.head(5, count) + b"".join(parts)
 
     def feeds_parent(self, meta: Metadata) -> bool:
         return True
@@ -202,19 +197,29 @@ class LegacyTreeHash(TreeHash):
         return base64.urlsafe_b64encode(self.root_digest()).decode("ascii")
 
 
-def _link_and_device(meta: Metadata) -> dict[str, object]:
-    """The optional ``l``, ``dM``, ``dm`` fields, present only when they mean something."""
-    fields: dict[str, object] = {}
+def _optional_fields(meta: Metadata, parts: list[bytes]) -> int:
+    """Append ``l`` and ``dM``/``dm``, present only when they mean something; return how many."""
+    count = 0
     if meta.linkname:
-        fields["l"] = meta.linkname
+        parts += (_K_L, cbor.encode_text(meta.linkname))
+        count += 1
     if meta.type in DEVICE_TYPES:
-        fields["dM"] = meta.devmajor
-        fields["dm"] = meta.devminor
-    return fields
+        parts += (_K_DM, cbor.encode_int(meta.devmajor), _K_DMIN, cbor.encode_int(meta.devminor))
+        count += 2
+    return count
 
 
-def _xattrs(meta: Metadata) -> dict[str, object]:
-    return {"x": cbor.sorted_map(meta.xattrs)} if meta.xattrs else {}
+def _xattr_field(meta: Metadata, parts: list[bytes]) -> int:
+    if not meta.xattrs:
+        return 0
+    parts += (_K_X, cbor.encode(cbor.sorted_map(meta.xattrs)))
+    return 1
+
+
+_K_N, _K_T, _K_P, _K_U, _K_G, _K_M, _K_MN, _K_L, _K_DM, _K_DMIN, _K_X, _K_TM, _K_TMN = (
+    cbor.encode_text(k) for k in ("n", "t", "p", "u", "g", "m", "mn", "l", "dM", "dm", "x", "tm", "tmn")
+)
+_TYPE_TEXT = {letter: cbor.encode_text(letter) for letter in "fdLpSDch"}
 
 
 def _file_key(name: str) -> bytes:
