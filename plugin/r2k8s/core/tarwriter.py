@@ -8,6 +8,7 @@ into a PAX record, as Go's ``archive/tar`` does.
 
 from __future__ import annotations
 
+import struct
 from typing import BinaryIO
 
 from r2k8s.core import fsmeta
@@ -57,6 +58,11 @@ def archive_name(meta: Metadata) -> bytes:
     return name + b"/" if meta.type == fsmeta.DIR else name
 
 
+#: USTAR header layout up to the prefix; struct pads the short fields with NULs.
+_USTAR = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s12x")
+_ZERO8 = b"0000000\0"
+
+
 def _header_block(
     name: bytes,
     prefix: bytes,
@@ -68,22 +74,12 @@ def _header_block(
     devminor: int = 0,
 ) -> bytes:
     """One USTAR header; ``numbers`` holds the already-encoded uid, gid, size and mtime."""
-    block = bytearray(BLOCK)
-    block[0 : len(name)] = name
-    block[100:108] = _octal(perms & 0o7777, 8)
-    block[108:116] = numbers["uid"]
-    block[116:124] = numbers["gid"]
-    block[124:136] = numbers["size"]
-    block[136:148] = numbers["mtime"]
-    block[156:157] = typeflag
-    block[157 : 157 + len(linkname)] = linkname
-    block[257:265] = b"ustar\x0000"
-    block[329:337] = _octal(devmajor, 8) or _octal(0, 8)
-    block[337:345] = _octal(devminor, 8) or _octal(0, 8)
-    block[345 : 345 + len(prefix)] = prefix
-    block[148:156] = b" " * 8
-    block[148:156] = b"%06o\0 " % sum(block)
-    return bytes(block)
+    block = _USTAR.pack(
+        name, _octal(perms & 0o7777, 8), numbers["uid"], numbers["gid"], numbers["size"], numbers["mtime"],
+        b"        ", typeflag, linkname, b"ustar\x0000", b"", b"",
+        _octal(devmajor, 8) or _ZERO8, _octal(devminor, 8) or _ZERO8, prefix,
+    )
+    return b"%s%06o\0 %s" % (block[:148], sum(block), block[156:])
 
 
 class TarWriter:
