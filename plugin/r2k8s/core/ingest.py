@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
 
@@ -37,14 +39,31 @@ class IngestResult:
     filtered_id: WareID
     compression: str
     entries: int
-    #: filtered directory records, for re-paving mtimes after placement
-    dirs: tuple[Metadata, ...] = ()
 
 
-def _hashing(chunks: Iterator[memoryview], hasher: "hashlib._Hash") -> Iterator[memoryview]:
+#: Below this, handing a chunk to another thread costs more than hashing it here.
+_OVERLAP_MIN = 64 * 1024
+
+
+def _hashing(
+    chunks: Iterator[memoryview], hasher: "hashlib._Hash", pool: ThreadPoolExecutor | None = None
+) -> Iterator[memoryview]:
+    """Yield each chunk after (or, with a pool, while) feeding it to ``hasher``.
+
+    With a pool, SHA-384 of a chunk runs on another core while the consumer
+    writes that same chunk to disk: both release the GIL and only read the
+    buffer, and the hash is finished before the reader may reuse it.
+    """
     for chunk in chunks:
-        hasher.update(chunk)
-        yield chunk
+        if pool is None or len(chunk) < _OVERLAP_MIN:
+            hasher.update(chunk)
+            yield chunk
+            continue
+        pending = pool.submit(hasher.update, chunk)
+        try:
+            yield chunk
+        finally:
+            pending.result()
 
 
 def ingest_tar(
@@ -64,48 +83,57 @@ def ingest_tar(
     prefilter = tree_class()
     filtered = tree_class() if filters.altering else prefilter
     reader = TarReader(tar_stream, log)
-    for entry in reader:
-        meta = entry.meta
-        if meta.type == fsmeta.HARDLINK and not legacy:
-            raise R2k8sError(
-                Category.INOPERABLE_PATH,
-                f"hardlink {meta.name!r} -> {meta.linkname!r}: tar wares cannot contain hardlinks (rio refuses them too, "
-                "and the tree hash would not cover the link); repack the tree, e.g. with 'r2k8s pack', which stores "
-                "hardlinked files as independent files",
-            )
-        conjured = prefilter.add(meta, None) if meta.type != fsmeta.FILE else _conjure_only(prefilter, meta)
-        for parent in conjured:
-            placed_parent = filters.apply(parent) or parent
-            if filtered is not prefilter:
-                filtered.add(placed_parent)
-            if placer is not None:
-                placer.place(placed_parent, None)
-        placed = filters.apply(meta)
-        content_hash = None
-        if meta.type == fsmeta.FILE:
-            hasher = hashlib.sha384()
-            chunks = _hashing(reader.content_chunks(), hasher)
-            if placer is not None and placed is not None:
-                placer.place(placed, chunks)
-            for _ in chunks:  # whatever the placer left unread still counts
-                pass
-            content_hash = hasher.digest()
-            prefilter.add(meta, content_hash)
-        elif placer is not None and placed is not None:
-            placer.place(placed, None)
-        if filtered is not prefilter and placed is not None:
-            filtered.add(placed, content_hash)
+    with ThreadPoolExecutor(1, thread_name_prefix="r2k8s-hash") if placer is not None else nullcontext() as pool:
+        for entry in reader:
+            _ingest_entry(entry.meta, reader, filters, placer, prefilter, filtered, pool, legacy)
     prefilter_id = WareID(packtype, prefilter.ware_hash())
-    result_dirs = tuple(m for m, _ in filtered.records() if m.type == fsmeta.DIR) if placer else ()
     return IngestResult(
         prefilter_id=prefilter_id,
         filtered_id=prefilter_id if filtered is prefilter else WareID(packtype, filtered.ware_hash()),
         compression=compression,
         entries=reader.entry_count,
-        dirs=result_dirs,
     )
 
 
-def _conjure_only(tree: TreeHash, meta: Metadata) -> list[Metadata]:
-    """Conjure a file's parents now; the file itself is recorded once its content is hashed."""
-    return tree.conjure_parents(meta.name)
+def _ingest_entry(
+    meta: Metadata,
+    reader: TarReader,
+    filters: Filters,
+    placer: Placer | None,
+    prefilter: TreeHash,
+    filtered: TreeHash,
+    pool: ThreadPoolExecutor | None,
+    legacy: bool,
+) -> None:
+    """Hash one entry into both trees (conjuring missing parents) and place it."""
+    if meta.type == fsmeta.HARDLINK and not legacy:
+        raise R2k8sError(
+            Category.INOPERABLE_PATH,
+            f"hardlink {meta.name!r} -> {meta.linkname!r}: tar wares cannot contain hardlinks (rio refuses them too, "
+            "and the tree hash would not cover the link); repack the tree, e.g. with 'r2k8s pack', which stores "
+            "hardlinked files as independent files",
+        )
+    # A file is recorded once its content is hashed; its missing parents come first either way.
+    conjured = prefilter.add(meta, None) if meta.type != fsmeta.FILE else prefilter.conjure_parents(meta.name)
+    for parent in conjured:
+        placed_parent = filters.apply(parent) or parent
+        if filtered is not prefilter:
+            filtered.add(placed_parent)
+        if placer is not None:
+            placer.place(placed_parent, None)
+    placed = filters.apply(meta)
+    content_hash = None
+    if meta.type == fsmeta.FILE:
+        hasher = hashlib.sha384()
+        chunks = _hashing(reader.content_chunks(), hasher, pool)
+        if placer is not None and placed is not None:
+            placer.place(placed, chunks)
+        for _ in chunks:  # whatever the placer left unread still counts
+            pass
+        content_hash = hasher.digest()
+        prefilter.add(meta, content_hash)
+    elif placer is not None and placed is not None:
+        placer.place(placed, None)
+    if filtered is not prefilter and placed is not None:
+        filtered.add(placed, content_hash)
+
