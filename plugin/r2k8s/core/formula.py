@@ -68,6 +68,7 @@ __all__ = [
     "apply_defaults",
     "canonical_pack_filters",
     "clone",
+    "expect_object",
     "parse_context",
     "parse_formula",
     "parse_formula_document",
@@ -184,7 +185,8 @@ def _describe(value: Any) -> str:
     return f"{name} {text}"
 
 
-def _expect_object(value: Any, path: JsonPath) -> Mapping[str, Any]:
+def expect_object(value: Any, path: JsonPath) -> Mapping[str, Any]:
+    """``value`` as an object with string keys, or a :class:`FormulaError` naming ``path``."""
     if not isinstance(value, Mapping):
         raise FormulaError(path, f"expected an object, got {_describe(value)}")
     for key in value:
@@ -245,7 +247,7 @@ def parse_formula_document(value: Any, path: JsonPath = ()) -> tuple[Formula, Fo
     A missing ``formula`` gives an empty formula, as refmt does; callers that
     need one (file loading) check for the key themselves.
     """
-    obj = _expect_object(value, path)
+    obj = expect_object(value, path)
     _reject_unknown(obj, _DOCUMENT_KEYS, path, "a formula file")
     formula = parse_formula(obj.get("formula"), path + ("formula",))
     context = parse_context(obj.get("context"), path + ("context",))
@@ -256,7 +258,7 @@ def parse_formula(value: Any, path: JsonPath = ("formula",)) -> Formula:
     """Build a :class:`Formula` from a decoded ``formula`` object (``null``: the empty formula)."""
     if value is None:
         return Formula()
-    obj = _expect_object(value, path)
+    obj = expect_object(value, path)
     _reject_unknown(obj, _FORMULA_KEYS, path, "formula")
     return Formula(
         inputs=_parse_inputs(obj.get("inputs"), path + ("inputs",)),
@@ -269,7 +271,7 @@ def _parse_inputs(value: Any, path: JsonPath) -> dict[str, WareID] | None:
     if value is None:
         return None
     inputs: dict[str, WareID] = {}
-    for key, item in _expect_object(value, path).items():
+    for key, item in expect_object(value, path).items():
         here = path + (key,)
         _check_key(key, here, absolute=True)
         inputs[key] = parse_ware_id(_expect_string(item, here), here)
@@ -291,7 +293,7 @@ def parse_ware_id(text: str, path: JsonPath) -> WareID:
 def _parse_action(value: Any, path: JsonPath) -> Action:
     if value is None:
         return Action()  # refmt zeroes a struct on null
-    obj = _expect_object(value, path)
+    obj = expect_object(value, path)
     _reject_unknown(obj, _ACTION_KEYS, path, "action")
     fields: dict[str, Any] = {}
     if "exec" in obj:
@@ -324,7 +326,7 @@ def _parse_string_map(value: Any, path: JsonPath) -> dict[str, str] | None:
     if value is None:
         return None
     out: dict[str, str] = {}
-    for key, item in _expect_object(value, path).items():
+    for key, item in expect_object(value, path).items():
         _check_key(key, path + (key,), absolute=False)
         out[key] = _expect_string(item, path + (key,))
     return out
@@ -333,7 +335,7 @@ def _parse_string_map(value: Any, path: JsonPath) -> dict[str, str] | None:
 def _parse_userinfo(value: Any, path: JsonPath) -> Userinfo | None:
     if value is None:
         return None
-    obj = _expect_object(value, path)
+    obj = expect_object(value, path)
     _reject_unknown(obj, _USERINFO_KEYS, path, "userinfo")
     fields: dict[str, Any] = {}
     for name in ("uid", "gid"):
@@ -359,7 +361,7 @@ def _parse_outputs(value: Any, path: JsonPath) -> dict[str, OutputSpec] | None:
     if value is None:
         return None
     outputs: dict[str, OutputSpec] = {}
-    for key, item in _expect_object(value, path).items():
+    for key, item in expect_object(value, path).items():
         here = path + (key,)
         _check_key(key, here, absolute=True)
         outputs[key] = _parse_output_spec(item, here)
@@ -369,7 +371,7 @@ def _parse_outputs(value: Any, path: JsonPath) -> dict[str, OutputSpec] | None:
 def _parse_output_spec(value: Any, path: JsonPath) -> OutputSpec:
     if value is None:
         return OutputSpec()
-    obj = _expect_object(value, path)
+    obj = expect_object(value, path)
     _reject_unknown(obj, _OUTPUT_KEYS, path, "an output")
     packtype = _expect_string(obj["packtype"], path + ("packtype",)) if "packtype" in obj else ""
     filters: dict[str, str] | None = None
@@ -383,7 +385,7 @@ def _parse_output_spec(value: Any, path: JsonPath) -> OutputSpec:
                 raise FormulaError(here, "filters must be an object such as {\"uid\": \"keep\"}; "
                                          "the string form 'uid=keep' is not accepted in a formula")
             filters = {}
-            for key, item in _expect_object(raw, here).items():
+            for key, item in expect_object(raw, here).items():
                 if key not in FILTER_KEYS:
                     raise FormulaError(here + (key,), f"unknown filter {key!r} (allowed: {', '.join(FILTER_KEYS)})",
                                        at_key=True)
@@ -396,18 +398,18 @@ def parse_context(value: Any, path: JsonPath = ("context",)) -> FormulaContext:
     """Build a :class:`FormulaContext` (``null`` or absent: empty)."""
     if value is None:
         return FormulaContext()
-    obj = _expect_object(value, path)
+    obj = expect_object(value, path)
     _reject_unknown(obj, _CONTEXT_KEYS, path, "context")
     fetch: dict[str, tuple[str, ...]] = {}
     here = path + ("fetchUrls",)
     if obj.get("fetchUrls") is not None:
-        for key, item in _expect_object(obj["fetchUrls"], here).items():
+        for key, item in expect_object(obj["fetchUrls"], here).items():
             _check_key(key, here + (key,), absolute=True)
             fetch[key] = _parse_string_list(item, here + (key,)) or ()
     save: dict[str, str] = {}
     here = path + ("saveUrls",)
     if obj.get("saveUrls") is not None:
-        for key, item in _expect_object(obj["saveUrls"], here).items():
+        for key, item in expect_object(obj["saveUrls"], here).items():
             _check_key(key, here + (key,), absolute=True)
             save[key] = _expect_string(item, here + (key,))
     return FormulaContext(fetch_urls=fetch, save_urls=save)

@@ -84,6 +84,7 @@ from r2k8s.core.formula import (
     FormulaError,
     OutputSpec,
     Userinfo,
+    expect_object,
     type_name,
 )
 from r2k8s.core.goparse import atoi, rfc3339_unix
@@ -188,14 +189,10 @@ _ESCAPE_KEYS = ("mounts",)
 
 
 def _object(value: Any, path: JsonPath, *, nullable: bool = True) -> Mapping[str, Any]:
+    """An object; ``null`` reads as an empty one where ugorji allowed it."""
     if value is None and nullable:
         return {}
-    if not isinstance(value, Mapping):
-        raise FormulaError(path, f"expected an object, got {type_name(value)}")
-    for key in value:
-        if not isinstance(key, str):
-            raise FormulaError(path, f"keys must be strings, got {type_name(key)} {key!r}")
-    return value
+    return expect_object(value, path)
 
 
 def _string(value: Any, path: JsonPath) -> str:
