@@ -68,6 +68,8 @@ class TreeHash:
 
     def conjure_parents(self, name: str) -> list[Metadata]:
         """Record default directories for the missing ancestors of ``name``; return them."""
+        if name == "." or self._has_parent(name.rpartition("/")[0] or "."):
+            return []  # every recorded entry's ancestors are recorded, so this is the common case
         conjured = []
         for parent in parent_dirs(name):
             if not self._has_parent(parent):
