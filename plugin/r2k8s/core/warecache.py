@@ -1,0 +1,327 @@
+"""A local cache of unpacked filesets, keyed by ware ID, laid out as rio lays out its own.
+
+An entry for ``tar:H`` lives at ``<root>/tar/fileset/<H[0:3]>/<H[3:6]>/<H>``
+(rio ``cache/filesetCache.go``; shard names are '-'-padded like the
+warehouse's, so a short hash cannot index out of range). The root is
+:func:`default_root`: ``$R2K8S_CACHE`` if set and non-empty, otherwise
+``~/.cache/r2k8s/wares``.
+
+Guarantees:
+
+* **All or nothing.** A ware is unpacked (with the lossless unpack filters,
+  as repeatr unpacks inputs into its cache) into a private directory under
+  ``<root>/.tmp/`` -- :func:`unpack_tar` itself verifies the hash there -- and
+  only a complete, verified tree is renamed to its final path. A failed fetch,
+  a corrupt tar or a hash mismatch leaves no entry, no shard directory created
+  for it and no staging directory behind. So an entry that exists is complete,
+  and :meth:`WareCache.has` is a plain existence check.
+* **One download per ware.** :meth:`WareCache.ensure` holds an exclusive
+  ``fcntl.flock`` on ``<root>/.locks/<packtype>.<H>.lock`` while it checks and
+  fills the entry, so concurrent threads and processes fetch a ware once; the
+  others wait and then find it cached. The lock file is unlinked by its
+  holder on release; a waiter that then acquires the lock on the unlinked
+  file notices (the inode no longer matches the path) and retries, so no lock
+  files accumulate and no two holders ever coexist.
+* **Losing a race is harmless.** Should a complete entry appear anyway
+  (another tool filling the cache without the lock), the final rename fails
+  because the target exists and is not empty; the fresh copy is discarded and
+  the existing entry used.
+
+Only the ``tar`` packtype can be cached; ``mount:`` "wares" are host bind
+mounts, not cache entries: :meth:`WareCache.ensure` refuses them and
+:meth:`WareCache.ensure_all` leaves them out of its result, for the caller to
+mount directly. Filesystem failures on the cache itself are ``rio-cache-problem``
+(exit 9), the category rio gives its fileset cache.
+
+Only the standard library is used: this module runs inside stock Python images.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from r2k8s.core.errors import Category, R2k8sError, usage_error
+from r2k8s.core.filters import UNPACK_LOSSLESS
+from r2k8s.core.unpack import unpack_tar
+from r2k8s.core.warehouse import LogFn, open_ware
+from r2k8s.core.wareid import WareID
+
+__all__ = ["CACHE_ENV", "WareCache", "default_root"]
+
+CACHE_ENV = "R2K8S_CACHE"
+"""Environment variable naming the cache root (see :func:`default_root`)."""
+
+SUPPORTED_PACKTYPES = ("tar",)
+
+_CACHE = Category.CACHE_PROBLEM
+
+
+def default_root() -> Path:
+    """``$R2K8S_CACHE`` when set and non-empty, else ``~/.cache/r2k8s/wares``.
+
+    Not ``$XDG_CACHE_HOME``-aware on purpose: one fixed, documented default is
+    easier to mount into pods and to share between tools.
+    """
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(os.path.abspath(os.path.expanduser(configured)))
+    return Path.home() / ".cache" / "r2k8s" / "wares"
+
+
+def _q(text: object) -> str:
+    return json.dumps(str(text), ensure_ascii=False)
+
+
+def _as_ware_id(ware_id: WareID | str) -> WareID:
+    return ware_id if isinstance(ware_id, WareID) else WareID.parse(ware_id)
+
+
+def _cache_error(action: str, exc: OSError) -> R2k8sError:
+    return R2k8sError(_CACHE, f"ware cache: {action}: {exc.strerror or exc}")
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a tree even where unpacked modes forbid it (a ware may hold 0500 dirs)."""
+
+    def unlock(func, failed_path, _exc_info):  # type: ignore[no-untyped-def]
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(failed_path), 0o700)
+        if os.path.isdir(failed_path) and not os.path.islink(failed_path):
+            with contextlib.suppress(OSError):
+                os.chmod(failed_path, 0o700)
+        func(failed_path)
+
+    if os.path.lexists(path):
+        if os.path.isdir(path) and not os.path.islink(path):
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o700)
+            shutil.rmtree(path, onerror=unlock)
+        else:
+            os.unlink(path)
+
+
+class WareCache:
+    """Unpacked filesets under ``root``; see the module docstring for the layout and rules."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(os.path.abspath(root)) if root is not None else default_root()
+
+    def __repr__(self) -> str:
+        return f"WareCache({str(self.root)!r})"
+
+    # -- layout -----------------------------------------------------------------
+
+    @staticmethod
+    def _checked(ware_id: WareID | str) -> WareID:
+        ware = _as_ware_id(ware_id)
+        if ware.is_mount:
+            raise usage_error(f"{ware} is a host mount, not a ware: it has no cache entry (mount it directly)")
+        if ware.packtype not in SUPPORTED_PACKTYPES:
+            raise usage_error(
+                f"cannot cache ware {_q(ware)}: packtype {_q(ware.packtype)} is not supported"
+                f" (supported: {', '.join(SUPPORTED_PACKTYPES)})"
+            )
+        hash_ = ware.hash
+        if not hash_ or hash_.startswith(".") or "/" in hash_ or "\0" in hash_:
+            raise usage_error(f"ware ID {_q(ware)} has a hash that cannot name a cache entry")
+        return ware
+
+    def path_for(self, ware_id: WareID | str) -> Path:
+        """Where the entry for ``ware_id`` lives (whether or not it exists yet)."""
+        ware = self._checked(ware_id)
+        padded = ware.hash.ljust(7, "-")
+        return self.root / ware.packtype / "fileset" / padded[0:3] / padded[3:6] / ware.hash
+
+    def has(self, ware_id: WareID | str) -> bool:
+        """True when a complete entry exists (entries only ever appear complete)."""
+        path = self.path_for(ware_id)
+        return path.is_dir() and not path.is_symlink()
+
+    def _lock_path(self, ware: WareID) -> Path:
+        return self.root / ".locks" / f"{ware.packtype}.{ware.hash}.lock"
+
+    # -- filling ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self, ware: WareID) -> Iterator[None]:
+        """Hold the exclusive per-ware lock; the lock file is removed on release."""
+        path = self._lock_path(ware)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _cache_error(f"cannot create lock dir {path.parent}", exc) from None
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                raise _cache_error(f"cannot open lock file {path}", exc) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    current = os.stat(path)
+                except FileNotFoundError:
+                    current = None
+                mine = os.fstat(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            if current is not None and (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino):
+                break
+            os.close(fd)  # the previous holder unlinked it under us: take the new file
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            os.close(fd)
+
+    def ensure(
+        self,
+        ware_id: WareID | str,
+        urls: Sequence[str],
+        base_dir: Path | None = None,
+        log: LogFn | None = None,
+    ) -> Path:
+        """Return the entry for ``ware_id``, fetching and unpacking it first if needed.
+
+        Logs ``info: cache already has ware "tar:…"`` when nothing is fetched;
+        otherwise :func:`open_ware` logs which warehouse the read was opened from.
+        Fetch errors are :func:`open_ware`'s and :func:`unpack_tar`'s (e.g.
+        ``rio-ware-not-found``, ``rio-hash-mismatch``); in every failure case the
+        cache is left as it was.
+        """
+        ware = self._checked(ware_id)
+        emit = log or (lambda _line: None)
+        final = self.path_for(ware)
+        if self.has(ware):
+            emit(f"info: cache already has ware {_q(ware)}")
+            return final
+        with self._locked(ware):
+            if self.has(ware):  # filled while we waited for the lock
+                emit(f"info: cache already has ware {_q(ware)}")
+                return final
+            self._fill(ware, final, urls, base_dir, log)
+        return final
+
+    def _fill(self, ware: WareID, final: Path, urls: Sequence[str], base_dir: Path | None, log: LogFn | None) -> None:
+        tmp_root = self.root / ".tmp"
+        try:
+            tmp_root.mkdir(parents=True, exist_ok=True)
+            workdir = Path(tempfile.mkdtemp(prefix=f"{ware.packtype}.{ware.hash[:16]}.", dir=tmp_root))
+        except OSError as exc:
+            raise _cache_error(f"cannot make a staging dir under {tmp_root}", exc) from None
+        try:
+            staged = workdir / ware.hash
+            reader, _location = open_ware(ware, urls, base_dir, log)
+            with reader:
+                unpack_tar(ware, reader, staged, UNPACK_LOSSLESS, log)
+            self._publish(staged, final, log)
+        finally:
+            with contextlib.suppress(OSError):
+                _remove_tree(workdir)
+
+    @staticmethod
+    def _publish(staged: Path, final: Path, log: LogFn | None) -> None:
+        """Rename the verified tree into place; if an entry is already there, keep that one."""
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _cache_error(f"cannot create {final.parent}", exc) from None
+        # Moving a directory to another parent rewrites its '..', which needs write
+        # permission on it; a ware's root may be read-only (0555), so lend u+w briefly.
+        mode = os.lstat(staged).st_mode & 0o7777
+        lent = not os.access(staged, os.W_OK)
+        try:
+            if lent:
+                os.chmod(staged, mode | 0o200)
+            try:
+                os.rename(staged, final)
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and final.is_dir():
+                    if log is not None:
+                        log(f"info: cache already has ware at {final} (filled concurrently); discarding this copy")
+                    return  # the caller removes the staged copy with its workdir
+                raise _cache_error(f"cannot move the unpacked ware into {final}", exc) from None
+            if lent:
+                os.chmod(final, mode)
+                lent = False
+        finally:
+            if lent:
+                with contextlib.suppress(OSError):
+                    os.chmod(staged, mode)
+
+    def ensure_all(
+        self,
+        requests: Mapping[str, tuple[WareID | str, Sequence[str]]],
+        base_dir: Path | None = None,
+        log: LogFn | None = None,
+        max_workers: int = 4,
+    ) -> dict[str, Path]:
+        """Ensure several inputs in parallel; return ``{input path: cache entry}``.
+
+        ``requests`` maps each input path to ``(ware ID, warehouse URLs)``.
+        Inputs naming the same ware are fetched once, trying the URLs of all of
+        them in input-path order (duplicates dropped). ``mount:`` inputs are
+        skipped and left out of the result: the caller mounts them itself.
+
+        On failure, fetches that have not started are cancelled, running ones
+        are allowed to finish (what they complete stays cached: it is verified),
+        and the error of the first failing input in sorted path order is raised,
+        its message prefixed with that input's path (same category).
+        """
+        order = sorted(requests)
+        wares: dict[WareID, list[str]] = {}  # ware -> input paths, in path order
+        urls_for: dict[WareID, list[str]] = {}
+        for path in order:
+            raw_id, urls = requests[path]
+            ware = _as_ware_id(raw_id)
+            if ware.is_mount:
+                continue
+            try:
+                self._checked(ware)
+            except R2k8sError as exc:
+                raise R2k8sError(exc.category, f"input {_q(path)}: {exc.message}") from None
+            wares.setdefault(ware, []).append(path)
+            merged = urls_for.setdefault(ware, [])
+            merged.extend(url for url in urls if url not in merged)
+        if not wares:
+            return {}
+        results: dict[WareID, Path] = {}
+        errors: dict[WareID, BaseException] = {}
+        pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, min(max_workers, len(wares))), thread_name_prefix="r2k8s-warecache"
+        )
+        try:
+            futures = {pool.submit(self.ensure, ware, urls_for[ware], base_dir, log): ware for ware in wares}
+            for future in concurrent.futures.as_completed(futures):
+                ware = futures[future]
+                if future.cancelled():
+                    continue
+                failure = future.exception()
+                if failure is None:
+                    results[ware] = future.result()
+                    continue
+                errors[ware] = failure
+                for other in futures:
+                    other.cancel()  # only those not yet running
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if errors:
+            first_path = min(path for ware in errors for path in wares[ware])
+            ware = next(w for w in errors if first_path in wares[w])
+            first = errors[ware]
+            users = ", ".join(_q(p) for p in wares[ware])
+            inputs = f"input {users}" if len(wares[ware]) == 1 else f"inputs {users}"
+            if isinstance(first, R2k8sError):
+                raise R2k8sError(first.category, f"{inputs} ({ware}): {first.message}") from first
+            raise R2k8sError(_CACHE, f"{inputs} ({ware}): {type(first).__name__}: {first}") from first
+        return {path: results[ware] for ware, paths in wares.items() for path in paths}
