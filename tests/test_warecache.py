@@ -7,7 +7,6 @@ concurrency tests race real threads and real processes on a real ``flock``.
 
 from __future__ import annotations
 
-import http.server
 import io
 import os
 import subprocess
@@ -15,7 +14,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ from r2k8s.core.filters import UNPACK_LOSSLESS
 from r2k8s.core.ingest import ingest_tar
 from r2k8s.core.warecache import WareCache, default_root
 from r2k8s.core.wareid import WareID
+from loopback_http import LoopbackWarehouse, serve
 from tarbuild import D, F, L, make_tar
 
 UID, GID = os.getuid(), os.getgid()
@@ -71,64 +70,10 @@ def assert_entry(path: Path, tag: str) -> None:
 # --- a real HTTP warehouse -------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    root: Path
-    port: int = 0
-    delay: float = 0.0
-    requests: list[str] = field(default_factory=list)
-    in_flight: int = 0
-    max_in_flight: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def ca_url(self) -> str:
-        return f"ca+http://127.0.0.1:{self.port}/"
-
-
-def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            with server.lock:
-                server.requests.append(self.path)
-                server.in_flight += 1
-                server.max_in_flight = max(server.max_in_flight, server.in_flight)
-            try:
-                time.sleep(server.delay)
-                target = server.root / self.path.lstrip("/")
-                if not target.is_file():
-                    self.send_error(404)
-                    return
-                data = target.read_bytes()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            finally:
-                with server.lock:
-                    server.in_flight -= 1
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Server]:
-    root = tmp_path / "served"
-    root.mkdir()
-    state = Server(root=root)
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+def served(tmp_path: Path) -> Iterator[LoopbackWarehouse]:
+    with serve(tmp_path / "served") as warehouse:
+        yield warehouse
 
 
 @pytest.fixture
@@ -167,7 +112,7 @@ def test_unsupported_or_unsafe_ware_ids_are_refused(cache: WareCache, ware: str)
 # --- ensure ----------------------------------------------------------------------------------
 
 
-def test_first_ensure_fetches_second_uses_cache_http(cache: WareCache, served: Server) -> None:
+def test_first_ensure_fetches_second_uses_cache_http(cache: WareCache, served: LoopbackWarehouse) -> None:
     ware, data = build("http")
     ca_put(served.root, ware, data)
     lines: list[str] = []
@@ -200,7 +145,7 @@ def test_file_warehouses(cache: WareCache, tmp_path: Path, scheme: str) -> None:
     assert lines == [f'info: cache already has ware "{ware}"']
 
 
-def test_falls_back_past_missing_warehouses(cache: WareCache, served: Server, tmp_path: Path) -> None:
+def test_falls_back_past_missing_warehouses(cache: WareCache, served: LoopbackWarehouse, tmp_path: Path) -> None:
     ware, data = build("fallback")
     ca_put(tmp_path / "wh", ware, data)
     (tmp_path / "empty").mkdir()
@@ -209,7 +154,7 @@ def test_falls_back_past_missing_warehouses(cache: WareCache, served: Server, tm
     assert len(served.requests) == 1  # the 404 was tried first
 
 
-def test_hash_mismatch_leaves_nothing(cache: WareCache, tmp_path: Path, served: Server) -> None:
+def test_hash_mismatch_leaves_nothing(cache: WareCache, tmp_path: Path, served: LoopbackWarehouse) -> None:
     wanted, _ = build("wanted")
     _, other = build("other")
     ca_put(tmp_path / "wh", wanted, other)  # wrong bytes under the wanted ID
@@ -233,7 +178,7 @@ def test_corrupt_ware_leaves_nothing(cache: WareCache, tmp_path: Path) -> None:
     assert_clean(cache)
 
 
-def test_not_found_anywhere(cache: WareCache, tmp_path: Path, served: Server) -> None:
+def test_not_found_anywhere(cache: WareCache, tmp_path: Path, served: LoopbackWarehouse) -> None:
     ware, _ = build("missing")
     (tmp_path / "wh").mkdir()
     with pytest.raises(R2k8sError) as excinfo:
@@ -281,7 +226,7 @@ print("\n".join(lines), file=sys.stderr)
 """
 
 
-def test_threads_and_processes_download_once(cache: WareCache, served: Server) -> None:
+def test_threads_and_processes_download_once(cache: WareCache, served: LoopbackWarehouse) -> None:
     ware, data = build("concurrent")
     ca_put(served.root, ware, data)
     served.delay = 1.0  # keep the first download open while everyone else piles up
@@ -324,7 +269,7 @@ def test_threads_and_processes_download_once(cache: WareCache, served: Server) -
 # --- ensure_all ------------------------------------------------------------------------------
 
 
-def test_ensure_all_parallel_and_deduplicated(cache: WareCache, served: Server) -> None:
+def test_ensure_all_parallel_and_deduplicated(cache: WareCache, served: LoopbackWarehouse) -> None:
     one, one_data = build("one")
     two, two_data = build("two")
     ca_put(served.root, one, one_data)
@@ -351,7 +296,7 @@ def test_ensure_all_parallel_and_deduplicated(cache: WareCache, served: Server) 
     assert cache.ensure_all({"/only-mounts": ("mount:rw:/tmp", [])}) == {}
 
 
-def test_ensure_all_names_the_failing_input(cache: WareCache, served: Server, tmp_path: Path) -> None:
+def test_ensure_all_names_the_failing_input(cache: WareCache, served: LoopbackWarehouse, tmp_path: Path) -> None:
     good, good_data = build("good")
     missing, _ = build("missing")
     ca_put(served.root, good, good_data)

@@ -6,16 +6,13 @@ errors real filesystems and real HTTP stacks produce.
 
 from __future__ import annotations
 
-import http.server
 import os
 import posixpath
-import shutil
 import socket
 import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -24,6 +21,7 @@ from hypothesis import strategies as st
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.warehouse import WarehouseURL, begin_save, open_url, open_ware
 from r2k8s.core.wareid import WareID
+from loopback_http import LoopbackWarehouse, serve
 
 BUSYBASH = WareID.parse("tar:6q7G4hWr283FpTa5Lf8heVqw9t97b5VoMU6AGszuBYAz9EzQdeHVFAou7c4W9vFcQ6")
 WARE = WareID("tar", "5y6NvK6GBPQ6CcuNyJyWtSrMAJQ4LVrAcZSoCRAzMSk5o53pkTYiieWyRivfvhZwhZ")
@@ -52,67 +50,10 @@ def category_of(excinfo: pytest.ExceptionInfo[R2k8sError]) -> Category:
 # --- a real HTTP warehouse -------------------------------------------------------------
 
 
-@dataclass
-class HTTPWarehouse:
-    """A directory served over HTTP, with per-path status overrides and a request log."""
-
-    root: Path
-    port: int
-    overrides: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
-    requests: list[str] = field(default_factory=list)
-
-    def url(self, path: str = "/", scheme: str = "http") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
-
-    def respond(self, path: str, status: int, **headers: str) -> None:
-        self.overrides[path] = (status, headers)
-
-
-def _handler_for(warehouse: HTTPWarehouse) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            path = self.path.split("?", 1)[0]
-            warehouse.requests.append(path)
-            if path in warehouse.overrides:
-                status, headers = warehouse.overrides[path]
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            target = warehouse.root / path.lstrip("/")
-            if not target.is_file():
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(target.stat().st_size))
-            self.end_headers()
-            try:
-                with open(target, "rb") as source:
-                    shutil.copyfileobj(source, self.wfile)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client read what it wanted and hung up
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
 @pytest.fixture
-def http_wh(tmp_path: Path) -> Iterator[HTTPWarehouse]:
-    root = tmp_path / "served"
-    root.mkdir()
-    warehouse = HTTPWarehouse(root=root, port=0)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(warehouse))
-    server.daemon_threads = True
-    warehouse.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield warehouse
-    server.shutdown()
-    server.server_close()
+def http_wh(tmp_path: Path) -> Iterator[LoopbackWarehouse]:
+    with serve(tmp_path / "served") as warehouse:
+        yield warehouse
 
 
 @pytest.fixture
@@ -264,14 +205,14 @@ def test_open_ware_from_ca_file(tmp_path: Path) -> None:
     assert lines == [f'info: read for ware "{WARE}" opened from warehouse "ca+file://./wh"']
 
 
-def test_open_ware_from_ca_http(http_wh: HTTPWarehouse) -> None:
+def test_open_ware_from_ca_http(http_wh: LoopbackWarehouse) -> None:
     ca_put(http_wh.root / "warehouse", WARE.hash)
     reader, location = open_ware(WARE, [http_wh.url("/warehouse/", "ca+http")])
     assert read_all(reader) == CONTENT
     assert location == http_wh.url(f"/warehouse/{WARE.hash[:3]}/{WARE.hash[3:6]}/{WARE.hash}")
 
 
-def test_open_ware_from_legacy_flat_warehouses(tmp_path: Path, http_wh: HTTPWarehouse) -> None:
+def test_open_ware_from_legacy_flat_warehouses(tmp_path: Path, http_wh: LoopbackWarehouse) -> None:
     (tmp_path / "flat").mkdir()
     (tmp_path / "flat" / WARE.hash).write_bytes(b"file flat")
     (http_wh.root / "assets").mkdir()
@@ -280,14 +221,14 @@ def test_open_ware_from_legacy_flat_warehouses(tmp_path: Path, http_wh: HTTPWare
     assert read_all(open_ware(WARE, [http_wh.url("/assets/", "http+ca")])[0]) == b"http flat"
 
 
-def test_non_ca_urls_name_the_ware_file(tmp_path: Path, http_wh: HTTPWarehouse) -> None:
+def test_non_ca_urls_name_the_ware_file(tmp_path: Path, http_wh: LoopbackWarehouse) -> None:
     (tmp_path / "busybash.tgz").write_bytes(b"local")
     (http_wh.root / "busybash.tgz").write_bytes(b"remote")
     assert read_all(open_ware(BUSYBASH, ["file://./busybash.tgz"], base_dir=tmp_path)[0]) == b"local"
     assert read_all(open_ware(BUSYBASH, [http_wh.url("/busybash.tgz")])[0]) == b"remote"
 
 
-def test_http_redirects_are_followed(http_wh: HTTPWarehouse) -> None:
+def test_http_redirects_are_followed(http_wh: LoopbackWarehouse) -> None:
     ca_put(http_wh.root / "real", WARE.hash)
     moved = f"/moved/{WARE.hash[:3]}/{WARE.hash[3:6]}/{WARE.hash}"
     http_wh.respond(moved, 302, Location=f"/real/{WARE.hash[:3]}/{WARE.hash[3:6]}/{WARE.hash}")
@@ -336,7 +277,7 @@ def test_missing_ware_file_falls_back_with_info(tmp_path: Path) -> None:
     ]
 
 
-def test_http_404_falls_back(tmp_path: Path, http_wh: HTTPWarehouse) -> None:
+def test_http_404_falls_back(tmp_path: Path, http_wh: LoopbackWarehouse) -> None:
     ca_put(tmp_path / "wh", WARE.hash)
     reader, location = open_ware(WARE, [http_wh.url("/warehouse/", "ca+http"), "ca+file://./wh"], tmp_path)
     assert read_all(reader) == CONTENT
@@ -346,7 +287,7 @@ def test_http_404_falls_back(tmp_path: Path, http_wh: HTTPWarehouse) -> None:
 
 @pytest.mark.parametrize("status", [403, 500, 203, 401, 503])
 def test_other_http_statuses_abort_without_trying_later_urls(
-    status: int, tmp_path: Path, http_wh: HTTPWarehouse
+    status: int, tmp_path: Path, http_wh: LoopbackWarehouse
 ) -> None:
     ca_put(http_wh.root / "good", WARE.hash)
     ca_put(tmp_path / "wh", WARE.hash)
@@ -404,7 +345,7 @@ def test_no_urls_at_all_is_warehouse_unavailable() -> None:
     assert category_of(excinfo) is Category.WAREHOUSE_UNAVAILABLE
 
 
-def test_all_missing_is_ware_not_found_exit_5(tmp_path: Path, http_wh: HTTPWarehouse) -> None:
+def test_all_missing_is_ware_not_found_exit_5(tmp_path: Path, http_wh: LoopbackWarehouse) -> None:
     (tmp_path / "empty").mkdir()
     urls = ["ca+file://./missing-wh", "ca+file://./empty", http_wh.url("/wh/", "ca+http")]
     with pytest.raises(R2k8sError) as excinfo:
@@ -428,7 +369,7 @@ def test_an_unknown_scheme_aborts_when_reached(tmp_path: Path) -> None:
 # --- open_url (rio scan's single-ware URL) ---------------------------------------------------------
 
 
-def test_open_url_reads_file_and_http(tmp_path: Path, http_wh: HTTPWarehouse) -> None:
+def test_open_url_reads_file_and_http(tmp_path: Path, http_wh: LoopbackWarehouse) -> None:
     (tmp_path / "x.tgz").write_bytes(b"file")
     (http_wh.root / "x.tgz").write_bytes(b"http")
     assert read_all(open_url("file://./x.tgz", tmp_path)) == b"file"
@@ -450,7 +391,7 @@ def test_open_url_errors(url: str, category: Category, tmp_path: Path) -> None:
     assert category_of(excinfo) is category
 
 
-def test_open_url_http_statuses(http_wh: HTTPWarehouse) -> None:
+def test_open_url_http_statuses(http_wh: LoopbackWarehouse) -> None:
     http_wh.respond("/forbidden.tgz", 403)
     with pytest.raises(R2k8sError) as excinfo:
         open_url(http_wh.url("/forbidden.tgz"))
@@ -491,7 +432,7 @@ def test_file_wares_are_streamed(tmp_path: Path) -> None:
     assert peak < 8 * 1024 * 1024
 
 
-def test_http_wares_are_streamed(tmp_path: Path, http_wh: HTTPWarehouse) -> None:
+def test_http_wares_are_streamed(tmp_path: Path, http_wh: LoopbackWarehouse) -> None:
     _sparse(ca_put(http_wh.root / "wh", WARE.hash))
     peak, head = _peak_while_reading_head([http_wh.url("/wh/", "ca+http")], tmp_path)
     assert head[:4] == b"HEAD"

@@ -46,7 +46,6 @@ Standard library only.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from typing import Any
 
