@@ -53,6 +53,11 @@ import time
 from pathlib import Path
 
 MiB = 1 << 20
+#: Measure the r2k8s of the checkout this script belongs to, whatever copy happens to be installed.
+PLUGIN_DIR = Path(__file__).resolve().parent.parent / "plugin"
+if (PLUGIN_DIR / "r2k8s" / "__init__.py").is_file():
+    sys.path.insert(0, str(PLUGIN_DIR))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")]))
 RSS_LIMIT_MIB = 64.0
 RATIO_TARGET = {"large": 1.5, "small": 3.0}
 TIME_BIN = "/usr/bin/time"
@@ -422,6 +427,29 @@ def print_details(rows: list[Row], floor_mib: float) -> None:
               " measurements; wall times (and ratios) are noisy. Re-run on an idle machine to confirm.")
 
 
+def r2k8s_version() -> tuple[str, str]:
+    """Where the measured r2k8s comes from: its checkout's commit (``+dirty`` if the package has changes).
+
+    Also returns a fingerprint of the package's own sources (git tree id plus uncommitted changes),
+    which changes only when the code under test does.
+    """
+    try:
+        import r2k8s
+
+        root = Path(r2k8s.__file__).resolve().parent
+
+        def git(*args: str) -> str:
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+        commit = git("rev-parse", "--short", "HEAD")
+        tree = git("rev-parse", "HEAD:./")
+        dirty = git("status", "--porcelain", "--", ".")
+        diff = git("diff", "HEAD", "--", ".") if dirty else ""
+        return f"{root} @ {commit}{'+dirty' if dirty else ''}", f"{tree}:{hash(dirty + diff)}"
+    except Exception as exc:  # noqa: BLE001 - informational only
+        return f"unknown ({exc.__class__.__name__})", ""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
@@ -462,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
         if not runner.use_time:
             print(f"error: {TIME_BIN} (GNU time) is required to measure per-process peak RSS", file=sys.stderr)
             return 2
-        log(f"work dir {work}; {runs} timed run(s) per measurement after 1 warm-up")
+        version, fingerprint = r2k8s_version()
+        log(f"work dir {work}; {runs} timed run(s) per measurement after 1 warm-up; r2k8s {version}")
         floor_mib, calibrated = calibrate(runner, log)
         all_rows: list[Row] = []
         ids: dict[str, dict[str, str]] = {}
@@ -484,6 +513,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"r2k8s tar wares benchmark ({'quick' if args.quick else 'full'}; median of {runs} run(s); "
               f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]})")
+        print(f"r2k8s: {version}")
+        now, now_fingerprint = r2k8s_version()
+        if now_fingerprint != fingerprint:
+            print(f"WARNING: the r2k8s sources changed during the run (now {now}); rows may mix versions.")
         print("Page cache cannot be dropped: each measurement had one untimed warm-up run per side, so both sides "
               "read from the page cache; os.sync() before each run.")
         print("MiB/s = file content bytes / r2k8s seconds. Seconds are wall time of the whole process "
