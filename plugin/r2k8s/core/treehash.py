@@ -48,7 +48,10 @@ class TreeHash:
     conjured_mtime = DEFAULT_TIME
 
     def __init__(self) -> None:
-        self._records: dict[bytes, tuple[Metadata, bytes | None]] = {}
+        # Directories keep their metadata (a later entry may replace it); every other
+        # entry is reduced to its leaf digest at once (None if it feeds no parent), so
+        # memory per file is a key and 48 bytes, not a whole Metadata.
+        self._records: dict[bytes, Metadata | bytes | None] = {}
         self._dirs: set[str] = set()
 
     def __len__(self) -> int:
@@ -78,10 +81,6 @@ class TreeHash:
                 conjured.append(dir_meta)
         return conjured
 
-    def records(self) -> list[tuple[Metadata, bytes | None]]:
-        """All records in hashing order (a pre-order walk of the tree)."""
-        return [self._records[key] for key in sorted(self._records)]
-
     def _has_parent(self, name: str) -> bool:
         return name in self._dirs
 
@@ -89,9 +88,11 @@ class TreeHash:
         key = _sort_key(meta)
         if key in self._records and not self._may_replace(meta):
             raise ware_corrupt(f"corrupt tar: repeated path {meta.name!r}")
-        self._records[key] = (meta, content_hash)
         if meta.type == DIR:
+            self._records[key] = meta
             self._dirs.add(meta.name)
+        else:
+            self._records[key] = self.leaf_hash(meta, content_hash) if self.feeds_parent(meta) else None
 
     def _may_replace(self, meta: Metadata) -> bool:
         return meta.type == DIR
@@ -128,12 +129,12 @@ class TreeHash:
         keys = sorted(self._records)
         if not keys or keys[0] != b"./":
             raise ware_corrupt("corrupt tar: the ware has no entries (missing root)")
-        if self._records[b"./"][0].type != DIR:
-            raise ware_corrupt(f"corrupt tar: the root '.' is not a directory (the ware lists it as type {self._records[b'./'][0].type!r})")
+        if not isinstance(self._records[b"./"], Metadata):
+            raise ware_corrupt("corrupt tar: the root '.' is not a directory")
         stack: list[tuple[bytes, "hashlib._Hash"]] = []
         root: bytes | None = None
         for key in keys:
-            meta, content_hash = self._records[key]
+            record = self._records[key]
             while stack and not key.startswith(stack[-1][0]):
                 root = self._close_dir(stack)
             if stack:
@@ -142,11 +143,11 @@ class TreeHash:
                     raise ware_corrupt(f"corrupt tar: missing tree: {key!r} follows {stack[-1][0]!r}")
             elif key != b"./":
                 raise ware_corrupt(f"corrupt tar: {key!r} is outside the root")
-            if meta.type == DIR:
-                hasher = hashlib.sha384(_MAP2 + _M + self.encode_metadata(meta) + _L + cbor.INDEFINITE_ARRAY_START)
+            if isinstance(record, Metadata):
+                hasher = hashlib.sha384(_MAP2 + _M + self.encode_metadata(record) + _L + cbor.INDEFINITE_ARRAY_START)
                 stack.append((key, hasher))
-            elif self.feeds_parent(meta) and stack:
-                stack[-1][1].update(cbor.encode_bytes(self.leaf_hash(meta, content_hash)))
+            elif record is not None and stack:
+                stack[-1][1].update(cbor.encode_bytes(record))
         while stack:
             root = self._close_dir(stack)
         assert root is not None
