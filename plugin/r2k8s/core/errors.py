@@ -10,6 +10,7 @@ situations.
 from __future__ import annotations
 
 import enum
+import json
 
 
 class Category(enum.Enum):
@@ -47,6 +48,11 @@ class R2k8sError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def quote(text: object) -> str:
+    """Quote a value for a message like Go's ``%q`` closely enough: rio's messages use it."""
+    return json.dumps(str(text), ensure_ascii=False)
 
 
 def usage_error(message: str) -> R2k8sError:

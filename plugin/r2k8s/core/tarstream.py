@@ -23,6 +23,7 @@ from r2k8s.core import fsmeta
 from r2k8s.core.compression import DECOMPRESSION_ERRORS
 from r2k8s.core.errors import R2k8sError, ware_corrupt
 from r2k8s.core.fsmeta import Metadata
+from r2k8s.core.goparse import atoi
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
@@ -39,7 +40,6 @@ _TYPES = {
     b"6": fsmeta.FIFO,
 }
 _HEADER_ONLY = frozenset(b"123456")
-_DECIMAL = re.compile(rb"[+-]?[0-9]+\Z")
 _DIGITS = re.compile(rb"[0-9]*\Z")
 _INT64 = 1 << 63
 _HIGH_BYTES = bytes(range(0x80, 0x100))
@@ -120,11 +120,9 @@ def _checksums(block: bytes) -> tuple[int, int]:
 
 
 def _parse_go_int(value: bytes, what: str) -> int:
-    if not _DECIMAL.match(value):
-        raise ware_corrupt(f"corrupt tar: PAX record {what}={value!r} is not an integer")
-    number = int(value)
-    if not -_INT64 <= number < _INT64:
-        raise ware_corrupt(f"corrupt tar: PAX record {what}={value!r} is out of range")
+    number = atoi(value)
+    if number is None:
+        raise ware_corrupt(f"corrupt tar: PAX record {what}={value!r} is not a 64-bit integer")
     return number
 
 

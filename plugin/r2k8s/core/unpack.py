@@ -15,6 +15,7 @@ are refused outright (rio refuses them, and the tree hash would not cover them).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -31,7 +32,12 @@ from r2k8s.core.fsmeta import DEFAULT_TIME, Metadata
 from r2k8s.core.ingest import ingest_tar
 from r2k8s.core.wareid import WareID
 
-_KIND_WORDS = {fsmeta.SYMLINK: "a symlink", fsmeta.FILE: "a file", fsmeta.HARDLINK: "a hardlink"}
+_KIND_WORDS = {fsmeta.SYMLINK: "a symlink", fsmeta.FILE: "a file"}
+
+
+def _times_ns(meta: Metadata) -> tuple[int, int]:
+    """(atime, mtime) in nanoseconds: atime is rio's fixed 2010-01-01, mtime the entry's."""
+    return DEFAULT_TIME * 10**9, meta.mtime * 10**9 + meta.mtime_ns
 
 
 def _inoperable(name: str, exc: OSError) -> R2k8sError:
@@ -88,7 +94,7 @@ class DirectoryPlacer:
                         view = view[os.write(fd, view):]
                 self._chown(meta, fd=fd)
                 os.fchmod(fd, meta.perms)
-                os.utime(fd, ns=(DEFAULT_TIME * 10**9, meta.mtime * 10**9 + meta.mtime_ns))
+                os.utime(fd, ns=_times_ns(meta))
             finally:
                 os.close(fd)
             return
@@ -124,32 +130,35 @@ class DirectoryPlacer:
         self._chown(meta, path=path)
         if meta.type != fsmeta.SYMLINK:
             os.chmod(path, meta.perms, follow_symlinks=False)
-        os.utime(path, ns=(DEFAULT_TIME * 10**9, meta.mtime * 10**9 + meta.mtime_ns), follow_symlinks=False)
+        os.utime(path, ns=_times_ns(meta), follow_symlinks=False)
 
     def finish(self) -> None:
         """Apply directory owners, modes and mtimes deepest-first, after all children exist."""
         for name in sorted(self._dirs, key=lambda n: (n.count("/"), n), reverse=True):
-            if name == "." and "." not in self._dirs:
-                continue
             try:
                 self._finish_entry(self._dirs[name], self._path(name))
             except OSError as exc:
                 raise _inoperable(name, exc) from None
 
 
-def _remove_tree(path: Path) -> None:
-    """Remove a staging tree even where unpacked modes forbid it."""
+def remove_tree(path: Path) -> None:
+    """Remove a tree even where unpacked modes forbid it (a ware may hold 0500 dirs)."""
 
     def unlock(func, failed_path, _exc_info):  # type: ignore[no-untyped-def]
-        parent = os.path.dirname(failed_path)
-        os.chmod(parent, 0o700)
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(failed_path), 0o700)
         if os.path.isdir(failed_path) and not os.path.islink(failed_path):
-            os.chmod(failed_path, 0o700)
+            with contextlib.suppress(OSError):
+                os.chmod(failed_path, 0o700)
         func(failed_path)
 
     if os.path.lexists(path):
-        os.chmod(path, 0o700)
-        shutil.rmtree(path, onerror=unlock)
+        if os.path.isdir(path) and not os.path.islink(path):
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o700)
+            shutil.rmtree(path, onerror=unlock)
+        else:
+            os.unlink(path)
 
 
 def _check_target(target: Path) -> None:
@@ -191,6 +200,6 @@ def unpack_tar(
             os.rmdir(target)
         os.rename(staging, target)
     except BaseException:
-        _remove_tree(staging)
+        remove_tree(staging)
         raise
     return result.filtered_id

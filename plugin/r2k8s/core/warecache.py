@@ -42,17 +42,16 @@ import concurrent.futures
 import contextlib
 import errno
 import fcntl
-import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from r2k8s.core.errors import Category, R2k8sError, usage_error
+from r2k8s.core.errors import quote as _q
 from r2k8s.core.filters import UNPACK_LOSSLESS
-from r2k8s.core.unpack import unpack_tar
-from r2k8s.core.warehouse import LogFn, open_ware
+from r2k8s.core.unpack import remove_tree, unpack_tar
+from r2k8s.core.warehouse import LogFn, open_ware, shard_dirs
 from r2k8s.core.wareid import WareID
 
 __all__ = ["CACHE_ENV", "WareCache", "default_root"]
@@ -77,36 +76,12 @@ def default_root() -> Path:
     return Path.home() / ".cache" / "r2k8s" / "wares"
 
 
-def _q(text: object) -> str:
-    return json.dumps(str(text), ensure_ascii=False)
-
-
 def _as_ware_id(ware_id: WareID | str) -> WareID:
     return ware_id if isinstance(ware_id, WareID) else WareID.parse(ware_id)
 
 
 def _cache_error(action: str, exc: OSError) -> R2k8sError:
     return R2k8sError(_CACHE, f"ware cache: {action}: {exc.strerror or exc}")
-
-
-def _remove_tree(path: Path) -> None:
-    """Remove a tree even where unpacked modes forbid it (a ware may hold 0500 dirs)."""
-
-    def unlock(func, failed_path, _exc_info):  # type: ignore[no-untyped-def]
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(failed_path), 0o700)
-        if os.path.isdir(failed_path) and not os.path.islink(failed_path):
-            with contextlib.suppress(OSError):
-                os.chmod(failed_path, 0o700)
-        func(failed_path)
-
-    if os.path.lexists(path):
-        if os.path.isdir(path) and not os.path.islink(path):
-            with contextlib.suppress(OSError):
-                os.chmod(path, 0o700)
-            shutil.rmtree(path, onerror=unlock)
-        else:
-            os.unlink(path)
 
 
 class WareCache:
@@ -138,8 +113,7 @@ class WareCache:
     def path_for(self, ware_id: WareID | str) -> Path:
         """Where the entry for ``ware_id`` lives (whether or not it exists yet)."""
         ware = self._checked(ware_id)
-        padded = ware.hash.ljust(7, "-")
-        return self.root / ware.packtype / "fileset" / padded[0:3] / padded[3:6] / ware.hash
+        return self.root / ware.packtype / "fileset" / Path(*shard_dirs(ware.hash)) / ware.hash
 
     def has(self, ware_id: WareID | str) -> bool:
         """True when a complete entry exists (entries only ever appear complete)."""
@@ -227,7 +201,7 @@ class WareCache:
             self._publish(staged, final, log)
         finally:
             with contextlib.suppress(OSError):
-                _remove_tree(workdir)
+                remove_tree(workdir)
 
     @staticmethod
     def _publish(staged: Path, final: Path, log: LogFn | None) -> None:

@@ -38,7 +38,6 @@ import contextlib
 import io
 import dataclasses
 import ipaddress
-import json
 import os
 import posixpath
 import re
@@ -54,6 +53,7 @@ from types import TracebackType
 from typing import Any, BinaryIO, Literal, cast
 
 from r2k8s.core.errors import Category, R2k8sError, usage_error
+from r2k8s.core.errors import quote as _q
 from r2k8s.core.wareid import WareID
 
 __all__ = [
@@ -105,11 +105,6 @@ _UNWRITABLE = Category.WAREHOUSE_UNWRITABLE
 _NOT_FOUND = Category.WARE_NOT_FOUND
 
 
-def _q(text: object) -> str:
-    """Quote like Go's ``%q`` closely enough for messages: rio's messages use it."""
-    return json.dumps(str(text), ensure_ascii=False)
-
-
 def _go_path_join(*elems: str) -> str:
     """Go's ``path.Join``/``filepath.Join`` on POSIX: skip empty parts, then clean.
 
@@ -125,7 +120,7 @@ def _go_path_join(*elems: str) -> str:
     return cleaned
 
 
-def _chunks(hash_: str) -> tuple[str, str]:
+def shard_dirs(hash_: str) -> tuple[str, str]:
     """The two shard directory names: ``H[0:3]`` and ``H[3:6]``, '-'-padded to 7 chars.
 
     The padding applies to the directory names only; the file keeps the real hash.
@@ -216,7 +211,7 @@ class WarehouseURL:
         if self.legacy_flat:
             joined = _go_path_join(base_path, hash_)
         else:
-            joined = _go_path_join(base_path, *_chunks(hash_), hash_)
+            joined = _go_path_join(base_path, *shard_dirs(hash_), hash_)
         if not joined.startswith("/"):
             joined = "/" + joined
         path = urllib.parse.quote(joined, safe=_GO_PATH_SAFE)
@@ -229,7 +224,7 @@ class WarehouseURL:
         hash_ = _checked_hash(ware_id)
         if self.legacy_flat:
             return self.path / hash_
-        first, second = _chunks(hash_)
+        first, second = shard_dirs(hash_)
         return self.path / first / second / hash_
 
     def _dial(self, mode: str) -> None:
