@@ -65,6 +65,7 @@ rio's CLI as used here (``cmd/rio/main.go``):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -76,6 +77,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -422,6 +424,15 @@ def build_tree(root: Path, tree: Dir) -> None:
         os.utime(path, ns=(meta.mtime_ns, meta.mtime_ns), follow_symlinks=False)
 
 
+@contextlib.contextmanager
+def built_tree(tree: Dir) -> Iterator[tuple[Path, Path]]:
+    """A scratch directory holding ``tree`` at ``<work>/tree``: yields (work, tree root)."""
+    with tempfile.TemporaryDirectory(prefix="r2k8s-rio-diff-") as tmp:
+        work = Path(tmp)
+        build_tree(work / "tree", tree)
+        yield work, work / "tree"
+
+
 def gnu_tarballs(tree: Path, out: Path) -> dict[str, Path]:
     """Tarballs of ``tree`` written by GNU tar: ``tar -C DIR -cf - .`` in several flavours."""
     made = {}
@@ -458,10 +469,7 @@ TREE_SETTINGS = settings(
 @given(tree=trees)
 def test_pack_matches_rio(tree: Dir) -> None:
     """(1) pack IDs agree; (2) both scans of rio's tarball agree; rio reads r2k8s's tarball alike."""
-    with tempfile.TemporaryDirectory(prefix="r2k8s-rio-diff-") as tmp:
-        work = Path(tmp)
-        root = work / "tree"
-        build_tree(root, tree)
+    with built_tree(tree) as (work, root):
 
         rio_out = rio_pack(root, PACK_KEEP, work / "rio.tgz")
         ours_out = r2k8s_pack(root, PACK_KEEP, work / "r2k8s.tgz")
@@ -481,10 +489,7 @@ def test_pack_matches_rio(tree: Dir) -> None:
 @given(tree=trees)
 def test_scan_of_gnu_tar_matches_rio(tree: Dir) -> None:
     """(2) r2k8s scan == rio scan for GNU-tar-made tarballs (plain, gz, xz, bz2, PAX)."""
-    with tempfile.TemporaryDirectory(prefix="r2k8s-rio-diff-") as tmp:
-        work = Path(tmp)
-        root = work / "tree"
-        build_tree(root, tree)
+    with built_tree(tree) as (work, root):
         for name, tarball in gnu_tarballs(root, work).items():
             assert_same(rio_scan(tarball), r2k8s_scan(str(tarball)), f"scan of GNU tar {name}")
 
@@ -499,10 +504,7 @@ def test_scan_of_gnu_tar_matches_rio(tree: Dir) -> None:
 )
 def test_altering_filters_match_rio(tree: Dir, pack_filters: str, scan_filters: str) -> None:
     """Pack and scan with altering and rejecting filters: same ID, or both refuse."""
-    with tempfile.TemporaryDirectory(prefix="r2k8s-rio-diff-") as tmp:
-        work = Path(tmp)
-        root = work / "tree"
-        build_tree(root, tree)
+    with built_tree(tree) as (work, root):
         assert_same(
             rio_pack(root, pack_filters, work / "rio.tgz"),
             r2k8s_pack(root, pack_filters, work / "r2k8s.tgz"),
