@@ -147,13 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", required=True, metavar="URL", help="warehouse URL; repeat to give fallbacks, tried in order")
     p.add_argument("--filters", help=filters_help.format("lowpriv (default), lossless, conservative"))
     p.set_defaults(run=cmd_unpack)
+
+    from r2k8s import run_command
+
+    run_command.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    run: Callable[[argparse.Namespace], str] | None = getattr(args, "run", None)
+    run: Callable[[argparse.Namespace], str | None] | None = getattr(args, "run", None)
     if run is None:
         parser.print_help(sys.stderr)
         return Category.USAGE.exit_code
@@ -172,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         log(f"error: internal error ({type(exc).__name__}: {exc}); set R2K8S_DEBUG=1 for a traceback")
         return Category.PANIC.exit_code
-    print(result)
+    if result is not None:
+        print(result)
     return 0
 
 

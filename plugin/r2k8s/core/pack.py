@@ -85,7 +85,7 @@ def walk(root: Path) -> Iterator[tuple[str, str, os.stat_result]]:
             stack.append((iter(_sorted_names(path)), path, prefix + name + "/"))
 
 
-def _file_chunks(path: str, size: int) -> Iterator[bytes]:
+def file_chunks(path: str, size: int) -> Iterator[bytes]:
     """Exactly ``size`` bytes of a regular file; a file that changes size mid-pack is an error."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -133,7 +133,7 @@ def pack_tree(root: Path, filters: Filters, out: BinaryIO | None = None, compres
         content_hash = None
         if meta.type == fsmeta.FILE:
             hasher = hashlib.sha384()
-            for chunk in _file_chunks(path, meta.size):
+            for chunk in file_chunks(path, meta.size):
                 hasher.update(chunk)
                 if writer is not None:
                     writer.write_content(chunk)

@@ -98,6 +98,9 @@ class DirectoryPlacer:
             finally:
                 os.close(fd)
             return
+        if kind == fsmeta.HARDLINK:
+            self._link(meta, path)
+            return
         if kind == fsmeta.SYMLINK:
             os.symlink(meta.linkname, path)
         elif kind == fsmeta.FIFO:
@@ -109,6 +112,13 @@ class DirectoryPlacer:
             except (OverflowError, ValueError):  # numbers no dev_t can hold; report like mknod's EINVAL
                 raise OSError(errno.EINVAL, f"device number {meta.devmajor},{meta.devminor} is out of range") from None
         self._finish_entry(meta, path)
+
+    def _link(self, meta: Metadata, path: str) -> None:
+        """A hardlink (legacy wares only) may only name a regular file this unpack placed."""
+        target = fsmeta.clean_relpath(meta.linkname)
+        if self._kinds.get(target) != fsmeta.FILE:
+            raise ware_corrupt(f"refusing to unpack hardlink {meta.name!r}: its target {meta.linkname!r} is not a file placed earlier")
+        os.link(self._path(target), path, follow_symlinks=False)
 
     def _chown(self, meta: Metadata, fd: int | None = None, path: str | None = None) -> None:
         """Like rio: change ownership only when it differs from this process's."""
@@ -176,11 +186,15 @@ def unpack_tar(
     target: Path,
     filters: Filters,
     log: Callable[[str], None] | None = None,
+    *,
+    legacy: bool = False,
 ) -> WareID:
     """Unpack the tar ware read from ``stream`` onto ``target``; return the filtered ware ID.
 
     ``target`` must not exist or be an empty directory. The stream's prefilter
-    hash must equal ``ware_id`` (``rio-hash-mismatch`` otherwise).
+    hash must equal ``ware_id`` (``rio-hash-mismatch`` otherwise). ``legacy``
+    verifies against repeatr v0.15's tree hash instead, which also admits
+    hardlinks (to files placed earlier by the same unpack).
     """
     if ware_id.packtype != "tar":
         raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id}: only tar wares are supported")
@@ -189,7 +203,7 @@ def unpack_tar(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.unpack-", dir=target.parent))
     try:
         placer = DirectoryPlacer(staging)
-        result = ingest_tar(stream, filters, placer, log)
+        result = ingest_tar(stream, filters, placer, log, legacy=legacy)
         if result.prefilter_id != ware_id:
             raise R2k8sError(
                 Category.HASH_MISMATCH,

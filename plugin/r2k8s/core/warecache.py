@@ -43,14 +43,14 @@ import contextlib
 import errno
 import fcntl
 import os
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.filters import UNPACK_LOSSLESS
-from r2k8s.core.unpack import remove_tree, unpack_tar
+from r2k8s.core.scratch import scratch_dir, sweep_stale
+from r2k8s.core.unpack import unpack_tar
 from r2k8s.core.warehouse import LogFn, open_ware, shard_dirs
 from r2k8s.core.wareid import WareID
 
@@ -62,6 +62,9 @@ CACHE_ENV = "R2K8S_CACHE"
 SUPPORTED_PACKTYPES = ("tar",)
 
 _CACHE = Category.CACHE_PROBLEM
+
+_Key = tuple[WareID, bool]
+"""A cache key: the ware, and whether its hash is the legacy one."""
 
 
 def default_root() -> Path:
@@ -89,6 +92,7 @@ class WareCache:
 
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(os.path.abspath(root)) if root is not None else default_root()
+        self._swept = False  # stale staging dirs of killed fetches are swept before the first fill
 
     def __repr__(self) -> str:
         return f"WareCache({str(self.root)!r})"
@@ -110,25 +114,30 @@ class WareCache:
             raise usage_error(f"ware ID {_q(ware)} has a hash that cannot name a cache entry")
         return ware
 
-    def path_for(self, ware_id: WareID | str) -> Path:
-        """Where the entry for ``ware_id`` lives (whether or not it exists yet)."""
-        ware = self._checked(ware_id)
-        return self.root / ware.packtype / "fileset" / Path(*shard_dirs(ware.hash)) / ware.hash
+    def path_for(self, ware_id: WareID | str, legacy: bool = False) -> Path:
+        """Where the entry for ``ware_id`` lives (whether or not it exists yet).
 
-    def has(self, ware_id: WareID | str) -> bool:
+        ``legacy`` entries (verified with repeatr v0.15's tree hash) live under
+        ``<packtype>-legacy/``: the two hash schemes must never share a key.
+        """
+        ware = self._checked(ware_id)
+        kind = f"{ware.packtype}-legacy" if legacy else ware.packtype
+        return self.root / kind / "fileset" / Path(*shard_dirs(ware.hash)) / ware.hash
+
+    def has(self, ware_id: WareID | str, legacy: bool = False) -> bool:
         """True when a complete entry exists (entries only ever appear complete)."""
-        path = self.path_for(ware_id)
+        path = self.path_for(ware_id, legacy)
         return path.is_dir() and not path.is_symlink()
 
-    def _lock_path(self, ware: WareID) -> Path:
-        return self.root / ".locks" / f"{ware.packtype}.{ware.hash}.lock"
+    def _lock_path(self, ware: WareID, legacy: bool) -> Path:
+        return self.root / ".locks" / f"{ware.packtype}{'-legacy' if legacy else ''}.{ware.hash}.lock"
 
     # -- filling ----------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _locked(self, ware: WareID) -> Iterator[None]:
+    def _locked(self, ware: WareID, legacy: bool) -> Iterator[None]:
         """Hold the exclusive per-ware lock; the lock file is removed on release."""
-        path = self._lock_path(ware)
+        path = self._lock_path(ware, legacy)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -164,6 +173,7 @@ class WareCache:
         urls: Sequence[str],
         base_dir: Path | None = None,
         log: LogFn | None = None,
+        legacy: bool = False,
     ) -> Path:
         """Return the entry for ``ware_id``, fetching and unpacking it first if needed.
 
@@ -171,37 +181,42 @@ class WareCache:
         otherwise :func:`open_ware` logs which warehouse the read was opened from.
         Fetch errors are :func:`open_ware`'s and :func:`unpack_tar`'s (e.g.
         ``rio-ware-not-found``, ``rio-hash-mismatch``); in every failure case the
-        cache is left as it was.
+        cache is left as it was. ``legacy`` verifies with repeatr v0.15's tree
+        hash (legacy formulas name their inputs by it).
         """
         ware = self._checked(ware_id)
         emit = log or (lambda _line: None)
-        final = self.path_for(ware)
-        if self.has(ware):
+        final = self.path_for(ware, legacy)
+        if self.has(ware, legacy):
             emit(f"info: cache already has ware {_q(ware)}")
             return final
-        with self._locked(ware):
-            if self.has(ware):  # filled while we waited for the lock
+        with self._locked(ware, legacy):
+            if self.has(ware, legacy):  # filled while we waited for the lock
                 emit(f"info: cache already has ware {_q(ware)}")
                 return final
-            self._fill(ware, final, urls, base_dir, log)
+            self._fill(ware, final, urls, base_dir, log, legacy)
         return final
 
-    def _fill(self, ware: WareID, final: Path, urls: Sequence[str], base_dir: Path | None, log: LogFn | None) -> None:
+    def _fill(self, ware: WareID, final: Path, urls: Sequence[str], base_dir: Path | None, log: LogFn | None,
+              legacy: bool) -> None:
         tmp_root = self.root / ".tmp"
+        if not self._swept:
+            self._swept = True
+            sweep_stale(tmp_root, log)
         try:
-            tmp_root.mkdir(parents=True, exist_ok=True)
-            workdir = Path(tempfile.mkdtemp(prefix=f"{ware.packtype}.{ware.hash[:16]}.", dir=tmp_root))
+            staging = scratch_dir(tmp_root, f"{ware.packtype}.{ware.hash[:16]}.")
+            workdir = staging.__enter__()
         except OSError as exc:
             raise _cache_error(f"cannot make a staging dir under {tmp_root}", exc) from None
         try:
             staged = workdir / ware.hash
             reader, _location = open_ware(ware, urls, base_dir, log)
             with reader:
-                unpack_tar(ware, reader, staged, UNPACK_LOSSLESS, log)
+                unpack_tar(ware, reader, staged, UNPACK_LOSSLESS, log, legacy=legacy)
             self._publish(staged, final, log)
         finally:
             with contextlib.suppress(OSError):
-                remove_tree(workdir)
+                staging.__exit__(None, None, None)
 
     @staticmethod
     def _publish(staged: Path, final: Path, log: LogFn | None) -> None:
@@ -239,6 +254,7 @@ class WareCache:
         base_dir: Path | None = None,
         log: LogFn | None = None,
         max_workers: int = 4,
+        legacy_paths: Collection[str] = (),
     ) -> dict[str, Path]:
         """Ensure several inputs in parallel; return ``{input path: cache entry}``.
 
@@ -251,10 +267,13 @@ class WareCache:
         are allowed to finish (what they complete stays cached: it is verified),
         and the error of the first failing input in sorted path order is raised,
         its message prefixed with that input's path (same category).
+
+        Inputs whose path is in ``legacy_paths`` are verified with the legacy
+        tree hash (see :meth:`ensure`).
         """
         order = sorted(requests)
-        wares: dict[WareID, list[str]] = {}  # ware -> input paths, in path order
-        urls_for: dict[WareID, list[str]] = {}
+        wares: dict[_Key, list[str]] = {}  # (ware, legacy) -> input paths, in path order
+        urls_for: dict[_Key, list[str]] = {}
         for path in order:
             raw_id, urls = requests[path]
             ware = _as_ware_id(raw_id)
@@ -264,38 +283,41 @@ class WareCache:
                 self._checked(ware)
             except R2k8sError as exc:
                 raise R2k8sError(exc.category, f"input {_q(path)}: {exc.message}") from None
-            wares.setdefault(ware, []).append(path)
-            merged = urls_for.setdefault(ware, [])
+            key = (ware, path in legacy_paths)
+            wares.setdefault(key, []).append(path)
+            merged = urls_for.setdefault(key, [])
             merged.extend(url for url in urls if url not in merged)
         if not wares:
             return {}
-        results: dict[WareID, Path] = {}
-        errors: dict[WareID, BaseException] = {}
+        results: dict[_Key, Path] = {}
+        errors: dict[_Key, BaseException] = {}
         pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, min(max_workers, len(wares))), thread_name_prefix="r2k8s-warecache"
         )
         try:
-            futures = {pool.submit(self.ensure, ware, urls_for[ware], base_dir, log): ware for ware in wares}
+            futures = {
+                pool.submit(self.ensure, key[0], urls_for[key], base_dir, log, key[1]): key for key in wares
+            }
             for future in concurrent.futures.as_completed(futures):
-                ware = futures[future]
+                key = futures[future]
                 if future.cancelled():
                     continue
                 failure = future.exception()
                 if failure is None:
-                    results[ware] = future.result()
+                    results[key] = future.result()
                     continue
-                errors[ware] = failure
+                errors[key] = failure
                 for other in futures:
                     other.cancel()  # only those not yet running
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         if errors:
-            first_path = min(path for ware in errors for path in wares[ware])
-            ware = next(w for w in errors if first_path in wares[w])
-            first = errors[ware]
-            users = ", ".join(_q(p) for p in wares[ware])
-            inputs = f"input {users}" if len(wares[ware]) == 1 else f"inputs {users}"
+            first_path = min(path for key in errors for path in wares[key])
+            key = next(k for k in errors if first_path in wares[k])
+            first = errors[key]
+            users = ", ".join(_q(p) for p in wares[key])
+            inputs = f"input {users}" if len(wares[key]) == 1 else f"inputs {users}"
             if isinstance(first, R2k8sError):
-                raise R2k8sError(first.category, f"{inputs} ({ware}): {first.message}") from first
-            raise R2k8sError(_CACHE, f"{inputs} ({ware}): {type(first).__name__}: {first}") from first
-        return {path: results[ware] for ware, paths in wares.items() for path in paths}
+                raise R2k8sError(first.category, f"{inputs} ({key[0]}): {first.message}") from first
+            raise R2k8sError(_CACHE, f"{inputs} ({key[0]}): {type(first).__name__}: {first}") from first
+        return {path: results[key] for key, paths in wares.items() for path in paths}

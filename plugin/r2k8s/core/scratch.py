@@ -1,0 +1,99 @@
+"""Scratch directories that a crashed owner cannot leak forever.
+
+A scratch directory is held open with an exclusive ``flock`` for as long as
+its owner uses it. The kernel drops the lock when the owner's process dies,
+however it dies (even ``SIGKILL``), so :func:`sweep_stale` can tell a
+directory in use (lock held) from one left behind (lock free) without pid
+files or guesses about ages, and remove only the latter. The lock file
+descriptor is close-on-exec, so programs the owner starts do not hold it.
+
+Used for the ware cache's staging directories and for job directories.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from r2k8s.core.unpack import remove_tree
+
+__all__ = ["scratch_dir", "sweep_stale"]
+
+
+def _lock(path: str, blocking: bool) -> int | None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def scratch_dir(parent: Path, prefix: str, *, keep: bool = False) -> Iterator[Path]:
+    """A fresh, locked directory under ``parent``; removed on exit unless ``keep``."""
+    parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        try:
+            fd = _lock(str(path), blocking=True)
+        except FileNotFoundError:
+            continue  # a sweeper took it between mkdtemp and the lock
+        try:
+            same = os.path.samestat(os.fstat(fd), os.lstat(path))  # type: ignore[arg-type]
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # type: ignore[arg-type]
+    try:
+        yield path
+    finally:
+        try:
+            if not keep:
+                remove_tree(path)
+        finally:
+            os.close(fd)  # type: ignore[arg-type]
+
+
+def sweep_stale(parent: Path, log: Callable[[str], None] | None = None,
+                remove: Callable[[Path], None] = remove_tree) -> list[Path]:
+    """Remove the directories under ``parent`` whose owner is gone; return what was removed.
+
+    ``remove`` is how a stale directory is taken apart (a job directory may
+    need mounts undone first). Entries that are not directories, and
+    directories whose lock is held, are left alone.
+    """
+    removed: list[Path] = []
+    try:
+        names = sorted(os.listdir(parent))
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        path = parent / name
+        try:
+            fd = _lock(str(path), blocking=False)
+        except OSError:
+            continue  # not a directory, or vanished meanwhile
+        if fd is None:
+            continue
+        try:
+            remove(path)
+            removed.append(path)
+            if log is not None:
+                log(f"info: removed {path}, left behind by a run that did not finish")
+        except OSError as exc:
+            if log is not None:
+                log(f"warn: cannot remove stale {path}: {exc.strerror or exc}")
+        finally:
+            os.close(fd)
+    return removed
