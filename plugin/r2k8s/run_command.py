@@ -63,6 +63,8 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def _run_local(args: argparse.Namespace, monitor: object) -> str:
     from r2k8s.core import job as jobs
+
+    jobs.require_root()
     from r2k8s.core.formula_id import formula_id, legacy_setup_hash
     from r2k8s.core.runrecord import to_json
     from r2k8s.core.warecache import WareCache

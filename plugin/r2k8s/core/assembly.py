@@ -180,8 +180,7 @@ class _Assembler:
         self.assembly.placements[path] = "overlay"
 
     def _copy(self, path: str, source: str, target: str) -> None:
-        parent = os.path.dirname(target) if target != self.assembly.root else target
-        with keep_mtime(parent):
+        with keep_mtime(os.path.dirname(target)):
             try:
                 if os.path.lexists(target):
                     _empty_dir(target) if target == self.assembly.root else remove_tree(Path(target))

@@ -61,7 +61,7 @@ from r2k8s.core.warecache import WareCache
 from r2k8s.core.warehouse import WarehouseURL, begin_save
 from r2k8s.core.wareid import WareID
 
-__all__ = ["JOBS_ENV", "Job", "JobOptions", "Monitor", "default_jobs_dir", "enter_private_mount_namespace"]
+__all__ = ["JOBS_ENV", "Job", "JobOptions", "Monitor", "default_jobs_dir", "enter_private_mount_namespace", "require_root"]
 
 JOBS_ENV = "R2K8S_JOBS"
 """Environment variable naming the directory for job working trees (see :func:`default_jobs_dir`)."""
@@ -84,14 +84,19 @@ def default_jobs_dir() -> Path:
     return Path(os.path.abspath(configured)) if configured else Path("/var/tmp/r2k8s/jobs")
 
 
-def enter_private_mount_namespace() -> None:
-    """Give this process its own mount namespace, so job mounts never reach the host and die with it."""
+def require_root() -> None:
+    """Running a formula locally needs root; say so before doing anything else."""
     if os.geteuid() != 0:
         raise R2k8sError(
             Category.EXECUTOR_FAILED,
             "running a formula locally needs root: it mounts the inputs and switches to the formula's uid/gid"
             f" (this process runs as uid {os.geteuid()}; try sudo)",
         )
+
+
+def enter_private_mount_namespace() -> None:
+    """Give this process its own mount namespace, so job mounts never reach the host and die with it."""
+    require_root()
     try:
         linux.unshare(linux.CLONE_NEWNS)
         linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
