@@ -326,3 +326,30 @@ def test_ensure_all_refuses_unsupported_inputs_up_front(cache: WareCache) -> Non
     with pytest.raises(R2k8sError) as excinfo:
         cache.ensure_all({"/in": ("zip:abcdefgh", ["ca+file:///nowhere"])})
     assert excinfo.value.category is Category.USAGE and '"/in"' in excinfo.value.message
+
+
+def test_staging_dirs_of_a_killed_fetch_are_swept_but_live_ones_are_kept(tmp_path: Path) -> None:
+    ware, data = build("sweep")
+    tgz = tmp_path / "w.tgz"
+    tgz.write_bytes(data)
+    cache = WareCache(tmp_path / "cache")
+    stale = cache.root / ".tmp" / "tar.stale.abc"
+    (stale / "half").mkdir(parents=True)
+    (stale / "half" / "file").write_text("partial")
+    live = cache.root / ".tmp" / "tar.live.def"
+    live.mkdir()
+    holder = subprocess.Popen(  # another fetch in progress: holds the lock on its staging dir
+        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY);"
+         " fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)", str(live)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        lines: list[str] = []
+        cache.ensure(ware, [f"file://{tgz}"], log=lines.append)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not stale.exists() and live.is_dir()
+    assert any("left behind" in line and "tar.stale.abc" in line for line in lines)
+    assert (cache.path_for(ware) / "hello.txt").read_text() == "hello from sweep\n"

@@ -22,6 +22,9 @@ Guarantees:
   holder on release; a waiter that then acquires the lock on the unlinked
   file notices (the inode no longer matches the path) and retries, so no lock
   files accumulate and no two holders ever coexist.
+* **Nothing leaks.** Each staging directory is a locked scratch directory
+  (:mod:`r2k8s.core.scratch`); one left by a fetch that was killed outright
+  has lost its lock and is swept before this cache fills its next entry.
 * **Losing a race is harmless.** Should a complete entry appear anyway
   (another tool filling the cache without the lock), the final rename fails
   because the target exists and is not empty; the fresh copy is discarded and
@@ -203,20 +206,16 @@ class WareCache:
         if not self._swept:
             self._swept = True
             sweep_stale(tmp_root, log)
-        try:
-            staging = scratch_dir(tmp_root, f"{ware.packtype}.{ware.hash[:16]}.")
-            workdir = staging.__enter__()
-        except OSError as exc:
-            raise _cache_error(f"cannot make a staging dir under {tmp_root}", exc) from None
-        try:
+        with contextlib.ExitStack() as stack:
+            try:
+                workdir = stack.enter_context(scratch_dir(tmp_root, f"{ware.packtype}.{ware.hash[:16]}."))
+            except OSError as exc:
+                raise _cache_error(f"cannot make a staging dir under {tmp_root}", exc) from None
             staged = workdir / ware.hash
             reader, _location = open_ware(ware, urls, base_dir, log)
             with reader:
                 unpack_tar(ware, reader, staged, UNPACK_LOSSLESS, log, legacy=legacy)
             self._publish(staged, final, log)
-        finally:
-            with contextlib.suppress(OSError):
-                staging.__exit__(None, None, None)
 
     @staticmethod
     def _publish(staged: Path, final: Path, log: LogFn | None) -> None:
