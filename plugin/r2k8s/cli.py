@@ -23,8 +23,11 @@ from r2k8s.core.errors import Category, R2k8sError
 EXIT_CODES_HELP = """exit codes (shared with repeatr and rio):
   0 success                 1 usage error or invalid input   2 internal error
   3 warehouse unavailable   4 warehouse unwritable           5 ware not found
-  6 ware corrupt            7 hash mismatch                  11 pack invalid
-  12 inoperable path        13 filter rejection
+  6 ware corrupt            7 hash mismatch                  8 cancelled
+  9 ware cache problem      10 assembly invalid              11 pack invalid
+  12 inoperable path        13 filter rejection              40 job invalid
+  41 local cache problem    42 executor failed
+'run' exits 0 when the formula ran, whatever the action's own exit code (see the run record).
 """
 
 
