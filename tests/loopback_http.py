@@ -21,6 +21,8 @@ class LoopbackWarehouse:
     root: Path
     port: int = 0
     delay: float = 0.0
+    body_delay: float = 0.0
+    """Seconds to pause after each 64 KiB of a body: a slow transfer that is already under way."""
     overrides: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     in_flight: int = 0
@@ -71,7 +73,12 @@ def _handler_for(warehouse: LoopbackWarehouse) -> type[http.server.BaseHTTPReque
             self.end_headers()
             try:
                 with open(target, "rb") as source:
-                    shutil.copyfileobj(source, self.wfile)
+                    if not warehouse.body_delay:
+                        shutil.copyfileobj(source, self.wfile)
+                    while warehouse.body_delay and (chunk := source.read(65536)):
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        time.sleep(warehouse.body_delay)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client read what it wanted and hung up
 

@@ -468,3 +468,24 @@ def test_a_legacy_formula_runs_with_its_inputs_verified_by_the_legacy_hash(env: 
     assert outcome.output_lines() == ["legacy /home/luser", "/task"]
     assert outcome.record.formula_id == legacy_setup_hash(load_formula_file(formula).legacy)
     assert json.loads(outcome.stdout)["exitCode"] == 0
+
+
+def test_a_stop_signal_during_a_slow_fetch_stops_it_and_caches_nothing(env: Env, tmp_path: Path) -> None:
+    warehouse = tmp_path / "slow"
+    warehouse.mkdir()
+    (warehouse / "rootfs.tgz").write_bytes(rootfs_tgz())
+    with serve(warehouse) as http:
+        http.body_delay = 0.5  # ~1 MiB in 64 KiB steps: about 8 seconds
+        formula = env.formula({"exec": ["/bin/true"]}, fetch={"/": [http.url("/rootfs.tgz")]})
+        proc = start_local(formula, cache=env.cache, jobs=env.jobs)
+        try:
+            wait_for_line(proc, "opened from warehouse")
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 8 and out == "" and "cancelled" in err
+    assert time.monotonic() - started < 3
+    assert not any(p.is_file() for p in env.cache.rglob("*"))  # no entry, no staging leftovers
+    env.assert_clean()

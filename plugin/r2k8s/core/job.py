@@ -145,6 +145,7 @@ class Job:
         self.record = RunRecord(guid=new_guid(), time=int(time.time()), formula_id=formula_id, exit_code=-1,
                                 results=None, hostname=socket.gethostname())
         self._stop_reason: str | None = None
+        self._stopping = threading.Event()  # tells fetches under way to give up
         self._running: Running | None = None
         self._lock = threading.RLock()  # re-entered by signal handlers on the main thread
         self._executor: Executor = executor_named(self.options.executor)
@@ -162,6 +163,7 @@ class Job:
         with self._lock:
             again = self._stop_reason is not None
             self._stop_reason = self._stop_reason or reason
+            self._stopping.set()
             running = self._running
         if running is not None:
             if again:
@@ -241,7 +243,8 @@ class Job:
     def _fetch(self) -> dict[str, Path]:
         inputs: Mapping[str, WareID] = self.formula.inputs or {}
         requests = {path: (ware, self.context.fetch_urls.get(path, ())) for path, ware in inputs.items()}
-        return self.options.cache.ensure_all(requests, self.base_dir, self.monitor.log, legacy_paths=self.legacy_inputs)
+        return self.options.cache.ensure_all(requests, self.base_dir, self.monitor.log,
+                                             legacy_paths=self.legacy_inputs, cancel=self._stopping)
 
     def _execute(self, root: str, spec: ActionSpec) -> int:
         undo = self._executor.prepare(root)

@@ -45,9 +45,12 @@ import concurrent.futures
 import contextlib
 import errno
 import fcntl
+import io
 import os
+import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.errors import quote as _q
@@ -177,6 +180,7 @@ class WareCache:
         base_dir: Path | None = None,
         log: LogFn | None = None,
         legacy: bool = False,
+        cancel: threading.Event | None = None,
     ) -> Path:
         """Return the entry for ``ware_id``, fetching and unpacking it first if needed.
 
@@ -185,7 +189,8 @@ class WareCache:
         Fetch errors are :func:`open_ware`'s and :func:`unpack_tar`'s (e.g.
         ``rio-ware-not-found``, ``rio-hash-mismatch``); in every failure case the
         cache is left as it was. ``legacy`` verifies with repeatr v0.15's tree
-        hash (legacy formulas name their inputs by it).
+        hash (legacy formulas name their inputs by it). Setting ``cancel`` stops
+        a transfer under way at its next read (``rio-cancelled``; nothing cached).
         """
         ware = self._checked(ware_id)
         emit = log or (lambda _line: None)
@@ -197,11 +202,11 @@ class WareCache:
             if self.has(ware, legacy):  # filled while we waited for the lock
                 emit(f"info: cache already has ware {_q(ware)}")
                 return final
-            self._fill(ware, final, urls, base_dir, log, legacy)
+            self._fill(ware, final, urls, base_dir, log, legacy, cancel)
         return final
 
     def _fill(self, ware: WareID, final: Path, urls: Sequence[str], base_dir: Path | None, log: LogFn | None,
-              legacy: bool) -> None:
+              legacy: bool, cancel: threading.Event | None) -> None:
         tmp_root = self.root / ".tmp"
         if not self._swept:
             self._swept = True
@@ -214,7 +219,8 @@ class WareCache:
             staged = workdir / ware.hash
             reader, _location = open_ware(ware, urls, base_dir, log)
             with reader:
-                unpack_tar(ware, reader, staged, UNPACK_LOSSLESS, log, legacy=legacy)
+                source = _Cancellable(reader, cancel) if cancel is not None else reader
+                unpack_tar(ware, source, staged, UNPACK_LOSSLESS, log, legacy=legacy)
             self._publish(staged, final, log)
 
     @staticmethod
@@ -254,6 +260,7 @@ class WareCache:
         log: LogFn | None = None,
         max_workers: int = 4,
         legacy_paths: Collection[str] = (),
+        cancel: threading.Event | None = None,
     ) -> dict[str, Path]:
         """Ensure several inputs in parallel; return ``{input path: cache entry}``.
 
@@ -295,7 +302,7 @@ class WareCache:
         )
         try:
             futures = {
-                pool.submit(self.ensure, key[0], urls_for[key], base_dir, log, key[1]): key for key in wares
+                pool.submit(self.ensure, key[0], urls_for[key], base_dir, log, key[1], cancel): key for key in wares
             }
             for future in concurrent.futures.as_completed(futures):
                 key = futures[future]
@@ -320,3 +327,26 @@ class WareCache:
                 raise R2k8sError(first.category, f"{inputs} ({key[0]}): {first.message}") from first
             raise R2k8sError(_CACHE, f"{inputs} ({key[0]}): {type(first).__name__}: {first}") from first
         return {path: results[key] for key, paths in wares.items() for path in paths}
+
+
+class _Cancellable(io.RawIOBase):
+    """A reader that raises ``rio-cancelled`` at the first read after ``event`` is set."""
+
+    def __init__(self, inner: BinaryIO, event: threading.Event) -> None:
+        self._inner = inner
+        self._event = event
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._event.is_set():
+            raise R2k8sError(Category.CANCELLED, "cancelled while fetching")
+        data = self._inner.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        if self._event.is_set():
+            raise R2k8sError(Category.CANCELLED, "cancelled while fetching")
+        return self._inner.read(size)
