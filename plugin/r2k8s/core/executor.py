@@ -148,6 +148,8 @@ def _spawn(child: Callable[[int], NoReturn], group: bool) -> Running:
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child; its effects are tested end to end
         os.close(read_end)
+        for signum in FORWARDED_SIGNALS:  # the parent's Python handlers must not run here
+            signal.signal(signum, signal.SIG_DFL)
         try:
             linux.set_parent_death_signal(signal.SIGKILL)
             if os.getppid() != parent:
