@@ -489,3 +489,15 @@ def test_a_stop_signal_during_a_slow_fetch_stops_it_and_caches_nothing(env: Env,
     assert time.monotonic() - started < 3
     assert not any(p.is_file() for p in env.cache.rglob("*"))  # no entry, no staging leftovers
     env.assert_clean()
+
+
+def test_the_cli_offers_exactly_the_executors_and_placers_the_core_has() -> None:
+    from r2k8s import run_command
+    from r2k8s.core.assembly import PLACERS
+    from r2k8s.core.executor import ALIASES, EXECUTORS
+
+    assert run_command.EXECUTOR_CHOICES == EXECUTORS + tuple(ALIASES)
+    assert run_command.PLACER_CHOICES == PLACERS
+    probe = "import sys, r2k8s.cli; r2k8s.cli.build_parser(); print(sorted(m for m in sys.modules if m.startswith('r2k8s.core')))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "assembly" not in loaded and "executor" not in loaded  # building the parser stays cheap

@@ -20,10 +20,13 @@ from r2k8s.core.errors import Category, R2k8sError
 __all__ = ["add_parser", "cmd_run"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from r2k8s.core.assembly import PLACERS
-    from r2k8s.core.executor import EXECUTORS
+EXECUTOR_CHOICES = ("namespaced", "chroot", "runc")
+"""``core.executor.EXECUTORS`` plus repeatr's alias; spelled out so building the parser imports nothing heavy."""
+PLACER_CHOICES = ("auto", "overlay", "copy")
+"""``core.assembly.PLACERS``, spelled out for the same reason (a test keeps them equal)."""
 
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "run",
         help="run a formula like 'repeatr run'; print its run record on stdout",
@@ -33,10 +36,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument("formula", help="formula file: modern JSON/YAML, or legacy repeatr v0.13-v0.15")
     p.add_argument("--local", action="store_true", help="run on this machine (required for now)")
-    p.add_argument("--executor", default="namespaced", choices=EXECUTORS + ("runc",),
+    p.add_argument("--executor", default="namespaced", choices=EXECUTOR_CHOICES,
                    help="namespaced (default; pid/mount/uts/ipc namespaces, /proc, /dev, pivot_root, like repeatr's "
                    "runc executor; 'runc' is an alias) or chroot (chroot and uid/gid only)")
-    p.add_argument("--placer", default="auto", choices=PLACERS,
+    p.add_argument("--placer", default="auto", choices=PLACER_CHOICES,
                    help="how cached inputs are placed: overlay mounts, full copies, or auto (overlay, else copy)")
     p.add_argument("--cache", metavar="DIR", help="ware cache directory (default $R2K8S_CACHE or ~/.cache/r2k8s/wares)")
     p.add_argument("--jobs-dir", metavar="DIR",
