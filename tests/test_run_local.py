@@ -501,3 +501,42 @@ def test_the_cli_offers_exactly_the_executors_and_placers_the_core_has() -> None
     probe = "import sys, r2k8s.cli; r2k8s.cli.build_parser(); print(sorted(m for m in sys.modules if m.startswith('r2k8s.core')))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "assembly" not in loaded and "executor" not in loaded  # building the parser stays cheap
+
+
+BASELINE_CAPS = ("chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
+                 "net_bind_service", "net_raw", "sys_chroot", "mknod", "audit_write", "setfcap")
+"""The capabilities a container gets by default and Pod Security "baseline" allows: no CAP_SYS_ADMIN."""
+
+IN_POD_PIPELINE = """
+import sys
+from pathlib import Path
+from r2k8s.core.formula_id import formula_id
+from r2k8s.core.job import Job, JobOptions
+from r2k8s.core.monitor import AnsiMonitor
+from r2k8s.core.runrecord import to_json
+from r2k8s.core.warecache import WareCache
+from r2k8s.formula_files import load_formula_file
+
+loaded = load_formula_file(sys.argv[1])
+options = JobOptions(executor="chroot", placer="copy", cache=WareCache(sys.argv[2]), jobs_dir=Path(sys.argv[3]))
+job = Job(loaded.formula, loaded.context, formula_id(loaded.formula), AnsiMonitor(), options,
+          base_dir=loaded.path.parent)
+sys.stdout.write(to_json(job.run()))
+"""
+
+
+def test_the_pipeline_needs_no_mount_privilege_with_the_chroot_executor_and_copy_placer(env: Env) -> None:
+    """What a build pod under Pod Security baseline can do: no mounts, only the default capabilities."""
+    formula = env.formula(sh("mkdir out && id -u > out/uid && grep CapEff /proc/self/status 2>/dev/null; true"),
+                          outputs={"/task/out": {"packtype": "tar"}})
+    local = env.run(formula).record
+    bounding = "-all," + ",".join(f"+{cap}" for cap in BASELINE_CAPS)
+    done = subprocess.run(
+        ["setpriv", f"--bounding-set={bounding}", sys.executable, "-c", IN_POD_PIPELINE, str(formula),
+         str(env.cache), str(env.jobs)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    in_pod = Outcome(0, done.stdout, done.stderr).record
+    assert (in_pod.formula_id, in_pod.exit_code, in_pod.results) == (local.formula_id, 0, local.results)
+    env.assert_clean()
