@@ -1,0 +1,118 @@
+"""Decide, before anything is created on the cluster, who moves which ware, and refuse what cannot work.
+
+The build pod fetches from warehouses it can reach itself: ``http(s)``
+ones. ``file://`` and ``ca+file://`` warehouses live on the client's machine
+(relative ones beside the formula), so:
+
+* an input with any file URL among its fetch URLs is opened **here**, trying
+  its URLs in rio's order exactly as a local run would (same messages, same
+  exit codes for a missing warehouse or ware), and its bytes are streamed to
+  the pod, which verifies them against the ware ID like any fetch;
+* an output whose save URL is a file URL is packed in the pod, streamed back
+  and saved **here** (atomically, :func:`r2k8s.core.warehouse.begin_save`);
+  its warehouse is checked to exist before the run starts. ``http`` save URLs
+  go to the pod unchanged, which refuses them as a local run does.
+
+``mount:`` inputs name paths on the machine that runs the formula; a pod
+cannot mount the client's files, so they are refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import BinaryIO
+
+from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.errors import quote as _q
+from r2k8s.core.formula import FormulaContext
+from r2k8s.core.runspec import RunSpec
+from r2k8s.core.warehouse import LogFn, WarehouseURL, open_ware
+from r2k8s.core.wareid import WareID
+from r2k8s.formula_files import LoadedFormula
+
+__all__ = ["Plan", "StreamedWare", "formula_id_of", "plan_run"]
+
+
+@dataclasses.dataclass
+class StreamedWare:
+    """A ware the client reads from its own warehouses and streams into the pod."""
+
+    ware: WareID
+    paths: list[str]
+    urls: list[str]
+
+    def open(self, base_dir: Path, log: LogFn) -> tuple[BinaryIO, str]:
+        return open_ware(self.ware, self.urls, base_dir, log)
+
+
+@dataclasses.dataclass
+class Plan:
+    spec: RunSpec
+    base_dir: Path
+    streamed: dict[str, StreamedWare]
+    """Ware ID string -> what to stream; the keys are the spec's ``streamed`` keys."""
+    saves: dict[str, str]
+    """Output path -> its (client-local) save URL, for the outputs the pod sends back."""
+
+
+def formula_id_of(loaded: LoadedFormula) -> str:
+    from r2k8s.core.formula_id import formula_id, legacy_setup_hash
+
+    return legacy_setup_hash(loaded.legacy) if loaded.kind == "legacy" else formula_id(loaded.formula)
+
+
+def _is_local(url: str, base_dir: Path) -> bool:
+    return WarehouseURL.parse(url, base_dir).is_file
+
+
+def plan_run(loaded: LoadedFormula, *, heartbeat_timeout: float = 20.0, first_contact_timeout: float = 120.0,
+             log: LogFn | None = None) -> Plan:
+    """Split the formula's context between client and pod; check client-side warehouses up front."""
+    base_dir = loaded.path.absolute().parent
+    formula, context = loaded.formula, loaded.context
+    inputs = formula.inputs or {}
+    for path, ware in sorted(inputs.items()):
+        if ware.is_mount:
+            raise R2k8sError(
+                Category.ASSEMBLY_INVALID,
+                f"input {_q(path)} is a host mount ({ware}): a build pod cannot mount paths of the machine running"
+                " 'r2k8s run'; use 'r2k8s run --local', or pack the directory into a ware ('r2k8s pack')")
+    pod_fetch: dict[str, tuple[str, ...]] = {}
+    streamed: dict[str, StreamedWare] = {}
+    for path in sorted(inputs):
+        urls = context.fetch_urls.get(path, ())
+        if any(_is_local(url, base_dir) for url in urls):
+            key = str(inputs[path])
+            entry = streamed.setdefault(key, StreamedWare(inputs[path], [], []))
+            entry.paths.append(path)
+            entry.urls.extend(url for url in urls if url not in entry.urls)
+        elif urls:
+            pod_fetch[path] = tuple(urls)
+    pod_save: dict[str, str] = {}
+    saves: dict[str, str] = {}
+    for path, url in sorted(context.save_urls.items()):
+        if formula.outputs is None or path not in formula.outputs or not url:
+            continue
+        warehouse = WarehouseURL.parse(url, base_dir)
+        if not warehouse.is_file:
+            pod_save[path] = url
+            continue
+        try:
+            warehouse._dial("write")
+        except R2k8sError as exc:
+            if log is not None:
+                log(f"warn: {exc.category.wire_name} while dialing warehouse {_q(url)} for write: {exc}")
+            raise
+        saves[path] = url
+    spec = RunSpec(
+        formula=formula,
+        context=FormulaContext(fetch_urls=pod_fetch, save_urls=pod_save),
+        formula_id=formula_id_of(loaded),
+        legacy_inputs=tuple(sorted(loaded.legacy_inputs)),
+        streamed={key: tuple(entry.paths) for key, entry in streamed.items()},
+        returned=tuple(sorted(saves)),
+        heartbeat_timeout=heartbeat_timeout,
+        first_contact_timeout=first_contact_timeout,
+    )
+    return Plan(spec=spec, base_dir=base_dir, streamed=streamed, saves=saves)
