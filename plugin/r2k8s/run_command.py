@@ -6,7 +6,9 @@ repeatr's event lines (:mod:`r2k8s.core.monitor`). Exit codes are repeatr's:
 ``exitCode``); otherwise the code of the failure's category, after
 repeatr's two error lines on stderr and no run record.
 
-Only ``--local`` exists so far; running on a cluster is the build path.
+Without ``--local`` the formula runs in a one-shot Job on the cluster of the
+current kubeconfig context (:mod:`r2k8s.cluster.run`), with the same stdout,
+stderr events and exit codes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.errors import R2k8sError
 
 __all__ = ["add_parser", "cmd_run"]
 
@@ -32,36 +34,67 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="run a formula like 'repeatr run'; print its run record on stdout",
         description="Run a formula the way 'repeatr run' does: fetch and verify its inputs into the ware cache, "
         "assemble them, run the action, pack and save the outputs, and print the run record on stdout. "
-        "Logs and the action's output go to stderr. Needs root.",
+        "Logs and the action's output go to stderr. By default it runs in a one-shot Job on the cluster of the "
+        "current kubeconfig context (file:// and ca+file:// wares are streamed between this machine and the pod); "
+        "--local runs it on this machine (needs root).",
     )
     p.add_argument("formula", help="formula file: modern JSON/YAML, or legacy repeatr v0.13-v0.15")
-    p.add_argument("--local", action="store_true", help="run on this machine (required for now)")
-    p.add_argument("--executor", default="namespaced", choices=EXECUTOR_CHOICES,
+    p.add_argument("--local", action="store_true", help="run on this machine instead of on the cluster")
+    cluster = p.add_argument_group("on a cluster (without --local)")
+    cluster.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default $KUBECONFIG, ~/.kube/config, "
+                         "else the in-cluster service account)")
+    cluster.add_argument("--context", help="kubeconfig context (default: the current one)")
+    cluster.add_argument("-n", "--namespace", help="namespace of the build Job (default: the context's, else 'default')")
+    cluster.add_argument("--image", default=None, metavar="IMAGE",
+                         help="image of the build pod: any image with python3 >= 3.11 (default python:3.11-slim)")
+    cluster.add_argument("--timeout", type=_positive_int, default=3600, metavar="SECONDS",
+                         help="stop the run after this long; also the Job's activeDeadlineSeconds (default 3600)")
+    cluster.add_argument("--ttl", type=_positive_int, default=60, metavar="SECONDS",
+                         help="ttlSecondsAfterFinished of the Job, for when this client is killed (default 60)")
+    local = p.add_argument_group("on this machine (with --local)")
+    local.add_argument("--executor", default="namespaced", choices=EXECUTOR_CHOICES,
                    help="namespaced (default; pid/mount/uts/ipc namespaces, /proc, /dev, pivot_root, like repeatr's "
                    "runc executor; 'runc' is an alias) or chroot (chroot and uid/gid only)")
-    p.add_argument("--placer", default="auto", choices=PLACER_CHOICES,
+    local.add_argument("--placer", default="auto", choices=PLACER_CHOICES,
                    help="how cached inputs are placed: overlay mounts, full copies, or auto (overlay, else copy)")
-    p.add_argument("--cache", metavar="DIR", help="ware cache directory (default $R2K8S_CACHE or ~/.cache/r2k8s/wares)")
-    p.add_argument("--jobs-dir", metavar="DIR",
+    local.add_argument("--cache", metavar="DIR", help="ware cache directory (default $R2K8S_CACHE or ~/.cache/r2k8s/wares)")
+    local.add_argument("--jobs-dir", metavar="DIR",
                    help="where job trees are built (default $R2K8S_JOBS or /var/tmp/r2k8s/jobs)")
     p.set_defaults(run=cmd_run)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
     """Run the formula; exit through ``SystemExit`` with repeatr's code after printing the outcome."""
-    if not args.local:
-        raise R2k8sError(Category.USAGE, "running on a cluster is not available yet: add --local to run on this machine")
     from r2k8s.core.monitor import AnsiMonitor
 
     monitor = AnsiMonitor(sys.stderr)
     try:
-        record_json = _run_local(args, monitor)
+        record_json = _run_local(args, monitor) if args.local else _run_on_cluster(args, monitor)
     except R2k8sError as exc:
         monitor.failed(exc.message)
         raise SystemExit(exc.category.exit_code) from None
     monitor.record_follows()
     sys.stdout.write(record_json)
     sys.stdout.flush()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1 second: {text!r}")
+    return value
+
+
+def _run_on_cluster(args: argparse.Namespace, monitor: object) -> str:
+    from r2k8s.cluster.manifests import DEFAULT_IMAGE
+    from r2k8s.cluster.run import ClusterOptions, run_on_cluster
+
+    options = ClusterOptions(kubeconfig=args.kubeconfig, context=args.context, namespace=args.namespace,
+                             image=args.image or DEFAULT_IMAGE, timeout=args.timeout, ttl=args.ttl)
+    return run_on_cluster(Path(args.formula), options, monitor)  # type: ignore[arg-type]
 
 
 def _run_local(args: argparse.Namespace, monitor: object) -> str:

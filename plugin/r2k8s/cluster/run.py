@@ -1,0 +1,305 @@
+"""``r2k8s run FORMULA`` on a cluster: plan, create the Job, follow its pod, talk to the agent, clean up.
+
+Order of events, and what the user sees on stderr (repeatr's event lines):
+
+1. the formula is loaded and planned (:mod:`.plan`); client-local inputs are
+   opened and client-local save warehouses checked, so those failures happen
+   before anything exists on the cluster, with a local run's messages and
+   exit codes;
+2. the agent's ConfigMap is created if this r2k8s version has none yet, then
+   the Job (named ``r2k8s-run-<run id>``, so a create retried after a lost
+   answer finds its own Job instead of making a second);
+3. the pod is followed (:mod:`.podwatch`) until its container runs; an image
+   that cannot be pulled, a pod the cluster refuses to create (e.g. Pod
+   Security admission) or a failed Job end the run with the cluster's reason;
+4. the client attaches and the conversation runs (:mod:`.conversation`);
+5. whatever happened -- success, failure, Ctrl-C, SIGTERM, SIGHUP, the
+   ``--timeout`` -- the Job is deleted with ``propagationPolicy: Background``
+   before exiting. If the client is killed outright the agent notices the
+   closed stdin (or the missing heartbeats) and stops, and the Job's
+   ``ttlSecondsAfterFinished`` removes the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.job import Monitor
+from r2k8s.core.runrecord import RunRecord, new_guid, to_json
+
+from r2k8s.cluster.conversation import ConnectionLost, Conversation, close_all, open_inputs, read_result_message
+from r2k8s.cluster.kube import Kube, Permission, connect
+from r2k8s.cluster.manifests import CONTAINER, DEFAULT_IMAGE, RUN_ID_LABEL, configmap_manifest, job_manifest
+from r2k8s.cluster.plan import Plan, plan_run
+from r2k8s.cluster.podwatch import PodWatch
+
+__all__ = ["ClusterOptions", "run_on_cluster"]
+
+DEFAULT_TIMEOUT = 3600
+DEFAULT_TTL = 60
+HEARTBEAT_TIMEOUT = 20.0
+FINAL_STATE_WAIT = 30.0
+"""How long to wait for the pod's termination message when the stream broke before the result."""
+STARTUP_WATCH_SECONDS = 5
+FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
+                 "CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
+
+
+@dataclasses.dataclass
+class ClusterOptions:
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    image: str = DEFAULT_IMAGE
+    timeout: int = DEFAULT_TIMEOUT
+    ttl: int = DEFAULT_TTL
+    heartbeat_timeout: float = HEARTBEAT_TIMEOUT
+
+
+def _failed(message: str) -> R2k8sError:
+    return R2k8sError(Category.EXECUTOR_FAILED, message)
+
+
+class Stopper:
+    """SIGINT, SIGTERM and SIGHUP end the run (once); the ``--timeout`` deadline too."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self, timeout: float) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+        self.armed = True
+        self.reason: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        if not self.armed:
+            if self.reason is not None:  # a second signal while cleaning up: give up on the cleanup
+                os.write(2, f"r2k8s: {name} again: exiting without waiting for the cleanup\n".encode())
+                os._exit(Category.CANCELLED.exit_code)
+            self.reason = f"received {name}"
+            return
+        self.armed = False
+        self.reason = f"received {name}"
+        raise R2k8sError(Category.CANCELLED, f"cancelled: {self.reason}")
+
+    def check(self) -> None:
+        if self.armed and time.monotonic() > self.deadline:
+            self.armed = False
+            raise R2k8sError(Category.CANCELLED, f"cancelled: the run took longer than --timeout {self.timeout:g} s")
+
+    def disarm(self) -> None:
+        self.armed = False
+
+
+def run_on_cluster(formula_path: Path, options: ClusterOptions, monitor: Monitor) -> str:
+    """Run the formula on the cluster; return the run record as repeatr prints it, or raise."""
+    from r2k8s.formula_files import load_formula_file
+
+    loaded = load_formula_file(formula_path)
+    for note in loaded.notes:
+        monitor.log(f"warn: {note}")
+    plan = plan_run(loaded, heartbeat_timeout=options.heartbeat_timeout, log=monitor.log)
+    readers = open_inputs(plan, monitor.log)
+    stopper = Stopper(options.timeout)
+    stopper.install()
+    kube: Kube | None = None
+    job_name: str | None = None
+    try:
+        kube = connect(options.kubeconfig, options.context, options.namespace)
+        kube.on_retry = monitor.log
+        configmap = _ensure_agent_configmap(kube, monitor)
+        run_id = new_guid()
+        job_name = f"r2k8s-run-{run_id}"
+        _create_job(kube, job_name, plan, run_id, configmap, options)
+        monitor.log(f"info: created job {kube.namespace}/{job_name} (image {options.image}); waiting for its pod")
+        pod = _wait_until_running(kube, job_name, run_id, stopper, monitor)
+        record = _converse(kube, pod, plan, readers, stopper, monitor)
+        return to_json(record)
+    finally:
+        stopper.disarm()
+        close_all(readers)
+        if kube is not None and job_name is not None:
+            _delete_job(kube, job_name, monitor)
+        stopper.restore()
+
+
+def _ensure_agent_configmap(kube: Kube, monitor: Monitor) -> str:
+    from kubernetes.client.exceptions import ApiException
+
+    from r2k8s.bundle import agent_zipapp, configmap_name
+
+    data = agent_zipapp()
+    name = configmap_name(data)
+    try:
+        kube.call(f"read ConfigMap {name}", Permission("get", "configmaps"), kube.core.read_namespaced_config_map,
+                  name, kube.namespace, _preload_content=False)
+        return name
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+    try:
+        kube.call(f"create ConfigMap {name}", Permission("create", "configmaps"),
+                  kube.core.create_namespaced_config_map, kube.namespace, configmap_manifest(name, data),
+                  _preload_content=False)
+        monitor.log(f"info: created ConfigMap {kube.namespace}/{name} holding the build agent ({len(data)} bytes)")
+    except ApiException as exc:
+        if exc.status != 409:  # created meanwhile by another run: the same bytes, by its name
+            raise
+    return name
+
+
+def _create_job(kube: Kube, name: str, plan: Plan, run_id: str, configmap: str, options: ClusterOptions) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    body = job_manifest(run_id=run_id, formula_id=plan.spec.formula_id, spec_json=plan.spec.to_json(),
+                        configmap=configmap, image=options.image, timeout=options.timeout, ttl=options.ttl)
+    body["metadata"]["name"] = name
+    del body["metadata"]["generateName"]
+    try:
+        kube.call("create the build job", Permission("create", "jobs.batch"), kube.batch.create_namespaced_job,
+                  kube.namespace, body, _preload_content=False)
+    except ApiException as exc:
+        if exc.status != 409:  # a retried create whose first attempt did succeed
+            raise _failed(f"failed to create the build job: {exc.status} {exc.reason}") from None
+
+
+def _container_status(pod: dict[str, Any]) -> dict[str, Any]:
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") == CONTAINER:
+            return status
+    return {}
+
+
+def _wait_until_running(kube: Kube, job_name: str, run_id: str, stopper: Stopper, monitor: Monitor) -> str:
+    """The pod's name once its container runs; raise with the cluster's reason if it cannot start."""
+    watch = PodWatch(kube, f"{RUN_ID_LABEL}={run_id}", monitor.log, watch_seconds=STARTUP_WATCH_SECONDS)
+    said: set[str] = set()
+    seen_pod = False
+    for kind, pod in watch.events():
+        stopper.check()
+        if kind == "TICK":
+            if not seen_pod:
+                _check_job(kube, job_name)
+            continue
+        name = (pod.get("metadata") or {}).get("name", "?")
+        if kind == "DELETED":
+            raise _failed(f"the build pod {name} was deleted before it started")
+        seen_pod = True
+        state = _container_status(pod).get("state") or {}
+        if "running" in state:
+            monitor.log(f"info: pod {name} is running on node {(pod.get('spec') or {}).get('nodeName', '?')}")
+            return name
+        if "terminated" in state:
+            raise _early_exit(name, state["terminated"])
+        waiting = state.get("waiting") or {}
+        reason = waiting.get("reason") or (pod.get("status") or {}).get("phase") or ""
+        if reason in FATAL_WAITING:
+            raise _failed(f"the build pod {name} cannot start: {reason}: {waiting.get('message', '')}"
+                          " (is the image right? see --image)")
+        for condition in (pod.get("status") or {}).get("conditions") or []:
+            if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+                note = f"warn: pod {name} is not scheduled yet: {condition.get('reason')}: {condition.get('message')}"
+                if note not in said:
+                    said.add(note)
+                    monitor.log(note)
+        if reason and reason not in said:
+            said.add(reason)
+            monitor.log(f"info: pod {name}: {reason}")
+    raise AssertionError("unreachable: the pod watch never ends")
+
+
+def _check_job(kube: Kube, job_name: str) -> None:
+    """No pod yet: has the Job failed, or did the cluster refuse to create its pod (e.g. Pod Security)?"""
+    response = kube.call("read the build job", Permission("get", "jobs.batch"), kube.batch.read_namespaced_job,
+                         job_name, kube.namespace, _preload_content=False)
+    job = json.loads(response.data)
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Failed" and condition.get("status") == "True":
+            raise _failed(f"the build job failed before its pod started: {condition.get('reason')}:"
+                          f" {condition.get('message')}")
+    try:
+        events = kube.call("list the build job's events", None, kube.core.list_namespaced_event, kube.namespace,
+                           field_selector=f"involvedObject.name={job_name}", _preload_content=False, retries=0)
+    except Exception:  # noqa: BLE001 - events are a courtesy: without permission to read them, wait on
+        return
+    for event in json.loads(events.data).get("items") or []:
+        if event.get("reason") == "FailedCreate":
+            raise _failed(f"the cluster refused to create the build pod: {event.get('message')}")
+
+
+def _early_exit(pod: str, terminated: dict[str, Any]) -> R2k8sError:
+    message = terminated.get("message") or ""
+    outcome = read_result_message(message)
+    if isinstance(outcome, R2k8sError):
+        return outcome
+    detail = f": {message.strip()[-2000:]}" if message.strip() else ""
+    return _failed(f"the build agent in pod {pod} exited before the client attached (exit code"
+                   f" {terminated.get('exitCode')}, {terminated.get('reason', '')}){detail}")
+
+
+def _converse(kube: Kube, pod: str, plan: Plan, readers: dict[str, Any], stopper: Stopper,
+              monitor: Monitor) -> RunRecord:
+    from r2k8s.cluster.attach import attach
+
+    transport = attach(kube, pod)
+    try:
+        return Conversation(plan, transport, monitor, readers, should_stop=stopper.check).run()
+    except ConnectionLost as lost:
+        monitor.log(f"warn: {lost.message}; reading the pod's termination message")
+        outcome = _final_outcome(kube, pod, stopper)
+        if isinstance(outcome, RunRecord):
+            return outcome
+        if isinstance(outcome, R2k8sError) and not outcome.message.startswith("cancelled: "):
+            raise outcome from None
+        raise
+    finally:
+        transport.close()
+
+
+def _final_outcome(kube: Kube, pod: str, stopper: Stopper) -> RunRecord | R2k8sError | None:
+    from kubernetes.client.exceptions import ApiException
+
+    until = time.monotonic() + FINAL_STATE_WAIT
+    while time.monotonic() < until:
+        stopper.check()
+        try:
+            response = kube.call(f"read pod {pod}", Permission("get", "pods"), kube.core.read_namespaced_pod, pod,
+                                 kube.namespace, _preload_content=False)
+        except ApiException:
+            return None
+        terminated = (_container_status(json.loads(response.data)).get("state") or {}).get("terminated")
+        if terminated:
+            return read_result_message(terminated.get("message") or "")
+        kube.sleep(1.0)
+    return None
+
+
+def _delete_job(kube: Kube, name: str, monitor: Monitor) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        kube.call(f"delete job {name}", Permission("delete", "jobs.batch"), kube.batch.delete_namespaced_job, name,
+                  kube.namespace, propagation_policy="Background", _preload_content=False, retries=3)
+    except ApiException as exc:
+        if exc.status != 404:
+            monitor.log(f"warn: could not delete job {name}: {exc.status} {exc.reason}")
+    except R2k8sError as exc:
+        monitor.log(f"warn: could not delete job {name} ({exc.message}); its ttlSecondsAfterFinished removes it"
+                    " once it has finished")
