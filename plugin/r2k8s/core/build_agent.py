@@ -21,7 +21,7 @@ container's stdin through ``attach``, the agent writes its stdout)::
     bye {}                            ->     exit
 
 Nothing is written to stdout before the client's ``hello``, so an attached
-client sees everything. The agent stops the action and exits when the client
+client sees everything (if no client ever comes, only the final ``result``). The agent stops the action and exits when the client
 is gone: stdin reaches EOF (the client disconnected: the container has
 ``stdinOnce``), no frame arrives for ``heartbeatTimeout`` seconds, or no
 ``hello`` arrives within ``firstContactTimeout`` seconds of the start. It
