@@ -49,6 +49,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+MISSING_IMAGE_PREFIX = "missing.invalid/"
+"""Images named so fail to pull (``ErrImagePull``); any other image "runs" the command locally."""
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 _ROUTES = [
@@ -154,7 +156,7 @@ class FakeCluster:
         return path
 
     def start(self) -> None:
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self.server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
@@ -272,6 +274,9 @@ class FakeCluster:
             return
         spec = pod["spec"]
         container = spec["containers"][0]
+        if container["image"].startswith(MISSING_IMAGE_PREFIX):
+            self._fail_start(ns, pod_name, "ErrImagePull", f'failed to pull image "{container["image"]}": not found')
+            return
         root = Path(tempfile.mkdtemp(prefix=f"{pod_name}.", dir=self.workdir))
         mapping: dict[str, str] = {}
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
@@ -417,6 +422,14 @@ class FakeCluster:
 
     def live_processes(self) -> list[int]:
         return [c.process.pid for c in self.containers.values() if c.process.poll() is None]
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    """Clients hanging up (a dropped watch, a killed client) are part of the tests, not errors to print."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 def _kill_group(process: subprocess.Popen[bytes], signum: int, leader_only: bool = False) -> None:
@@ -606,6 +619,8 @@ def _handler_for(cluster: FakeCluster) -> type[http.server.BaseHTTPRequestHandle
             until = time.monotonic() + timeout
             cursor = since
             try:
+                if fault is not None and fault.after_events == 0 and self._break_watch(fault, None):
+                    return
                 while not cluster.closed:
                     with cluster.changed:
                         pending = [(rv, kind, obj) for rv, kind, obj in cluster.pod_events
@@ -619,24 +634,31 @@ def _handler_for(cluster: FakeCluster) -> type[http.server.BaseHTTPRequestHandle
                             continue
                     for rv, kind, obj in pending:
                         cursor = rv
-                        if fault is not None and sent >= fault.after_events:
-                            if fault.kind == "gone-event":
-                                self._chunk(json.dumps({"type": "ERROR", "object": _status(410, "too old resource version")}).encode() + b"\n")
-                                self.wfile.write(b"0\r\n\r\n")
-                                return
-                            if fault.kind == "drop":
-                                line = json.dumps({"type": kind, "object": obj}).encode() + b"\n"
-                                self.wfile.write(f"{len(line):x}\r\n".encode() + line[: len(line) // 2])
-                                self.wfile.flush()
-                                self.close_connection = True
-                                self.connection.shutdown(socket.SHUT_RDWR)
-                                return
+                        if fault is not None and sent >= fault.after_events and self._break_watch(fault, (kind, obj)):
+                            return
                         self._chunk(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
                         sent += 1
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
             except OSError:
                 self.close_connection = True
+
+        def _break_watch(self, fault: Fault, event: tuple[str, Any] | None) -> bool:
+            """Carry out a watch fault; True when the response is over."""
+            if fault.kind == "gone-event":
+                self._chunk(json.dumps({"type": "ERROR", "object": _status(410, "too old resource version")}).encode() + b"\n")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return True
+            if fault.kind == "drop":
+                kind, obj = event or ("ADDED", {"metadata": {"name": "half", "resourceVersion": "1"}})
+                line = json.dumps({"type": kind, "object": obj}).encode() + b"\n"
+                self.wfile.write(f"{len(line):x}\r\n".encode() + line[: len(line) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return True
+            return False
 
         def _log(self, ns: str, name: str) -> None:
             container = cluster.containers.get((ns, name))
