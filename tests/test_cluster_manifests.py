@@ -96,3 +96,21 @@ def test_a_missing_client_save_warehouse_fails_before_the_run(tmp_path: Path) ->
     with pytest.raises(R2k8sError, match="does not exist") as caught:
         plan_run(load_formula_file(formula))
     assert caught.value.category.exit_code == 3
+
+
+def test_the_readme_role_grants_every_permission_the_client_asks_for() -> None:
+    import re
+
+    import yaml
+
+    from conftest import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("### Permissions", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    granted = {(f"{r}.{rule['apiGroups'][0]}" if rule["apiGroups"][0] else r, verb)
+               for rule in yaml.safe_load(block)["rules"] for r in rule["resources"] for verb in rule["verbs"]}
+    source = "".join(p.read_text() for p in (REPO_ROOT / "plugin" / "r2k8s" / "cluster").glob("*.py"))
+    needed = {(resource, verb) for verb, resource in re.findall(r'Permission\("(\w+)", "([\w./]+)"\)', source)}
+    needed |= {("pods", "list"), ("pods", "watch")}  # podwatch's _LIST and _WATCH
+    assert len(needed) >= 8
+    assert needed <= granted, needed - granted
