@@ -268,3 +268,37 @@ def test_no_configured_cluster_is_a_clear_error(tmp_path: Path) -> None:
                           env=environment, timeout=60)
     assert done.returncode == 42
     assert "no cluster configured" in done.stderr and "--local" in done.stderr
+
+
+def test_a_legacy_formula_runs_with_the_legacy_hash_checks_in_the_pod(env: Env) -> None:
+    legacy_hash = ingest_tar(__import__("io").BytesIO(rootfs_tgz()), UNPACK_CONSERVATIVE, legacy=True).prefilter_id.hash
+    formula = env.dir / "legacy.formula"
+    formula.write_text(
+        "inputs:\n"
+        f"  rootfs:\n    type: tar\n    mount: /\n    hash: {legacy_hash}\n    silo: file://./rootfs.tgz\n"
+        "action:\n  command:\n    - /bin/sh\n    - -c\n    - echo legacy $HOME; pwd\n"
+    )
+    remote, local = env.run(formula), env.run_local(formula)
+    assert remote.code == 0, remote.stderr
+    assert remote.record.formula_id == local.record.formula_id
+    assert remote.output_lines() == local.output_lines() == ["legacy /home/luser", "/task"]
+
+
+def test_progress_shows_on_a_terminal_only() -> None:
+    import io as _io
+
+    from r2k8s.cluster.conversation import Progress
+
+    class Terminal(_io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    shown, piped = Terminal(), _io.StringIO()
+    for stream in (shown, piped):
+        progress = Progress(stream)
+        progress.update('sending input "/"', 3 << 20, 4 << 20)
+        progress.update('sending input "/"', 4 << 20, 4 << 20)
+        progress.clear()
+    assert piped.getvalue() == ""
+    assert 'r2k8s: sending input "/": 4.0 MiB / 4.0 MiB (100%)' in shown.getvalue()
+    assert shown.getvalue().endswith("\r\x1b[K")
