@@ -69,6 +69,8 @@ SUPPORTED_PACKTYPES = ("tar",)
 
 _CACHE = Category.CACHE_PROBLEM
 
+_CANCEL_CHECK_BYTES = 64 * 1024
+
 _Key = tuple[WareID, bool]
 """A cache key: the ware, and whether its hash is the legacy one."""
 
@@ -330,7 +332,12 @@ class WareCache:
 
 
 class _Cancellable(io.RawIOBase):
-    """A reader that raises ``rio-cancelled`` at the first read after ``event`` is set."""
+    """A reader that raises ``rio-cancelled`` at the first read after ``event`` is set.
+
+    Reads are capped at :data:`_CANCEL_CHECK_BYTES`: a raw read returns what it
+    got (callers buffer), and one read of a whole buffer from a slow warehouse
+    would otherwise keep a cancelled fetch going for as long as that takes.
+    """
 
     def __init__(self, inner: BinaryIO, event: threading.Event) -> None:
         self._inner = inner
@@ -342,11 +349,6 @@ class _Cancellable(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         if self._event.is_set():
             raise R2k8sError(Category.CANCELLED, "cancelled while fetching")
-        data = self._inner.read(len(buffer))
+        data = self._inner.read(min(len(buffer), _CANCEL_CHECK_BYTES))
         buffer[: len(data)] = data
         return len(data)
-
-    def read(self, size: int = -1) -> bytes:
-        if self._event.is_set():
-            raise R2k8sError(Category.CANCELLED, "cancelled while fetching")
-        return self._inner.read(size)
