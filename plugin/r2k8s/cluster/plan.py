@@ -27,7 +27,7 @@ from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.formula import FormulaContext
 from r2k8s.core.runspec import RunSpec
-from r2k8s.core.warehouse import LogFn, WarehouseURL, open_ware
+from r2k8s.core.warehouse import LogFn, WarehouseURL, check_writable, open_ware
 from r2k8s.core.wareid import WareID
 from r2k8s.formula_files import LoadedFormula
 
@@ -98,12 +98,7 @@ def plan_run(loaded: LoadedFormula, *, heartbeat_timeout: float = 20.0, first_co
         if not warehouse.is_file:
             pod_save[path] = url
             continue
-        try:
-            warehouse._dial("write")
-        except R2k8sError as exc:
-            if log is not None:
-                log(f"warn: {exc.category.wire_name} while dialing warehouse {_q(url)} for write: {exc}")
-            raise
+        check_writable(warehouse, log)  # fail before any Job exists, as --local fails before running
         saves[path] = url
     spec = RunSpec(
         formula=formula,

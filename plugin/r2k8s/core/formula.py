@@ -152,6 +152,20 @@ class FormulaContext:
     save_urls: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+def userinfo_document(info: Userinfo) -> dict[str, Any]:
+    """``FormulaUserinfo`` as refmt serialises it: keys in declaration order, nil/empty fields left out."""
+    doc: dict[str, Any] = {}
+    if info.uid is not None:
+        doc["uid"] = info.uid
+    if info.gid is not None:
+        doc["gid"] = info.gid
+    if info.username:
+        doc["username"] = info.username
+    if info.homedir:
+        doc["homedir"] = info.homedir
+    return doc
+
+
 # -- helpers ----------------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from r2k8s.core import cbor
 from r2k8s.core.base58 import b58encode
-from r2k8s.core.formula import Action, Formula, apply_defaults, canonical_pack_filters
+from r2k8s.core.formula import Action, Formula, apply_defaults, canonical_pack_filters, userinfo_document
 from r2k8s.core.legacy_formula import LegacyFormula
 from r2k8s.core.wareid import WareID
 
@@ -73,17 +73,7 @@ def _action_struct(action: Action) -> dict[str, Any]:
     if action.env:
         out["env"] = cbor.sorted_map(action.env)
     if action.userinfo is not None:
-        info = action.userinfo
-        user: dict[str, Any] = {}
-        if info.uid is not None:
-            user["uid"] = info.uid
-        if info.gid is not None:
-            user["gid"] = info.gid
-        if info.username:
-            user["username"] = info.username
-        if info.homedir:
-            user["homedir"] = info.homedir
-        out["userinfo"] = user
+        out["userinfo"] = userinfo_document(action.userinfo)
     if action.cradle:
         out["cradle"] = action.cradle
     if action.hostname:

@@ -28,7 +28,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.core.formula import Action, Formula, FormulaContext, OutputSpec, parse_context, parse_formula
+from r2k8s.core.formula import (
+    Action,
+    Formula,
+    FormulaContext,
+    OutputSpec,
+    parse_context,
+    parse_formula,
+    userinfo_document,
+)
 
 __all__ = ["PROTOCOL_VERSION", "RunSpec", "formula_document", "context_document"]
 
@@ -49,17 +57,7 @@ def _action_document(action: Action) -> dict[str, Any]:
     if action.env is not None:
         doc["env"] = dict(action.env)
     if action.userinfo is not None:
-        info = action.userinfo
-        userinfo: dict[str, Any] = {}
-        if info.uid is not None:
-            userinfo["uid"] = info.uid
-        if info.gid is not None:
-            userinfo["gid"] = info.gid
-        if info.username:
-            userinfo["username"] = info.username
-        if info.homedir:
-            userinfo["homedir"] = info.homedir
-        doc["userinfo"] = userinfo
+        doc["userinfo"] = userinfo_document(action.userinfo)
     return doc
 
 

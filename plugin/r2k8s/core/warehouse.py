@@ -515,6 +515,16 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def check_writable(warehouse: WarehouseURL, log: LogFn | None = None) -> None:
+    """Dial a file warehouse for writing as rio does: WAREHOUSE_UNAVAILABLE (logged) if it is missing."""
+    try:
+        warehouse._dial("write")
+    except R2k8sError as exc:
+        if log is not None:
+            log(f"warn: {exc.category.wire_name} while dialing warehouse {_q(warehouse.raw)} for write: {exc}")
+        raise
+
+
 def begin_save(url: str, base_dir: Path | None = None, log: LogFn | None = None) -> WareSink:
     """Reserve staging space in a file warehouse and return the sink to write the ware to.
 
@@ -533,12 +543,7 @@ def begin_save(url: str, base_dir: Path | None = None, log: LogFn | None = None)
             f"cannot save to warehouse {url}: http warehouses are readonly!"
             " (only 'file://' and 'ca+file://' warehouses can be written)",
         )
-    try:
-        warehouse._dial("write")
-    except R2k8sError as exc:
-        if log is not None:
-            log(f"warn: {_UNAVAILABLE.wire_name} while dialing warehouse {_q(url)} for write: {exc}")
-        raise
+    check_writable(warehouse, log)
     assert warehouse.path is not None
     if warehouse.content_addressed:
         staging = warehouse.path / f".tmp.upload.{_guid()}"
