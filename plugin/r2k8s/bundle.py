@@ -24,7 +24,7 @@ __all__ = ["AGENT_KEY", "agent_zipapp", "configmap_name"]
 AGENT_KEY = "r2k8s-agent.pyz"
 """The ConfigMap key, i.e. the file name in the mounted volume."""
 
-_MAIN = b"from r2k8s.core.build_agent import main\nraise SystemExit(main())\n"
+_MAIN = b"from r2k8s.core.service_agent import dispatch\nraise SystemExit(dispatch())\n"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 

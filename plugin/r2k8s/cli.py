@@ -154,10 +154,47 @@ def build_parser() -> argparse.ArgumentParser:
     from r2k8s import run_command
 
     run_command.add_parser(sub)
+
+    p = sub.add_parser(
+        "fn", help="the KRM function: ResourceList (or a plain YAML stream, for helm) on stdin, rewritten on stdout",
+        description="Expand every container whose image is ./path.formula or formula:NAME into a pod that fetches,"
+                    " verifies and runs the formula. 'r2k8s' with stdin piped and no arguments does the same.")
+    p.add_argument("--explain", action="store_true", help="print the JSON-patch operations per resource instead")
+    p.add_argument("--config", metavar="FILE", help="function config file (overrides the ResourceList's functionConfig)")
+    p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # helm --post-renderer-args, ignored with a note
+    p.set_defaults(run=cmd_fn)
     return parser
 
 
+def cmd_fn(args: argparse.Namespace) -> None:
+    from r2k8s.krm.function import run
+
+    config = None
+    if args.config:
+        from r2k8s.krm.yamlio import YAMLError, load_documents
+
+        try:
+            documents = load_documents(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, YAMLError) as exc:
+            raise R2k8sError(Category.USAGE, f"--config {args.config}: {exc}") from None
+        if len(documents) != 1:
+            raise R2k8sError(Category.USAGE, f"--config {args.config}: expected one YAML document, found {len(documents)}")
+        config = documents[0]
+    if args.extra:
+        log(f"note: ignoring extra arguments {args.extra!r} (configure the function with --config or functionConfig)")
+    outcome = run(sys.stdin.read(), explain=args.explain, config_override=config)
+    for message in outcome.messages:
+        log(f"error: {message}")
+    if outcome.output:
+        sys.stdout.write(outcome.output)
+        sys.stdout.flush()
+    if outcome.exit_code:
+        raise SystemExit(outcome.exit_code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and len(sys.argv) == 1 and not sys.stdin.isatty():
+        argv = ["fn"]  # kustomize, kpt and helm run the function with stdin piped and no arguments
     parser = build_parser()
     args = parser.parse_args(argv)
     run: Callable[[argparse.Namespace], str | None] | None = getattr(args, "run", None)

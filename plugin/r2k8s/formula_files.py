@@ -85,6 +85,13 @@ class LoadedFormula:
     notes: tuple[str, ...] = ()
     """Warnings: keys repeatr ignored, trailing bytes it ignored, what a legacy conversion dropped."""
 
+    @property
+    def formula_id(self) -> str:
+        """What ``repeatr run`` reports as the formulaID: the legacy setup hash for legacy files."""
+        from r2k8s.core.formula_id import formula_id, legacy_setup_hash
+
+        return legacy_setup_hash(self.legacy) if self.kind == "legacy" and self.legacy else formula_id(self.formula)
+
 
 # -- public entry points ----------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from r2k8s.core.warehouse import LogFn, WarehouseURL, check_writable, open_ware
 from r2k8s.core.wareid import WareID
 from r2k8s.formula_files import LoadedFormula
 
-__all__ = ["Plan", "StreamedWare", "formula_id_of", "plan_run"]
+__all__ = ["Plan", "StreamedWare", "plan_run"]
 
 
 @dataclasses.dataclass
@@ -54,12 +54,6 @@ class Plan:
     """Ware ID string -> what to stream; the keys are the spec's ``streamed`` keys."""
     saves: dict[str, str]
     """Output path -> its (client-local) save URL, for the outputs the pod sends back."""
-
-
-def formula_id_of(loaded: LoadedFormula) -> str:
-    from r2k8s.core.formula_id import formula_id, legacy_setup_hash
-
-    return legacy_setup_hash(loaded.legacy) if loaded.kind == "legacy" else formula_id(loaded.formula)
 
 
 def _is_local(url: str, base_dir: Path) -> bool:
@@ -103,7 +97,7 @@ def plan_run(loaded: LoadedFormula, *, heartbeat_timeout: float = 20.0, first_co
     spec = RunSpec(
         formula=formula,
         context=FormulaContext(fetch_urls=pod_fetch, save_urls=pod_save),
-        formula_id=formula_id_of(loaded),
+        formula_id=loaded.formula_id,
         legacy_inputs=tuple(sorted(loaded.legacy_inputs)),
         streamed={key: tuple(entry.paths) for key, entry in streamed.items()},
         returned=tuple(sorted(saves)),

@@ -1,0 +1,238 @@
+"""The KRM function: a filter over a resource list, in the shape of kustomize's kyaml ``fn/framework``.
+
+``run(text) -> (output, exit code, messages)``: read the input
+(:mod:`.resource_list`), read the function config (:mod:`.config`), find every
+container in every item (:mod:`.locate`), and for those whose ``image`` names
+a formula (:mod:`.references`) compute JSON-patch operations
+(:mod:`.rewrite`) and apply them with ``jsonpatch``. One ConfigMap carrying
+the agent zipapp is added per namespace that needs it, unless the input has
+it already — so running the function on its own output changes nothing.
+
+Failure discipline (kustomize and kpt read "exit 0, empty output" as
+"delete everything"): any problem gives a non-zero exit, a message on stderr
+naming the file, the resource and the container, and — when the input was a
+ResourceList — the unchanged list back with an error ``result`` carrying
+``resourceRef``, ``field`` and ``file``. Output is never empty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.krm import yamlio
+from r2k8s.krm.config import FunctionConfig, parse_function_config
+from r2k8s.krm.locate import ContainerSite, dotted, find_containers
+from r2k8s.krm.references import FormulaResolver, is_reference
+from r2k8s.krm.resource_list import (
+    FunctionInput,
+    display_file,
+    file_index,
+    read_input,
+    resource_name,
+    resource_ref,
+    source_file,
+    write_output,
+)
+
+__all__ = ["Outcome", "run"]
+
+LOCAL_CONFIG = "config.kubernetes.io/local-config"
+PASSED_THROUGH_KINDS = frozenset({"Kptfile"})
+
+
+@dataclasses.dataclass
+class Outcome:
+    output: str
+    exit_code: int
+    messages: list[str]
+
+
+@dataclasses.dataclass
+class _Problem:
+    message: str
+    item: Mapping[str, Any] | None = None
+    field: str | None = None
+    file: str | None = None
+
+    def text(self) -> str:
+        where = [part for part in (self.file, resource_name(self.item) if self.item is not None else None) if part]
+        return ": ".join([*where, *(([f"{self.field}"]) if self.field else []), self.message])
+
+    def result(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"message": self.message, "severity": "error"}
+        if self.item is not None:
+            entry["resourceRef"] = resource_ref(self.item)
+            if self.field:
+                entry["field"] = {"path": self.field}
+        if self.file:
+            entry["file"] = {"path": self.file, "index": file_index(self.item) if self.item is not None else 0}
+        return entry
+
+
+def _skipped(item: Mapping[str, Any], function_config: Any) -> bool:
+    metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
+    annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), Mapping) else {}
+    if str(annotations.get(LOCAL_CONFIG, "")).lower() == "true" or item.get("kind") in PASSED_THROUGH_KINDS:
+        return True
+    if isinstance(function_config, Mapping):
+        fc_meta = function_config.get("metadata") if isinstance(function_config.get("metadata"), Mapping) else {}
+        same = (item.get("kind"), item.get("apiVersion"), metadata.get("name")) == (
+            function_config.get("kind"), function_config.get("apiVersion"), fc_meta.get("name"))
+        return same
+    return False
+
+
+class _Expander:
+    """Plans and applies the changes for one input."""
+
+    def __init__(self, given: FunctionInput, config: FunctionConfig) -> None:
+        self.given = given
+        self.config = config
+        self.resolver = FormulaResolver(config)
+        self.problems: list[_Problem] = []
+        self.patches: list[tuple[int, list[dict[str, Any]]]] = []
+        self.namespaces: set[str | None] = set()
+
+    def plan(self) -> None:
+        from r2k8s.krm.rewrite import PodChanges, container_operations, fetch_container, volume_owner
+        from r2k8s.bundle import configmap_name
+
+        agent_configmap = configmap_name()
+        for index, item in enumerate(self.given.items):
+            if _skipped(item, self.given.function_config):
+                continue
+            sites = [s for s in find_containers(item, self.config.field_paths)
+                     if is_reference(str(_node(item, s.path).get("image")))]
+            if not sites:
+                continue
+            fallback = self.given.sources[index] if index < len(self.given.sources) else None
+            shown = display_file(item, fallback)
+            operations: list[dict[str, Any]] = []
+            pods: dict[tuple[Any, ...], PodChanges] = {}
+            for site in sites:
+                container = _node(item, site.path)
+                field = dotted((*site.path, "image"))
+                try:
+                    ref = self.resolver.resolve(str(container["image"]), source_file(item))
+                except R2k8sError as exc:
+                    self.problems.append(_Problem(f"container {container.get('name', '?')!r}: {exc.message}", item,
+                                                  field, shown))
+                    continue
+                ops, spec_json = container_operations(item, site, ref, self.config)
+                operations += ops
+                owner = site.pod_spec if site.pod_spec is not None else volume_owner(item, site.path)
+                if owner is None:
+                    self.problems.append(_Problem(
+                        f"container {container.get('name', '?')!r}: found no pod spec, 'volumes' list or 'spec' around"
+                        " it to hold the agent's volumes", item, field, shown))
+                    continue
+                changes = pods.setdefault(owner, PodChanges(owner, standalone=site.pod_spec is None))
+                name = str(container.get("name") or f"container-{len(changes.formulas)}")
+                changes.formulas[name] = ref.formula_id
+                if site.pod_spec is not None:
+                    changes.fetches.append(fetch_container(name, self.config, spec_json))
+            for changes in pods.values():
+                operations += changes.operations(item, self.config, agent_configmap)
+            if operations:
+                self.patches.append((index, operations))
+                metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
+                self.namespaces.add(str(metadata["namespace"]) if metadata.get("namespace") else None)
+
+    def apply(self) -> None:
+        import jsonpatch
+
+        for index, operations in self.patches:
+            converted = [{**op, "value": yamlio.block(op["value"])} if "value" in op else op for op in operations]
+            jsonpatch.apply_patch(self.given.items[index], converted, in_place=True)
+        self.given.items.extend(self._agent_configmaps())
+
+    def _agent_configmaps(self) -> list[Any]:
+        from r2k8s.bundle import agent_zipapp, configmap_name
+        from r2k8s.cluster.manifests import configmap_manifest
+
+        name = configmap_name()
+        present = {(item.get("kind"), _namespace(item), _name(item)) for item in self.given.items}
+        added = []
+        for namespace in sorted(self.namespaces, key=lambda n: n or ""):
+            if ("ConfigMap", namespace, name) in present:
+                continue
+            manifest = configmap_manifest(name, agent_zipapp())
+            if namespace:
+                manifest["metadata"]["namespace"] = namespace
+            added.append(yamlio.block(manifest))
+        return added
+
+    def explanation(self) -> str:
+        documents: list[Any] = []
+        for index, operations in self.patches:
+            item = self.given.items[index]
+            fallback = self.given.sources[index] if index < len(self.given.sources) else None
+            entry: dict[str, Any] = {"resource": resource_ref(item)}
+            if display_file(item, fallback):
+                entry["file"] = display_file(item, fallback)
+            entry["operations"] = operations
+            documents.append(yamlio.block(entry))
+        for configmap in self._agent_configmaps():
+            documents.append(yamlio.block({"resource": resource_ref(configmap), "operations": [
+                {"op": "create", "value": f"ConfigMap with the agent zipapp ({len(configmap['binaryData']['r2k8s-agent.pyz'])}"
+                                          " base64 characters)"}]}))
+        if not documents:
+            documents.append(yamlio.block({"message": "no container refers to a formula: nothing to change"}))
+        return yamlio.dump_documents(documents, explicit_start=True)
+
+
+def _node(item: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        item = item[part]
+    return item
+
+
+def _namespace(item: Mapping[str, Any]) -> str | None:
+    metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
+    return str(metadata["namespace"]) if metadata.get("namespace") else None
+
+
+def _name(item: Mapping[str, Any]) -> str | None:
+    metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
+    return str(metadata.get("name")) if metadata.get("name") else None
+
+
+def run(text: str, *, explain: bool = False, config_override: Any = None, origin: str = "stdin") -> Outcome:
+    """Run the function on ``text``; never returns empty output with exit code 0."""
+    try:
+        given = read_input(text, origin)
+    except R2k8sError as exc:
+        return Outcome("", exc.category.exit_code or 1, [exc.message])
+    raw_config = config_override if config_override is not None else given.function_config
+    try:
+        config = parse_function_config(yamlio.to_plain(raw_config) if raw_config is not None else None,
+                                       "functionConfig" if config_override is None else "--config")
+    except R2k8sError as exc:
+        return _failed(given, [_Problem(exc.message)])
+    from r2k8s.krm.config import environment_overrides
+
+    config = environment_overrides(config)
+    expander = _Expander(given, config)
+    try:
+        expander.plan()
+    except R2k8sError as exc:
+        expander.problems.append(_Problem(exc.message))
+    if expander.problems:
+        return _failed(given, expander.problems)
+    if explain or config.explain:
+        return Outcome(expander.explanation(), 0, [])
+    expander.apply()
+    output = write_output(given)
+    if not output.strip():
+        return Outcome("", Category.USAGE.exit_code, ["the input held no resources: refusing to print nothing"])
+    return Outcome(output, 0, [])
+
+
+def _failed(given: FunctionInput, problems: list[_Problem]) -> Outcome:
+    messages = [problem.text() for problem in problems]
+    if given.mode == "list":
+        return Outcome(write_output(given, [p.result() for p in problems]), Category.USAGE.exit_code, messages)
+    return Outcome("", Category.USAGE.exit_code, messages)

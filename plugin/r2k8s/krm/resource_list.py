@@ -1,0 +1,148 @@
+"""Reading and writing the function's input and output: a ResourceList, or a plain multi-document stream.
+
+A single document of kind ``ResourceList`` (``config.kubernetes.io/v1`` or
+``v1beta1``; kustomize and kpt send it) is a resource list; anything else is
+a plain stream of resources (helm's post-renderer protocol), given back as a
+plain stream. Both are read with :mod:`r2k8s.krm.yamlio`, so what the
+function does not change is written back as it came.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.krm import yamlio
+
+__all__ = ["FunctionInput", "display_file", "file_index", "read_input", "resource_name", "resource_ref", "source_file",
+           "write_output"]
+
+RESOURCE_LIST_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
+PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
+HELM_FILENAME_ANNOTATION = "postrenderer.helm.sh/postrender-filename"
+INDEX_ANNOTATIONS = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index")
+_SOURCE_COMMENT = re.compile(r"^# Source: (.+)$", re.MULTILINE)
+_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
+
+
+@dataclasses.dataclass
+class FunctionInput:
+    mode: Literal["list", "stream"]
+    items: list[Any]
+    function_config: Any
+    document: Any = None
+    """The ResourceList itself (list mode), written back with its items changed."""
+    sources: list[str | None] = dataclasses.field(default_factory=list)
+    """Stream mode: each document's ``# Source:`` (helm 3), for messages."""
+
+
+def _bad_input(message: str) -> R2k8sError:
+    return R2k8sError(Category.USAGE, message)
+
+
+def _stream_sources(text: str) -> list[tuple[int, str | None]]:
+    """(first line number, ``# Source:`` name) of each ``---``-separated chunk of a stream."""
+    chunks: list[tuple[int, str | None]] = []
+    starts = [0] + [m.end() for m in _SEPARATOR.finditer(text)]
+    for start in starts:
+        following = _SEPARATOR.search(text, start)
+        chunk = text[start:following.start() if following else len(text)]
+        source = _SOURCE_COMMENT.search(chunk)
+        chunks.append((text.count("\n", 0, start) + 1, source.group(1).strip() if source else None))
+    return chunks
+
+
+def read_input(text: str, origin: str = "stdin") -> FunctionInput:
+    if not text.strip():
+        raise _bad_input(f"{origin}: no input: expected a ResourceList or a stream of resources")
+    try:
+        documents = yamlio.load_documents(text)
+    except yamlio.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{origin}"
+        if mark is not None:
+            line = mark.line + 1
+            chunk = [c for c in _stream_sources(text) if c[0] <= line][-1:]
+            where += f": line {line} column {mark.column + 1}"
+            if chunk and chunk[0][1]:
+                where += f" (in the document from {chunk[0][1]})"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise _bad_input(f"{where}: not valid YAML: {problem}") from None
+    if len(documents) == 1 and isinstance(documents[0], Mapping) and documents[0].get("kind") == "ResourceList":
+        document = documents[0]
+        if document.get("apiVersion", RESOURCE_LIST_VERSIONS[0]) not in RESOURCE_LIST_VERSIONS:
+            raise _bad_input(f"{origin}: ResourceList apiVersion {document.get('apiVersion')!r} is not one of"
+                             f" {', '.join(RESOURCE_LIST_VERSIONS)}")
+        items = document.get("items")
+        if not isinstance(items, list):
+            raise _bad_input(f"{origin}: the ResourceList has no items list (the KRM function spec requires"
+                             " 'items', even empty)")
+        for index, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise _bad_input(f"{origin}: items[{index}] is not a resource (a mapping), it is {type(item).__name__}")
+        return FunctionInput("list", items, document.get("functionConfig"), document)
+    sources = [source for _, source in _stream_sources(text)]
+    for index, item in enumerate(documents):
+        if not isinstance(item, Mapping):
+            raise _bad_input(f"{origin}: document {index + 1} is not a resource (a mapping), it is"
+                             f" {type(item).__name__}")
+    return FunctionInput("stream", documents, None, None, sources if len(sources) == len(documents) else [])
+
+
+def write_output(given: FunctionInput, results: list[dict[str, Any]] | None = None) -> str:
+    if given.mode == "list":
+        document = given.document
+        if results:
+            existing = document.get("results")
+            document["results"] = [*(existing if isinstance(existing, list) else []), *yamlio.block(results)]
+        return yamlio.dump_documents([document])
+    return yamlio.dump_documents(given.items, explicit_start=True)
+
+
+def _annotations(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = item.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    return annotations if isinstance(annotations, Mapping) else {}
+
+
+def source_file(item: Mapping[str, Any]) -> str | None:
+    """The package-relative file an item came from, where the orchestrator says (kpt)."""
+    annotations = _annotations(item)
+    for key in PATH_ANNOTATIONS:
+        if annotations.get(key):
+            return str(annotations[key])
+    return None
+
+
+def display_file(item: Mapping[str, Any], fallback: str | None = None) -> str | None:
+    """The file to name in messages: kpt's path, helm 4's template name, or helm 3's ``# Source:``."""
+    return source_file(item) or (str(_annotations(item).get(HELM_FILENAME_ANNOTATION) or "") or None) or fallback
+
+
+def resource_name(item: Mapping[str, Any]) -> str:
+    """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped or unset), as kubectl writes it."""
+    metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
+    parts = [str(item.get("kind") or "?"), str(metadata.get("namespace") or ""), str(metadata.get("name") or "?")]
+    return "/".join(p for p in parts if p)
+
+
+def resource_ref(item: Mapping[str, Any]) -> dict[str, str]:
+    metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
+    ref = {"apiVersion": str(item.get("apiVersion") or ""), "kind": str(item.get("kind") or ""),
+           "name": str(metadata.get("name") or "")}
+    if metadata.get("namespace"):
+        ref["namespace"] = str(metadata["namespace"])
+    return ref
+
+
+def file_index(item: Mapping[str, Any]) -> int:
+    annotations = _annotations(item)
+    for key in INDEX_ANNOTATIONS:
+        try:
+            return int(str(annotations.get(key)))
+        except ValueError:
+            continue
+    return 0

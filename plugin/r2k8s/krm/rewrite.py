@@ -1,0 +1,249 @@
+"""The JSON-patch operations that turn a formula container into one that fetches, verifies and runs it.
+
+For a container in a pod spec (``P`` the container, ``S`` its pod spec, ``T``
+the mapping holding ``S`` and its ``metadata`` — the pod template, or the Pod):
+
+* ``P/image`` becomes the agent image (a stock Python image), ``P/command``
+  the agent's ``serve``; the user's ``args``/``command``/``workingDir`` move
+  into the formula spec, where they replace the formula's exec and cwd as
+  they would replace an image's entrypoint and workdir;
+* ``P/env`` gains the formula's environment (repeatr's defaults applied)
+  *before* the user's entries, which therefore override it, and the spec
+  ``R2K8S_FORMULA`` at the end; the user's entries are not touched;
+* ``P/securityContext``: root with the baseline capabilities the takeover
+  needs, root filesystem writable — the rest of what the user wrote stays;
+* ``P/volumeMounts`` gains the agent (read-only) and the ware cache;
+* ``S/volumes`` gains the two volumes, ``S/initContainers`` a fetch init
+  container per formula container (first, so a formula init container's
+  wares are there before it starts);
+* ``T/metadata/annotations`` gains ``r2k8s.io/formulas`` (container → formula
+  ID), so a changed formula changes the pod template and rolls the workload.
+
+Everything else — ports, probes, resources, lifecycle, labels, comments —
+is never named by an operation and so survives as written. A standalone
+container (Argo, Tekton) gets the same container changes with the agent's
+``run`` command (fetch and serve in one process) and its volumes go to the
+nearest enclosing ``volumes`` list or ``spec``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from r2k8s.core.formula import apply_defaults
+from r2k8s.core.service_spec import SPEC_ENV, ServiceSpec
+from r2k8s.krm.config import FunctionConfig
+from r2k8s.krm.locate import ContainerSite, JsonPath, pointer
+from r2k8s.krm.references import FormulaRef
+
+__all__ = ["AGENT_DIR", "AGENT_VOLUME", "CACHE_DIR", "CACHE_VOLUME", "FORMULAS_ANNOTATION", "PodChanges",
+           "container_operations"]
+
+AGENT_DIR = "/r2k8s/agent"
+CACHE_DIR = "/r2k8s/cache"
+AGENT_VOLUME = "r2k8s-agent"
+CACHE_VOLUME = "r2k8s-cache"
+FORMULAS_ANNOTATION = "r2k8s.io/formulas"
+AGENT_FILE = "r2k8s-agent.pyz"
+FETCH_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "MKNOD", "SETFCAP"]
+"""Unpacking wares as they are: owners, modes, setid bits, device nodes, file capabilities."""
+SERVE_CAPABILITIES = [*FETCH_CAPABILITIES, "KILL", "SETGID", "SETUID"]
+"""The takeover needs the unpack set; dropping to the formula's uid/gid needs SETUID/SETGID. All in baseline."""
+
+Operation = dict[str, Any]
+
+
+def _agent_command(command: str) -> list[str]:
+    return ["python3", f"{AGENT_DIR}/{AGENT_FILE}", command]
+
+
+def _set(path: JsonPath, key: str, value: Any, node: Mapping[str, Any]) -> Operation:
+    return {"op": "replace" if key in node else "add", "path": pointer((*path, key)), "value": value}
+
+
+def _append(path: JsonPath, key: str, values: Sequence[Any], node: Mapping[str, Any]) -> list[Operation]:
+    existing = node.get(key)
+    if isinstance(existing, list):
+        return [{"op": "add", "path": pointer((*path, key, "-")), "value": value} for value in values]
+    return [_set(path, key, list(values), node)]
+
+
+def _at(resource: Any, path: JsonPath) -> Any:
+    node = resource
+    for part in path:
+        node = node[part]
+    return node
+
+
+def _spec_for(ref: FormulaRef, container: Mapping[str, Any], config: FunctionConfig, env_names: Sequence[str]) -> ServiceSpec:
+    command, args = container.get("command"), container.get("args")
+    argv: tuple[str, ...] | None = None
+    if command:
+        argv = tuple(str(a) for a in [*command, *(args or [])])
+    elif args:
+        argv = tuple(str(a) for a in [*(ref.loaded.formula.action.exec or ())[:1], *args])
+    inputs = ref.loaded.formula.inputs or {}
+    fetch = {path: config.fetch_urls(str(inputs[path]), urls) for path, urls in ref.loaded.context.fetch_urls.items()
+             if path in inputs}
+    for path in inputs:
+        fetch.setdefault(path, config.fetch_urls(str(inputs[path]), ()))
+    from r2k8s.core.formula import FormulaContext
+
+    return ServiceSpec(
+        formula=ref.loaded.formula,
+        context=FormulaContext(fetch_urls=fetch, save_urls={}),
+        formula_id=ref.formula_id,
+        legacy_inputs=tuple(sorted(ref.loaded.legacy_inputs)),
+        argv=argv,
+        cwd=str(container["workingDir"]) if container.get("workingDir") else None,
+        keep_env=tuple(sorted(env_names)),
+        drop_env=tuple(config.image_env),
+        cache=CACHE_DIR,
+    )
+
+
+def _env_operations(path: JsonPath, container: Mapping[str, Any], formula_env: Mapping[str, str],
+                    spec_json: str) -> tuple[list[Operation], list[str]]:
+    user_env = container.get("env")
+    user_names = {str(e.get("name")) for e in user_env or () if isinstance(e, Mapping)}
+    inherited = [{"name": name, "value": value} for name, value in sorted(formula_env.items()) if name not in user_names]
+    spec_entry = {"name": SPEC_ENV, "value": spec_json}
+    names = sorted({*user_names, *formula_env})
+    if not isinstance(user_env, list):
+        return [_set(path, "env", [*inherited, spec_entry], container)], names
+    ops = [{"op": "add", "path": pointer((*path, "env", index)), "value": entry} for index, entry in enumerate(inherited)]
+    ops.append({"op": "add", "path": pointer((*path, "env", "-")), "value": spec_entry})
+    return ops, names
+
+
+def _security_operations(path: JsonPath, container: Mapping[str, Any], capabilities: list[str]) -> list[Operation]:
+    wanted = {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False, "readOnlyRootFilesystem": False}
+    current = container.get("securityContext")
+    if not isinstance(current, Mapping):
+        return [_set(path, "securityContext", {**wanted, "capabilities": {"add": list(capabilities)}}, container)]
+    here = (*path, "securityContext")
+    ops = [_set(here, key, value, current) for key, value in wanted.items() if current.get(key) != value]
+    caps = current.get("capabilities")
+    if not isinstance(caps, Mapping):
+        ops.append(_set(here, "capabilities", {"add": list(capabilities)}, current))
+    else:
+        have = {str(c) for c in caps.get("add") or ()}
+        missing = [c for c in capabilities if c not in have]
+        if missing:
+            ops += _append((*here, "capabilities"), "add", missing, caps)
+        dropped = [str(c) for c in caps.get("drop") or ()]
+        if dropped:  # a drop list (often [ALL]) would take away what the takeover needs; keep drops of others
+            kept = [c for c in dropped if c != "ALL" and c not in capabilities]
+            ops.append(_set((*here, "capabilities"), "drop", kept, caps))
+    return ops
+
+
+def _mounts() -> list[dict[str, Any]]:
+    return [{"name": AGENT_VOLUME, "mountPath": AGENT_DIR, "readOnly": True},
+            {"name": CACHE_VOLUME, "mountPath": CACHE_DIR}]
+
+
+def container_operations(resource: Any, site: ContainerSite, ref: FormulaRef, config: FunctionConfig) -> tuple[list[Operation], str]:
+    """Operations on the container itself; returns them and the spec JSON (for the fetch init container)."""
+    path = site.path
+    container = _at(resource, path)
+    formula_env = dict(apply_defaults(ref.loaded.formula).action.env or {})
+    user_names = sorted({str(e.get("name")) for e in container.get("env") or () if isinstance(e, Mapping)} | set(formula_env))
+    spec_json = _spec_for(ref, container, config, user_names).to_json()
+    ops: list[Operation] = [
+        _set(path, "image", config.agent_image, container),
+        _set(path, "imagePullPolicy", config.image_pull_policy, container),
+        _set(path, "command", _agent_command("serve" if site.pod_spec is not None else "run"), container),
+    ]
+    for key in ("args", "workingDir"):
+        if key in container:
+            ops.append({"op": "remove", "path": pointer((*path, key))})
+    env_ops, _ = _env_operations(path, container, formula_env, spec_json)
+    ops += env_ops
+    ops += _security_operations(path, container, SERVE_CAPABILITIES)
+    if "terminationMessagePolicy" not in container:
+        ops.append(_set(path, "terminationMessagePolicy", "FallbackToLogsOnError", container))
+    ops += _append(path, "volumeMounts", _mounts(), container)
+    return ops, spec_json
+
+
+def fetch_container(name: str, config: FunctionConfig, spec_json: str) -> dict[str, Any]:
+    return {
+        "name": _fetch_name(name),
+        "image": config.agent_image,
+        "imagePullPolicy": config.image_pull_policy,
+        "command": _agent_command("fetch"),
+        "env": [{"name": SPEC_ENV, "value": spec_json}],
+        "securityContext": {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": False,
+                            "capabilities": {"drop": ["ALL"], "add": list(FETCH_CAPABILITIES)}},
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": AGENT_VOLUME, "mountPath": AGENT_DIR, "readOnly": True},
+                         {"name": CACHE_VOLUME, "mountPath": CACHE_DIR}],
+    }
+
+
+def _fetch_name(container: str) -> str:
+    name = f"r2k8s-fetch-{container}"
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(container.encode()).hexdigest()[:8]
+    return f"{name[:54]}-{digest}"
+
+
+def volumes(config: FunctionConfig, agent_configmap: str) -> list[dict[str, Any]]:
+    return [{"name": AGENT_VOLUME, "configMap": {"name": agent_configmap}}, config.cache.volume(CACHE_VOLUME)]
+
+
+class PodChanges:
+    """What one pod spec (or standalone volume owner) collects from its formula containers, emitted last."""
+
+    def __init__(self, spec_path: JsonPath, standalone: bool) -> None:
+        self.spec_path = spec_path
+        self.standalone = standalone
+        self.fetches: list[dict[str, Any]] = []
+        self.formulas: dict[str, str] = {}
+
+    def operations(self, resource: Any, config: FunctionConfig, agent_configmap: str) -> list[Operation]:
+        spec = _at(resource, self.spec_path)
+        ops: list[Operation] = []
+        existing = {str(v.get("name")) for v in spec.get("volumes") or () if isinstance(v, Mapping)}
+        new_volumes = [v for v in volumes(config, agent_configmap) if v["name"] not in existing]
+        if new_volumes:
+            ops += _append(self.spec_path, "volumes", new_volumes, spec)
+        if self.standalone:
+            return ops
+        if isinstance(spec.get("initContainers"), list):
+            ops += [{"op": "add", "path": pointer((*self.spec_path, "initContainers", index)), "value": fetch}
+                    for index, fetch in enumerate(self.fetches)]
+        else:
+            ops.append(_set(self.spec_path, "initContainers", list(self.fetches), spec))
+        template = self.spec_path[:-1]
+        holder = _at(resource, template)
+        value = ",".join(f"{name}={fid}" for name, fid in sorted(self.formulas.items()))
+        metadata = holder.get("metadata")
+        if not isinstance(metadata, Mapping):
+            ops.append(_set(template, "metadata", {"annotations": {FORMULAS_ANNOTATION: value}}, holder))
+        elif not isinstance(metadata.get("annotations"), Mapping):
+            ops.append(_set((*template, "metadata"), "annotations", {FORMULAS_ANNOTATION: value}, metadata))
+        else:
+            ops.append(_set((*template, "metadata", "annotations"), FORMULAS_ANNOTATION, value, metadata["annotations"]))
+        return ops
+
+
+VOLUME_OWNER_KEYS = ("spec", "workflowSpec", "taskSpec")
+
+
+def volume_owner(resource: Any, container_path: JsonPath) -> JsonPath | None:
+    """For a standalone container: the nearest enclosing mapping with ``volumes``, else the nearest ``spec``."""
+    for end in range(len(container_path) - 1, -1, -1):
+        candidate = container_path[:end]
+        node = _at(resource, candidate)
+        if isinstance(node, Mapping) and isinstance(node.get("volumes"), list):
+            return candidate
+    for end in range(len(container_path) - 1, 0, -1):
+        if container_path[end - 1] in VOLUME_OWNER_KEYS and isinstance(_at(resource, container_path[:end]), Mapping):
+            return container_path[:end]
+    return None
