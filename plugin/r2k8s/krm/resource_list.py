@@ -83,6 +83,7 @@ def read_input(text: str, origin: str = "stdin") -> FunctionInput:
         for index, item in enumerate(items):
             if not isinstance(item, Mapping):
                 raise _bad_input(f"{origin}: items[{index}] is not a resource (a mapping), it is {type(item).__name__}")
+        _drop_dash_comments(items)
         return FunctionInput("list", items, document.get("functionConfig"), document)
     sources = [source for _, source in _stream_sources(text)]
     for index, item in enumerate(documents):
@@ -90,6 +91,22 @@ def read_input(text: str, origin: str = "stdin") -> FunctionInput:
             raise _bad_input(f"{origin}: document {index + 1} is not a resource (a mapping), it is"
                              f" {type(item).__name__}")
     return FunctionInput("stream", documents, None, None, sources if len(sources) == len(documents) else [])
+
+
+def _drop_dash_comments(items: Any) -> None:
+    """Forget comments written between an item's ``-`` and its first key (``- # comment``).
+
+    kpt writes a file's head comment there. ruamel.yaml would move it before
+    the dash, where kyaml reads it as a *second* comment on top of the one it
+    copies back from its input by ``internal.config.kubernetes.io/id`` — the
+    file would gain a duplicate line on every run. Dropping it here loses
+    nothing under kpt or kustomize, which restore it by id.
+    """
+    comments = getattr(getattr(items, "ca", None), "items", None)
+    if isinstance(comments, dict):
+        for entry in comments.values():
+            if isinstance(entry, list) and len(entry) > 1:
+                entry[1] = None
 
 
 def write_output(given: FunctionInput, results: list[dict[str, Any]] | None = None) -> str:
