@@ -97,10 +97,6 @@ class _Expander:
         self.namespaces: set[str | None] = set()
 
     def plan(self) -> None:
-        from r2k8s.krm.rewrite import PodChanges, container_operations, fetch_container, volume_owner
-        from r2k8s.bundle import configmap_name
-
-        agent_configmap = configmap_name()
         for index, item in enumerate(self.given.items):
             if _skipped(item, self.given.function_config):
                 continue
@@ -108,6 +104,9 @@ class _Expander:
                      if is_reference(str(_node(item, s.path).get("image")))]
             if not sites:
                 continue
+            from r2k8s.bundle import configmap_name  # imported only when there is work: start-up stays fast
+            from r2k8s.krm.rewrite import PodChanges, container_operations, fetch_container, volume_owner
+
             fallback = self.given.sources[index] if index < len(self.given.sources) else None
             shown = display_file(item, fallback)
             operations: list[dict[str, Any]] = []
@@ -135,7 +134,7 @@ class _Expander:
                 if site.pod_spec is not None:
                     changes.fetches.append(fetch_container(name, self.config, spec_json))
             for changes in pods.values():
-                operations += changes.operations(item, self.config, agent_configmap)
+                operations += changes.operations(item, self.config, configmap_name())  # built only when needed
             if operations:
                 self.patches.append((index, operations))
                 metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
