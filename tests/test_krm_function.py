@@ -326,3 +326,17 @@ def test_property_only_formula_containers_change_and_a_second_run_is_a_no_op(con
             assert run(first.output).output == first.output
         finally:
             os.chdir(previous)
+
+
+def test_a_legacy_formula_is_accepted_with_its_legacy_id_and_hashes(package: Path) -> None:
+    legacy_hash = "aLMH4qK1EdlPDavdhErOs0BPxqO0i6lUaeRE4DuUmnNMxhHtF56gkoeSulvwWNqT"
+    (package / "old.formula").write_text(
+        'inputs:\n\t"/":\n\t\ttype: "tar"\n\t\thash: "' + legacy_hash + '"\n'
+        '\t\tsilo: "http+ca://repeatr.s3.amazonaws.com/assets/"\n'
+        'action:\n\tcommand: ["/bin/sh", "-c", "echo old"]\n')
+    loaded = load_formula_file(package / "old.formula")
+    container = expand([deployment(image="./old.formula")])[0]["spec"]["template"]["spec"]["containers"][0]
+    spec = spec_of(container)
+    assert spec.formula_id == loaded.formula_id and loaded.kind == "legacy"
+    assert spec.legacy_inputs == ("/",)  # the pod verifies "/" with the legacy tree hash
+    assert spec.context.fetch_urls["/"] == ("http+ca://repeatr.s3.amazonaws.com/assets/",)
