@@ -51,6 +51,9 @@ from typing import Any
 
 MISSING_IMAGE_PREFIX = "missing.invalid/"
 """Images named so fail to pull (``ErrImagePull``); any other image "runs" the command locally."""
+NO_SANDBOX_IMAGE_PREFIX = "nosandbox.invalid/"
+"""Pods with images named so never get a sandbox: ``ContainerCreating`` for ever, a ``FailedCreatePodSandBox``
+event whose count grows every second (what a node whose runtime is broken does)."""
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 _ROUTES = [
@@ -277,6 +280,9 @@ class FakeCluster:
         if container["image"].startswith(MISSING_IMAGE_PREFIX):
             self._fail_start(ns, pod_name, "ErrImagePull", f'failed to pull image "{container["image"]}": not found')
             return
+        if container["image"].startswith(NO_SANDBOX_IMAGE_PREFIX):
+            self._sandbox_failure(ns, pod_name, 1)
+            return
         root = Path(tempfile.mkdtemp(prefix=f"{pod_name}.", dir=self.workdir))
         mapping: dict[str, str] = {}
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
@@ -329,6 +335,17 @@ class FakeCluster:
             pod["status"]["containerStatuses"] = [{"name": container["name"], "ready": True,
                                                    "state": {"running": {"startedAt": "now"}}}]
             self.store("pods", ns, pod, "MODIFIED")
+
+    def _sandbox_failure(self, ns: str, pod_name: str, count: int) -> None:
+        if self.closed or self.get("pods", ns, pod_name) is None:
+            return
+        event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{pod_name}.sandbox", "namespace": ns},
+                 "involvedObject": {"kind": "Pod", "name": pod_name, "namespace": ns},
+                 "reason": "FailedCreatePodSandBox", "type": "Warning", "count": count,
+                 "message": "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to create"
+                            " containerd task: can't get final child's PID from pipe: EOF"}
+        self.store("events", ns, event, "MODIFIED" if count > 1 else "ADDED")
+        self._later(1.0, self._sandbox_failure, ns, pod_name, count + 1)
 
     def _fail_start(self, ns: str, pod_name: str, reason: str, message: str) -> None:
         with self.changed:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz, rootfs_ware_id
-from fake_kube import MISSING_IMAGE_PREFIX, FakeCluster, fake_cluster
+from fake_kube import MISSING_IMAGE_PREFIX, NO_SANDBOX_IMAGE_PREFIX, FakeCluster, fake_cluster
 from formula_runs import Outcome, run_local, write_formula
 from loopback_http import serve
 from tarbuild import D, F, make_tar
@@ -168,6 +168,15 @@ def test_an_image_that_cannot_be_pulled_fails_fast_and_cleans_up(env: Env) -> No
     outcome = env.run(env.formula("true"), "--image", f"{MISSING_IMAGE_PREFIX}python:3")
     assert outcome.code == 42
     assert "cannot start: ErrImagePull" in outcome.stderr and "--image" in outcome.stderr
+    env.wait_empty(10)
+
+
+def test_a_pod_the_node_cannot_create_fails_with_the_nodes_reason(env: Env) -> None:
+    started = time.monotonic()
+    outcome = env.run(env.formula("true"), "--image", f"{NO_SANDBOX_IMAGE_PREFIX}python:3")
+    assert outcome.code == 42
+    assert "cannot create the build pod" in outcome.stderr and "can't get final child's PID" in outcome.stderr
+    assert time.monotonic() - started < 60  # not the hour of --timeout
     env.wait_empty(10)
 
 

@@ -48,6 +48,8 @@ HEARTBEAT_TIMEOUT = 20.0
 FINAL_STATE_WAIT = 30.0
 """How long to wait for the pod's termination message when the stream broke before the result."""
 STARTUP_WATCH_SECONDS = 5
+SANDBOX_FAILURES = 3
+"""The kubelet retries a pod sandbox forever; after this many failures the run gives up with the node's reason."""
 FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
                  "CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 
@@ -191,17 +193,19 @@ def _wait_until_running(kube: Kube, job_name: str, run_id: str, stopper: Stopper
     """The pod's name once its container runs; raise with the cluster's reason if it cannot start."""
     watch = PodWatch(kube, f"{RUN_ID_LABEL}={run_id}", monitor.log, watch_seconds=STARTUP_WATCH_SECONDS)
     said: set[str] = set()
-    seen_pod = False
+    seen_pod: str | None = None
     for kind, pod in watch.events():
         stopper.check()
         if kind == "TICK":
-            if not seen_pod:
+            if seen_pod is None:
                 _check_job(kube, job_name)
+            else:
+                _check_pod_events(kube, seen_pod)
             continue
         name = (pod.get("metadata") or {}).get("name", "?")
         if kind == "DELETED":
             raise _failed(f"the build pod {name} was deleted before it started")
-        seen_pod = True
+        seen_pod = name
         state = _container_status(pod).get("state") or {}
         if "running" in state:
             monitor.log(f"info: pod {name} is running on node {(pod.get('spec') or {}).get('nodeName', '?')}")
@@ -242,6 +246,21 @@ def _check_job(kube: Kube, job_name: str) -> None:
     for event in json.loads(events.data).get("items") or []:
         if event.get("reason") == "FailedCreate":
             raise _failed(f"the cluster refused to create the build pod: {event.get('message')}")
+
+
+def _check_pod_events(kube: Kube, pod: str) -> None:
+    """A pod the node cannot even create (its sandbox fails) stays ``ContainerCreating`` until ``--timeout``;
+    its events say why, so give up once the node has failed :data:`SANDBOX_FAILURES` times."""
+    try:
+        events = kube.call("list the build pod's events", None, kube.core.list_namespaced_event, kube.namespace,
+                           field_selector=f"involvedObject.name={pod}", _preload_content=False, retries=0)
+    except Exception:  # noqa: BLE001 - events are a courtesy: without permission to read them, wait on
+        return
+    for event in json.loads(events.data).get("items") or []:
+        count = int(event.get("count") or (event.get("series") or {}).get("count") or 1)
+        if event.get("reason") == "FailedCreatePodSandBox" and count >= SANDBOX_FAILURES:
+            raise _failed(f"the node cannot create the build pod {pod} ({count} tries):"
+                          f" {str(event.get('message') or '').strip()[-1500:]}")
 
 
 def _early_exit(pod: str, terminated: dict[str, Any]) -> R2k8sError:
