@@ -9,7 +9,8 @@ Commands (``python3 /r2k8s/agent/r2k8s-agent.pyz COMMAND``; the spec is in
     all-or-nothing, so a wrong hash leaves no entry). On failure it exits
     non-zero with the reason on stderr and in the termination log, so the pod
     stays in ``Init:Error``/``Init:CrashLoopBackOff`` and ``kubectl describe``
-    shows why.
+    shows why. ``SIGTERM`` (the pod is being deleted) cancels the downloads
+    under way (``rio-cancelled``, exit 8; nothing is cached).
 ``serve``
     The main container, PID 1: import everything first, take over the root
     filesystem (:mod:`r2k8s.core.takeover`), apply repeatr's cradle, then
@@ -31,6 +32,7 @@ import dataclasses
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,6 +44,7 @@ import r2k8s.core.cradle
 import r2k8s.core.takeover
 import r2k8s.core.warecache
 from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.errors import quote as _q
 from r2k8s.core.formula import apply_defaults
 from r2k8s.core.service_spec import SPEC_ENV, ServiceSpec, action_environment
 
@@ -50,6 +53,9 @@ __all__ = ["main"]
 TERMINATION_LOG = "/dev/termination-log"
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
              signal.SIGWINCH)
+PYTHON_IGNORED = (signal.SIGPIPE, signal.SIGXFSZ)
+"""Ignored by the Python runtime at startup; an ignored signal stays ignored across ``execve``, so the action
+would inherit them (``subprocess``'s ``restore_signals`` resets the same two)."""
 REQUIRED_MODULES = ("r2k8s.core.cradle", "r2k8s.core.takeover", "r2k8s.core.pack", "r2k8s.core.unpack",
                     "r2k8s.core.fsmeta", "json", "signal", "errno", "stat", "shutil", "encodings.idna")
 
@@ -73,12 +79,20 @@ def fetch(spec: ServiceSpec) -> dict[str, Path]:
     for path, (ware, urls) in sorted(requests.items()):
         if ware.is_mount:
             raise R2k8sError(Category.ASSEMBLY_INVALID,
-                             f"input {path!r} is a host mount ({ware}); a pod cannot mount the node's paths this way")
+                             f"input {_q(path)} is a host mount ({ware}); a pod cannot mount the node's paths this way")
         if not urls:
-            raise R2k8sError(Category.WAREHOUSE_UNAVAILABLE, f"input {path!r} ({ware}) has no warehouse to fetch from")
+            raise R2k8sError(Category.WAREHOUSE_UNAVAILABLE,
+                             f"input {_q(path)} ({ware}) has no warehouse to fetch from")
     cache = r2k8s.core.warecache.WareCache(spec.cache)
     started = time.monotonic()
-    cached = cache.ensure_all(requests, log=_log, legacy_paths=spec.legacy_inputs)
+    # PID 1 of a container ignores a SIGTERM it has no handler for: without this one, deleting a pod
+    # whose init container is downloading would wait out the whole termination grace period.
+    cancel = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: cancel.set())
+    try:
+        cached = cache.ensure_all(requests, log=_log, legacy_paths=spec.legacy_inputs, cancel=cancel)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     _log(f"{len(cached)} input(s) verified and cached in {time.monotonic() - started:.1f}s")
     return cached
 
@@ -90,7 +104,7 @@ def _cached_inputs(spec: ServiceSpec) -> dict[str, Path]:
         entry = cache.path_for(ware, legacy=path in spec.legacy_inputs)
         if not entry.is_dir():
             raise R2k8sError(Category.CACHE_PROBLEM,
-                             f"input {path!r} ({ware}) is not in the ware cache at {spec.cache}: did the fetch init"
+                             f"input {_q(path)} ({ware}) is not in the ware cache at {spec.cache}: did the fetch init"
                              " container run?")
         found[path] = entry
     return found
@@ -109,6 +123,9 @@ def _resolve_command(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
 
 def serve(spec: ServiceSpec, root: str = "/", *, environ: Mapping[str, str] | None = None) -> int:
     """Take over ``root`` and run the action as its child; return the action's exit status."""
+    # Blocked from here on, not only once the action runs: a SIGTERM during the takeover (PID 1 would drop it)
+    # stays pending and is forwarded to the action as soon as it exists.
+    signal.pthread_sigmask(signal.SIG_BLOCK, set(FORWARDED) | {signal.SIGCHLD})
     missing = [name for name in REQUIRED_MODULES if name not in sys.modules]
     for name in missing:
         __import__(name)
@@ -135,7 +152,7 @@ def serve(spec: ServiceSpec, root: str = "/", *, environ: Mapping[str, str] | No
 def _child(root: str, program: str, argv: tuple[str, ...], env: Mapping[str, str], cwd: str, uid: int,
            gid: int) -> NoReturn:  # pragma: no cover - runs in the forked child
     try:
-        for signum in FORWARDED:
+        for signum in FORWARDED + PYTHON_IGNORED:
             signal.signal(signum, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         if root != "/":
