@@ -21,3 +21,5 @@ needs_shared = pytest.mark.skipif(
 # not whichever checkout an editable install happens to point at.
 PLUGIN_DIR = REPO_ROOT / "plugin"
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")]))
+
+pytest_plugins = ["cluster_fixture"]

@@ -1,7 +1,7 @@
 """``r2k8s run`` on the real single-node cluster of the test suite (marker ``e2e``).
 
-The cluster comes from ``tests/cluster/up`` (it prints the admin kubeconfig's
-path as its last line; a running cluster is reused), or from
+The cluster comes from the ``cluster_kubeconfig`` fixture (tests/cluster_fixture.py:
+``tests/cluster/up``, which reuses a running cluster), or from
 ``$R2K8S_E2E_KUBECONFIG``. Runs go to a namespace that enforces Pod Security
 **baseline**, with the suite's Debian Python image. What is compared with
 ``r2k8s run --local``: formula ID, results, exit codes; and that after
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz, rootfs_ware_id
-from conftest import FIXTURES, REPO_ROOT, needs_shared
+from conftest import FIXTURES, needs_shared
 from formula_runs import Outcome, run_local, write_formula
 from tarbuild import D, F, make_tar
 
@@ -35,7 +35,6 @@ from r2k8s.core.ingest import ingest_tar
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_root, needs_busybox]
 
 NAMESPACE = "r2k8s-e2e"
-UP = REPO_ROOT / "tests" / "cluster" / "up"
 HEARTBEAT_TIMEOUT, STOP_MARGIN, TTL, SLACK = 20, 10, 5, 20
 """The documented bound after SIGKILL: heartbeat timeout + stop grace and margin + --ttl + controller slack."""
 
@@ -52,16 +51,8 @@ def _image() -> str:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig() -> Path:
-    explicit = os.environ.get("R2K8S_E2E_KUBECONFIG")
-    if explicit:
-        return Path(explicit)
-    if not os.access(UP, os.X_OK):
-        pytest.skip(f"the test cluster is not available: {UP} does not exist yet (or set $R2K8S_E2E_KUBECONFIG)")
-    done = subprocess.run([str(UP)], capture_output=True, text=True, timeout=3600)
-    if done.returncode != 0 or not done.stdout.strip():
-        pytest.skip(f"tests/cluster/up failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
-    return Path(done.stdout.strip().splitlines()[-1])
+def kubeconfig(cluster_kubeconfig: Path) -> Path:
+    return cluster_kubeconfig
 
 
 @pytest.fixture(scope="session")

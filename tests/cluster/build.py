@@ -10,11 +10,14 @@ key rebuilds only what changed.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
+import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,13 @@ from .progress import say
 
 GO_SOURCE = Path(__file__).resolve().parent / "go"
 #: Names the kube binary answers to (see go/kube/main.go); each gets a symlink.
+#: k8s.io/kubernetes v1.34 needs Go 1.24 (go/go.mod's go line).
+MINIMUM_GO = (1, 24)
+#: The Go release fetched when the machine has no Go that new (upstream builds v1.34 with Go 1.24).
+FALLBACK_GO = "go1.24.13"
+#: Its module hash as the Go checksum database records it (golang.org/toolchain v0.0.1-go1.24.13.linux-amd64).
+FALLBACK_GO_H1 = "h1:5sgfUhn9QCgVl4UYj32GrIYFHI3bi2UX55tNfupXwxc="
+GOPROXY = "https://proxy.golang.org"
 KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl")
 
 
@@ -54,9 +64,10 @@ class Binaries:
 
 def ensure_binaries() -> Binaries:
     """Return the cached build for the current sources, building it first if there is none."""
-    go = shutil.which("go")
+    go = find_go()
     if go is None:
-        raise SystemExit("the test cluster needs Go (the `go` command) to build Kubernetes; none is on PATH")
+        raise SystemExit(f"the test cluster needs Go {'.'.join(map(str, MINIMUM_GO))} or newer to build Kubernetes; "
+                         "none is on PATH (.ci/install-cluster fetches one)")
     env = _go_environment()
     go_version = subprocess.run([go, "env", "GOVERSION"], env=env, check=True, capture_output=True, text=True).stdout.strip()
     ldflags = _ldflags()
@@ -84,6 +95,82 @@ def ensure_binaries() -> Binaries:
     _remove_other_builds(binaries.directory)
     say(f"built {binaries.directory}")
     return binaries
+
+
+def find_go() -> str | None:
+    """The ``go`` on PATH if it is new enough, else the toolchain ``ensure_go`` fetched, else None."""
+    on_path = shutil.which("go")
+    if on_path is not None and _go_version(on_path) >= MINIMUM_GO:
+        return on_path
+    cached = _toolchain_dir() / "bin" / "go"
+    return str(cached) if cached.is_file() else None
+
+
+def ensure_go() -> str:
+    """A usable ``go``: the one on PATH, or Go's release toolchain fetched once into the cache.
+
+    The toolchain comes from the Go module proxy, where Go itself publishes it as the module
+    ``golang.org/toolchain`` (what ``GOTOOLCHAIN`` downloads), checked against its go.sum hash.
+    """
+    go = find_go()
+    if go is not None:
+        return go
+    version = f"v0.0.1-{FALLBACK_GO}.linux-amd64"
+    url = f"{GOPROXY}/golang.org/toolchain/@v/{version}.zip"
+    say(f"fetching {FALLBACK_GO} from {url}")
+    target = _toolchain_dir()
+    staging = Path(tempfile.mkdtemp(prefix=".toolchain.", dir=_mkdir(target.parent)))
+    try:
+        archive = staging / "toolchain.zip"
+        with urllib.request.urlopen(url, timeout=300) as response, open(archive, "wb") as out:
+            shutil.copyfileobj(response, out)
+        prefix = f"golang.org/toolchain@{version}/"
+        tree = staging / "go"
+        with zipfile.ZipFile(archive) as bundle:
+            if _module_hash(bundle) != FALLBACK_GO_H1:
+                raise RuntimeError(f"{url} does not have the module hash {FALLBACK_GO_H1} the checksum database records")
+            for entry in bundle.infolist():
+                if not entry.filename.startswith(prefix) or entry.is_dir():
+                    continue
+                path = tree / entry.filename.removeprefix(prefix)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with bundle.open(entry) as source, open(path, "wb") as out:
+                    shutil.copyfileobj(source, out)
+                path.chmod(0o755 if (entry.external_attr >> 16) & 0o111 else 0o644)
+        go = tree / "bin" / "go"
+        if _go_version(str(go)) < MINIMUM_GO:
+            raise RuntimeError(f"the fetched toolchain at {url} does not run as {FALLBACK_GO}")
+        shutil.rmtree(target, ignore_errors=True)
+        tree.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return str(target / "bin" / "go")
+
+
+def _module_hash(bundle: zipfile.ZipFile) -> str:
+    """Go's "h1" hash of a module zip (golang.org/x/mod/sumdb/dirhash.Hash1)."""
+    listing = "".join(
+        f"{hashlib.sha256(bundle.read(name)).hexdigest()}  {name}\n"
+        for name in sorted(entry.filename for entry in bundle.infolist() if not entry.is_dir())
+    )
+    return "h1:" + base64.b64encode(hashlib.sha256(listing.encode()).digest()).decode()
+
+
+def _toolchain_dir() -> Path:
+    return settings.cache_dir() / "go" / f"toolchain-{FALLBACK_GO}"
+
+
+def _go_version(go: str) -> tuple[int, ...]:
+    """(major, minor, patch) of a ``go`` command, (0,) if it does not run."""
+    try:
+        done = subprocess.run([go, "env", "GOVERSION"], env=dict(os.environ, GOTOOLCHAIN="local"), capture_output=True, text=True, timeout=60)
+    except OSError:
+        return (0,)
+    digits = done.stdout.strip().removeprefix("go").split(".")
+    try:
+        return tuple(int(part) for part in digits)
+    except ValueError:
+        return (0,)
 
 
 def _go_environment() -> dict[str, str]:

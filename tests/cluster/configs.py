@@ -23,7 +23,13 @@ NETWORK_NAME = "r2k8s"
 def write_containerd_config(layout: StateLayout) -> Path:
     """containerd 1.6 (config version 2): private root, state and socket; the cgroupfs driver;
     overlayfs snapshots; our pause image as the sandbox; our CNI network; network namespaces
-    under the state directory rather than /run/netns."""
+    under the state directory rather than /run/netns.
+
+    ``restrict_oom_score_adj``: no container gets an OOM score below containerd's own. Lowering a
+    score needs CAP_SYS_RESOURCE, which some sandboxes (this CI's Firecracker VMs among them) do
+    not give even to root; without the restriction the pod sandbox's -998 makes every ``runc
+    create`` fail ("failed to update /proc/self/oom_score_adj: Permission denied" in runc's log,
+    "can't get final child's PID from pipe: EOF" in the kubelet's events)."""
     runc = shutil.which("runc") or "runc"
     text = f"""\
 version = 2
@@ -49,6 +55,7 @@ disabled_plugins = [
   stream_server_port = "0"
   netns_mounts_under_state_dir = true
   enable_selinux = false
+  restrict_oom_score_adj = true
 
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
@@ -104,6 +111,9 @@ def write_cni_config(layout: StateLayout) -> Path:
 def write_kubelet_config(layout: StateLayout) -> Path:
     """The kubelet on cgroup v1 with cgroupfs, no swap check, and lenient disk thresholds.
 
+    Its own OOM score stays 0 (upstream: -999), for the reason containerd's is restricted: the
+    machine may not allow lowering it.
+
     Image garbage collection is off (high threshold 100%): the images were imported, not pulled,
     so a collected image could not come back. Eviction thresholds are low so that a nearly full
     development disk does not evict the tests' pods.
@@ -144,6 +154,7 @@ def write_kubelet_config(layout: StateLayout) -> Path:
         "makeIPTablesUtilChains": False,
         "rotateCertificates": False,
         "registerNode": True,
+        "oomScoreAdj": 0,
     }
     path = layout.config / "kubelet.json"
     _write(path, json.dumps(config, indent=2) + "\n")

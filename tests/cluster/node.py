@@ -65,6 +65,17 @@ def up() -> Path:
         return layout.admin_kubeconfig
 
 
+def prepare() -> None:
+    """Make everything ``up`` needs that is slow to make (Go, the build, the images), without starting anything."""
+    if os.geteuid() != 0:
+        raise SystemExit("the test cluster's images are made as root (mmdebstrap --mode=root)")
+    build.ensure_go()
+    missing = missing_prerequisites()
+    if missing:
+        raise SystemExit(f"the test cluster needs {'; '.join(missing)}")
+    _ensure_build()
+
+
 def down() -> None:
     """Stop every part of the cluster and remove its state directory."""
     layout = settings.layout()
@@ -305,13 +316,23 @@ def _recorded_binaries_directory(layout: StateLayout) -> Path | None:
         return Path(kube.executable).parent if kube else None
 
 
+def missing_prerequisites() -> list[str]:
+    """What this machine lacks to run the cluster (root aside), as instructions; empty when nothing."""
+    packages = sorted({package for command, package in REQUIRED_COMMANDS.items() if shutil.which(command) is None})
+    if not all((configs.CNI_PLUGINS / plugin).exists() for plugin in REQUIRED_CNI_PLUGINS):
+        packages.append("containernetworking-plugins")
+    missing = [f"the Debian packages {' '.join(packages)} (apt-get install)"] if packages else []
+    if build.find_go() is None:
+        missing.append(f"Go {'.'.join(map(str, build.MINIMUM_GO))} or newer to build Kubernetes")
+    return missing
+
+
 def _check_prerequisites() -> None:
     if os.geteuid() != 0:
         raise SystemExit("the test cluster runs as root (it mounts, makes a bridge and runs containers)")
-    missing = sorted({package for command, package in REQUIRED_COMMANDS.items() if shutil.which(command) is None})
-    missing += ["containernetworking-plugins"] if not all((configs.CNI_PLUGINS / p).exists() for p in REQUIRED_CNI_PLUGINS) else []
+    missing = missing_prerequisites()
     if missing:
-        raise SystemExit(f"the test cluster needs these Debian packages: apt-get install {' '.join(missing)} (.ci/run installs them)")
+        raise SystemExit(f"the test cluster needs {'; '.join(missing)} (.ci/install-cluster installs them)")
 
 
 @contextmanager
