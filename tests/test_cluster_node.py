@@ -224,6 +224,9 @@ def _down_and_up_again(core: Any) -> None:
     veths = network.bridge_ports()
     assert veths, "the pod has no veth on the bridge"
     assert mounts.mounts_below(layout.root)
+    leftovers = node.host_leftovers()
+    assert node.DEVICE_PLUGINS / "kubelet.sock" in leftovers
+    assert any(path.parent == node.CNI_RESULTS for path in leftovers), leftovers
 
     node.down()
 
@@ -233,6 +236,9 @@ def _down_and_up_again(core: Any) -> None:
     assert mounts.mounts_below(layout.root) == []
     assert not {settings.BRIDGE, *veths} & network.interfaces()
     assert cgroups.subtrees() == []
+    assert node.host_leftovers() == []
+    logs = Path("/var/log/containers")
+    assert not [link for link in (logs.iterdir() if logs.is_dir() else []) if str(layout.root) in os.readlink(link)]
 
     started = time.monotonic()
     node.up()

@@ -268,6 +268,7 @@ def _stop(layout: StateLayout, binaries_directory: Path | None) -> None:
     processes.terminate(sorted(cgroups.member_pids()), timeout=0)
     cgroups.remove_subtrees()
     _remove_container_log_links(layout)
+    _remove_host_files()
 
 
 def _stray_processes(layout: StateLayout, binaries_directory: Path | None) -> list[int]:
@@ -301,6 +302,53 @@ def _remove_container_log_links(layout: StateLayout) -> None:
     for link in directory.iterdir():
         if link.is_symlink() and os.readlink(link).startswith(prefix):
             link.unlink()
+
+
+#: What the kubelet, containerd and the CNI library write outside the state directory, at paths
+#: built into them: the device plugin socket, containerd's shim sockets and CNI's result cache.
+DEVICE_PLUGINS = Path("/var/lib/kubelet/device-plugins")
+SHIM_SOCKETS = Path("/run/containerd/s")
+CNI_RESULTS = Path("/var/lib/cni/results")
+
+
+def host_leftovers() -> list[Path]:
+    """Files of a cluster outside its state directory that ``down`` removes; empty after ``down``."""
+    found = [path for path in (DEVICE_PLUGINS / "kubelet.sock", DEVICE_PLUGINS / "kubelet_internal_checkpoint") if path.exists()]
+    listening = _listening_unix_sockets()
+    if SHIM_SOCKETS.is_dir():
+        # A shim that is gone leaves its socket; a live one (of any containerd) is listening on it.
+        found += [path for path in SHIM_SOCKETS.iterdir() if path.is_socket() and str(path) not in listening]
+    if CNI_RESULTS.is_dir():
+        ours = [path for path in CNI_RESULTS.iterdir() if path.name.startswith(f"{configs.NETWORK_NAME}-")]
+        found += ours
+        # containerd adds a loopback network to every pod; its cache entry names the same sandbox.
+        for path in ours:
+            sandbox = path.name.removeprefix(f"{configs.NETWORK_NAME}-").rsplit("-", 1)[0]
+            loopback = CNI_RESULTS / f"cni-loopback-{sandbox}-lo"
+            if loopback.exists():
+                found.append(loopback)
+    return found
+
+
+def _remove_host_files() -> None:
+    for path in host_leftovers():
+        path.unlink(missing_ok=True)
+    # The directories too, when nothing else is in them (rmdir refuses otherwise).
+    for directory in (DEVICE_PLUGINS, DEVICE_PLUGINS.parent, SHIM_SOCKETS, SHIM_SOCKETS.parent, CNI_RESULTS, CNI_RESULTS.parent):
+        try:
+            directory.rmdir()
+        except OSError:
+            pass
+
+
+def _listening_unix_sockets() -> set[str]:
+    """Paths of the bound unix sockets of every process (``/proc/net/unix``)."""
+    paths = set()
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[7].startswith("/"):
+            paths.add(fields[7])
+    return paths
 
 
 def _remove_state(layout: StateLayout) -> None:
