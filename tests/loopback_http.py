@@ -20,6 +20,7 @@ from pathlib import Path
 class LoopbackWarehouse:
     root: Path
     port: int = 0
+    host: str = "127.0.0.1"
     delay: float = 0.0
     body_delay: float = 0.0
     """Seconds to pause after each 64 KiB of a body: a slow transfer that is already under way."""
@@ -30,7 +31,7 @@ class LoopbackWarehouse:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str = "/", scheme: str = "http") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
+        return f"{scheme}://{self.host}:{self.port}{path}"
 
     def ca_url(self) -> str:
         return self.url("/", scheme="ca+http")
@@ -89,11 +90,11 @@ def _handler_for(warehouse: LoopbackWarehouse) -> type[http.server.BaseHTTPReque
 
 
 @contextmanager
-def serve(root: Path) -> Iterator[LoopbackWarehouse]:
-    """Serve ``root`` on a free loopback port for the duration of the block."""
+def serve(root: Path, host: str = "127.0.0.1") -> Iterator[LoopbackWarehouse]:
+    """Serve ``root`` on a free port of ``host`` (loopback unless a test's pods must reach it)."""
     root.mkdir(parents=True, exist_ok=True)
-    warehouse = LoopbackWarehouse(root=root)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(warehouse))
+    warehouse = LoopbackWarehouse(root=root, host=host)
+    server = http.server.ThreadingHTTPServer((host, 0), _handler_for(warehouse))
     server.daemon_threads = True
     warehouse.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
