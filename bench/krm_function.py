@@ -505,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
             print(message, file=sys.stderr, flush=True)
 
     script, kustomize = console_script(args.r2k8s), find_kustomize(args.kustomize)
+    version = r2k8s_version()  # before the run: the snapshot is taken now, the checkout may move meanwhile
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="r2k8s-bench-krm-", dir=args.workdir))
@@ -530,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"r2k8s KRM function benchmark: r2k8s {r2k8s_version()} ({sys.executable}, "
+    print(f"r2k8s KRM function benchmark: r2k8s {version} ({sys.executable}, "
           f"{sys.version.split()[0]}); {tool_version([str(kustomize), 'version'])}; {os.cpu_count()} CPUs")
     print(f"Each row: median wall time of {args.repeat} fresh process(es), start-up included; peak RSS = max over"
           " the runs (GNU time %M; largest process of the tree).\nRatios over 'baseline kustomize images:' of the"
@@ -571,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     tops = {name.split(".")[0] for name in names}
     found = {bad: bad in tops for bad in FORBIDDEN_ON_STARTUP}
     print(f"  imports on that path: {len(names)} modules ({len(names - floor)} beyond the floor's {len(floor)});"
-          + "; ".join(f" {bad} {'IMPORTED' if hit else 'not imported'}" for bad, hit in found.items()))
+          + ";".join(f" {bad} {'IMPORTED' if hit else 'not imported'}" for bad, hit in found.items()))
     direct = sorted(((us, name) for depth, us, name in imported if depth == 0 and name not in floor), reverse=True)
     print("  heaviest top-level imports (cumulative, one -X importtime run): "
           + ", ".join(f"{name} {us / 1000:.0f} ms" for us, name in direct[:6]))
