@@ -18,6 +18,7 @@ Registered from tests/conftest.py (``pytest_plugins``).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import subprocess
@@ -114,21 +115,13 @@ def _users_path() -> Path:
 def _up(config: pytest.Config) -> Path:
     """Run ``up`` with its progress lines shown live (a cold start builds for many minutes)."""
     capture = config.pluginmanager.getplugin("capturemanager")
-    with capture.global_and_fixture_disabled() if capture else _nothing():
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
         done = subprocess.run([sys.executable, str(UP)], stdout=subprocess.PIPE, text=True)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         logs = settings.layout().logs
         raise RuntimeError(f"tests/cluster/up failed (exit {done.returncode}); its output is above, the components' logs in {logs}")
     return Path(lines[-1])
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _component_logs() -> dict[str, Path]:
