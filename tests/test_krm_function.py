@@ -340,3 +340,45 @@ def test_a_legacy_formula_is_accepted_with_its_legacy_id_and_hashes(package: Pat
     assert spec.formula_id == loaded.formula_id and loaded.kind == "legacy"
     assert spec.legacy_inputs == ("/",)  # the pod verifies "/" with the legacy tree hash
     assert spec.context.fetch_urls["/"] == ("http+ca://repeatr.s3.amazonaws.com/assets/",)
+
+
+FAST_PATH_INPUTS = {
+    "list": lambda: resource_list([deployment(), deployment(name="other", image="nginx"),
+                                   {**deployment(name="ns"), "metadata": {"name": "ns", "namespace": "team"}}]),
+    "indented items and comments": lambda: (
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n"
+        "  - # head comment\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web # trailing\n"
+        "    spec:\n      template:\n        spec:\n          containers:\n            - name: web\n"
+        "              image: ./web.formula\n# between items\n"
+        "  - apiVersion: v1\n    kind: Service\n    metadata:\n      name: svc\n"
+        "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: fn\n  data:\n    image: python:3.12\n"),
+    "stream": lambda: ("---\n# Source: c/templates/a.yaml\n" + yaml.safe_dump(deployment()) + "---\n# Source: c/b.yaml\n"
+                       + yaml.safe_dump({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "b"}})),
+    "stream without a final newline": lambda: yaml.safe_dump(deployment()).rstrip("\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAST_PATH_INPUTS))
+def test_the_fast_path_gives_what_the_full_round_trip_gives(package: Path, name: str) -> None:
+    from r2k8s.krm.function import _fast, _full
+
+    text = FAST_PATH_INPUTS[name]()
+    fast = _fast(text, False, None)
+    assert fast is not None, "this input should take the fast path"
+    full = _full(text, explain=False, config_override=None, origin="stdin")
+    assert fast.exit_code == full.exit_code == 0
+    assert list(yaml.safe_load_all(fast.output)) == list(yaml.safe_load_all(full.output))
+    assert run(fast.output).output == fast.output  # and it is a fixed point too
+    for comment in ("# head comment", "# trailing", "# between items", "# Source: c/b.yaml"):
+        assert (comment in text) == (comment in fast.output)
+
+
+def test_anchors_take_the_full_path_and_come_out_expanded(package: Path) -> None:
+    from r2k8s.krm.function import _fast
+
+    text = ("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n"
+            "  metadata: {name: web, labels: &l {app: web}}\n  spec:\n    template:\n      metadata: {labels: *l}\n"
+            "      spec:\n        containers:\n        - {name: web, image: ./web.formula}\n")
+    assert _fast(text, False, None) is None
+    outcome = run(text)
+    assert outcome.exit_code == 0 and "&l" not in outcome.output and "*l" not in outcome.output

@@ -152,6 +152,8 @@ class _Expander:
         from r2k8s.bundle import agent_zipapp, configmap_name
         from r2k8s.cluster.manifests import configmap_manifest
 
+        if not self.namespaces:
+            return []
         name = configmap_name()
         present = {(item.get("kind"), _namespace(item), _name(item)) for item in self.given.items}
         added = []
@@ -200,7 +202,75 @@ def _name(item: Mapping[str, Any]) -> str | None:
 
 
 def run(text: str, *, explain: bool = False, config_override: Any = None, origin: str = "stdin") -> Outcome:
-    """Run the function on ``text``; never returns empty output with exit code 0."""
+    """Run the function on ``text``; never returns empty output with exit code 0.
+
+    The fast path (:mod:`.splice`) answers most inputs: libyaml reads them,
+    only changed items are round-tripped, everything else is copied as text.
+    Inputs it does not handle, and every failure, take the full round-trip
+    path, which is also the one that writes error results.
+    """
+    fast = _fast(text, explain, config_override)
+    if fast is not None:
+        return fast
+    return _full(text, explain=explain, config_override=config_override, origin=origin)
+
+
+def _fast(text: str, explain: bool, config_override: Any) -> Outcome | None:
+    from r2k8s.krm import splice
+    from r2k8s.krm.resource_list import _stream_sources
+
+    if not text.strip():
+        return None
+    plan = splice.layout(text)
+    if plan is None or not plan.documents:
+        return None
+    if plan.mode == "list":
+        document = plan.documents[0]
+        items = document.get("items")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            return None
+        function_config = document.get("functionConfig")
+        sources: list[str | None] = []
+    else:
+        items = plan.documents
+        if not all(isinstance(i, dict) for i in items):
+            return None
+        function_config = None
+        sources = [source for _, source in _stream_sources(text)]
+        sources = sources if len(sources) == len(items) else []
+    try:
+        config = parse_function_config(config_override if config_override is not None else function_config)
+    except R2k8sError:
+        return None
+    from r2k8s.krm.config import environment_overrides
+
+    config = environment_overrides(config)
+    if not splice.maybe_formula_reference(text) and not (explain or config.explain):
+        return Outcome(text, 0, [])  # nothing can change: the input is the answer, byte for byte
+    given = FunctionInput(plan.mode, items, function_config, None, sources)
+    expander = _Expander(given, config)
+    try:
+        expander.plan()
+    except R2k8sError:
+        return None
+    if expander.problems:
+        return None
+    if explain or config.explain:
+        return Outcome(expander.explanation(), 0, [])
+    if not expander.patches:
+        return Outcome(text, 0, [])
+    import jsonpatch
+
+    def patcher(operations: list[dict[str, Any]]) -> Any:
+        converted = [{**op, "value": yamlio.block(op["value"])} if "value" in op else op for op in operations]
+        return lambda node: jsonpatch.apply_patch(node, converted, in_place=True)
+
+    changes = {index: patcher(operations) for index, operations in expander.patches}
+    output = splice.splice(text, plan, changes, expander._agent_configmaps())
+    return None if output is None else Outcome(output, 0, [])
+
+
+def _full(text: str, *, explain: bool, config_override: Any, origin: str) -> Outcome:
     try:
         given = read_input(text, origin)
     except R2k8sError as exc:

@@ -1,0 +1,171 @@
+"""The fast path: read with libyaml, round-trip only the items that change, copy the rest as text.
+
+ruamel.yaml's round trip is what keeps ``yes``, ``0644``, comments and key
+order intact, but it is pure Python: on 2,000 resources it spent 22 s reading
+and 19 s writing, and 20,000 resources took 2.4 GiB. Most items never change
+(a tenth refer to formulas in a typical package), and an item the function
+does not change is best served by its own bytes. So:
+
+1. :func:`layout` reads the input once with PyYAML's C parser and returns the
+   plain data (for finding formula references) plus the character span of
+   every item (ResourceList items, or stream documents);
+2. the caller plans its changes on the plain data;
+3. :func:`splice` re-reads only the changed items' spans with ruamel.yaml,
+   applies the operations, writes them back in place, and appends new items.
+
+Anything unusual — flow-style items, anchors or aliases (the output must have
+none), tabs, a ResourceList whose items are not a block sequence — makes
+:func:`layout` return ``None`` and the caller takes the full round-trip path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+__all__ = ["Layout", "layout", "maybe_formula_reference", "splice"]
+
+_CANDIDATE = re.compile(r"""["']?image["']?\s*:\s*["']?(?:\.\.?/|formula:)""")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def maybe_formula_reference(text: str) -> bool:
+    """False when no ``image:`` value in ``text`` can be a formula reference (nothing to do at all)."""
+    return _CANDIDATE.search(text) is not None
+
+
+@dataclasses.dataclass
+class Layout:
+    mode: str
+    """``list`` or ``stream``."""
+    documents: list[Any]
+    """The plain data of each YAML document."""
+    spans: list[tuple[int, int, int]]
+    """(start, end, column) of each item's mapping in the text."""
+    append_at: int
+    """Where new items go (after the last item)."""
+    dash_column: int
+    """List mode: the column of the items' ``-``."""
+
+
+class _Unusual(Exception):
+    pass
+
+
+def layout(text: str) -> Layout | None:
+    """The items' spans, or ``None`` when the text is not plain block YAML (use the full path)."""
+    if "\t" in text:
+        return None
+    try:
+        documents = list(yaml.load_all(text, Loader=_Loader))
+        return _spans(text, [d for d in documents if d is not None])
+    except (_Unusual, yaml.YAMLError):
+        return None
+
+
+def _spans(text: str, documents: list[Any]) -> Layout:
+    mode = "list" if (len(documents) == 1 and isinstance(documents[0], dict)
+                      and documents[0].get("kind") == "ResourceList") else "stream"
+    item_depth = 3 if mode == "list" else 1
+    spans: list[tuple[int, int, int]] = []
+    depth = 0
+    root_key_next = True  # list mode: is the next scalar of the root mapping a key?
+    items_value_next = False
+    in_items = False
+    append_at = len(text)
+    for event in yaml.parse(text, Loader=_Loader):
+        if getattr(event, "anchor", None) or isinstance(event, yaml.AliasEvent):
+            raise _Unusual("anchors or aliases")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth == 2 and mode == "list":
+                in_items, items_value_next, root_key_next = items_value_next, False, True
+                if in_items and (event.flow_style or not isinstance(event, yaml.SequenceStartEvent)):
+                    raise _Unusual("items is not a block sequence")
+            if depth == item_depth and (mode == "stream" or in_items):
+                if event.flow_style or not isinstance(event, yaml.MappingStartEvent):
+                    raise _Unusual("an item that is not a block mapping")
+                spans.append((event.start_mark.index, -1, event.start_mark.column))
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            if depth == item_depth and (mode == "stream" or in_items):
+                start, _, column = spans[-1]
+                spans[-1] = (start, event.end_mark.index, column)
+            if depth == 2 and in_items:
+                in_items = False
+                append_at = event.end_mark.index
+            depth -= 1
+        elif isinstance(event, yaml.ScalarEvent) and mode == "list" and depth == 1:
+            if root_key_next:
+                items_value_next = event.value == "items"
+            root_key_next = not root_key_next
+    if mode == "list" and not spans:
+        raise _Unusual("no items to place new ones after")
+    dash_column = max(0, spans[0][2] - 2) if mode == "list" else 0
+    return Layout(mode, documents, spans, append_at, dash_column)
+
+
+def _dedent(span: str, column: int) -> str:
+    lines = span.split("\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        stripped = line[:column]
+        if stripped.strip():
+            raise _Unusual("a line less indented than its item")
+        out.append(line[column:])
+    return "\n".join(out)
+
+
+def _indent(text: str, column: int) -> str:
+    lines = text.rstrip("\n").split("\n")
+    pad = " " * column
+    return "\n".join([lines[0], *[pad + line if line else line for line in lines[1:]]])
+
+
+def _body_and_tail(span: str) -> tuple[str, str]:
+    """Split trailing blank and comment-only lines (they belong between items) off an item's text."""
+    lines = span.split("\n")
+    keep = len(lines)
+    while keep > 1 and (not lines[keep - 1].strip() or lines[keep - 1].lstrip().startswith("#")):
+        keep -= 1
+    return "\n".join(lines[:keep]), "\n".join(lines[keep:])
+
+
+def splice(text: str, plan: Layout, changes: dict[int, Callable[[Any], None]], new_items: list[Any]) -> str | None:
+    """Rewrite the items in ``changes`` (index → function patching a round-trip object) and append ``new_items``.
+
+    Returns ``None`` if an item's text cannot be re-read on its own (the caller takes the full path).
+    """
+    from r2k8s.krm import yamlio
+
+    pieces: list[str] = []
+    cursor = 0
+    try:
+        for index in sorted(changes):
+            start, end, column = plan.spans[index]
+            body, tail = _body_and_tail(text[start:end])
+            documents = yamlio.load_documents(_dedent(body, column))
+            if len(documents) != 1:
+                return None
+            changes[index](documents[0])
+            rewritten = _indent(yamlio.dump_documents(documents), column)
+            pieces += [text[cursor:start], rewritten, "\n" if tail or not body.endswith("\n") else "", tail]
+            cursor = end
+    except (_Unusual, yamlio.YAMLError):
+        return None
+    pieces.append(text[cursor:plan.append_at])
+    addition = ""
+    if new_items:
+        if plan.mode == "list":
+            pad = " " * plan.dash_column
+            for item in new_items:
+                addition += pad + "- " + _indent(yamlio.dump_documents([item]), plan.dash_column + 2) + "\n"
+        else:
+            addition = "".join("---\n" + yamlio.dump_documents([item]) for item in new_items)
+    before = "".join(pieces)
+    if addition and not before.endswith("\n"):
+        before += "\n"
+    return before + addition + text[plan.append_at:]
