@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import urllib.request
 import zipfile
@@ -80,12 +81,7 @@ def ensure_binaries() -> Binaries:
     staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=_mkdir(binaries.directory.parent)))
     try:
         for package, output in (("./kube", "kube"), ("./pause", "pause")):
-            subprocess.run(
-                [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(staging / output), package],
-                cwd=GO_SOURCE,
-                env=env,
-                check=True,
-            )
+            _go_build([go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(staging / output), package], env)
         for name in KUBE_COMMANDS:
             (staging / name).symlink_to("kube")
         staging.chmod(0o755)
@@ -95,6 +91,22 @@ def ensure_binaries() -> Binaries:
     _remove_other_builds(binaries.directory)
     say(f"built {binaries.directory}")
     return binaries
+
+
+def _go_build(argv: list[str], env: dict[str, str]) -> None:
+    """Run a ``go`` command, passing on its stderr but the two hundred "go: downloading" lines."""
+    process = subprocess.Popen(argv, cwd=GO_SOURCE, env=env, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    downloads = 0
+    for line in process.stderr:
+        if line.startswith("go: downloading "):
+            downloads += 1
+        else:
+            sys.stderr.write(line)
+    if downloads:
+        say(f"go downloaded {downloads} modules")
+    if process.wait() != 0:
+        raise subprocess.CalledProcessError(process.returncode, argv)
 
 
 def find_go() -> str | None:
