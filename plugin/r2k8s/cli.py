@@ -155,15 +155,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     run_command.add_parser(sub)
 
-    p = sub.add_parser(
-        "fn", help="the KRM function: ResourceList (or a plain YAML stream, for helm) on stdin, rewritten on stdout",
-        description="Expand every container whose image is ./path.formula or formula:NAME into a pod that fetches,"
-                    " verifies and runs the formula. 'r2k8s' with stdin piped and no arguments does the same.")
+    _add_fn_arguments(sub.add_parser("fn", **FN_PARSER))
+    return parser
+
+
+FN_PARSER = {
+    "help": "the KRM function: ResourceList (or a plain YAML stream, for helm) on stdin, rewritten on stdout",
+    "description": "Expand every container whose image is ./path.formula or formula:NAME into a pod that fetches,"
+                   " verifies and runs the formula. 'r2k8s' with stdin piped and no arguments does the same.",
+}
+
+
+def _add_fn_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--explain", action="store_true", help="print the JSON-patch operations per resource instead")
     p.add_argument("--config", metavar="FILE", help="function config file (overrides the ResourceList's functionConfig)")
     p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # helm --post-renderer-args, ignored with a note
     p.set_defaults(run=cmd_fn)
-    return parser
+    return p
 
 
 def cmd_fn(args: argparse.Namespace) -> None:
@@ -195,12 +203,15 @@ def cmd_fn(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and len(sys.argv) == 1 and not sys.stdin.isatty():
         argv = ["fn"]  # kustomize, kpt and helm run the function with stdin piped and no arguments
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    run: Callable[[argparse.Namespace], str | None] | None = getattr(args, "run", None)
-    if run is None:
-        parser.print_help(sys.stderr)
-        return Category.USAGE.exit_code
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["fn"]:  # the function's start-up counts: skip building every other subcommand's parser
+        args = _add_fn_arguments(_Parser(prog="r2k8s fn", description=FN_PARSER["description"])).parse_args(words[1:])
+    else:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "run", None) is None:
+            build_parser().print_help(sys.stderr)
+            return Category.USAGE.exit_code
+    run: Callable[[argparse.Namespace], str | None] = args.run
     try:
         result = run(args)
     except R2k8sError as exc:

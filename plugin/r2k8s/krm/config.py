@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.resources
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -103,6 +101,9 @@ class FunctionConfig:
 
 @functools.cache
 def _validator() -> Any:
+    import importlib.resources
+    import json
+
     import jsonschema
 
     text = importlib.resources.files("r2k8s").joinpath("schemas", "function-config.schema.json").read_text("utf-8")

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.krm import yamlio
 from r2k8s.krm.config import FunctionConfig, parse_function_config
 from r2k8s.krm.locate import ContainerSite, dotted, find_containers
 from r2k8s.krm.references import FormulaResolver, is_reference
@@ -143,6 +142,8 @@ class _Expander:
     def apply(self) -> None:
         import jsonpatch
 
+        from r2k8s.krm import yamlio
+
         for index, operations in self.patches:
             converted = [{**op, "value": yamlio.block(op["value"])} if "value" in op else op for op in operations]
             jsonpatch.apply_patch(self.given.items[index], converted, in_place=True)
@@ -150,6 +151,7 @@ class _Expander:
 
     def _agent_configmaps(self) -> list[Any]:
         from r2k8s.bundle import agent_zipapp, configmap_name
+        from r2k8s.krm import yamlio
         from r2k8s.cluster.manifests import configmap_manifest
 
         if not self.namespaces:
@@ -167,6 +169,8 @@ class _Expander:
         return added
 
     def explanation(self) -> str:
+        from r2k8s.krm import yamlio
+
         documents: list[Any] = []
         for index, operations in self.patches:
             item = self.given.items[index]
@@ -217,7 +221,7 @@ def run(text: str, *, explain: bool = False, config_override: Any = None, origin
 
 def _fast(text: str, explain: bool, config_override: Any) -> Outcome | None:
     from r2k8s.krm import splice
-    from r2k8s.krm.resource_list import _stream_sources
+    from r2k8s.krm.resource_list import stream_sources
 
     if not text.strip():
         return None
@@ -236,7 +240,7 @@ def _fast(text: str, explain: bool, config_override: Any) -> Outcome | None:
         if not all(isinstance(i, dict) for i in items):
             return None
         function_config = None
-        sources = [source for _, source in _stream_sources(text)]
+        sources = [source for _, source in stream_sources(text)]
         sources = sources if len(sources) == len(items) else []
     try:
         config = parse_function_config(config_override if config_override is not None else function_config)
@@ -261,6 +265,8 @@ def _fast(text: str, explain: bool, config_override: Any) -> Outcome | None:
         return Outcome(text, 0, [])
     import jsonpatch
 
+    from r2k8s.krm import yamlio
+
     def patcher(operations: list[dict[str, Any]]) -> Any:
         converted = [{**op, "value": yamlio.block(op["value"])} if "value" in op else op for op in operations]
         return lambda node: jsonpatch.apply_patch(node, converted, in_place=True)
@@ -271,6 +277,8 @@ def _fast(text: str, explain: bool, config_override: Any) -> Outcome | None:
 
 
 def _full(text: str, *, explain: bool, config_override: Any, origin: str) -> Outcome:
+    from r2k8s.krm import yamlio
+
     try:
         given = read_input(text, origin)
     except R2k8sError as exc:

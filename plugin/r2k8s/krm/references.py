@@ -24,7 +24,6 @@ from pathlib import Path
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.krm.config import FunctionConfig
-from r2k8s.krm.yamlio import to_plain
 
 __all__ = ["FORMULA_PREFIX", "FormulaRef", "FormulaResolver", "is_reference"]
 
@@ -64,6 +63,7 @@ class FormulaResolver:
             raise R2k8sError(Category.USAGE, f"image {image!r}: no formula named {name!r} in the function config's"
                                              f" spec.formulas (known: {known})")
         from r2k8s.formula_files import load_formula_bytes
+        from r2k8s.krm.yamlio import to_plain
 
         origin = f"{self.config.source} spec.formulas.{name}"
         data = json.dumps(to_plain(self.config.formulas[name])).encode()

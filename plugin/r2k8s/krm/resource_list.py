@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.krm import yamlio
 
 __all__ = ["FunctionInput", "display_file", "file_index", "read_input", "resource_name", "resource_ref", "source_file",
+           "stream_sources",
            "write_output"]
 
 RESOURCE_LIST_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
@@ -43,7 +43,7 @@ def _bad_input(message: str) -> R2k8sError:
     return R2k8sError(Category.USAGE, message)
 
 
-def _stream_sources(text: str) -> list[tuple[int, str | None]]:
+def stream_sources(text: str) -> list[tuple[int, str | None]]:
     """(first line number, ``# Source:`` name) of each ``---``-separated chunk of a stream."""
     chunks: list[tuple[int, str | None]] = []
     starts = [0] + [m.end() for m in _SEPARATOR.finditer(text)]
@@ -56,6 +56,8 @@ def _stream_sources(text: str) -> list[tuple[int, str | None]]:
 
 
 def read_input(text: str, origin: str = "stdin") -> FunctionInput:
+    from r2k8s.krm import yamlio  # ruamel.yaml is slow to import: only the full round-trip path needs it
+
     if not text.strip():
         raise _bad_input(f"{origin}: no input: expected a ResourceList or a stream of resources")
     try:
@@ -65,7 +67,7 @@ def read_input(text: str, origin: str = "stdin") -> FunctionInput:
         where = f"{origin}"
         if mark is not None:
             line = mark.line + 1
-            chunk = [c for c in _stream_sources(text) if c[0] <= line][-1:]
+            chunk = [c for c in stream_sources(text) if c[0] <= line][-1:]
             where += f": line {line} column {mark.column + 1}"
             if chunk and chunk[0][1]:
                 where += f" (in the document from {chunk[0][1]})"
@@ -85,7 +87,7 @@ def read_input(text: str, origin: str = "stdin") -> FunctionInput:
                 raise _bad_input(f"{origin}: items[{index}] is not a resource (a mapping), it is {type(item).__name__}")
         _drop_dash_comments(items)
         return FunctionInput("list", items, document.get("functionConfig"), document)
-    sources = [source for _, source in _stream_sources(text)]
+    sources = [source for _, source in stream_sources(text)]
     for index, item in enumerate(documents):
         if not isinstance(item, Mapping):
             raise _bad_input(f"{origin}: document {index + 1} is not a resource (a mapping), it is"
@@ -110,6 +112,8 @@ def _drop_dash_comments(items: Any) -> None:
 
 
 def write_output(given: FunctionInput, results: list[dict[str, Any]] | None = None) -> str:
+    from r2k8s.krm import yamlio
+
     if given.mode == "list":
         document = given.document
         if results:

@@ -46,8 +46,8 @@ class Layout:
     """The plain data of each YAML document."""
     spans: list[tuple[int, int, int]]
     """(start, end, column) of each item's mapping in the text."""
-    append_at: int
-    """Where new items go (after the last item)."""
+    append_at: int | None
+    """Where new items go (after the last item); ``None`` when there is no block sequence to extend."""
     dash_column: int
     """List mode: the column of the items' ``-``."""
 
@@ -76,7 +76,7 @@ def _spans(text: str, documents: list[Any]) -> Layout:
     root_key_next = True  # list mode: is the next scalar of the root mapping a key?
     items_value_next = False
     in_items = False
-    append_at = len(text)
+    append_at: int | None = len(text)
     for event in yaml.parse(text, Loader=_Loader):
         if getattr(event, "anchor", None) or isinstance(event, yaml.AliasEvent):
             raise _Unusual("anchors or aliases")
@@ -84,8 +84,10 @@ def _spans(text: str, documents: list[Any]) -> Layout:
             depth += 1
             if depth == 2 and mode == "list":
                 in_items, items_value_next, root_key_next = items_value_next, False, True
-                if in_items and (event.flow_style or not isinstance(event, yaml.SequenceStartEvent)):
-                    raise _Unusual("items is not a block sequence")
+                if in_items and not isinstance(event, yaml.SequenceStartEvent):
+                    raise _Unusual("items is not a sequence")
+                if in_items and event.flow_style:
+                    append_at = None  # "items: []": fine to read, nowhere to splice new items into
             if depth == item_depth and (mode == "stream" or in_items):
                 if event.flow_style or not isinstance(event, yaml.MappingStartEvent):
                     raise _Unusual("an item that is not a block mapping")
@@ -96,15 +98,16 @@ def _spans(text: str, documents: list[Any]) -> Layout:
                 spans[-1] = (start, event.end_mark.index, column)
             if depth == 2 and in_items:
                 in_items = False
-                append_at = event.end_mark.index
+                if append_at is not None:
+                    append_at = event.end_mark.index
             depth -= 1
         elif isinstance(event, yaml.ScalarEvent) and mode == "list" and depth == 1:
             if root_key_next:
                 items_value_next = event.value == "items"
             root_key_next = not root_key_next
     if mode == "list" and not spans:
-        raise _Unusual("no items to place new ones after")
-    dash_column = max(0, spans[0][2] - 2) if mode == "list" else 0
+        append_at = None
+    dash_column = max(0, spans[0][2] - 2) if mode == "list" and spans else 0
     return Layout(mode, documents, spans, append_at, dash_column)
 
 
@@ -155,6 +158,8 @@ def splice(text: str, plan: Layout, changes: dict[int, Callable[[Any], None]], n
             pieces += [text[cursor:start], rewritten, "\n" if tail or not body.endswith("\n") else "", tail]
             cursor = end
     except (_Unusual, yamlio.YAMLError):
+        return None
+    if plan.append_at is None:
         return None
     pieces.append(text[cursor:plan.append_at])
     addition = ""
