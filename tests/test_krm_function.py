@@ -382,3 +382,40 @@ def test_anchors_take_the_full_path_and_come_out_expanded(package: Path) -> None
     assert _fast(text, False, None) is None
     outcome = run(text)
     assert outcome.exit_code == 0 and "&l" not in outcome.output and "*l" not in outcome.output
+
+
+SEED = resource_list([deployment(), deployment(name="plain", image="nginx")])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_fuzz_mutated_input_never_crashes_and_never_succeeds_silently(data: st.DataObject) -> None:
+    """Random edits of a valid list: a clean error or a non-empty answer, never an internal error or empty success."""
+    import os
+    import tempfile
+
+    text = SEED
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(text)))
+        kind = data.draw(st.sampled_from(["insert", "delete", "replace"]))
+        piece = data.draw(st.lists(st.sampled_from(list(":-[]{}#&*!|>'\"\n ./\t~%@`,?") + ["a", "0", "image: ./x", "items"]),
+                                   max_size=6).map("".join))
+        if kind == "insert":
+            text = text[:at] + piece + text[at:]
+        elif kind == "delete":
+            text = text[:at] + text[at + len(piece):]
+        else:
+            text = text[:at] + piece + text[at + len(piece):]
+    with tempfile.TemporaryDirectory() as directory:
+        write_formula(Path(directory) / "web.formula")
+        previous = os.getcwd()
+        os.chdir(directory)
+        try:
+            outcome = run(text)
+        finally:
+            os.chdir(previous)
+    assert outcome.exit_code in (0, 1), outcome.messages
+    if outcome.exit_code == 0:
+        assert outcome.output.strip()
+    else:
+        assert outcome.messages and all(m.strip() for m in outcome.messages)
