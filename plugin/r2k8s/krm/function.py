@@ -263,15 +263,7 @@ def _fast(text: str, explain: bool, config_override: Any) -> Outcome | None:
         return Outcome(expander.explanation(), 0, [])
     if not expander.patches:
         return Outcome(text, 0, [])
-    import jsonpatch
-
-    from r2k8s.krm import yamlio
-
-    def patcher(operations: list[dict[str, Any]]) -> Any:
-        converted = [{**op, "value": yamlio.block(op["value"])} if "value" in op else op for op in operations]
-        return lambda node: jsonpatch.apply_patch(node, converted, in_place=True)
-
-    changes = {index: patcher(operations) for index, operations in expander.patches}
+    changes = {index: operations for index, operations in expander.patches}
     output = splice.splice(text, plan, changes, expander._agent_configmaps())
     return None if output is None else Outcome(output, 0, [])
 

@@ -20,9 +20,9 @@ none), tabs, a ResourceList whose items are not a block sequence — makes
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
-from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -31,6 +31,7 @@ __all__ = ["Layout", "layout", "maybe_formula_reference", "splice"]
 
 _CANDIDATE = re.compile(r"""["']?image["']?\s*:\s*["']?(?:\.\.?/|formula:)""")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def maybe_formula_reference(text: str) -> bool:
@@ -142,12 +143,40 @@ def _dump_new(item: Any) -> str:
     faithful, and it is far faster than ruamel.yaml on the agent ConfigMap's 200 KB base64 line."""
     from r2k8s.krm.yamlio import to_plain
 
-    return yaml.dump(to_plain(item), Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
-                     default_flow_style=False, width=1 << 30, allow_unicode=True)
+    return _dump_plain(to_plain(item))
 
 
-def splice(text: str, plan: Layout, changes: dict[int, Callable[[Any], None]], new_items: list[Any]) -> str | None:
-    """Rewrite the items in ``changes`` (index → function patching a round-trip object) and append ``new_items``.
+def _rewrite(body: str, plain: Any, operations: list[dict[str, Any]]) -> str | None:
+    """One item's new text. If libyaml writes the item exactly as it is written (no comments, no ``yes`` or
+    ``0644`` to keep, the usual kyaml/PyYAML layout), libyaml writes the patched item too; otherwise ruamel.yaml
+    round-trips it, keeping comments and every scalar as the user wrote it."""
+    import jsonpatch
+
+    from r2k8s.krm import yamlio
+
+    if "#" not in body and _dump_plain(plain).rstrip("\n") == body.rstrip("\n"):
+        patched = copy.deepcopy(plain)
+        jsonpatch.apply_patch(patched, operations, in_place=True)
+        return _dump_plain(patched)
+    documents = yamlio.load_documents(body)
+    if len(documents) != 1:
+        return None
+    converted = [{**op, "value": yamlio.block(op["value"])} if "value" in op else op for op in operations]
+    jsonpatch.apply_patch(documents[0], converted, in_place=True)
+    return yamlio.dump_documents(documents)
+
+
+def _dump_plain(value: Any) -> str:
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1 << 30,
+                     allow_unicode=True)
+
+
+def _item(plan: Layout, index: int) -> Any:
+    return plan.documents[0]["items"][index] if plan.mode == "list" else plan.documents[index]
+
+
+def splice(text: str, plan: Layout, changes: dict[int, list[dict[str, Any]]], new_items: list[Any]) -> str | None:
+    """Apply ``changes`` (item index → JSON-patch operations) in place and append ``new_items``.
 
     Returns ``None`` if an item's text cannot be re-read on its own (the caller takes the full path).
     """
@@ -159,11 +188,10 @@ def splice(text: str, plan: Layout, changes: dict[int, Callable[[Any], None]], n
         for index in sorted(changes):
             start, end, column = plan.spans[index]
             body, tail = _body_and_tail(text[start:end])
-            documents = yamlio.load_documents(_dedent(body, column))
-            if len(documents) != 1:
+            new_text = _rewrite(_dedent(body, column), _item(plan, index), changes[index])
+            if new_text is None:
                 return None
-            changes[index](documents[0])
-            rewritten = _indent(yamlio.dump_documents(documents), column)
+            rewritten = _indent(new_text, column)
             pieces += [text[cursor:start], rewritten, "\n" if tail or not body.endswith("\n") else "", tail]
             cursor = end
     except (_Unusual, yamlio.YAMLError):
