@@ -419,3 +419,21 @@ def test_fuzz_mutated_input_never_crashes_and_never_succeeds_silently(data: st.D
         assert outcome.output.strip()
     else:
         assert outcome.messages and all(m.strip() for m in outcome.messages)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- kind: ConfigMap # c\n  data: {a: yes, b: 0644}\n", 0),
+        ("---\n# Source: x.yaml\nkind: Service\nmetadata:\n  name: s\n", 0),
+        ("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n", 1),
+        ("", 1),
+    ],
+)
+def test_the_cli_returns_inputs_without_formulas_byte_for_byte_and_still_refuses_bad_ones(text: str, code: int) -> None:
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-m", "r2k8s", "fn"], input=text, capture_output=True, text=True)
+    assert child.returncode == code, child.stderr
+    assert child.stdout == (text if code == 0 else "")

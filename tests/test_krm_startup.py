@@ -51,7 +51,7 @@ def test_the_output_is_the_empty_resource_list(empty_run) -> None:  # type: igno
 def test_the_import_listing_sees_the_function(empty_run) -> None:  # type: ignore[no-untyped-def]
     """Guards the next test against passing on an empty or unparsed listing."""
     _, modules = empty_run
-    assert {"r2k8s.cli", "r2k8s.krm.function"} <= modules
+    assert {"r2k8s.cli", "r2k8s.krm.quick", "yaml"} <= modules
 
 
 @pytest.mark.parametrize("package", NOT_ON_THE_PATH)

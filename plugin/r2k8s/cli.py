@@ -175,6 +175,12 @@ def _add_fn_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def cmd_fn(args: argparse.Namespace) -> None:
+    from r2k8s.krm.quick import unchanged
+
+    text = sys.stdin.read()
+    if not (args.explain or args.config or os.environ.get("R2K8S_EXPLAIN")) and unchanged(text):
+        sys.stdout.write(text)  # nothing to expand: the input is the answer (and start-up stays short)
+        return
     from r2k8s.krm.function import run
 
     config = None
@@ -190,7 +196,7 @@ def cmd_fn(args: argparse.Namespace) -> None:
         config = documents[0]
     if args.extra:
         log(f"note: ignoring extra arguments {args.extra!r} (configure the function with --config or functionConfig)")
-    outcome = run(sys.stdin.read(), explain=args.explain, config_override=config)
+    outcome = run(text, explain=args.explain, config_override=config)
     for message in outcome.messages:
         log(f"error: {message}")
     if outcome.output:

@@ -249,7 +249,9 @@ def _fast(text: str, explain: bool, config_override: Any) -> Outcome | None:
     from r2k8s.krm.config import environment_overrides
 
     config = environment_overrides(config)
-    if not splice.maybe_formula_reference(text) and not (explain or config.explain):
+    from r2k8s.krm.quick import maybe_formula_reference
+
+    if not maybe_formula_reference(text) and not (explain or config.explain):
         return Outcome(text, 0, [])  # nothing can change: the input is the answer, byte for byte
     given = FunctionInput(plan.mode, items, function_config, None, sources)
     expander = _Expander(given, config)

@@ -22,21 +22,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import re
 from typing import Any
 
 import yaml
 
-__all__ = ["Layout", "layout", "maybe_formula_reference", "splice"]
+__all__ = ["Layout", "layout", "splice"]
 
-_CANDIDATE = re.compile(r"""["']?image["']?\s*:\s*["']?(?:\.\.?/|formula:)""")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-def maybe_formula_reference(text: str) -> bool:
-    """False when no ``image:`` value in ``text`` can be a formula reference (nothing to do at all)."""
-    return _CANDIDATE.search(text) is not None
 
 
 @dataclasses.dataclass
