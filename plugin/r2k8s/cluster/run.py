@@ -229,6 +229,16 @@ def _wait_until_running(kube: Kube, job_name: str, run_id: str, stopper: Stopper
     raise AssertionError("unreachable: the pod watch never ends")
 
 
+def _events_of(kube: Kube, name: str, what: str) -> list[dict[str, Any]]:
+    """The events about object ``name``; none when they cannot be read (they are a courtesy: wait on)."""
+    try:
+        events = kube.call(f"list {what}'s events", None, kube.core.list_namespaced_event, kube.namespace,
+                           field_selector=f"involvedObject.name={name}", _preload_content=False, retries=0)
+    except Exception:  # noqa: BLE001 - without permission to read events, the run just waits as before
+        return []
+    return list(json.loads(events.data).get("items") or [])
+
+
 def _check_job(kube: Kube, job_name: str) -> None:
     """No pod yet: has the Job failed, or did the cluster refuse to create its pod (e.g. Pod Security)?"""
     response = kube.call("read the build job", Permission("get", "jobs.batch"), kube.batch.read_namespaced_job,
@@ -238,12 +248,7 @@ def _check_job(kube: Kube, job_name: str) -> None:
         if condition.get("type") == "Failed" and condition.get("status") == "True":
             raise _failed(f"the build job failed before its pod started: {condition.get('reason')}:"
                           f" {condition.get('message')}")
-    try:
-        events = kube.call("list the build job's events", None, kube.core.list_namespaced_event, kube.namespace,
-                           field_selector=f"involvedObject.name={job_name}", _preload_content=False, retries=0)
-    except Exception:  # noqa: BLE001 - events are a courtesy: without permission to read them, wait on
-        return
-    for event in json.loads(events.data).get("items") or []:
+    for event in _events_of(kube, job_name, "the build job"):
         if event.get("reason") == "FailedCreate":
             raise _failed(f"the cluster refused to create the build pod: {event.get('message')}")
 
@@ -251,12 +256,7 @@ def _check_job(kube: Kube, job_name: str) -> None:
 def _check_pod_events(kube: Kube, pod: str) -> None:
     """A pod the node cannot even create (its sandbox fails) stays ``ContainerCreating`` until ``--timeout``;
     its events say why, so give up once the node has failed :data:`SANDBOX_FAILURES` times."""
-    try:
-        events = kube.call("list the build pod's events", None, kube.core.list_namespaced_event, kube.namespace,
-                           field_selector=f"involvedObject.name={pod}", _preload_content=False, retries=0)
-    except Exception:  # noqa: BLE001 - events are a courtesy: without permission to read them, wait on
-        return
-    for event in json.loads(events.data).get("items") or []:
+    for event in _events_of(kube, pod, "the build pod"):
         count = int(event.get("count") or (event.get("series") or {}).get("count") or 1)
         if event.get("reason") == "FailedCreatePodSandBox" and count >= SANDBOX_FAILURES:
             raise _failed(f"the node cannot create the build pod {pod} ({count} tries):"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from r2k8s.core.errors import Category, R2k8sError
@@ -38,7 +38,7 @@ from r2k8s.core.formula import (
     userinfo_document,
 )
 
-__all__ = ["PROTOCOL_VERSION", "RunSpec", "formula_document", "context_document"]
+__all__ = ["PROTOCOL_VERSION", "RunSpec", "context_document", "decode_spec", "formula_document"]
 
 PROTOCOL_VERSION = 1
 """Bumped when the spec or the frames change incompatibly; client and agent must agree."""
@@ -92,6 +92,23 @@ def _spec_error(message: str) -> R2k8sError:
     return R2k8sError(Category.USAGE, f"build agent: invalid run spec: {message}")
 
 
+def decode_spec(text: str, error: Callable[[str], R2k8sError], peer: str) -> dict[str, Any]:
+    """The JSON object of a spec for the agent, checked to speak this :data:`PROTOCOL_VERSION`.
+
+    ``peer`` names who wrote it, for the mismatch message (the client, the manifests).
+    """
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise error(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise error("not a JSON object")
+    if doc.get("version") != PROTOCOL_VERSION:
+        raise error(f"protocol version {doc.get('version')!r}; this agent speaks {PROTOCOL_VERSION}"
+                    f" ({peer} and the agent bundle come from different r2k8s versions)")
+    return doc
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
     formula: Formula
@@ -119,15 +136,7 @@ class RunSpec:
 
     @classmethod
     def from_json(cls, text: str) -> RunSpec:
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            raise _spec_error(f"not JSON: {exc}") from None
-        if not isinstance(doc, dict):
-            raise _spec_error("not a JSON object")
-        if doc.get("version") != PROTOCOL_VERSION:
-            raise _spec_error(f"protocol version {doc.get('version')!r}; this agent speaks {PROTOCOL_VERSION}"
-                              " (the client and the agent bundle come from different r2k8s versions)")
+        doc = decode_spec(text, _spec_error, "the client")
         try:
             formula = parse_formula(doc.get("formula"))
             context = parse_context(doc.get("context"))

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.formula import Formula, FormulaContext, parse_context, parse_formula
-from r2k8s.core.runspec import PROTOCOL_VERSION, context_document, formula_document
+from r2k8s.core.runspec import PROTOCOL_VERSION, context_document, decode_spec, formula_document
 
 __all__ = ["SPEC_ENV", "ServiceSpec", "action_environment"]
 
@@ -73,15 +73,7 @@ class ServiceSpec:
 
     @classmethod
     def from_json(cls, text: str) -> ServiceSpec:
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            raise _spec_error(f"not JSON: {exc}") from None
-        if not isinstance(doc, dict):
-            raise _spec_error("not a JSON object")
-        if doc.get("version") != PROTOCOL_VERSION:
-            raise _spec_error(f"protocol version {doc.get('version')!r}; this agent speaks {PROTOCOL_VERSION}"
-                              " (the manifests and the agent ConfigMap come from different r2k8s versions)")
+        doc = decode_spec(text, _spec_error, "the manifests")
         try:
             argv = doc.get("argv")
             return cls(
