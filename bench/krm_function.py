@@ -58,6 +58,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from machine_load import busy_cpu_seconds
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,17 +267,6 @@ def write_case(where: Path, generated: Generated, script: Path) -> dict[str, Pat
 
 # --- measuring -----------------------------------------------------------------------------------------------------
 
-def _busy_cpu_seconds() -> float:
-    """System-wide non-idle CPU time (including steal) from /proc/stat, in seconds."""
-    try:
-        with open("/proc/stat") as stat:
-            fields = [int(x) for x in stat.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class Sample:
     seconds: float
@@ -308,13 +299,13 @@ def measure(argv: list[str], scratch: Path, cwd: Path, env: dict[str, str],
             stdin: Path | None = None) -> tuple[Sample, Path, str]:
     """Run ``argv`` under GNU time, stdout to a file: the sample, that file and stderr."""
     rss_file, out_file = scratch / "time.txt", scratch / "stdout.yaml"
-    busy_before = _busy_cpu_seconds()
+    busy_before = busy_cpu_seconds()
     with open(out_file, "wb") as out, (open(stdin, "rb") if stdin else open(os.devnull, "rb")) as given:
         started = time.perf_counter()
         proc = subprocess.run([TIME_BIN, "-f", "%M %U %S", "-o", str(rss_file), *argv], stdin=given, stdout=out,
                               stderr=subprocess.PIPE, cwd=cwd, env=env)
         seconds = time.perf_counter() - started
-    busy = _busy_cpu_seconds() - busy_before
+    busy = busy_cpu_seconds() - busy_before
     stderr = proc.stderr.decode(errors="replace")
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(argv)} in {cwd}\n{stderr[-4000:]}")

@@ -52,6 +52,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine_load import busy_cpu_seconds
+
 MiB = 1 << 20
 #: Measure the r2k8s of the checkout this script belongs to, whatever copy happens to be installed.
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "plugin"
@@ -139,17 +141,6 @@ class Sample:
     foreign_cpus: float = 0.0  # CPUs kept busy by anything else meanwhile (other processes, steal)
 
 
-def _busy_cpu_seconds() -> float:
-    """System-wide non-idle CPU time (including steal) from /proc/stat, in seconds."""
-    try:
-        with open("/proc/stat") as stat:
-            fields = [int(x) for x in stat.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
 class Runner:
     def __init__(self, scratch: Path) -> None:
         self.scratch = scratch
@@ -159,11 +150,11 @@ class Runner:
         """Run ``argv`` under GNU time: wall seconds, peak RSS (KiB), CPU seconds, stdout."""
         rss_file = self.scratch / "rss.txt"
         cmd = [TIME_BIN, "-f", "%M %U %S", "-o", str(rss_file), *argv]
-        busy_before = _busy_cpu_seconds()
+        busy_before = busy_cpu_seconds()
         started = time.perf_counter()
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         seconds = time.perf_counter() - started
-        busy = _busy_cpu_seconds() - busy_before
+        busy = busy_cpu_seconds() - busy_before
         if proc.returncode != 0:
             raise RuntimeError(f"{shlex.join(argv)} failed ({proc.returncode}):\n{proc.stderr}")
         rss, user, system = rss_file.read_text().splitlines()[-1].split()

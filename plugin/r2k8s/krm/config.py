@@ -22,6 +22,7 @@ from typing import Any
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.krm.locate import FieldPath, dotted
+from r2k8s.krm.resource_list import metadata_of
 
 __all__ = ["API_VERSION", "KIND", "CacheConfig", "FunctionConfig", "parse_function_config"]
 
@@ -115,8 +116,7 @@ def _config_error(source: str, message: str) -> R2k8sError:
 
 
 def _name_of(config: Mapping[str, Any]) -> str:
-    metadata = config.get("metadata") if isinstance(config.get("metadata"), Mapping) else {}
-    return f"{config.get('kind')}/{metadata.get('name', '?')}"
+    return f"{config.get('kind')}/{metadata_of(config).get('name', '?')}"
 
 
 def _truthy(text: str, source: str, key: str) -> bool:

@@ -27,8 +27,11 @@ from r2k8s.krm.locate import ContainerSite, dotted, find_containers
 from r2k8s.krm.references import FormulaResolver, is_reference
 from r2k8s.krm.resource_list import (
     FunctionInput,
+    annotations_of,
     display_file,
     file_index,
+    metadata_of,
+    namespace_of,
     read_input,
     resource_name,
     resource_ref,
@@ -72,15 +75,11 @@ class _Problem:
 
 
 def _skipped(item: Mapping[str, Any], function_config: Any) -> bool:
-    metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
-    annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), Mapping) else {}
-    if str(annotations.get(LOCAL_CONFIG, "")).lower() == "true" or item.get("kind") in PASSED_THROUGH_KINDS:
+    if str(annotations_of(item).get(LOCAL_CONFIG, "")).lower() == "true" or item.get("kind") in PASSED_THROUGH_KINDS:
         return True
-    if isinstance(function_config, Mapping):
-        fc_meta = function_config.get("metadata") if isinstance(function_config.get("metadata"), Mapping) else {}
-        same = (item.get("kind"), item.get("apiVersion"), metadata.get("name")) == (
-            function_config.get("kind"), function_config.get("apiVersion"), fc_meta.get("name"))
-        return same
+    if isinstance(function_config, Mapping):  # kpt sends the function config's own file as an item too
+        return (item.get("kind"), item.get("apiVersion"), metadata_of(item).get("name")) == (
+            function_config.get("kind"), function_config.get("apiVersion"), metadata_of(function_config).get("name"))
     return False
 
 
@@ -136,8 +135,7 @@ class _Expander:
                 operations += changes.operations(item, self.config, configmap_name())  # built only when needed
             if operations:
                 self.patches.append((index, operations))
-                metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
-                self.namespaces.add(str(metadata["namespace"]) if metadata.get("namespace") else None)
+                self.namespaces.add(namespace_of(item))
 
     def apply(self) -> None:
         import jsonpatch
@@ -157,7 +155,7 @@ class _Expander:
         if not self.namespaces:
             return []
         name = configmap_name()
-        present = {(item.get("kind"), _namespace(item), _name(item)) for item in self.given.items}
+        present = {(item.get("kind"), namespace_of(item), metadata_of(item).get("name")) for item in self.given.items}
         added = []
         for namespace in sorted(self.namespaces, key=lambda n: n or ""):
             if ("ConfigMap", namespace, name) in present:
@@ -193,16 +191,6 @@ def _node(item: Any, path: tuple[Any, ...]) -> Any:
     for part in path:
         item = item[part]
     return item
-
-
-def _namespace(item: Mapping[str, Any]) -> str | None:
-    metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
-    return str(metadata["namespace"]) if metadata.get("namespace") else None
-
-
-def _name(item: Mapping[str, Any]) -> str | None:
-    metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
-    return str(metadata.get("name")) if metadata.get("name") else None
 
 
 def run(text: str, *, explain: bool = False, config_override: Any = None, origin: str = "stdin") -> Outcome:

@@ -150,6 +150,8 @@ def find_containers(resource: Mapping[str, Any], extra: Sequence[FieldPath] = ()
         if field_path.applies_to(resource):
             for path in field_path.resolve(resource):
                 sites.setdefault(path, ContainerSite(path, None))
+    if len(sites) < 2:  # most resources: no need to number every node of the document to order them
+        return list(sites.values())
     return [sites[path] for path in sorted(sites, key=_document_order(resource))]
 
 

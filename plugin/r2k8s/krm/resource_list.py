@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from r2k8s.core.errors import Category, R2k8sError
 
-__all__ = ["FunctionInput", "display_file", "file_index", "read_input", "resource_name", "resource_ref", "source_file",
+__all__ = ["FunctionInput", "annotations_of", "display_file", "metadata_of", "namespace_of", "file_index", "read_input", "resource_name", "resource_ref", "source_file",
            "stream_sources",
            "write_output"]
 
@@ -123,15 +123,25 @@ def write_output(given: FunctionInput, results: list[dict[str, Any]] | None = No
     return yamlio.dump_documents(given.items, explicit_start=True)
 
 
-def _annotations(item: Mapping[str, Any]) -> Mapping[str, Any]:
+def metadata_of(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``metadata``, or an empty mapping when it is missing or malformed (input is never trusted)."""
     metadata = item.get("metadata")
-    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def annotations_of(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    annotations = metadata_of(item).get("annotations")
     return annotations if isinstance(annotations, Mapping) else {}
+
+
+def namespace_of(item: Mapping[str, Any]) -> str | None:
+    namespace = metadata_of(item).get("namespace")
+    return str(namespace) if namespace else None
 
 
 def source_file(item: Mapping[str, Any]) -> str | None:
     """The package-relative file an item came from, where the orchestrator says (kpt)."""
-    annotations = _annotations(item)
+    annotations = annotations_of(item)
     for key in PATH_ANNOTATIONS:
         if annotations.get(key):
             return str(annotations[key])
@@ -140,27 +150,27 @@ def source_file(item: Mapping[str, Any]) -> str | None:
 
 def display_file(item: Mapping[str, Any], fallback: str | None = None) -> str | None:
     """The file to name in messages: kpt's path, helm 4's template name, or helm 3's ``# Source:``."""
-    return source_file(item) or (str(_annotations(item).get(HELM_FILENAME_ANNOTATION) or "") or None) or fallback
+    return source_file(item) or (str(annotations_of(item).get(HELM_FILENAME_ANNOTATION) or "") or None) or fallback
 
 
 def resource_name(item: Mapping[str, Any]) -> str:
     """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped or unset), as kubectl writes it."""
-    metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
+    metadata = metadata_of(item)
     parts = [str(item.get("kind") or "?"), str(metadata.get("namespace") or ""), str(metadata.get("name") or "?")]
     return "/".join(p for p in parts if p)
 
 
 def resource_ref(item: Mapping[str, Any]) -> dict[str, str]:
-    metadata = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
+    metadata = metadata_of(item)
     ref = {"apiVersion": str(item.get("apiVersion") or ""), "kind": str(item.get("kind") or ""),
            "name": str(metadata.get("name") or "")}
-    if metadata.get("namespace"):
-        ref["namespace"] = str(metadata["namespace"])
+    if namespace_of(item):
+        ref["namespace"] = str(namespace_of(item))
     return ref
 
 
 def file_index(item: Mapping[str, Any]) -> int:
-    annotations = _annotations(item)
+    annotations = annotations_of(item)
     for key in INDEX_ANNOTATIONS:
         try:
             return int(str(annotations.get(key)))

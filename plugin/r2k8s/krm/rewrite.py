@@ -32,7 +32,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from r2k8s.core.formula import apply_defaults
+from r2k8s.core.formula import FormulaContext, apply_defaults
 from r2k8s.core.service_spec import SPEC_ENV, ServiceSpec
 from r2k8s.krm.config import FunctionConfig
 from r2k8s.krm.locate import ContainerSite, JsonPath, pointer
@@ -89,8 +89,6 @@ def _spec_for(ref: FormulaRef, container: Mapping[str, Any], config: FunctionCon
              if path in inputs}
     for path in inputs:
         fetch.setdefault(path, config.fetch_urls(str(inputs[path]), ()))
-    from r2k8s.core.formula import FormulaContext
-
     return ServiceSpec(
         formula=ref.loaded.formula,
         context=FormulaContext(fetch_urls=fetch, save_urls={}),
@@ -104,18 +102,20 @@ def _spec_for(ref: FormulaRef, container: Mapping[str, Any], config: FunctionCon
     )
 
 
+def _user_env_names(container: Mapping[str, Any]) -> set[str]:
+    return {str(e.get("name")) for e in container.get("env") or () if isinstance(e, Mapping)}
+
+
 def _env_operations(path: JsonPath, container: Mapping[str, Any], formula_env: Mapping[str, str],
-                    spec_json: str) -> tuple[list[Operation], list[str]]:
-    user_env = container.get("env")
-    user_names = {str(e.get("name")) for e in user_env or () if isinstance(e, Mapping)}
+                    spec_json: str) -> list[Operation]:
+    user_names = _user_env_names(container)
     inherited = [{"name": name, "value": value} for name, value in sorted(formula_env.items()) if name not in user_names]
     spec_entry = {"name": SPEC_ENV, "value": spec_json}
-    names = sorted({*user_names, *formula_env})
-    if not isinstance(user_env, list):
-        return [_set(path, "env", [*inherited, spec_entry], container)], names
+    if not isinstance(container.get("env"), list):
+        return [_set(path, "env", [*inherited, spec_entry], container)]
     ops = [{"op": "add", "path": pointer((*path, "env", index)), "value": entry} for index, entry in enumerate(inherited)]
     ops.append({"op": "add", "path": pointer((*path, "env", "-")), "value": spec_entry})
-    return ops, names
+    return ops
 
 
 def _security_operations(path: JsonPath, container: Mapping[str, Any], capabilities: list[str]) -> list[Operation]:
@@ -150,8 +150,7 @@ def container_operations(resource: Any, site: ContainerSite, ref: FormulaRef, co
     path = site.path
     container = _at(resource, path)
     formula_env = dict(apply_defaults(ref.loaded.formula).action.env or {})
-    user_names = sorted({str(e.get("name")) for e in container.get("env") or () if isinstance(e, Mapping)} | set(formula_env))
-    spec_json = _spec_for(ref, container, config, user_names).to_json()
+    spec_json = _spec_for(ref, container, config, sorted(_user_env_names(container) | set(formula_env))).to_json()
     ops: list[Operation] = [
         _set(path, "image", config.agent_image, container),
         _set(path, "imagePullPolicy", config.image_pull_policy, container),
@@ -160,8 +159,7 @@ def container_operations(resource: Any, site: ContainerSite, ref: FormulaRef, co
     for key in ("args", "workingDir"):
         if key in container:
             ops.append({"op": "remove", "path": pointer((*path, key))})
-    env_ops, _ = _env_operations(path, container, formula_env, spec_json)
-    ops += env_ops
+    ops += _env_operations(path, container, formula_env, spec_json)
     ops += _security_operations(path, container, SERVE_CAPABILITIES)
     if "terminationMessagePolicy" not in container:
         ops.append(_set(path, "terminationMessagePolicy", "FallbackToLogsOnError", container))
