@@ -86,8 +86,8 @@ def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("run as root: r2k8s run --local and chroot need it")
 
-    from r2k8s.core.filters import UNPACK_CONSERVATIVE
-    from r2k8s.core.ingest import ingest_tar
+    from r2k8s.core.ware.filters import UNPACK_CONSERVATIVE
+    from r2k8s.core.ware.ingest import ingest_tar
 
     work = Path(tempfile.mkdtemp(prefix="r2k8s-bench-run.", dir=args.workdir))
     try:

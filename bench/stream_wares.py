@@ -5,7 +5,7 @@
 
 What ``r2k8s run`` does to send a client-local ware into the pod (and an
 output back), minus the network: read the file in 192 KiB chunks, SHA-256 it,
-base64 it into ``ware`` frames (:mod:`r2k8s.core.frames`) and write them to a
+base64 it into ``ware`` frames (:mod:`r2k8s.core.agent.frames`) and write them to a
 pipe; the other end -- a separate Python process, as the agent is -- splits
 lines, parses the JSON, decodes the base64, SHA-256s and writes the bytes to
 a file. Baseline ``cat | cat > file``: the same bytes through a pipe with no
@@ -30,7 +30,7 @@ sys.path.insert(0, str(PLUGIN_DIR))
 
 RECEIVER = r"""
 import hashlib, os, sys
-from r2k8s.core.frames import FrameDecoder, decode_bytes
+from r2k8s.core.agent.frames import FrameDecoder, decode_bytes
 decoder, digest = FrameDecoder(), hashlib.sha256()
 with open(sys.argv[1], "wb") as out:
     while chunk := os.read(0, 1 << 20):
@@ -47,7 +47,7 @@ print(digest.hexdigest())
 def framed(source: Path, target: Path) -> float:
     import hashlib
 
-    from r2k8s.core.frames import DATA_CHUNK_BYTES, encode, encode_bytes
+    from r2k8s.core.agent.frames import DATA_CHUNK_BYTES, encode, encode_bytes
 
     env = dict(os.environ, PYTHONPATH=str(PLUGIN_DIR))
     began = time.perf_counter()

@@ -88,9 +88,9 @@ def child_main(argv: list[str]) -> int:
     started = time.perf_counter()
     ware = ""
     if op in ("noop", "alloc"):  # interpreter + r2k8s imports: the RSS floor of every r2k8s child
-        import r2k8s.core.ingest  # noqa: F401
-        import r2k8s.core.pack  # noqa: F401
-        import r2k8s.core.unpack  # noqa: F401
+        import r2k8s.core.ware.pack  # noqa: F401
+        import r2k8s.core.ware.unpack  # noqa: F401
+        import r2k8s.core.ware.ingest  # noqa: F401
     if op == "noop":
         pass
     elif op == "alloc":  # calibration: the floor plus N MiB touched
@@ -98,23 +98,23 @@ def child_main(argv: list[str]) -> int:
         ware = str(len(block))
         del block
     elif op == "pack":
-        from r2k8s.core.filters import PACK_LOSSLESS
-        from r2k8s.core.pack import pack_tree
+        from r2k8s.core.ware.filters import PACK_LOSSLESS
+        from r2k8s.core.ware.pack import pack_tree
 
         source, out_path, compression = args
         with open(out_path, "wb") as out:
             ware = str(pack_tree(Path(source), PACK_LOSSLESS, out, compression=compression))
     elif op == "scan":
-        from r2k8s.core.filters import UNPACK_CONSERVATIVE
-        from r2k8s.core.ingest import ingest_tar
+        from r2k8s.core.ware.filters import UNPACK_CONSERVATIVE
+        from r2k8s.core.ware.ingest import ingest_tar
 
         with open(args[0], "rb") as stream:
             # UNPACK_CONSERVATIVE: the default filters of `r2k8s scan` (and `rio scan`)
             ware = str(ingest_tar(stream, UNPACK_CONSERVATIVE).prefilter_id)
     elif op == "unpack":
-        from r2k8s.core.filters import UNPACK_LOSSLESS
-        from r2k8s.core.unpack import unpack_tar
-        from r2k8s.core.wareid import WareID
+        from r2k8s.core.ware.filters import UNPACK_LOSSLESS
+        from r2k8s.core.ware.unpack import unpack_tar
+        from r2k8s.core.ware.wareid import WareID
 
         ware_id, tarball, target = args
         with open(tarball, "rb") as stream:

@@ -17,9 +17,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from r2k8s.bundle import agent_zipapp
-from r2k8s.core.build_agent import SPEC_ENV
-from r2k8s.core.runspec import RunSpec
+from r2k8s.agent_bundle import agent_zipapp
+from r2k8s.core.agent.contract import BUILD_SPEC_ENV as SPEC_ENV
+from r2k8s.core.agent.run_spec import RunSpec
 
 
 class PipeTransport:

@@ -46,7 +46,7 @@ def rootfs_tgz() -> bytes:
 
 @cache
 def rootfs_ware_id() -> str:
-    from r2k8s.core.filters import UNPACK_CONSERVATIVE
-    from r2k8s.core.ingest import ingest_tar
+    from r2k8s.core.ware.filters import UNPACK_CONSERVATIVE
+    from r2k8s.core.ware.ingest import ingest_tar
 
     return str(ingest_tar(io.BytesIO(rootfs_tgz()), UNPACK_CONSERVATIVE).prefilter_id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from r2k8s.core.runrecord import RunRecord, from_json
+from r2k8s.core.run.record import RunRecord, from_json
 
 
 def write_formula(

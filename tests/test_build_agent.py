@@ -22,14 +22,13 @@ import pytest
 from agent_pipes import PipeTransport, Pod, start_agent
 from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz, rootfs_ware_id
 from formula_runs import write_formula
-from tarbuild import D, F, make_tar
-
 from r2k8s.cluster.conversation import Conversation, open_inputs
 from r2k8s.cluster.plan import Plan, plan_run
+from r2k8s.core.agent.frames import FrameDecoder, encode
 from r2k8s.core.errors import R2k8sError
-from r2k8s.core.frames import FrameDecoder, encode
-from r2k8s.core.runrecord import RunRecord
+from r2k8s.core.run.record import RunRecord
 from r2k8s.formula_files import load_formula_file
+from tarbuild import D, F, make_tar
 
 pytestmark = [needs_root, needs_busybox]
 
@@ -152,7 +151,7 @@ def start_long_run(env: Env, heartbeat: float = 20.0) -> tuple[PipeTransport, Pl
         import hashlib
 
         transport.send(encode("wareBegin", {"id": key}))
-        from r2k8s.core.frames import encode_bytes
+        from r2k8s.core.agent.frames import encode_bytes
 
         for i in range(0, len(data), 100_000):
             transport.send(encode("ware", {"id": key, "data": encode_bytes(data[i:i + 100_000])}))

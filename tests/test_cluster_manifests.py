@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from formula_runs import write_formula
-
-from r2k8s.bundle import AGENT_KEY, agent_zipapp, configmap_name
-from r2k8s.cluster.manifests import CAPABILITIES, configmap_manifest, job_manifest
+from r2k8s.agent_bundle import agent_zipapp, configmap_manifest, configmap_name
+from r2k8s.cluster.manifests import job_manifest
 from r2k8s.cluster.plan import plan_run
+from r2k8s.core.agent.contract import AGENT_ZIPAPP, BUILD_CAPABILITIES
 from r2k8s.core.errors import R2k8sError
 from r2k8s.formula_files import load_formula_file
 
@@ -51,7 +51,7 @@ def test_the_pod_fits_pod_security_baseline() -> None:
         assert set(context["capabilities"]["add"]) <= BASELINE_CAPABILITIES
         assert context["seccompProfile"]["type"] == "RuntimeDefault"
         assert "procMount" not in context
-    assert set(CAPABILITIES) >= {"SYS_CHROOT", "SETUID", "SETGID", "MKNOD"}  # what the chroot executor needs
+    assert set(BUILD_CAPABILITIES) >= {"SYS_CHROOT", "SETUID", "SETGID", "MKNOD"}  # what the chroot executor needs
 
 
 def test_the_job_is_labelled_for_finding_and_sweeping() -> None:
@@ -67,10 +67,10 @@ def test_the_agent_configmap_is_immutable_and_named_by_its_content() -> None:
     name = configmap_name(data)
     body = configmap_manifest(name, data)
     assert body["immutable"] is True
-    assert base64.b64decode(body["binaryData"][AGENT_KEY]) == data
+    assert base64.b64decode(body["binaryData"][AGENT_ZIPAPP]) == data
     assert len(json.dumps(body)) < 1 << 20  # a ConfigMap holds at most 1 MiB
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert "__main__.py" in names and "r2k8s/core/build_agent.py" in names
+    assert "__main__.py" in names and "r2k8s/core/agent/build.py" in names
     assert not any(n.startswith("r2k8s/cluster") for n in names)  # only the standard-library core ships
 
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from r2k8s.core import filters as flt
 from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.core.fsmeta import Metadata
+from r2k8s.core.ware import filters as flt
+from r2k8s.core.ware.fsmeta import Metadata
 
 
 def test_canonical_string_form_round_trips_in_rio_order() -> None:
@@ -96,7 +96,8 @@ def test_string_form_round_trip_property(uid: str, mtime: str, setid: str) -> No
 
 def test_negative_mtimes_apply_on_the_command_line_but_not_in_formulas() -> None:
     """rio's CLI applies ``mtime=@-86401``; repeatr cannot serialise it, so a formula may not hold it."""
-    from r2k8s.core.formula import FormulaError, canonical_pack_filters
+    from r2k8s.core.formula.model import FormulaError
+    from r2k8s.core.formula.parse import canonical_pack_filters
 
     meta = flt.Filters.parse(flt.PACK, "mtime=@-86401").apply(Metadata("a", "f", mtime=5))
     assert meta.mtime == -86401

@@ -23,21 +23,17 @@ import random
 
 import pytest
 import yaml
-from conftest import FIXTURES, needs_shared
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+
+from conftest import FIXTURES, needs_shared
 from r2k8s.core import cbor
-from r2k8s.core.formula import (
-    Action,
-    Formula,
-    OutputSpec,
-    Userinfo,
-    apply_defaults,
-    parse_formula_document,
-)
-from r2k8s.core.formula_id import formula_cbor, formula_id, raw_setup_hash
-from r2k8s.core.lenient_json import loads
-from r2k8s.core.wareid import WareID
+from r2k8s.core.formula.defaults import apply_defaults
+from r2k8s.core.formula.ids import formula_cbor, formula_id, raw_setup_hash
+from r2k8s.core.formula.lenient_json import loads
+from r2k8s.core.formula.model import Action, Formula, OutputSpec, Userinfo
+from r2k8s.core.formula.parse import parse_formula_document
+from r2k8s.core.ware.wareid import WareID
 from r2k8s.formula_files import load_formula_bytes, load_formula_file
 
 BUSYBASH = "tar:6q7G4hWr283FpTa5Lf8heVqw9t97b5VoMU6AGszuBYAz9EzQdeHVFAou7c4W9vFcQ6"

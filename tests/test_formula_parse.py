@@ -6,25 +6,17 @@ import datetime
 import json
 
 import pytest
-from conftest import FIXTURES, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from conftest import FIXTURES, needs_shared
 from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.core.formula import (
-    Action,
-    Formula,
-    FormulaContext,
-    FormulaError,
-    OutputSpec,
-    Userinfo,
-    apply_defaults,
-    canonical_pack_filters,
-    clone,
-    parse_formula_document,
-)
+from r2k8s.core.formula.defaults import apply_defaults, clone
+from r2k8s.core.formula.lenient_json import loads
+from r2k8s.core.formula.model import Action, Formula, FormulaContext, FormulaError, OutputSpec, Userinfo
+from r2k8s.core.formula.parse import canonical_pack_filters, parse_formula_document
 from r2k8s.core.goparse import rfc3339_unix
-from r2k8s.core.lenient_json import loads
-from r2k8s.core.wareid import WareID
+from r2k8s.core.ware.wareid import WareID
 from r2k8s.formula_files import load_formula_bytes, load_formula_file
 from test_formula_id import UPSTREAM
 

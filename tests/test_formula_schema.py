@@ -8,13 +8,14 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import REPO_ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from conftest import REPO_ROOT
 from r2k8s.core.errors import R2k8sError
-from r2k8s.core.formula import parse_formula_document
-from r2k8s.core.legacy_formula import parse_legacy_formula
-from r2k8s.core.lenient_json import loads
+from r2k8s.core.formula.legacy import parse_legacy_formula
+from r2k8s.core.formula.lenient_json import loads
+from r2k8s.core.formula.parse import parse_formula_document
 from r2k8s.formula_files import load_formula_bytes
 from test_formula_id import DOCS_EXAMPLE1, UPSTREAM
 from test_legacy_formula import BASE, RELEASE_V014

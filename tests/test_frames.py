@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from r2k8s.core.frames import (
+from r2k8s.core.agent.frames import (
     MAX_FRAME_BYTES,
     Frame,
     FrameDecoder,

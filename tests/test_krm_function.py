@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from krm_inputs import BUSYBASH, deployment, formula_document, resource_list, write_formula
-from r2k8s.core.formula_id import formula_id
-from r2k8s.core.service_spec import SPEC_ENV, ServiceSpec
+from r2k8s.core.agent.contract import SERVICE_SPEC_ENV
+from r2k8s.core.agent.service_spec import ServiceSpec
+from r2k8s.core.formula.ids import formula_id
 from r2k8s.formula_files import load_formula_file
 from r2k8s.krm.function import run
 from r2k8s.krm.rewrite import FORMULAS_ANNOTATION
@@ -39,7 +40,7 @@ def expand(items: list[dict[str, Any]], config: dict[str, Any] | None = None) ->
 
 
 def spec_of(container: dict[str, Any]) -> ServiceSpec:
-    value = next(e["value"] for e in container["env"] if e["name"] == SPEC_ENV)
+    value = next(e["value"] for e in container["env"] if e["name"] == SERVICE_SPEC_ENV)
     return ServiceSpec.from_json(value)
 
 
@@ -68,7 +69,7 @@ def test_formula_env_comes_first_and_the_manifest_overrides_it(package: Path) ->
                                   {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}])])
     env = out[0]["spec"]["template"]["spec"]["containers"][0]["env"]
     names = [e["name"] for e in env]
-    assert names == ["HOME", "MODE", "PATH", "USER", "GREETING", "POD", SPEC_ENV]
+    assert names == ["HOME", "MODE", "PATH", "USER", "GREETING", "POD", SERVICE_SPEC_ENV]
     assert {e["name"]: e.get("value") for e in env}["GREETING"] == "from the manifest"
     assert env[5] == {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
 

@@ -14,10 +14,11 @@ import dataclasses
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.core.formula import FormulaError, OutputSpec, apply_defaults
-from r2k8s.core.formula_id import legacy_formula_cbor, legacy_setup_hash
-from r2k8s.core.legacy_formula import (
+from r2k8s.core.formula.defaults import apply_defaults
+from r2k8s.core.formula.ids import legacy_formula_cbor, legacy_setup_hash
+from r2k8s.core.formula.legacy import (
     LegacyAction,
     LegacyFilters,
     LegacyFormula,
@@ -27,7 +28,8 @@ from r2k8s.core.legacy_formula import (
     parse_legacy_formula,
     to_modern,
 )
-from r2k8s.core.wareid import WareID
+from r2k8s.core.formula.model import FormulaError, OutputSpec
+from r2k8s.core.ware.wareid import WareID
 from r2k8s.formula_files import load_formula_bytes
 
 LEGACY_HASH = "aLMH4qK1EdlPDavdhErOs0BPxqO0i6lUaeRE4DuUmnNMxhHtF56gkoeSulvwWNqT"

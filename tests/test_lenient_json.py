@@ -12,8 +12,9 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.core.lenient_json import JsonSyntaxError, Position, json_path, loads
+from r2k8s.core.formula.lenient_json import JsonSyntaxError, Position, json_path, loads
 
 
 def value(text: str | bytes) -> object:

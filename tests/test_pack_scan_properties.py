@@ -16,12 +16,12 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tarbuild import COMPRESSIONS
 
-from r2k8s.core.filters import PACK_LOSSLESS, UNPACK_LOSSLESS
-from r2k8s.core.ingest import ingest_tar
-from r2k8s.core.pack import pack_tree
-from r2k8s.core.unpack import unpack_tar
+from r2k8s.core.ware.filters import PACK_LOSSLESS, UNPACK_LOSSLESS
+from r2k8s.core.ware.ingest import ingest_tar
+from r2k8s.core.ware.pack import pack_tree
+from r2k8s.core.ware.unpack import unpack_tar
+from tarbuild import COMPRESSIONS
 
 NAMES = st.sampled_from(["a", "b", "a-b", "a.b", "a0", "Z", "é", "long" * 30, "x y"])
 PERMS = st.sampled_from([0o755, 0o700, 0o644, 0o600, 0o4755, 0o2750, 0o1777, 0o444, 0o000, 0o751])

@@ -10,11 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from r2k8s.core.cradle import tidy_filesystem
 from r2k8s.core.errors import R2k8sError
-from r2k8s.core.formula import Action, Formula, Userinfo, apply_defaults
-from r2k8s.core.fsmeta import DEFAULT_TIME
-from r2k8s.core.rootfs import DirProps, mkdir_usable, resolve
+from r2k8s.core.formula.defaults import apply_defaults
+from r2k8s.core.formula.model import Action, Formula, Userinfo
+from r2k8s.core.run.cradle import tidy_filesystem
+from r2k8s.core.run.rootfs import DirProps, mkdir_usable, resolve
+from r2k8s.core.ware.fsmeta import DEFAULT_TIME
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chroot and chown need root")
 

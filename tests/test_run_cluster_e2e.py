@@ -27,10 +27,9 @@ import pytest
 from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz, rootfs_ware_id
 from conftest import FIXTURES, needs_shared
 from formula_runs import Outcome, run_local, write_formula
+from r2k8s.core.ware.filters import UNPACK_CONSERVATIVE
+from r2k8s.core.ware.ingest import ingest_tar
 from tarbuild import D, F, make_tar
-
-from r2k8s.core.filters import UNPACK_CONSERVATIVE
-from r2k8s.core.ingest import ingest_tar
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_root, needs_busybox]
 

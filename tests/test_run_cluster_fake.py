@@ -24,10 +24,9 @@ from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz, rootfs_ware_id
 from fake_kube import MISSING_IMAGE_PREFIX, NO_SANDBOX_IMAGE_PREFIX, FakeCluster, fake_cluster
 from formula_runs import Outcome, run_local, write_formula
 from loopback_http import serve
+from r2k8s.core.ware.filters import UNPACK_CONSERVATIVE
+from r2k8s.core.ware.ingest import ingest_tar
 from tarbuild import D, F, make_tar
-
-from r2k8s.core.filters import UNPACK_CONSERVATIVE
-from r2k8s.core.ingest import ingest_tar
 
 pytestmark = [needs_root, needs_busybox]
 

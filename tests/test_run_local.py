@@ -24,13 +24,12 @@ import pytest
 from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz, rootfs_ware_id
 from formula_runs import Outcome, run_local, start_local, write_formula
 from loopback_http import serve
-from tarbuild import D, F, L, make_tar
-
-from r2k8s.core.filters import UNPACK_CONSERVATIVE
-from r2k8s.core.formula_id import formula_id
-from r2k8s.core.ingest import ingest_tar
-from r2k8s.core.runrecord import to_json
+from r2k8s.core.formula.ids import formula_id
+from r2k8s.core.run.record import to_json
+from r2k8s.core.ware.filters import UNPACK_CONSERVATIVE
+from r2k8s.core.ware.ingest import ingest_tar
 from r2k8s.formula_files import load_formula_file
+from tarbuild import D, F, L, make_tar
 
 pytestmark = [needs_root, needs_busybox]
 
@@ -455,7 +454,7 @@ def test_killing_r2k8s_takes_the_action_with_it_and_the_next_run_sweeps_up(env: 
 
 
 def test_a_legacy_formula_runs_with_its_inputs_verified_by_the_legacy_hash(env: Env) -> None:
-    from r2k8s.core.formula_id import legacy_setup_hash
+    from r2k8s.core.formula.ids import legacy_setup_hash
 
     legacy_hash = ingest_tar(io.BytesIO(rootfs_tgz()), UNPACK_CONSERVATIVE, legacy=True).prefilter_id.hash
     formula = env.dir / "legacy.formula"
@@ -492,13 +491,13 @@ def test_a_stop_signal_during_a_slow_fetch_stops_it_and_caches_nothing(env: Env,
 
 
 def test_the_cli_offers_exactly_the_executors_and_placers_the_core_has() -> None:
-    from r2k8s import run_command
-    from r2k8s.core.assembly import PLACERS
-    from r2k8s.core.executor import ALIASES, EXECUTORS
+    from r2k8s.cli import run as run_command
+    from r2k8s.core.run.assembly import PLACERS
+    from r2k8s.core.run.executor import ALIASES, EXECUTORS
 
     assert run_command.EXECUTOR_CHOICES == EXECUTORS + tuple(ALIASES)
     assert run_command.PLACER_CHOICES == PLACERS
-    probe = "import sys, r2k8s.cli; r2k8s.cli.build_parser(); print(sorted(m for m in sys.modules if m.startswith('r2k8s.core')))"
+    probe = "import sys, r2k8s.cli.app; r2k8s.cli.app.build_parser(); print(sorted(m for m in sys.modules if m.startswith('r2k8s.core')))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "assembly" not in loaded and "executor" not in loaded  # building the parser stays cheap
 
@@ -510,11 +509,11 @@ BASELINE_CAPS = ("chown", "dac_override", "fowner", "fsetid", "kill", "setgid", 
 IN_POD_PIPELINE = """
 import sys
 from pathlib import Path
-from r2k8s.core.formula_id import formula_id
-from r2k8s.core.job import Job, JobOptions
-from r2k8s.core.monitor import AnsiMonitor
-from r2k8s.core.runrecord import to_json
-from r2k8s.core.warecache import WareCache
+from r2k8s.core.formula.ids import formula_id
+from r2k8s.core.run.job import Job, JobOptions
+from r2k8s.core.run.monitor import AnsiMonitor
+from r2k8s.core.run.record import to_json
+from r2k8s.core.warehouse.cache import WareCache
 from r2k8s.formula_files import load_formula_file
 
 loaded = load_formula_file(sys.argv[1])

@@ -11,9 +11,8 @@ import pytest
 from busybox_rootfs import needs_root
 from conftest import FIXTURES, needs_shared
 from formula_runs import Outcome, run_local
-
-from r2k8s.core.ingest import ingest_tar
-from r2k8s.core.filters import UNPACK_CONSERVATIVE
+from r2k8s.core.ware.filters import UNPACK_CONSERVATIVE
+from r2k8s.core.ware.ingest import ingest_tar
 
 pytestmark = [needs_shared, needs_root]
 

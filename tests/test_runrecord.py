@@ -16,17 +16,11 @@ import random
 import re
 
 import pytest
-from conftest import FIXTURES, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from r2k8s.core.runrecord import (
-    GUID_ALPHABET,
-    RunRecord,
-    RunRecordError,
-    from_json,
-    new_guid,
-    to_json,
-)
+
+from conftest import FIXTURES, needs_shared
+from r2k8s.core.run.record import GUID_ALPHABET, RunRecord, RunRecordError, from_json, new_guid, to_json
 
 FORMULA_ID = "AteQchZcX1WATj4rnwsmDf4Gqhe6To4CWLj4j8Ghdjd3Ab4DJ7Abk2tuBfG96jruT"
 

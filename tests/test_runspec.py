@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, needs_shared
+from r2k8s.core.agent.run_spec import RunSpec
 from r2k8s.core.errors import R2k8sError
-from r2k8s.core.formula import Action, Formula, FormulaContext, OutputSpec, Userinfo
-from r2k8s.core.formula_id import formula_id
-from r2k8s.core.runspec import RunSpec, formula_document
-from r2k8s.core.formula import parse_formula
-from r2k8s.core.wareid import WareID
+from r2k8s.core.formula.document import formula_document
+from r2k8s.core.formula.ids import formula_id
+from r2k8s.core.formula.model import Action, Formula, FormulaContext, OutputSpec, Userinfo
+from r2k8s.core.formula.parse import parse_formula
+from r2k8s.core.ware.wareid import WareID
 from r2k8s.formula_files import load_formula_file
 
 paths = st.from_regex(r"/[a-z]{1,6}(/[a-z]{1,6}){0,2}", fullmatch=True)

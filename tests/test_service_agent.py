@@ -33,15 +33,16 @@ import pytest
 from busybox_rootfs import BUSYBOX, needs_busybox
 from conftest import FIXTURES, needs_shared
 from loopback_http import LoopbackWarehouse, serve
-
-from r2k8s.bundle import AGENT_KEY, agent_zipapp
-from r2k8s.core.filters import FLATTEN
-from r2k8s.core.formula import Action, Formula, FormulaContext, Userinfo, apply_defaults
-from r2k8s.core.formula_id import formula_id
-from r2k8s.core.pack import pack_tree
-from r2k8s.core.service_spec import SPEC_ENV, ServiceSpec
-from r2k8s.core.warecache import WareCache
-from r2k8s.core.wareid import WareID
+from r2k8s.agent_bundle import agent_zipapp
+from r2k8s.core.agent.contract import AGENT_ZIPAPP, SERVICE_SPEC_ENV
+from r2k8s.core.agent.service_spec import ServiceSpec
+from r2k8s.core.formula.defaults import apply_defaults
+from r2k8s.core.formula.ids import formula_id
+from r2k8s.core.formula.model import Action, Formula, FormulaContext, Userinfo
+from r2k8s.core.ware.filters import FLATTEN
+from r2k8s.core.ware.pack import pack_tree
+from r2k8s.core.ware.wareid import WareID
+from r2k8s.core.warehouse.cache import WareCache
 from r2k8s.krm.config import PYTHON_IMAGE_ENV
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="simulating containers needs root (mount and PID"
@@ -125,7 +126,7 @@ def build_python_image(image: Path) -> None:
     os.chmod(image / "tmp", 0o1777)
     # Compile the stdlib modules the agent imports once, as the image build would have.
     (image / "warmup.pyz").write_bytes(agent_zipapp())
-    warm = ("import sys; sys.path.insert(0, '/warmup.pyz'); import r2k8s.core.service_agent as a;"
+    warm = ("import sys; sys.path.insert(0, '/warmup.pyz'); import r2k8s.core.agent.service as a;"
             " [__import__(m) for m in a.REQUIRED_MODULES]; import r2k8s.core.warehouse, urllib.request, tarfile")
     done = subprocess.run(["chroot", str(image), "/usr/local/bin/python3", "-c", warm], capture_output=True, text=True,
                           env={"PATH": IMAGE_ENV["PATH"], "LANG": "C.UTF-8"})
@@ -151,7 +152,7 @@ def python_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # The mount targets are made in the root before it runs anything, so no symlink there can lead out of it.
 LAUNCHER = r"""
 import json, os, stat, sys
-from r2k8s.core import linux
+from r2k8s.core.run import linux
 
 config = json.loads(sys.argv[1])
 linux.unshare(linux.CLONE_NEWNS | linux.CLONE_NEWPID)
@@ -206,7 +207,7 @@ class Pod:
 
     def __post_init__(self) -> None:
         (self.dir / "agent").mkdir(parents=True)
-        (self.dir / "agent" / AGENT_KEY).write_bytes(agent_zipapp())
+        (self.dir / "agent" / AGENT_ZIPAPP).write_bytes(agent_zipapp())
         (self.dir / "cache").mkdir()
         (self.dir / "hosts").write_text(HOSTS)
         (self.dir / "resolv.conf").write_text(RESOLV)
@@ -237,7 +238,7 @@ class Pod:
         config = {
             "root": str(root), "pidfile": str(self.dir / name / "pid"), "devices": DEVICES,
             "binds": [(str(source), target, readonly) for source, target, readonly in binds],
-            "argv": ["/usr/local/bin/python3", f"/r2k8s/agent/{AGENT_KEY}", command],
+            "argv": ["/usr/local/bin/python3", f"/r2k8s/agent/{AGENT_ZIPAPP}", command],
             "env": {**IMAGE_ENV, **env},  # the container's env overrides the image's, as in Kubernetes
         }
         container = Container(root, log, self.dir / name / "pid", [sys.executable, "-c", LAUNCHER, json.dumps(config)])
@@ -402,12 +403,12 @@ def service_spec(ware: Ware, action: Action, *, url: str | None = None, argv: tu
 
 
 def fetch_env(spec: ServiceSpec) -> dict[str, str]:
-    return {SPEC_ENV: spec.to_json()}
+    return {SERVICE_SPEC_ENV: spec.to_json()}
 
 
 def serve_env(spec: ServiceSpec) -> dict[str, str]:
     """The main container's env: the formula's (with repeatr's defaults), the user's, service links, the spec."""
-    return {**(apply_defaults(spec.formula).action.env or {}), **USER_ENV, **SERVICE_LINKS, SPEC_ENV: spec.to_json()}
+    return {**(apply_defaults(spec.formula).action.env or {}), **USER_ENV, **SERVICE_LINKS, SERVICE_SPEC_ENV: spec.to_json()}
 
 
 def fetch(pod: Pod, spec: ServiceSpec) -> Exited:
@@ -469,7 +470,7 @@ def test_fetch_then_serve_runs_the_formula_in_place_of_the_image(pod: Pod, wareh
     assert env["KUBERNETES_SERVICE_HOST"] == "10.96.0.1"
     assert (env["HOME"], env["USER"]) == ("/home/reuser", "reuser")
     assert env["PATH"] == apply_defaults(spec.formula).action.env["PATH"]
-    assert not {"GPG_KEY", "PYTHON_VERSION", SPEC_ENV} & set(env)
+    assert not {"GPG_KEY", "PYTHON_VERSION", SERVICE_SPEC_ENV} & set(env)
 
 
 @needs_busybox

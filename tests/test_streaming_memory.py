@@ -12,9 +12,9 @@ import tarfile
 import tracemalloc
 from pathlib import Path
 
-from r2k8s.core.filters import UNPACK_LOSSLESS
-from r2k8s.core.ingest import ingest_tar
-from r2k8s.core.unpack import unpack_tar
+from r2k8s.core.ware.filters import UNPACK_LOSSLESS
+from r2k8s.core.ware.ingest import ingest_tar
+from r2k8s.core.ware.unpack import unpack_tar
 
 SIZE = 256 << 20
 LIMIT = 8 << 20  # generous: the reader's own buffer is 1 MiB

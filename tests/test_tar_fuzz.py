@@ -31,14 +31,15 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
-from r2k8s.core import filters as flt
-from r2k8s.core import fsmeta
-from r2k8s.core.compression import open_decompressed
+
 from r2k8s.core.errors import R2k8sError
-from r2k8s.core.ingest import IngestResult, ingest_tar
-from r2k8s.core.tarstream import TarReader
-from r2k8s.core.unpack import unpack_tar
-from r2k8s.core.wareid import WareID
+from r2k8s.core.ware import filters as flt
+from r2k8s.core.ware import fsmeta
+from r2k8s.core.ware.ingest import IngestResult, ingest_tar
+from r2k8s.core.ware.tar.compression import open_decompressed
+from r2k8s.core.ware.tar.reader import TarReader
+from r2k8s.core.ware.unpack import unpack_tar
+from r2k8s.core.ware.wareid import WareID
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 EXAMPLE_TIME_LIMIT = 10  # seconds; a hang fails the example instead of stalling the suite

@@ -38,11 +38,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from r2k8s.core import filters as flt
+
 from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.core.ingest import ingest_tar
-from r2k8s.core.unpack import unpack_tar
-from r2k8s.core.wareid import WareID
+from r2k8s.core.ware import filters as flt
+from r2k8s.core.ware.ingest import ingest_tar
+from r2k8s.core.ware.unpack import unpack_tar
+from r2k8s.core.ware.wareid import WareID
 
 BLOCK = 512
 MTIME = 1262304000

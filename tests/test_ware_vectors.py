@@ -9,15 +9,15 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, needs_shared
-from tarbuild import D, F, L, make_tar
 
+from conftest import FIXTURES, needs_shared
 from r2k8s.core import cbor
-from r2k8s.core.filters import FLATTEN, PACK_LOSSLESS, UNPACK_LOSSLESS
-from r2k8s.core.fsmeta import Metadata
-from r2k8s.core.ingest import ingest_tar
-from r2k8s.core.pack import pack_tree
-from r2k8s.core.treehash import TreeHash
+from r2k8s.core.ware.filters import FLATTEN, PACK_LOSSLESS, UNPACK_LOSSLESS
+from r2k8s.core.ware.fsmeta import Metadata
+from r2k8s.core.ware.ingest import ingest_tar
+from r2k8s.core.ware.pack import pack_tree
+from r2k8s.core.ware.treehash import TreeHash
+from tarbuild import D, F, L, make_tar
 
 UPSTREAM = {
     # file: (modern ware ID, legacy v0.15 hash)
@@ -119,8 +119,8 @@ def test_example1_output_ware(tmp_path: Path) -> None:
 @needs_shared
 def test_busybash_roundtrip_through_unpack_and_pack(tmp_path: Path) -> None:
     """§7.2 (example_06): unpacking busybash and packing it back with keep filters gives the same ID."""
-    from r2k8s.core.unpack import unpack_tar
-    from r2k8s.core.wareid import WareID
+    from r2k8s.core.ware.unpack import unpack_tar
+    from r2k8s.core.ware.wareid import WareID
 
     ware = WareID.parse(UPSTREAM["repeatr/fixtures/busybash.tgz"][0])
     with open(FIXTURES / "repeatr/fixtures/busybash.tgz", "rb") as stream:

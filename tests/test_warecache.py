@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.core.filters import UNPACK_LOSSLESS
-from r2k8s.core.ingest import ingest_tar
-from r2k8s.core.warecache import WareCache, default_root
-from r2k8s.core.wareid import WareID
+
 from loopback_http import LoopbackWarehouse, serve
+from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.ware.filters import UNPACK_LOSSLESS
+from r2k8s.core.ware.ingest import ingest_tar
+from r2k8s.core.ware.wareid import WareID
+from r2k8s.core.warehouse.cache import WareCache, default_root
 from tarbuild import D, F, L, make_tar
 
 UID, GID = os.getuid(), os.getgid()
@@ -218,7 +219,7 @@ def test_a_concurrently_filled_entry_wins(cache: WareCache, tmp_path: Path) -> N
 SUBPROCESS = r"""
 import sys
 from pathlib import Path
-from r2k8s.core.warecache import WareCache
+from r2k8s.core.warehouse.cache import WareCache
 lines = []
 path = WareCache(Path(sys.argv[1])).ensure(sys.argv[2], [sys.argv[3]], log=lines.append)
 print(path)

@@ -18,10 +18,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.core.warehouse import WarehouseURL, begin_save, open_url, open_ware
-from r2k8s.core.wareid import WareID
+
 from loopback_http import LoopbackWarehouse, serve
+from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.ware.wareid import WareID
+from r2k8s.core.warehouse.fetch import open_url, open_ware
+from r2k8s.core.warehouse.save import begin_save
+from r2k8s.core.warehouse.urls import WarehouseURL
 
 BUSYBASH = WareID.parse("tar:6q7G4hWr283FpTa5Lf8heVqw9t97b5VoMU6AGszuBYAz9EzQdeHVFAou7c4W9vFcQ6")
 WARE = WareID("tar", "5y6NvK6GBPQ6CcuNyJyWtSrMAJQ4LVrAcZSoCRAzMSk5o53pkTYiieWyRivfvhZwhZ")

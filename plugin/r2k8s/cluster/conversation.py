@@ -1,6 +1,6 @@
 """The client's half of the conversation with the build agent, over any byte transport.
 
-The frames and their order are described in :mod:`r2k8s.core.build_agent`.
+The frames and their order are described in :mod:`r2k8s.core.agent.build`.
 Here: say hello, stream the client-local inputs (:mod:`.plan`), send a
 heartbeat every :data:`HEARTBEAT_INTERVAL` seconds, turn the agent's log and
 output frames into repeatr's events on the monitor as they arrive, save the
@@ -23,16 +23,23 @@ import time
 from collections.abc import Callable
 from typing import Any, BinaryIO, Protocol, TextIO
 
+from r2k8s.cluster.plan import Plan
+from r2k8s.core.agent.contract import PROTOCOL_VERSION
+from r2k8s.core.agent.frames import (
+    DATA_CHUNK_BYTES,
+    Frame,
+    FrameDecoder,
+    FramingError,
+    decode_bytes,
+    encode,
+    encode_bytes,
+)
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.errors import quote as _q
-from r2k8s.core.frames import DATA_CHUNK_BYTES, Frame, FrameDecoder, FramingError, decode_bytes, encode, encode_bytes
-from r2k8s.core.job import Monitor
-from r2k8s.core.runrecord import RunRecord, from_json
-from r2k8s.core.runspec import PROTOCOL_VERSION
-from r2k8s.core.warehouse import WareSink, begin_save
-from r2k8s.core.wareid import WareID
-
-from r2k8s.cluster.plan import Plan
+from r2k8s.core.run.job import Monitor
+from r2k8s.core.run.record import RunRecord, from_json
+from r2k8s.core.ware.wareid import WareID
+from r2k8s.core.warehouse.save import WareSink, begin_save
 
 __all__ = ["HEARTBEAT_INTERVAL", "ConnectionLost", "Conversation", "Transport", "category_named", "open_inputs",
            "read_result_message", "result_of"]

@@ -1,4 +1,4 @@
-"""The objects ``r2k8s run`` creates: the agent's ConfigMap and the build Job.
+"""The build Job ``r2k8s run`` creates (the agent's ConfigMap comes from :mod:`r2k8s.agent_bundle`).
 
 The Job follows the reference recommendation for one-shot build pods:
 ``backoffLimit: 0`` and ``restartPolicy: Never`` (a failed run is reported,
@@ -20,35 +20,24 @@ job tree, and the agent zipapp from its ConfigMap.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
-from r2k8s import __version__
-from r2k8s.bundle import AGENT_KEY
+from r2k8s.agent_bundle import MANAGED_BY
+from r2k8s.core.agent.contract import (
+    AGENT_DIR,
+    AGENT_ZIPAPP,
+    BUILD_CAPABILITIES,
+    BUILD_SPEC_ENV,
+    NODE_NAME_ENV,
+    TERMINATION_LOG,
+    WORK_DIR,
+    agent_argv,
+)
 
-__all__ = ["AGENT_DIR", "CAPABILITIES", "DEFAULT_IMAGE", "RUN_ID_LABEL", "WORK_DIR", "configmap_manifest",
-           "job_manifest"]
+__all__ = ["CONTAINER", "RUN_ID_LABEL", "job_manifest"]
 
-DEFAULT_IMAGE = "docker.io/library/python:3.11-slim"
-"""Any image with ``python3`` >= 3.11 on its PATH will do (``--image``)."""
 RUN_ID_LABEL = "r2k8s.io/run-id"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "r2k8s"}
-AGENT_DIR = "/r2k8s/agent"
-WORK_DIR = "/r2k8s/work"
 CONTAINER = "main"
-CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "SETFCAP", "SETGID", "SETUID",
-                "SYS_CHROOT")
-
-
-def configmap_manifest(name: str, zipapp: bytes) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "labels": {**MANAGED_BY, "app.kubernetes.io/component": "agent",
-                                              "app.kubernetes.io/version": __version__}},
-        "immutable": True,
-        "binaryData": {AGENT_KEY: base64.b64encode(zipapp).decode("ascii")},
-    }
 
 
 def job_manifest(*, run_id: str, formula_id: str, spec_json: str, configmap: str, image: str, timeout: int,
@@ -61,24 +50,23 @@ def job_manifest(*, run_id: str, formula_id: str, spec_json: str, configmap: str
         "name": CONTAINER,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["python3", f"{AGENT_DIR}/{AGENT_KEY}", "--work", WORK_DIR,
-                    "--termination-log", "/dev/termination-log"],
+        "command": agent_argv("--work", WORK_DIR, "--termination-log", TERMINATION_LOG),
         "env": [
-            {"name": "R2K8S_RUN", "value": spec_json},
-            {"name": "R2K8S_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            {"name": BUILD_SPEC_ENV, "value": spec_json},
+            {"name": NODE_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
         ],
         "stdin": True,
         "stdinOnce": True,
         "tty": False,
-        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": {
             "runAsUser": 0,
             "runAsGroup": 0,
             "runAsNonRoot": False,
             "privileged": False,
-            "capabilities": {"add": list(CAPABILITIES)},
+            "capabilities": {"add": sorted(BUILD_CAPABILITIES)},
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "volumeMounts": [
@@ -107,7 +95,7 @@ def job_manifest(*, run_id: str, formula_id: str, spec_json: str, configmap: str
                     "terminationGracePeriodSeconds": 15,
                     "containers": [container],
                     "volumes": [
-                        {"name": "agent", "configMap": {"name": configmap, "items": [{"key": AGENT_KEY, "path": AGENT_KEY}]}},
+                        {"name": "agent", "configMap": {"name": configmap, "items": [{"key": AGENT_ZIPAPP, "path": AGENT_ZIPAPP}]}},
                         work_volume,
                     ],
                 },

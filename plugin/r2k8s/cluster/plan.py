@@ -9,7 +9,7 @@ ones. ``file://`` and ``ca+file://`` warehouses live on the client's machine
   exit codes for a missing warehouse or ware), and its bytes are streamed to
   the pod, which verifies them against the ware ID like any fetch;
 * an output whose save URL is a file URL is packed in the pod, streamed back
-  and saved **here** (atomically, :func:`r2k8s.core.warehouse.begin_save`);
+  and saved **here** (atomically, :func:`r2k8s.core.warehouse.save.begin_save`);
   its warehouse is checked to exist before the run starts. ``http`` save URLs
   go to the pod unchanged, which refuses them as a local run does.
 
@@ -23,12 +23,15 @@ import dataclasses
 from pathlib import Path
 from typing import BinaryIO
 
+from r2k8s.core.agent.run_spec import RunSpec
+from r2k8s.core.aliases import LogFn
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.errors import quote as _q
-from r2k8s.core.formula import FormulaContext
-from r2k8s.core.runspec import RunSpec
-from r2k8s.core.warehouse import LogFn, WarehouseURL, check_writable, open_ware
-from r2k8s.core.wareid import WareID
+from r2k8s.core.formula.model import FormulaContext
+from r2k8s.core.ware.wareid import WareID
+from r2k8s.core.warehouse.fetch import open_ware
+from r2k8s.core.warehouse.save import check_writable
+from r2k8s.core.warehouse.urls import WarehouseURL
 from r2k8s.formula_files import LoadedFormula
 
 __all__ = ["Plan", "StreamedWare", "plan_run"]

@@ -30,15 +30,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.core.job import Monitor
-from r2k8s.core.runrecord import RunRecord, new_guid, to_json
-
 from r2k8s.cluster.conversation import ConnectionLost, Conversation, close_all, open_inputs, read_result_message
 from r2k8s.cluster.kube import Kube, Permission, connect
-from r2k8s.cluster.manifests import CONTAINER, DEFAULT_IMAGE, RUN_ID_LABEL, configmap_manifest, job_manifest
+from r2k8s.cluster.manifests import CONTAINER, RUN_ID_LABEL, job_manifest
 from r2k8s.cluster.plan import Plan, plan_run
 from r2k8s.cluster.podwatch import PodWatch
+from r2k8s.core.agent.contract import DEFAULT_IMAGE
+from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.run.job import Monitor
+from r2k8s.core.run.record import RunRecord, new_guid, to_json
 
 __all__ = ["ClusterOptions", "run_on_cluster"]
 
@@ -145,7 +145,7 @@ def run_on_cluster(formula_path: Path, options: ClusterOptions, monitor: Monitor
 def _ensure_agent_configmap(kube: Kube, monitor: Monitor) -> str:
     from kubernetes.client.exceptions import ApiException
 
-    from r2k8s.bundle import agent_zipapp, configmap_name
+    from r2k8s.agent_bundle import agent_zipapp, configmap_manifest, configmap_name
 
     data = agent_zipapp()
     name = configmap_name(data)

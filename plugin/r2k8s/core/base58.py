@@ -5,6 +5,8 @@ Big-endian big-integer conversion; each leading zero byte becomes a ``1``.
 
 from __future__ import annotations
 
+__all__ = ["ALPHABET", "b58decode", "b58encode"]
+
 ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 

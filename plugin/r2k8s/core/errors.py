@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 import json
 
+__all__ = ["Category", "R2k8sError", "quote", "usage_error", "ware_corrupt"]
+
 
 class Category(enum.Enum):
     """A failure category: its wire name (as repeatr/rio print it) and exit code."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+__all__ = ["INT64_MAX", "INT64_MIN", "atoi", "fits_int64", "rfc3339_unix"]
+
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
 

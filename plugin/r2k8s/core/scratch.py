@@ -16,13 +16,32 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from r2k8s.core.unpack import remove_tree
+__all__ = ["remove_tree", "scratch_dir", "sweep_stale"]
 
-__all__ = ["scratch_dir", "sweep_stale"]
+
+def remove_tree(path: Path) -> None:
+    """Remove a tree even where unpacked modes forbid it (a ware may hold 0500 dirs)."""
+
+    def unlock(func, failed_path, _exc_info):  # type: ignore[no-untyped-def]
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(failed_path), 0o700)
+        if os.path.isdir(failed_path) and not os.path.islink(failed_path):
+            with contextlib.suppress(OSError):
+                os.chmod(failed_path, 0o700)
+        func(failed_path)
+
+    if os.path.lexists(path):
+        if os.path.isdir(path) and not os.path.islink(path):
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o700)
+            shutil.rmtree(path, onerror=unlock)
+        else:
+            os.unlink(path)
 
 
 def _lock(path: str, blocking: bool) -> int | None:

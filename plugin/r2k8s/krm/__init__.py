@@ -2,3 +2,5 @@
 
 :mod:`.function` is the filter; the other modules each do one part of it.
 """
+
+__all__: list[str] = []

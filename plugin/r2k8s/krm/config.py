@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from r2k8s.core.agent.contract import DEFAULT_IMAGE
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.krm.locate import FieldPath, dotted
 from r2k8s.krm.resource_list import metadata_of
@@ -28,7 +29,6 @@ __all__ = ["API_VERSION", "KIND", "CacheConfig", "FunctionConfig", "parse_functi
 
 API_VERSION = "fn.r2k8s.io/v1alpha1"
 KIND = "R2k8sFunction"
-DEFAULT_AGENT_IMAGE = "docker.io/library/python:3.11-slim"
 PYTHON_IMAGE_ENV = ("PATH", "LANG", "GPG_KEY", "PYTHON_VERSION", "PYTHON_SHA256", "PYTHON_PIP_VERSION",
                     "PYTHON_SETUPTOOLS_VERSION", "PYTHON_GET_PIP_URL", "PYTHON_GET_PIP_SHA256", "PYTHONDONTWRITEBYTECODE")
 """What the official ``python`` images set; the action does not inherit them (unless the manifest sets them)."""
@@ -65,7 +65,7 @@ class Rewrite:
 
 @dataclasses.dataclass(frozen=True)
 class FunctionConfig:
-    agent_image: str = DEFAULT_AGENT_IMAGE
+    agent_image: str = DEFAULT_IMAGE
     image_pull_policy: str = "IfNotPresent"
     image_env: tuple[str, ...] = PYTHON_IMAGE_ENV
     cache: CacheConfig = CacheConfig()
@@ -151,7 +151,7 @@ def parse_function_config(config: Any, source: str = "functionConfig") -> Functi
     warehouses = spec.get("warehouses") or {}
     root = spec.get("root")
     return FunctionConfig(
-        agent_image=agent.get("image", DEFAULT_AGENT_IMAGE),
+        agent_image=agent.get("image", DEFAULT_IMAGE),
         image_pull_policy=agent.get("imagePullPolicy", "IfNotPresent"),
         image_env=tuple(agent.get("imageEnv", PYTHON_IMAGE_ENV)),
         cache=CacheConfig(type=cache.get("type", "emptyDir"), size_limit=cache.get("sizeLimit"),
@@ -188,7 +188,7 @@ def _from_configmap(config: Mapping[str, Any], where: str) -> FunctionConfig:
     if policy not in ("Always", "IfNotPresent", "Never"):
         raise _config_error(where, f"data.imagePullPolicy: {policy!r}; use Always, IfNotPresent or Never")
     return FunctionConfig(
-        agent_image=values.get("image") or DEFAULT_AGENT_IMAGE,
+        agent_image=values.get("image") or DEFAULT_IMAGE,
         image_pull_policy=policy,
         explain=_truthy(values.get("explain", "false"), where, "explain"),
         root=Path(values["root"]) if values.get("root") else None,

@@ -21,9 +21,10 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from r2k8s.core.agent.contract import AGENT_ZIPAPP
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.krm.config import FunctionConfig, parse_function_config
-from r2k8s.krm.locate import ContainerSite, dotted, find_containers
+from r2k8s.krm.locate import dotted, find_containers
 from r2k8s.krm.references import FormulaResolver, is_reference
 from r2k8s.krm.resource_list import (
     FunctionInput,
@@ -102,7 +103,7 @@ class _Expander:
                      if is_reference(str(_node(item, s.path).get("image")))]
             if not sites:
                 continue
-            from r2k8s.bundle import configmap_name  # imported only when there is work: start-up stays fast
+            from r2k8s.agent_bundle import configmap_name  # imported only when there is work: start-up stays fast
             from r2k8s.krm.rewrite import PodChanges, container_operations, fetch_container, volume_owner
 
             fallback = self.given.sources[index] if index < len(self.given.sources) else None
@@ -148,9 +149,8 @@ class _Expander:
         self.given.items.extend(self._agent_configmaps())
 
     def _agent_configmaps(self) -> list[Any]:
-        from r2k8s.bundle import agent_zipapp, configmap_name
+        from r2k8s.agent_bundle import agent_zipapp, configmap_manifest, configmap_name
         from r2k8s.krm import yamlio
-        from r2k8s.cluster.manifests import configmap_manifest
 
         if not self.namespaces:
             return []
@@ -180,7 +180,7 @@ class _Expander:
             documents.append(yamlio.block(entry))
         for configmap in self._agent_configmaps():
             documents.append(yamlio.block({"resource": resource_ref(configmap), "operations": [
-                {"op": "create", "value": f"ConfigMap with the agent zipapp ({len(configmap['binaryData']['r2k8s-agent.pyz'])}"
+                {"op": "create", "value": f"ConfigMap with the agent zipapp ({len(configmap['binaryData'][AGENT_ZIPAPP])}"
                                           " base64 characters)"}]}))
         if not documents:
             documents.append(yamlio.block({"message": "no container refers to a formula: nothing to change"}))

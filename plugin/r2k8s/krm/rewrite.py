@@ -32,31 +32,28 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from r2k8s.core.formula import FormulaContext, apply_defaults
-from r2k8s.core.service_spec import SPEC_ENV, ServiceSpec
+from r2k8s.core.agent.contract import (
+    AGENT_DIR,
+    CACHE_DIR,
+    FETCH_CAPABILITIES,
+    SERVE_CAPABILITIES,
+    SERVICE_SPEC_ENV,
+    agent_argv,
+)
+from r2k8s.core.agent.service_spec import ServiceSpec
+from r2k8s.core.formula.defaults import apply_defaults
+from r2k8s.core.formula.model import FormulaContext
 from r2k8s.krm.config import FunctionConfig
 from r2k8s.krm.locate import ContainerSite, JsonPath, pointer
 from r2k8s.krm.references import FormulaRef
 
-__all__ = ["AGENT_DIR", "AGENT_VOLUME", "CACHE_DIR", "CACHE_VOLUME", "FORMULAS_ANNOTATION", "PodChanges",
-           "container_operations"]
+__all__ = ["AGENT_VOLUME", "CACHE_VOLUME", "FORMULAS_ANNOTATION", "PodChanges", "container_operations"]
 
-AGENT_DIR = "/r2k8s/agent"
-CACHE_DIR = "/r2k8s/cache"
 AGENT_VOLUME = "r2k8s-agent"
 CACHE_VOLUME = "r2k8s-cache"
 FORMULAS_ANNOTATION = "r2k8s.io/formulas"
-AGENT_FILE = "r2k8s-agent.pyz"
-FETCH_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "MKNOD", "SETFCAP"]
-"""Unpacking wares as they are: owners, modes, setid bits, device nodes, file capabilities."""
-SERVE_CAPABILITIES = [*FETCH_CAPABILITIES, "KILL", "SETGID", "SETUID"]
-"""The takeover needs the unpack set; dropping to the formula's uid/gid needs SETUID/SETGID. All in baseline."""
 
 Operation = dict[str, Any]
-
-
-def _agent_command(command: str) -> list[str]:
-    return ["python3", f"{AGENT_DIR}/{AGENT_FILE}", command]
 
 
 def _set(path: JsonPath, key: str, value: Any, node: Mapping[str, Any]) -> Operation:
@@ -110,7 +107,7 @@ def _env_operations(path: JsonPath, container: Mapping[str, Any], formula_env: M
                     spec_json: str) -> list[Operation]:
     user_names = _user_env_names(container)
     inherited = [{"name": name, "value": value} for name, value in sorted(formula_env.items()) if name not in user_names]
-    spec_entry = {"name": SPEC_ENV, "value": spec_json}
+    spec_entry = {"name": SERVICE_SPEC_ENV, "value": spec_json}
     if not isinstance(container.get("env"), list):
         return [_set(path, "env", [*inherited, spec_entry], container)]
     ops = [{"op": "add", "path": pointer((*path, "env", index)), "value": entry} for index, entry in enumerate(inherited)]
@@ -118,7 +115,7 @@ def _env_operations(path: JsonPath, container: Mapping[str, Any], formula_env: M
     return ops
 
 
-def _security_operations(path: JsonPath, container: Mapping[str, Any], capabilities: list[str]) -> list[Operation]:
+def _security_operations(path: JsonPath, container: Mapping[str, Any], capabilities: Sequence[str]) -> list[Operation]:
     wanted = {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False, "readOnlyRootFilesystem": False}
     current = container.get("securityContext")
     if not isinstance(current, Mapping):
@@ -154,7 +151,7 @@ def container_operations(resource: Any, site: ContainerSite, ref: FormulaRef, co
     ops: list[Operation] = [
         _set(path, "image", config.agent_image, container),
         _set(path, "imagePullPolicy", config.image_pull_policy, container),
-        _set(path, "command", _agent_command("serve" if site.pod_spec is not None else "run"), container),
+        _set(path, "command", agent_argv("serve" if site.pod_spec is not None else "run"), container),
     ]
     for key in ("args", "workingDir"):
         if key in container:
@@ -172,8 +169,8 @@ def fetch_container(name: str, config: FunctionConfig, spec_json: str) -> dict[s
         "name": _fetch_name(name),
         "image": config.agent_image,
         "imagePullPolicy": config.image_pull_policy,
-        "command": _agent_command("fetch"),
-        "env": [{"name": SPEC_ENV, "value": spec_json}],
+        "command": agent_argv("fetch"),
+        "env": [{"name": SERVICE_SPEC_ENV, "value": spec_json}],
         "securityContext": {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
                             "readOnlyRootFilesystem": False,
                             "capabilities": {"drop": ["ALL"], "add": list(FETCH_CAPABILITIES)}},

@@ -1,0 +1,80 @@
+"""The agent zipapp and the ConfigMap that carries it: for pods that have Python but no r2k8s.
+
+No registry, no custom image: the zipapp holds ``r2k8s/__init__.py`` and
+every module of :mod:`r2k8s.core` (standard library only, so any Python >=
+3.11 image runs it) plus a ``__main__.py`` that calls
+:func:`r2k8s.core.agent.dispatch`, which starts the service agent or the
+build agent. It is built deterministically (sorted names, fixed timestamps
+and modes), so its SHA-256 names it: ``r2k8s-agent-<12 hex digits>`` is the
+ConfigMap that carries it, created once per r2k8s version and shared by
+every run and every service pod of a namespace (immutable, so the kubelet
+does not keep watching it). Both the KRM function and ``r2k8s run`` take it
+from here.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import r2k8s
+from r2k8s.core.agent.contract import AGENT_ZIPAPP
+
+__all__ = ["MANAGED_BY", "agent_zipapp", "configmap_manifest", "configmap_name"]
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "r2k8s"}
+"""The label on everything r2k8s creates (``kubectl delete cm -l app.kubernetes.io/managed-by=r2k8s``)."""
+
+_MAIN = b"from r2k8s.core.agent import dispatch\nraise SystemExit(dispatch())\n"
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _entry(name: str, data: bytes, archive: zipfile.ZipFile) -> None:
+    info = zipfile.ZipInfo(name, date_time=_EPOCH)
+    info.external_attr = 0o644 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    archive.writestr(info, data)
+
+
+@functools.cache
+def agent_zipapp() -> bytes:
+    """The zipapp's bytes (``python3 r2k8s-agent.pyz --help`` runs it)."""
+    package = Path(r2k8s.__file__).parent
+    files = {"r2k8s/__init__.py": package / "__init__.py"}
+    for path in sorted((package / "core").rglob("*.py")):
+        files[path.relative_to(package.parent).as_posix()] = path
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        _entry("__main__.py", _MAIN, archive)
+        for name in sorted(files):
+            _entry(name, files[name].read_bytes(), archive)
+    return buffer.getvalue()
+
+
+def configmap_name(data: bytes | None = None) -> str:
+    """``r2k8s-agent-<first 12 hex digits of the zipapp's SHA-256>``."""
+    digest = hashlib.sha256(agent_zipapp() if data is None else data).hexdigest()
+    return f"r2k8s-agent-{digest[:12]}"
+
+
+def configmap_manifest(name: str, zipapp: bytes) -> dict[str, Any]:
+    """The immutable ConfigMap ``name`` holding ``zipapp`` under :data:`AGENT_ZIPAPP`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "labels": {
+                **MANAGED_BY,
+                "app.kubernetes.io/component": "agent",
+                "app.kubernetes.io/version": r2k8s.__version__,
+            },
+        },
+        "immutable": True,
+        "binaryData": {AGENT_ZIPAPP: base64.b64encode(zipapp).decode("ascii")},
+    }

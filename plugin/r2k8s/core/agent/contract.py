@@ -1,0 +1,94 @@
+"""What both ends of the pod protocol must agree on, spelled once.
+
+The client side (the KRM function's rewrite, ``r2k8s run``'s Job) and the
+agents in the pods import these names from here, so an environment variable,
+a mount path or the protocol version can never be spelled two ways.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from r2k8s.core.errors import R2k8sError
+
+__all__ = [
+    "AGENT_COMMANDS",
+    "AGENT_DIR",
+    "AGENT_ENV_PREFIX",
+    "AGENT_ZIPAPP",
+    "BUILD_CAPABILITIES",
+    "BUILD_SPEC_ENV",
+    "CACHE_DIR",
+    "DEFAULT_IMAGE",
+    "FETCH_CAPABILITIES",
+    "NODE_NAME_ENV",
+    "PROTOCOL_VERSION",
+    "SERVE_CAPABILITIES",
+    "SERVICE_SPEC_ENV",
+    "TERMINATION_LOG",
+    "WORK_DIR",
+    "agent_argv",
+    "decode_spec",
+]
+
+PROTOCOL_VERSION = 1
+"""Bumped when the spec or the frames change incompatibly; client and agent must agree."""
+
+DEFAULT_IMAGE = "docker.io/library/python:3.11-slim"
+"""The stock image both agents run in when the user names none: any image with ``python3`` >= 3.11 will do."""
+
+AGENT_ZIPAPP = "r2k8s-agent.pyz"
+"""The zipapp's file name: the key in the agent ConfigMap, and so the file in the mounted volume."""
+AGENT_DIR = "/r2k8s/agent"
+"""Where the agent ConfigMap is mounted (read-only) in every container that runs an agent."""
+CACHE_DIR = "/r2k8s/cache"
+"""Where a service pod's ware cache volume is mounted."""
+WORK_DIR = "/r2k8s/work"
+"""A build pod's scratch volume: its ware cache and job trees."""
+TERMINATION_LOG = "/dev/termination-log"
+"""Kubernetes' default ``terminationMessagePath``: where an agent leaves its outcome for ``kubectl``."""
+
+SERVICE_SPEC_ENV = "R2K8S_FORMULA"
+"""Holds a service container's :class:`~r2k8s.core.agent.service_spec.ServiceSpec` JSON."""
+BUILD_SPEC_ENV = "R2K8S_RUN"
+"""Holds a build pod's :class:`~r2k8s.core.agent.run_spec.RunSpec` JSON."""
+NODE_NAME_ENV = "R2K8S_NODE_NAME"
+"""The node's name (downward API); the build's run record ``hostname``, as repeatr records the host's."""
+AGENT_ENV_PREFIX = "R2K8S_"
+"""r2k8s's own variables; a service action never inherits them."""
+
+AGENT_COMMANDS = ("fetch", "serve", "run")
+"""The service agent's commands; any other command line is the build agent's."""
+
+FETCH_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "MKNOD", "SETFCAP")
+"""Unpacking wares as they are: owners, modes, setid bits, device nodes, file capabilities."""
+SERVE_CAPABILITIES = (*FETCH_CAPABILITIES, "KILL", "SETGID", "SETUID")
+"""The takeover needs the unpack set; dropping to the formula's uid/gid needs SETUID/SETGID. All in baseline."""
+BUILD_CAPABILITIES = (*SERVE_CAPABILITIES, "SYS_CHROOT")
+"""A build runs repeatr's chroot executor besides unpacking and switching uid/gid (CRI-O's defaults lack
+``SYS_CHROOT`` and ``MKNOD``, so all are named; every one is in Pod Security baseline's list)."""
+
+
+def agent_argv(*args: str) -> list[str]:
+    """The container command that starts the agent zipapp from its mounted ConfigMap with ``args``."""
+    return ["python3", f"{AGENT_DIR}/{AGENT_ZIPAPP}", *args]
+
+
+def decode_spec(text: str, error: Callable[[str], R2k8sError], peer: str) -> dict[str, Any]:
+    """The JSON object of a spec for the agent, checked to speak this :data:`PROTOCOL_VERSION`.
+
+    ``peer`` names who wrote it, for the mismatch message (the client, the manifests).
+    """
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise error(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise error("not a JSON object")
+    if doc.get("version") != PROTOCOL_VERSION:
+        raise error(f"protocol version {doc.get('version')!r}; this agent speaks {PROTOCOL_VERSION}"
+                    f" ({peer} and the agent bundle come from different r2k8s versions)")
+    return doc

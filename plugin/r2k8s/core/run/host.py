@@ -1,0 +1,69 @@
+"""What running formulas asks of this host: root, a private mount namespace, stop signals.
+
+A local run mounts inputs and switches uid/gid, so it needs root
+(:func:`require_root` says so first); its mounts live in a private mount
+namespace (:func:`enter_private_mount_namespace`) so they never reach the
+host and vanish with the process; SIGINT, SIGTERM and SIGHUP become a
+request to stop the job (:func:`install_stop_signals`). Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from typing import Protocol
+
+from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.run import linux
+
+__all__ = ["Stoppable", "enter_private_mount_namespace", "install_stop_signals", "require_root", "restore_signals"]
+
+
+class Stoppable(Protocol):
+    """What a stop signal stops: a job, or anything else that can be cancelled with a reason."""
+
+    def cancel(self, reason: str) -> None: ...
+
+
+
+
+def require_root() -> None:
+    """Running a formula locally needs root; say so before doing anything else."""
+    if os.geteuid() != 0:
+        raise R2k8sError(
+            Category.EXECUTOR_FAILED,
+            "running a formula locally needs root: it mounts the inputs and switches to the formula's uid/gid"
+            f" (this process runs as uid {os.geteuid()}; try sudo)",
+        )
+
+
+def enter_private_mount_namespace() -> None:
+    """Give this process its own mount namespace, so job mounts never reach the host and die with it."""
+    require_root()
+    try:
+        linux.unshare(linux.CLONE_NEWNS)
+        linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    except OSError as exc:
+        hint = {1: "CAP_SYS_ADMIN is missing (a container without privileges, or a seccomp filter?)",
+                22: "the process has several threads, or the kernel lacks mount namespaces"}.get(exc.errno or 0, "")
+        raise R2k8sError(Category.EXECUTOR_FAILED, f"cannot create a private mount namespace: {exc.strerror}"
+                         + (f": {hint}" if hint else "")) from None
+
+
+def install_stop_signals(job: Stoppable) -> dict[int, object]:
+    """Route SIGINT, SIGTERM and SIGHUP to ``job.cancel``; return the previous handlers."""
+    previous: dict[int, object] = {}
+
+    def handler(signum: int, _frame: object) -> None:
+        job.cancel(f"received {signal.Signals(signum).name}")
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def restore_signals(previous: dict[int, object]) -> None:
+    for signum, handler in previous.items():
+        with contextlib.suppress(TypeError, ValueError):
+            signal.signal(signum, handler)  # type: ignore[arg-type]

@@ -1,0 +1,250 @@
+"""Pack and unpack filters: rio's string form, named sets, and how they change metadata.
+
+A filter set says, per attribute (uid, gid, mtime, sticky, setid, dev), whether
+to keep what the files say or replace it. Pack filters say ``keep``; unpack
+filters say ``follow`` and allow ``mine`` for uid/gid. An attribute left
+unspecified is filled from a default set, the way ``FilesetPackFilter.Apply``
+does (repeatr outputs default to Flatten, ``rio pack`` to Conservative).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+
+from r2k8s.core.errors import Category, R2k8sError, usage_error
+from r2k8s.core.goparse import atoi, rfc3339_unix
+from r2k8s.core.ware import fsmeta
+from r2k8s.core.ware.fsmeta import Metadata
+
+__all__ = ["FLATTEN", "FilterValueError", "Filters", "KEYS", "PACK", "PACK_CONSERVATIVE", "PACK_LOSSLESS", "UNPACK", "UNPACK_CONSERVATIVE", "UNPACK_LOSSLESS", "UNPACK_LOWPRIV", "canonical_value", "named"]
+
+KEYS = ("uid", "gid", "mtime", "sticky", "setid", "dev")
+PACK = "pack"
+UNPACK = "unpack"
+
+_UNSPECIFIED = -1  # go-timeless-api ff_unspecified
+_KEEP = -2  # ff_keep (and ff_follow)
+
+
+class FilterValueError(ValueError):
+    """A filter value Go would not parse; callers add where it came from."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(problem)
+        self.key = key
+        self.problem = problem
+
+
+def _keep_word(mode: str) -> str:
+    return "keep" if mode == PACK else "follow"
+
+
+def _allowed(mode: str, key: str) -> str:
+    keep = _keep_word(mode)
+    return {
+        "uid": f"{keep}, {'mine, ' if mode == UNPACK else ''}or a decimal id",
+        "gid": f"{keep}, {'mine, ' if mode == UNPACK else ''}or a decimal id",
+        "mtime": f"{keep}, @<unix seconds>, or an RFC 3339 date such as 2010-01-01T00:00:00Z",
+        "sticky": f"{keep} or ignore",
+        "setid": f"{keep}, ignore, or reject",
+        "dev": f"{keep}, ignore, or reject",
+    }[key]
+
+
+def _number(mode: str, key: str, value: int, raw: str, prefix: str, serialised: bool) -> str | None:
+    # The parsed value shares its int with go-timeless-api's sentinels: -1 is
+    # "unspecified" and -2 "keep". string_uid / string_mtime panic on any other
+    # negative number, so a formula (which repeatr re-serialises to hash it) cannot
+    # hold one; rio's CLI applies a negative mtime without serialising it.
+    if value == _UNSPECIFIED:
+        return None
+    if value == _KEEP:
+        return _keep_word(mode)
+    if value < 0 and (serialised or key != "mtime"):
+        why = "repeatr would panic serialising it" if serialised else f"a negative {key} is meaningless"
+        raise FilterValueError(key, f"invalid filter value {raw!r}: {key} is negative; {why}")
+    return f"{prefix}{value}"
+
+
+def canonical_value(mode: str, key: str, raw: str, serialised: bool = False) -> str | None:
+    """Parse one filter value as ``filesetFiltersSerialComp.go`` does and write it back.
+
+    ``"0042"`` becomes ``"42"``, an RFC 3339 mtime ``"@<unix>"``, ``"-2"`` the keep
+    word and ``"-1"`` ``None`` (unspecified): this normal form is what repeatr
+    hashes and what rio applies. ``serialised=True`` is for values that repeatr
+    writes back out (formula outputs), where negative numbers are refused.
+    """
+    keep = _keep_word(mode)
+    if raw == keep:
+        return keep
+    if key in ("uid", "gid"):
+        if mode == UNPACK and raw == "mine":
+            return raw
+        number = atoi(raw)
+        if number is not None:
+            return _number(mode, key, number, raw, "", serialised)
+    elif key == "mtime":
+        number = atoi(raw[1:]) if raw.startswith("@") else rfc3339_unix(raw)
+        if number is not None:
+            return _number(mode, key, number, raw, "@", serialised)
+    elif key == "sticky":
+        if raw == "ignore":
+            return raw
+    elif raw in ("ignore", "reject"):
+        return raw
+    raise FilterValueError(key, f"invalid filter value {raw!r}: {key} must be {_allowed(mode, key)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """A filter set for one direction (``pack`` or ``unpack``); ``None`` means unspecified."""
+
+    mode: str
+    uid: str | None = None
+    gid: str | None = None
+    mtime: str | None = None
+    sticky: str | None = None
+    setid: str | None = None
+    dev: str | None = None
+
+    # -- construction ---------------------------------------------------------
+
+    @classmethod
+    def from_mapping(cls, mode: str, values: dict[str, str], where: str = "filters") -> "Filters":
+        """From the object form used in formulas; values must be strings (as in repeatr)."""
+        fields: dict[str, str] = {}
+        for key, value in values.items():
+            if key not in KEYS:
+                raise usage_error(f"{where}: unknown filter {key!r} (known: {', '.join(KEYS)})")
+            if not isinstance(value, str):
+                raise usage_error(f"{where}.{key}: filter values are strings, got {type(value).__name__} {value!r}")
+            try:
+                canonical = canonical_value(mode, key, value)
+            except FilterValueError as exc:
+                raise usage_error(f"{where}.{key}: {exc.problem}") from None
+            if canonical is not None:
+                fields[key] = canonical
+        return cls(mode, **fields)
+
+    @classmethod
+    def parse(cls, mode: str, text: str, where: str = "--filters") -> "Filters":
+        """rio's string form ``uid=1000,gid=1000,mtime=@1262304000,...``.
+
+        A named set (``flatten``, ``conservative``, ``lossless``, ``lowpriv``) may
+        stand first; later ``key=value`` items override it.
+        """
+        result = cls(mode)
+        values: dict[str, str] = {}
+        for index, item in enumerate(part.strip() for part in text.split(",")):
+            if not item:
+                continue
+            if "=" not in item:
+                if index != 0:
+                    raise usage_error(f"{where}: {item!r} must be key=value (a named set may only come first)")
+                result = named(mode, item, where)
+                continue
+            key, _, value = (part.strip() for part in item.partition("="))
+            if key in values:
+                raise usage_error(f"{where}: filter {key!r} is given twice")
+            values[key] = value
+        overrides = cls.from_mapping(mode, values, where)
+        return dataclasses.replace(result, **{k: v for k, v in overrides.as_dict().items()})
+
+    # -- views ------------------------------------------------------------------
+
+    def as_dict(self) -> dict[str, str]:
+        """The specified keys only, in rio's order."""
+        return {key: getattr(self, key) for key in KEYS if getattr(self, key) is not None}
+
+    def __str__(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.as_dict().items())
+
+    def with_defaults(self, defaults: "Filters") -> "Filters":
+        """Fill unspecified keys from ``defaults`` (rio ``FilesetPackFilter.Apply``)."""
+        return dataclasses.replace(defaults, **self.as_dict())
+
+    @property
+    def altering(self) -> bool:
+        """True if applying this set can change an entry's metadata (``reject`` only refuses)."""
+        keep = _keep_word(self.mode)
+        return any(value not in (None, keep, "reject") for value in self.as_dict().values())
+
+    @functools.cached_property
+    def _passthrough(self) -> bool:
+        """Neither changes nor rejects anything: :meth:`apply` can hand back its input."""
+        return not self.altering and "reject" not in (self.setid, self.dev)
+
+    # -- application --------------------------------------------------------------
+
+    def apply(self, meta: Metadata) -> Metadata | None:
+        """The filtered metadata, or ``None`` when ``dev=ignore`` drops a device.
+
+        ``setid=reject`` / ``dev=reject`` raise ``rio-filter-rejection``. The
+        input is returned as it is when nothing changes (it runs once per entry).
+        """
+        if self._passthrough:
+            return meta
+        if meta.type in fsmeta.DEVICE_TYPES:
+            if self.dev == "reject":
+                raise R2k8sError(Category.FILTER_REJECTION, f"{meta.name!r} is a device node and the filters say dev=reject")
+            if self.dev == "ignore":
+                return None
+        perms = meta.perms
+        if self.sticky == "ignore":
+            perms &= ~0o1000
+        if perms & 0o6000:
+            if self.setid == "reject":
+                raise R2k8sError(Category.FILTER_REJECTION, f"{meta.name!r} has a setuid/setgid bit and the filters say setid=reject")
+            if self.setid == "ignore":
+                perms &= ~0o6000
+        uid, gid, mtime, mtime_ns = self._owner_and_time(meta)
+        if (perms, uid, gid, mtime, mtime_ns) == (meta.perms, meta.uid, meta.gid, meta.mtime, meta.mtime_ns):
+            return meta
+        out = meta.copy()
+        out.perms, out.uid, out.gid, out.mtime, out.mtime_ns = perms, uid, gid, mtime, mtime_ns
+        return out
+
+    def _owner_and_time(self, meta: Metadata) -> tuple[int, int, int, int]:
+        keep = _keep_word(self.mode)
+        uid, gid, mtime, mtime_ns = meta.uid, meta.gid, meta.mtime, meta.mtime_ns
+        if self.uid not in (None, keep):
+            uid = os.getuid() if self.uid == "mine" else int(self.uid)
+        if self.gid not in (None, keep):
+            gid = os.getgid() if self.gid == "mine" else int(self.gid)
+        if self.mtime not in (None, keep):
+            mtime, mtime_ns = _mtime_value(self.mtime)
+        return uid, gid, mtime, mtime_ns
+
+
+def _mtime_value(value: str) -> tuple[int, int]:
+    """Seconds and nanoseconds of a canonical ``@<unix>`` value (Go keeps whole seconds)."""
+    return int(value[1:]), 0
+
+
+_NAMED: dict[tuple[str, str], dict[str, str]] = {
+    (PACK, "flatten"): dict(uid="1000", gid="1000", mtime="@1262304000", sticky="keep", setid="keep", dev="keep"),
+    (PACK, "conservative"): dict(uid="1000", gid="1000", mtime="@1262304000", sticky="keep", setid="reject", dev="reject"),
+    (PACK, "lossless"): dict(uid="keep", gid="keep", mtime="keep", sticky="keep", setid="keep", dev="keep"),
+    (UNPACK, "lossless"): dict(uid="follow", gid="follow", mtime="follow", sticky="follow", setid="follow", dev="follow"),
+    (UNPACK, "conservative"): dict(uid="follow", gid="follow", mtime="follow", sticky="follow", setid="reject", dev="reject"),
+    (UNPACK, "lowpriv"): dict(uid="mine", gid="mine", mtime="follow", sticky="follow", setid="reject", dev="reject"),
+}
+
+
+def named(mode: str, name: str, where: str = "--filters") -> Filters:
+    """One of rio's named filter sets (``filesetFilters.go``)."""
+    try:
+        return Filters(mode, **_NAMED[(mode, name.strip().lower())])
+    except KeyError:
+        names = ", ".join(sorted(n for m, n in _NAMED if m == mode))
+        raise usage_error(f"{where}: unknown {mode} filter set {name!r} (known: {names})") from None
+
+
+FLATTEN = named(PACK, "flatten")
+PACK_CONSERVATIVE = named(PACK, "conservative")
+PACK_LOSSLESS = named(PACK, "lossless")
+UNPACK_LOSSLESS = named(UNPACK, "lossless")
+UNPACK_CONSERVATIVE = named(UNPACK, "conservative")
+UNPACK_LOWPRIV = named(UNPACK, "lowpriv")

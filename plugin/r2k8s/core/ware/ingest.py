@@ -1,0 +1,141 @@
+"""Reading a tar ware: hash every entry and, optionally, place it on disk.
+
+Scanning and unpacking are the same walk over the tar stream (rio
+``tar_unpack.go``): each entry is hashed twice, once as the ware says
+(*prefilter*, the hash a requested ware ID is checked against) and once after
+the unpack filters (the ID of what actually lands on disk). Conjured parent
+directories go through the filters too. A :class:`Placer` receives filtered
+entries in stream order; with none, the walk is a scan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from typing import BinaryIO, Protocol
+
+from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.ware import fsmeta
+from r2k8s.core.ware.filters import Filters
+from r2k8s.core.ware.fsmeta import Metadata
+from r2k8s.core.ware.tar.compression import open_decompressed
+from r2k8s.core.ware.tar.reader import TarReader
+from r2k8s.core.ware.treehash import LegacyTreeHash, TreeHash
+from r2k8s.core.ware.wareid import WareID
+
+__all__ = ["IngestResult", "Placer", "ingest_tar"]
+
+
+class Placer(Protocol):
+    """Where unpacked entries go. ``content`` must be consumed for files."""
+
+    def place(self, meta: Metadata, content: Iterator[memoryview] | None) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestResult:
+    prefilter_id: WareID
+    filtered_id: WareID
+    compression: str
+    entries: int
+
+
+#: Below this, handing a chunk to another thread costs more than hashing it here.
+_OVERLAP_MIN = 64 * 1024
+
+
+def _hashing(
+    chunks: Iterator[memoryview], hasher: "hashlib._Hash", pool: ThreadPoolExecutor | None = None
+) -> Iterator[memoryview]:
+    """Yield each chunk after (or, with a pool, while) feeding it to ``hasher``.
+
+    With a pool, SHA-384 of a chunk runs on another core while the consumer
+    writes that same chunk to disk: both release the GIL and only read the
+    buffer, and the hash is finished before the reader may reuse it.
+    """
+    for chunk in chunks:
+        if pool is None or len(chunk) < _OVERLAP_MIN:
+            hasher.update(chunk)
+            yield chunk
+            continue
+        pending = pool.submit(hasher.update, chunk)
+        try:
+            yield chunk
+        finally:
+            pending.result()
+
+
+def ingest_tar(
+    stream: BinaryIO,
+    filters: Filters,
+    placer: Placer | None = None,
+    log: Callable[[str], None] | None = None,
+    packtype: str = "tar",
+    legacy: bool = False,
+) -> IngestResult:
+    """Walk a (possibly compressed) tar stream once; see the module docstring.
+
+    ``legacy=True`` computes repeatr v0.15's tree hash (base64url) instead of rio's.
+    """
+    tar_stream, compression = open_decompressed(stream)
+    tree_class = LegacyTreeHash if legacy else TreeHash
+    prefilter = tree_class()
+    filtered = tree_class() if filters.altering else prefilter
+    reader = TarReader(tar_stream, log)
+    with ThreadPoolExecutor(1, thread_name_prefix="r2k8s-hash") if placer is not None else nullcontext() as pool:
+        for entry in reader:
+            _ingest_entry(entry.meta, reader, filters, placer, prefilter, filtered, pool, legacy)
+    prefilter_id = WareID(packtype, prefilter.ware_hash())
+    return IngestResult(
+        prefilter_id=prefilter_id,
+        filtered_id=prefilter_id if filtered is prefilter else WareID(packtype, filtered.ware_hash()),
+        compression=compression,
+        entries=reader.entry_count,
+    )
+
+
+def _ingest_entry(
+    meta: Metadata,
+    reader: TarReader,
+    filters: Filters,
+    placer: Placer | None,
+    prefilter: TreeHash,
+    filtered: TreeHash,
+    pool: ThreadPoolExecutor | None,
+    legacy: bool,
+) -> None:
+    """Hash one entry into both trees (conjuring missing parents) and place it."""
+    if meta.type == fsmeta.HARDLINK and not legacy:
+        raise R2k8sError(
+            Category.INOPERABLE_PATH,
+            f"hardlink {meta.name!r} -> {meta.linkname!r}: tar wares cannot contain hardlinks (rio refuses them too, "
+            "and the tree hash would not cover the link); repack the tree, e.g. with 'r2k8s pack', which stores "
+            "hardlinked files as independent files",
+        )
+    # A file is recorded once its content is hashed; its missing parents come first either way.
+    conjured = prefilter.add(meta, None) if meta.type != fsmeta.FILE else prefilter.conjure_parents(meta.name)
+    for parent in conjured:
+        placed_parent = filters.apply(parent) or parent
+        if filtered is not prefilter:
+            filtered.add(placed_parent)
+        if placer is not None:
+            placer.place(placed_parent, None)
+    placed = filters.apply(meta)
+    content_hash = None
+    if meta.type == fsmeta.FILE:
+        hasher = hashlib.sha384()
+        chunks = _hashing(reader.content_chunks(), hasher, pool)
+        if placer is not None and placed is not None:
+            placer.place(placed, chunks)
+        for _ in chunks:  # whatever the placer left unread still counts
+            pass
+        content_hash = hasher.digest()
+        prefilter.add(meta, content_hash)
+    elif placer is not None and placed is not None:
+        placer.place(placed, None)
+    if filtered is not prefilter and placed is not None:
+        filtered.add(placed, content_hash)
+

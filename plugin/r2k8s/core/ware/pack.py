@@ -1,0 +1,72 @@
+"""Pack a directory into a tar ware and compute its ID in the same pass (rio ``tar_pack.go``).
+
+The walk is pre-order with names sorted; metadata comes from ``lstat`` (no
+xattrs, hardlinks become independent files), goes through the pack filters,
+and has its mtime truncated to whole seconds, so the hash describes exactly the
+tar that is written. Content is hashed while it is copied, in 1 MiB chunks.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.ware import fsmeta
+from r2k8s.core.ware.filters import Filters
+from r2k8s.core.ware.tar.writer import TarWriter
+from r2k8s.core.ware.tree import file_chunks, metadata_from_stat, walk
+from r2k8s.core.ware.treehash import TreeHash
+from r2k8s.core.ware.wareid import WareID
+
+__all__ = ["COMPRESSIONS", "pack_tree"]
+
+
+COMPRESSIONS = ("gzip", "none")
+
+
+def pack_tree(root: Path, filters: Filters, out: BinaryIO | None = None, compression: str = "gzip",
+              packtype: str = "tar") -> WareID:
+    """Pack ``root`` into ``out`` (if given) and return the ware ID.
+
+    A missing ``root`` packs to the empty ID ``tar:-`` without error, as rio
+    does for an output path the job never created.
+    """
+    if compression not in COMPRESSIONS:
+        raise R2k8sError(Category.USAGE, f"unknown compression {compression!r} (use {' or '.join(COMPRESSIONS)})")
+    if not os.path.lexists(root):
+        return WareID(packtype, "")
+    if not stat.S_ISDIR(os.lstat(root).st_mode):
+        raise R2k8sError(Category.PACK_INVALID, f"cannot pack {str(root)!r}: not a directory")
+    tree = TreeHash()
+    sink: BinaryIO | None = None
+    if out is not None:
+        sink = gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=6, mtime=0) if compression == "gzip" else out  # type: ignore[assignment]
+    writer = TarWriter(sink) if sink is not None else None
+    for name, path, st in walk(root):
+        if name.startswith(".."):
+            fsmeta.clean_relpath(name)  # a name rio could never unpack again ('..0') is refused here already
+        meta = filters.apply(metadata_from_stat(name, st, path))
+        if meta is None:
+            continue
+        meta.mtime_ns = 0  # rio truncates to whole seconds before hashing and writing
+        if writer is not None:
+            writer.add(meta)
+        content_hash = None
+        if meta.type == fsmeta.FILE:
+            hasher = hashlib.sha384()
+            for chunk in file_chunks(path, meta.size):
+                hasher.update(chunk)
+                if writer is not None:
+                    writer.write_content(chunk)
+            content_hash = hasher.digest()
+        tree.add(meta, content_hash)
+    if writer is not None:
+        writer.close()
+        if sink is not out:
+            sink.close()  # type: ignore[union-attr]
+    return WareID(packtype, tree.ware_hash())

@@ -1,0 +1,79 @@
+"""Decompression sniffed from magic bytes, as rio's ``tar/compression.go`` does.
+
+``BZh`` is bzip2, ``1f 8b 08`` gzip, ``fd 37 7a 58 5a 00`` xz, anything else is
+read as a plain tar. Everything streams: the decompressors are the stdlib's
+file objects, which keep only a small window in memory.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import zlib
+from typing import BinaryIO
+
+from r2k8s.core.errors import ware_corrupt
+
+__all__ = ["BZIP2_MAGIC", "DECOMPRESSION_ERRORS", "GZIP_MAGIC", "SNIFF_BYTES", "XZ_MAGIC", "detect", "open_decompressed"]
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+BZIP2_MAGIC = b"BZh"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+SNIFF_BYTES = 10
+
+#: Exceptions the stdlib decompressors raise on damaged input.
+DECOMPRESSION_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+
+
+class _Prefixed(io.RawIOBase):
+    """A raw stream that replays the sniffed bytes before the rest of ``source``."""
+
+    def __init__(self, prefix: bytes, source: BinaryIO) -> None:
+        self._prefix = memoryview(prefix)
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        readinto = getattr(self._source, "readinto", None)
+        if readinto is not None:
+            return readinto(buffer)
+        data = self._source.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def detect(prefix: bytes) -> str:
+    for name, magic in (("bzip2", BZIP2_MAGIC), ("gzip", GZIP_MAGIC), ("xz", XZ_MAGIC)):
+        if prefix.startswith(magic):
+            return name
+    return "none"
+
+
+def open_decompressed(source: BinaryIO, buffer_size: int = 1 << 20) -> tuple[BinaryIO, str]:
+    """Sniff ``source`` and return a readable stream of tar bytes plus the compression name."""
+    prefix = b""
+    while len(prefix) < SNIFF_BYTES:
+        chunk = source.read(SNIFF_BYTES - len(prefix))
+        if not chunk:
+            break
+        prefix += chunk
+    if len(prefix) < SNIFF_BYTES:
+        raise ware_corrupt(f"corrupt tar compression: stream is only {len(prefix)} bytes long")
+    kind = detect(prefix)
+    raw = io.BufferedReader(_Prefixed(prefix, source), buffer_size)
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
+    if kind == "bzip2":
+        return bz2.BZ2File(raw, mode="rb"), kind  # type: ignore[return-value]
+    if kind == "xz":
+        return lzma.LZMAFile(raw, mode="rb"), kind  # type: ignore[return-value]
+    return raw, kind  # type: ignore[return-value]

@@ -1,0 +1,380 @@
+"""A streaming tar reader that sees headers exactly as Go's ``archive/tar`` does.
+
+rio hashes what Go's reader reports, so this module copies its rules rather
+than Python's ``tarfile``: checksum (signed or unsigned), V7/USTAR/PAX/GNU/STAR
+name prefixes, base-256 numbers, PAX records (path, linkpath, uid, gid, size,
+mtime with nanoseconds, ``SCHILY.xattr.*``; empty values keep the header's),
+GNU long names, header-only types whose size field is ignored, ``\\0`` typeflags
+that become directories when the name ends in ``/``, and the end-of-archive
+rules (two zero blocks, or a clean EOF at a block boundary). It also keeps no
+list of members, so memory stays flat on archives of any length.
+
+Anything Go would reject is a ``rio-ware-corrupt`` error naming the entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+from r2k8s.core.errors import R2k8sError, ware_corrupt
+from r2k8s.core.goparse import atoi
+from r2k8s.core.ware import fsmeta
+from r2k8s.core.ware.fsmeta import Metadata
+from r2k8s.core.ware.tar.compression import DECOMPRESSION_ERRORS
+
+__all__ = ["BLOCK", "CHUNK", "MAX_SPECIAL_FILE", "TarEntry", "TarReader", "ZERO_BLOCK"]
+
+BLOCK = 512
+ZERO_BLOCK = bytes(BLOCK)
+MAX_SPECIAL_FILE = 1 << 20  # Go's maxSpecialFileSize for PAX and GNU long-name data
+CHUNK = 1 << 20
+
+_TYPES = {
+    b"0": fsmeta.FILE,
+    b"1": fsmeta.HARDLINK,
+    b"2": fsmeta.SYMLINK,
+    b"3": fsmeta.CHAR_DEVICE,
+    b"4": fsmeta.BLOCK_DEVICE,
+    b"5": fsmeta.DIR,
+    b"6": fsmeta.FIFO,
+}
+_HEADER_ONLY = frozenset(b"123456")
+_DIGITS = re.compile(rb"[0-9]*\Z")
+_INT64 = 1 << 63
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+
+
+@dataclasses.dataclass(slots=True)
+class TarEntry:
+    """One real entry: its metadata and the tar typeflag it came from."""
+
+    meta: Metadata
+    typeflag: str
+
+
+class _Header:
+    __slots__ = ("typeflag", "name", "linkname", "size", "mode", "uid", "gid", "mtime", "mtime_ns",
+                 "devmajor", "devminor", "xattrs", "pax")
+
+    def __init__(self) -> None:
+        self.xattrs: dict[str, str] = {}
+        self.pax: dict[str, str] = {}
+
+
+def _cstr(field: bytes) -> bytes:
+    """Go ``parseString``: up to the first NUL."""
+    nul = field.find(b"\0")
+    return field if nul < 0 else field[:nul]
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+class _FieldParser:
+    """Go's ``parser``: remembers that any field failed instead of raising at once."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def octal(self, field: bytes) -> int:
+        digits = _cstr(field.strip(b" \0"))
+        if not digits:
+            return 0
+        # Only the digits 0-7 (Go's ParseUint takes no sign, space or underscore, unlike int()).
+        if digits.translate(None, b"01234567"):
+            self.failed = True
+            return 0
+        value = int(digits, 8)
+        if value >= 1 << 64:
+            self.failed = True
+            return 0
+        return value - (1 << 64) if value >= _INT64 else value
+
+    def numeric(self, field: bytes) -> int:
+        if field and field[0] & 0x80:
+            inv = 0xFF if field[0] & 0x40 else 0x00
+            x = 0
+            for i, c in enumerate(field):
+                c ^= inv
+                if i == 0:
+                    c &= 0x7F
+                if x >> 56:
+                    self.failed = True
+                    return 0
+                x = (x << 8) | c
+            if x >> 63:
+                self.failed = True
+                return 0
+            return ~x if inv else x
+        return self.octal(field)
+
+
+def _checksums(block: bytes) -> tuple[int, int]:
+    """Go ``computeChecksum``: the checksum field counts as spaces; signed sums bytes as int8."""
+    outside = block[:148] + block[156:]
+    unsigned = sum(outside) + 8 * 0x20
+    high = len(outside) - len(outside.translate(None, _HIGH_BYTES))
+    return unsigned, unsigned - 256 * high
+
+
+def _parse_go_int(value: bytes, what: str) -> int:
+    number = atoi(value)
+    if number is None:
+        raise ware_corrupt(f"corrupt tar: PAX record {what}={value!r} is not a 64-bit integer")
+    return number
+
+
+def _parse_pax_time(value: bytes) -> tuple[int, int]:
+    """Go ``parsePAXTime``: seconds, then up to 9 fraction digits (more are cut)."""
+    secs_text, dot, frac = value.partition(b".")
+    seconds = _parse_go_int(secs_text, "mtime")
+    if not dot or not frac:
+        return seconds, 0
+    if not _DIGITS.match(frac):
+        raise ware_corrupt(f"corrupt tar: PAX mtime {value!r} is malformed")
+    nanos = int((frac + b"000000000")[:9])
+    if secs_text.startswith(b"-"):
+        nanos = -nanos
+    total = seconds * 1_000_000_000 + nanos
+    return total // 1_000_000_000, total % 1_000_000_000
+
+
+def _parse_pax_records(data: bytes) -> dict[bytes, bytes]:
+    records: dict[bytes, bytes] = {}
+    while data:
+        space = data.find(b" ")
+        if space <= 0 or not data[:space].isdigit():
+            raise ware_corrupt("corrupt tar: malformed PAX record length")
+        length = int(data[:space])
+        if length <= space or length > len(data) or data[length - 1 : length] != b"\n":
+            raise ware_corrupt("corrupt tar: malformed PAX record")
+        record = data[space + 1 : length - 1]
+        key, eq, value = record.partition(b"=")
+        if not eq or not key:
+            raise ware_corrupt("corrupt tar: malformed PAX record (no key)")
+        if key in (b"path", b"linkpath", b"uname", b"gname") and b"\0" in value:
+            raise ware_corrupt(f"corrupt tar: PAX record {key!r} contains a NUL byte")
+        records[key] = value
+        data = data[length:]
+    return records
+
+
+class TarReader:
+    """Iterate a tar stream's entries; read each file's content before moving on.
+
+    ``log`` receives warnings (skipped PAX global headers), like rio's monitor.
+    """
+
+    def __init__(self, stream: BinaryIO, log: Callable[[str], None] | None = None) -> None:
+        self._stream = stream
+        self._log = log or (lambda message: None)
+        self._remaining = 0  # unread content bytes of the current entry
+        self._pad = 0
+        self._buffer = bytearray(CHUNK)
+        self._current = ""  # the name of the entry whose content is being read, for messages
+        self.entry_count = 0
+
+    # -- low-level reading --------------------------------------------------
+
+    def _read(self, n: int) -> bytes:
+        try:
+            data = self._stream.read(n)
+            while len(data) < n:
+                more = self._stream.read(n - len(data))
+                if not more:
+                    break
+                data += more
+        except DECOMPRESSION_ERRORS as exc:
+            raise ware_corrupt(f"corrupt tar compression: {exc}") from None
+        return data
+
+    def _read_exact(self, n: int, what: str) -> bytes:
+        data = self._read(n)
+        if len(data) != n:
+            raise ware_corrupt(f"corrupt tar: unexpected end of stream in {what}")
+        return data
+
+    def _skip_rest(self) -> None:
+        while self._remaining:
+            for _ in self.content_chunks():
+                pass
+        if self._pad:
+            self._read_exact(self._pad, f"the padding after {self._current!r}")
+            self._pad = 0
+
+    def content_chunks(self) -> Iterator[memoryview]:
+        """The current entry's remaining content, in chunks of at most 1 MiB.
+
+        The chunks are views of one reused buffer: consume each before asking
+        for the next.
+        """
+        view = memoryview(self._buffer)
+        while self._remaining:
+            want = min(self._remaining, CHUNK)
+            try:
+                got = self._stream.readinto(view[:want])  # type: ignore[attr-defined]
+            except DECOMPRESSION_ERRORS as exc:
+                raise ware_corrupt(f"corrupt tar compression: {exc}") from None
+            if not got:
+                raise ware_corrupt(f"corrupt tar: unexpected end of stream inside the content of {self._current!r}")
+            self._remaining -= got
+            yield view[:got]
+
+    def _read_special(self, size: int, what: str) -> bytes:
+        if size > MAX_SPECIAL_FILE:
+            raise ware_corrupt(f"corrupt tar: {what} is larger than {MAX_SPECIAL_FILE} bytes")
+        data = self._read_exact(size, what)
+        self._read_exact(-size % BLOCK, "padding")
+        return data
+
+    # -- headers ------------------------------------------------------------
+
+    def _read_header(self) -> tuple[_Header, bytes] | None:
+        block = self._read(BLOCK)
+        if not block:
+            return None
+        if len(block) != BLOCK:
+            raise ware_corrupt("corrupt tar: unexpected end of stream in a header")
+        if block == ZERO_BLOCK:
+            block = self._read(BLOCK)
+            if not block or block == ZERO_BLOCK:
+                return None
+            raise ware_corrupt("corrupt tar: a zero block followed by a non-zero block")
+        p = _FieldParser()
+        stored = p.octal(block[148:156])
+        if p.failed or stored not in _checksums(block):
+            raise ware_corrupt(f"corrupt tar: bad header checksum (entry #{self.entry_count + 1})")
+        magic, version, trailer = block[257:263], block[263:265], block[508:512]
+        h = _Header()
+        h.typeflag = block[156:157]
+        h.name = _cstr(block[0:100])
+        h.linkname = _cstr(block[157:257])
+        h.size = p.numeric(block[124:136])
+        h.mode = p.numeric(block[100:108])
+        h.uid = p.numeric(block[108:116])
+        h.gid = p.numeric(block[116:124])
+        h.mtime = p.numeric(block[136:148])
+        h.mtime_ns = 0
+        h.devmajor = h.devminor = 0
+        is_ustar = magic == b"ustar\0"
+        is_gnu = magic == b"ustar " and version == b" \0"
+        if is_ustar or is_gnu:
+            h.devmajor = p.numeric(block[329:337])
+            h.devminor = p.numeric(block[337:345])
+        prefix = b""
+        if is_ustar and trailer == b"tar\0":
+            prefix = _cstr(block[345:476])
+        elif is_ustar:
+            prefix = _cstr(block[345:500])
+        elif is_gnu:
+            times = _FieldParser()
+            for field in (block[345:357], block[357:369]):
+                if field[0]:
+                    times.numeric(field)
+            if times.failed and _cstr(block[345:500]).isascii():
+                prefix = _cstr(block[345:500])
+        if prefix:
+            h.name = prefix + b"/" + h.name
+        if p.failed:
+            raise ware_corrupt(f"corrupt tar: malformed numeric field in header of {_text(h.name)!r}")
+        return h, block
+
+    def _set_data(self, h: _Header) -> None:
+        size = 0 if h.typeflag and h.typeflag[0] in _HEADER_ONLY else h.size
+        if size < 0:
+            raise ware_corrupt(f"corrupt tar: negative size for {_text(h.name)!r}")
+        self._remaining = size
+        self._pad = -size % BLOCK
+
+    def _merge_pax(self, h: _Header, pax: dict[bytes, bytes]) -> None:
+        try:
+            self._merge_pax_records(h, pax)
+        except R2k8sError as exc:
+            raise ware_corrupt(f"{exc.message} (in the PAX header of {_text(h.name)!r})") from None
+
+    def _merge_pax_records(self, h: _Header, pax: dict[bytes, bytes]) -> None:
+        for key, value in pax.items():
+            if not value:
+                continue
+            if key == b"path":
+                h.name = value
+            elif key == b"linkpath":
+                h.linkname = value
+            elif key == b"uid":
+                h.uid = _parse_go_int(value, "uid")
+            elif key == b"gid":
+                h.gid = _parse_go_int(value, "gid")
+            elif key == b"size":
+                h.size = _parse_go_int(value, "size")
+            elif key == b"mtime":
+                h.mtime, h.mtime_ns = _parse_pax_time(value)
+            elif key.startswith(b"SCHILY.xattr."):
+                h.xattrs[_text(key[len(b"SCHILY.xattr."):])] = _text(value)
+            elif key.startswith(b"GNU.sparse."):
+                raise ware_corrupt(f"unsupported tar: {_text(h.name)!r} is a GNU sparse file (PAX sparse format)")
+
+    def _next_header(self) -> _Header | None:
+        pax: dict[bytes, bytes] = {}
+        long_name = long_link = b""
+        while True:
+            self._skip_rest()
+            read = self._read_header()
+            if read is None:
+                return None
+            h, _ = read
+            self._set_data(h)
+            if h.typeflag in (b"x", b"g"):
+                records = _parse_pax_records(self._read_special(self._remaining, "a PAX header"))
+                self._remaining = self._pad = 0
+                if h.typeflag == b"g":
+                    self._log(f"unpacking: skipping an entry: tar type 'g' header entries ignored ({_text(h.name)!r})")
+                    continue
+                pax = records
+                continue
+            if h.typeflag in (b"L", b"K"):
+                data = _cstr(self._read_special(self._remaining, "a GNU long name"))
+                self._remaining = self._pad = 0
+                if h.typeflag == b"L":
+                    long_name = data
+                else:
+                    long_link = data
+                continue
+            self._merge_pax(h, pax)
+            if long_name:
+                h.name = long_name
+            if long_link:
+                h.linkname = long_link
+            if h.typeflag == b"\0" or h.typeflag == b"":
+                h.typeflag = b"5" if h.name.endswith(b"/") else b"0"
+            self._set_data(h)
+            return h
+
+    def __iter__(self) -> Iterator[TarEntry]:
+        while True:
+            h = self._next_header()
+            if h is None:
+                return
+            self.entry_count += 1
+            kind = _TYPES.get(h.typeflag)
+            name = self._current = _text(h.name)
+            if kind is None:
+                raise ware_corrupt(f"corrupt tar: {name!r} has type {_text(h.typeflag)!r}, which is not a known file type")
+            meta = Metadata(
+                name=fsmeta.clean_relpath(name),
+                type=kind,
+                perms=h.mode & 0o7777,
+                uid=h.uid & 0xFFFFFFFF,
+                gid=h.gid & 0xFFFFFFFF,
+                linkname=_text(h.linkname),
+                devmajor=h.devmajor,
+                devminor=h.devminor,
+                mtime=h.mtime,
+                mtime_ns=h.mtime_ns,
+                xattrs=h.xattrs,
+                size=self._remaining,
+            )
+            yield TarEntry(meta, _text(h.typeflag))

@@ -1,0 +1,153 @@
+"""A small streaming tar writer: USTAR headers, PAX records only where USTAR can't say it.
+
+The ware ID never depends on these bytes, but rio, GNU tar and our own reader
+must all read back exactly the metadata we hashed, so every value that USTAR
+cannot hold (long or non-ASCII names, big ids or sizes, negative mtimes) goes
+into a PAX record, as Go's ``archive/tar`` does.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import BinaryIO
+
+from r2k8s.core.ware import fsmeta
+from r2k8s.core.ware.fsmeta import Metadata
+
+__all__ = ["BLOCK", "TarWriter", "archive_name"]
+
+BLOCK = 512
+_TYPEFLAGS = {
+    fsmeta.FILE: b"0",
+    fsmeta.HARDLINK: b"1",
+    fsmeta.SYMLINK: b"2",
+    fsmeta.CHAR_DEVICE: b"3",
+    fsmeta.BLOCK_DEVICE: b"4",
+    fsmeta.DIR: b"5",
+    fsmeta.FIFO: b"6",
+}
+
+
+def _octal(value: int, width: int) -> bytes | None:
+    """``width-1`` octal digits plus NUL, or None if it does not fit."""
+    if value < 0 or value >= 8 ** (width - 1):
+        return None
+    return b"%0*o\0" % (width - 1, value)
+
+
+def _pax_record(key: str, value: bytes) -> bytes:
+    body = b" " + key.encode() + b"=" + value + b"\n"
+    length = len(body) + 1
+    while len(str(length)) + len(body) != length:
+        length = len(str(length)) + len(body)
+    return str(length).encode() + body
+
+
+def _split_ustar_name(name: bytes) -> tuple[bytes, bytes] | None:
+    if len(name) <= 100:
+        return b"", name
+    for i in range(len(name) - 1, 0, -1):
+        if name[i : i + 1] == b"/" and i <= 155 and len(name) - i - 1 <= 100 and len(name) - i - 1 > 0:
+            return name[:i], name[i + 1 :]
+    return None
+
+
+def archive_name(meta: Metadata) -> bytes:
+    """rio's member names: ``./`` for the root, ``./path``, directories end in ``/``."""
+    if meta.name == ".":
+        return b"./"
+    name = b"./" + meta.name.encode("utf-8", "surrogateescape")
+    return name + b"/" if meta.type == fsmeta.DIR else name
+
+
+#: USTAR header layout up to the prefix; struct pads the short fields with NULs.
+_USTAR = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s12x")
+_ZERO8 = b"0000000\0"
+
+
+def _header_block(
+    name: bytes,
+    prefix: bytes,
+    typeflag: bytes,
+    perms: int,
+    numbers: dict[str, bytes],
+    linkname: bytes = b"",
+    devmajor: int = 0,
+    devminor: int = 0,
+) -> bytes:
+    """One USTAR header; ``numbers`` holds the already-encoded uid, gid, size and mtime."""
+    block = _USTAR.pack(
+        name, _octal(perms & 0o7777, 8), numbers["uid"], numbers["gid"], numbers["size"], numbers["mtime"],
+        b"        ", typeflag, linkname, b"ustar\x0000", b"", b"",
+        _octal(devmajor, 8) or _ZERO8, _octal(devminor, 8) or _ZERO8, prefix,
+    )
+    return b"%s%06o\0 %s" % (block[:148], sum(block), block[156:])
+
+
+class TarWriter:
+    """Writes entries to a binary stream; call :meth:`close` to write the end marker."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._pending = 0  # content bytes still owed for the current file
+        self._padding = 0
+
+    def add(self, meta: Metadata) -> None:
+        """Write the header for ``meta``; for files, ``write_content`` must follow with ``meta.size`` bytes."""
+        self._finish_previous()
+        name = archive_name(meta)
+        linkname = meta.linkname.encode("utf-8", "surrogateescape")
+        size = meta.size if meta.type == fsmeta.FILE else 0
+        pax: list[bytes] = []
+        split = _split_ustar_name(name) if name.isascii() else None
+        if split is None:
+            pax.append(_pax_record("path", name))
+            split = (b"", b"@PaxPath")
+        if len(linkname) > 100 or not linkname.isascii():
+            pax.append(_pax_record("linkpath", linkname))
+            linkname = b""
+        numbers: dict[str, bytes] = {}
+        for key, value, width in (("uid", meta.uid, 8), ("gid", meta.gid, 8), ("size", size, 12), ("mtime", meta.mtime, 12)):
+            encoded = _octal(value, width)
+            if encoded is None or (key == "mtime" and meta.mtime_ns):
+                text = str(value)
+                if key == "mtime" and meta.mtime_ns:
+                    text += f".{meta.mtime_ns:09d}".rstrip("0")
+                pax.append(_pax_record(key, text.encode()))
+                encoded = encoded or _octal(0, width)
+            numbers[key] = encoded
+        for key, value in sorted(meta.xattrs.items()):
+            pax.append(_pax_record("SCHILY.xattr." + key, value.encode("utf-8", "surrogateescape")))
+        if pax:
+            data = b"".join(pax)
+            zero = _octal(0, 12)
+            pax_numbers = {"uid": _octal(0, 8), "gid": _octal(0, 8), "size": _octal(len(data), 12), "mtime": zero}
+            self._out.write(_header_block(b"PaxHeader", b"", b"x", 0o644, pax_numbers))
+            self._out.write(data + bytes(-len(data) % BLOCK))
+        device = meta.type in fsmeta.DEVICE_TYPES
+        self._out.write(
+            _header_block(
+                split[1], split[0], _TYPEFLAGS[meta.type], meta.perms, numbers, linkname,
+                meta.devmajor if device else 0, meta.devminor if device else 0,
+            )
+        )
+        self._pending = size
+        self._padding = -size % BLOCK
+
+    def write_content(self, chunk: bytes | memoryview) -> None:
+        if len(chunk) > self._pending:
+            raise ValueError("more content than the header's size")
+        self._out.write(chunk)
+        self._pending -= len(chunk)
+
+    def _finish_previous(self) -> None:
+        if self._pending:
+            raise ValueError(f"{self._pending} bytes of file content are missing")
+        if self._padding:
+            self._out.write(bytes(self._padding))
+            self._padding = 0
+
+    def close(self) -> None:
+        """Pad the last file and write the end-of-archive marker (two zero blocks)."""
+        self._finish_previous()
+        self._out.write(bytes(2 * BLOCK))
