@@ -131,7 +131,7 @@ def emit(value: Any, indent: int = 0) -> list[str]:
         for item in value:
             if isinstance(item, (dict, list)) and item:
                 sub = emit(item, indent + 2)
-                lines += [f"{pad}- {sub[0][indent + 2:]}", *sub[1:]]
+                lines += [f"{pad}- {sub[0][indent + 2 :]}", *sub[1:]]
             else:
                 lines.append(f"{pad}- {_scalar(item)}")
     else:
@@ -145,8 +145,14 @@ def dump(value: Any) -> str:
 
 # --- the resources -------------------------------------------------------------------------------------------------
 
-ORDINARY_IMAGES = ("nginx:1.25.3", "redis:7.2.4", "nginx:1.27-alpine", "busybox:1.36", "ghcr.io/example/api:v2.3.1",
-                   "nginx")
+ORDINARY_IMAGES = (
+    "nginx:1.25.3",
+    "redis:7.2.4",
+    "nginx:1.27-alpine",
+    "busybox:1.36",
+    "ghcr.io/example/api:v2.3.1",
+    "nginx",
+)
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "CronJob", "Worker")
 KINDS = ("Deployment", "Service", "StatefulSet", "ConfigMap", "CronJob", "Worker")
 
@@ -160,17 +166,21 @@ class Generated:
 
 
 def _container(name: str, image: str, index: int, formula: bool) -> dict[str, Any]:
-    container: dict[str, Any] = {"name": name, "image": image,
-                                 "ports": [{"name": "http", "containerPort": 8080 if formula else 80}],
-                                 "env": [{"name": "MODE", "value": "production"},
-                                         {"name": "SHARD", "value": str(index % 16)}],
-                                 "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
-                                               "limits": {"memory": "128Mi"}}}
+    container: dict[str, Any] = {
+        "name": name,
+        "image": image,
+        "ports": [{"name": "http", "containerPort": 8080 if formula else 80}],
+        "env": [{"name": "MODE", "value": "production"}, {"name": "SHARD", "value": str(index % 16)}],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+    }
     if index % 2 == 0:
         container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 5}
     if index % 5 == 0:
-        container["securityContext"] = {"runAsNonRoot": True, "readOnlyRootFilesystem": True,
-                                        "capabilities": {"drop": ["ALL"]}}
+        container["securityContext"] = {
+            "runAsNonRoot": True,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        }
     if formula and index % 3 == 0:
         container["args"] = ["--verbose"]
     return container
@@ -204,44 +214,74 @@ def generate(count: int, seed: int = 20250101) -> Generated:
         metadata = {"name": name, "namespace": f"team-{index % NAMESPACES}", "labels": labels}
         formula = index in formula_at
         if kind == "Service":
-            documents.append({"apiVersion": "v1", "kind": "Service", "metadata": metadata,
-                              "spec": {"selector": {"app": f"deployment-{index - 1:05d}"},
-                                       "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}})
+            documents.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": metadata,
+                    "spec": {
+                        "selector": {"app": f"deployment-{index - 1:05d}"},
+                        "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+                    },
+                }
+            )
         elif kind == "ConfigMap":
-            documents.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata,
-                              "data": {"LOG_LEVEL": "info", "FEATURE_FLAGS": "a,b,c",
-                                       "app.properties": f"name={name}\nreplicas=3\ntimeout=30s\n"}})
+            documents.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": metadata,
+                    "data": {
+                        "LOG_LEVEL": "info",
+                        "FEATURE_FLAGS": "a,b,c",
+                        "app.properties": f"name={name}\nreplicas=3\ntimeout=30s\n",
+                    },
+                }
+            )
         else:
             template = {"metadata": {"labels": labels}, "spec": _pod_spec(index, formula, images)}
             if kind == "Deployment":
                 spec = {"replicas": 2, "selector": {"matchLabels": {"app": name}}, "template": template}
                 documents.append({"apiVersion": "apps/v1", "kind": kind, "metadata": metadata, "spec": spec})
             elif kind == "StatefulSet":
-                spec = {"serviceName": name, "replicas": 3, "selector": {"matchLabels": {"app": name}},
-                        "template": template,
-                        "volumeClaimTemplates": [{"metadata": {"name": "data"},
-                                                  "spec": {"accessModes": ["ReadWriteOnce"],
-                                                           "resources": {"requests": {"storage": "1Gi"}}}}]}
+                spec = {
+                    "serviceName": name,
+                    "replicas": 3,
+                    "selector": {"matchLabels": {"app": name}},
+                    "template": template,
+                    "volumeClaimTemplates": [
+                        {
+                            "metadata": {"name": "data"},
+                            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+                        }
+                    ],
+                }
                 documents.append({"apiVersion": "apps/v1", "kind": kind, "metadata": metadata, "spec": spec})
             elif kind == "CronJob":
                 template["spec"]["restartPolicy"] = "OnFailure"
-                spec = {"schedule": f"{index % 60} * * * *", "concurrencyPolicy": "Forbid",
-                        "jobTemplate": {"spec": {"backoffLimit": 2, "template": template}}}
+                spec = {
+                    "schedule": f"{index % 60} * * * *",
+                    "concurrencyPolicy": "Forbid",
+                    "jobTemplate": {"spec": {"backoffLimit": 2, "template": template}},
+                }
                 documents.append({"apiVersion": "batch/v1", "kind": kind, "metadata": metadata, "spec": spec})
             else:  # a CRD-ish kind with a pod template: found by shape, not by kind
                 spec = {"replicas": 1, "queue": f"queue-{index % 7}", "template": template}
-                documents.append({"apiVersion": "workers.example.com/v1", "kind": kind, "metadata": metadata,
-                                  "spec": spec})
+                documents.append(
+                    {"apiVersion": "workers.example.com/v1", "kind": kind, "metadata": metadata, "spec": spec}
+                )
     counts = {kind: kinds.count(kind) for kind in KINDS}
     nginx = sum(1 for image in images if image == "nginx" or image.startswith("nginx:"))
     return Generated(documents, len(formula_at), nginx, counts)
 
 
 def function_config(script: Path) -> dict[str, Any]:
-    return {"apiVersion": "fn.r2k8s.io/v1alpha1", "kind": "R2k8sFunction",
-            "metadata": {"name": "r2k8s",
-                         "annotations": {"config.kubernetes.io/function": f"exec:\n  path: {script}\n"}},
-            "spec": {"agent": {"image": "docker.io/library/python:3.11-slim"}}}
+    return {
+        "apiVersion": "fn.r2k8s.io/v1alpha1",
+        "kind": "R2k8sFunction",
+        "metadata": {"name": "r2k8s", "annotations": {"config.kubernetes.io/function": f"exec:\n  path: {script}\n"}},
+        "spec": {"agent": {"image": "docker.io/library/python:3.11-slim"}},
+    }
 
 
 def write_case(where: Path, generated: Generated, script: Path) -> dict[str, Path]:
@@ -252,20 +292,43 @@ def write_case(where: Path, generated: Generated, script: Path) -> dict[str, Pat
         (where / sub).mkdir(parents=True)
         (where / sub / "resources.yaml").write_text(stream)
         shutil.copyfile(FORMULA, where / sub / "web.formula")
-    (where / "images" / "kustomization.yaml").write_text(dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["resources.yaml"],
-        "images": [{"name": "nginx", "newName": NEW_NGINX, "newTag": NEW_TAG}]}))
-    (where / "r2k8s" / "kustomization.yaml").write_text(dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["resources.yaml"],
-        "transformers": ["r2k8s.yaml"]}))
+    (where / "images" / "kustomization.yaml").write_text(
+        dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": ["resources.yaml"],
+                "images": [{"name": "nginx", "newName": NEW_NGINX, "newTag": NEW_TAG}],
+            }
+        )
+    )
+    (where / "r2k8s" / "kustomization.yaml").write_text(
+        dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": ["resources.yaml"],
+                "transformers": ["r2k8s.yaml"],
+            }
+        )
+    )
     (where / "r2k8s" / "r2k8s.yaml").write_text(dump(config))
     resource_list = where / "r2k8s" / "resourcelist.yaml"
-    resource_list.write_text(dump({"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList",
-                                   "functionConfig": config, "items": generated.documents}))
+    resource_list.write_text(
+        dump(
+            {
+                "apiVersion": "config.kubernetes.io/v1",
+                "kind": "ResourceList",
+                "functionConfig": config,
+                "items": generated.documents,
+            }
+        )
+    )
     return {"images": where / "images", "r2k8s": where / "r2k8s", "list": resource_list}
 
 
 # --- measuring -----------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Sample:
@@ -295,15 +358,22 @@ class Case:
         return max(s.foreign_cpus for s in self.samples)
 
 
-def measure(argv: list[str], scratch: Path, cwd: Path, env: dict[str, str],
-            stdin: Path | None = None) -> tuple[Sample, Path, str]:
+def measure(
+    argv: list[str], scratch: Path, cwd: Path, env: dict[str, str], stdin: Path | None = None
+) -> tuple[Sample, Path, str]:
     """Run ``argv`` under GNU time, stdout to a file: the sample, that file and stderr."""
     rss_file, out_file = scratch / "time.txt", scratch / "stdout.yaml"
     busy_before = busy_cpu_seconds()
-    with open(out_file, "wb") as out, (open(stdin, "rb") if stdin else open(os.devnull, "rb")) as given:
+    with open(out_file, "wb") as out, open(stdin, "rb") if stdin else open(os.devnull, "rb") as given:
         started = time.perf_counter()
-        proc = subprocess.run([TIME_BIN, "-f", "%M %U %S", "-o", str(rss_file), *argv], stdin=given, stdout=out,
-                              stderr=subprocess.PIPE, cwd=cwd, env=env)
+        proc = subprocess.run(
+            [TIME_BIN, "-f", "%M %U %S", "-o", str(rss_file), *argv],
+            stdin=given,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+        )
         seconds = time.perf_counter() - started
     busy = busy_cpu_seconds() - busy_before
     stderr = proc.stderr.decode(errors="replace")
@@ -320,13 +390,17 @@ def check_output(case: str, out_file: Path, generated: Generated) -> str:
     if case.startswith("baseline"):
         renamed = text.count(f"image: {NEW_NGINX}:{NEW_TAG}")
         ok = renamed == generated.nginx_containers
-        return (f"{'ok' if ok else 'MISMATCH'}: {renamed}/{generated.nginx_containers} nginx images renamed,"
-                f" {documents} documents")
+        return (
+            f"{'ok' if ok else 'MISMATCH'}: {renamed}/{generated.nginx_containers} nginx images renamed,"
+            f" {documents} documents"
+        )
     left = text.count("./web.formula")
     annotated = text.count("r2k8s.io/formulas:")
     ok = left == 0 and annotated == generated.formula_containers
-    return (f"{'ok' if ok else 'MISMATCH'}: {annotated}/{generated.formula_containers} pod templates rewritten,"
-            f" {left} formula references left, {documents} documents")
+    return (
+        f"{'ok' if ok else 'MISMATCH'}: {annotated}/{generated.formula_containers} pod templates rewritten,"
+        f" {left} formula references left, {documents} documents"
+    )
 
 
 def console_script(given: str | None) -> Path:
@@ -352,7 +426,7 @@ def find_kustomize(given: str | None) -> Path:
         candidate = cache_bin() / f"kustomize-{VERSIONS['kustomize']}" / "kustomize"
         if os.access(candidate, os.X_OK):
             return candidate
-    except Exception:  # noqa: BLE001 - fall back to the cache directory and PATH
+    except Exception:
         pass
     cached = sorted(Path.home().glob(".cache/r2k8s-ci/bin/kustomize-*/kustomize"))
     if cached:
@@ -363,15 +437,18 @@ def find_kustomize(given: str | None) -> Path:
     return Path(found)
 
 
-def bench_size(n: int, repeat: int, work: Path, env: dict[str, str], script: Path, kustomize: Path | None,
-               log) -> list[Case]:  # type: ignore[no-untyped-def]
+def bench_size(
+    n: int, repeat: int, work: Path, env: dict[str, str], script: Path, kustomize: Path | None, log
+) -> list[Case]:  # type: ignore[no-untyped-def]
     """The three cases on ``n`` resources; without ``kustomize``, only ``r2k8s fn``."""
     started = time.perf_counter()
     generated = generate(n)
     paths = write_case(work / f"n{n}", generated, script)
     size = (paths["images"] / "resources.yaml").stat().st_size
-    log(f"n={n}: {generated.kinds}; {generated.formula_containers} formula workloads, {generated.nginx_containers}"
-        f" nginx containers; {size / 2**20:.1f} MiB of YAML; written in {time.perf_counter() - started:.1f} s")
+    log(
+        f"n={n}: {generated.kinds}; {generated.formula_containers} formula workloads, {generated.nginx_containers}"
+        f" nginx containers; {size / 2**20:.1f} MiB of YAML; written in {time.perf_counter() - started:.1f} s"
+    )
     scratch = work / "scratch"
     scratch.mkdir(exist_ok=True)
     plans = [("r2k8s fn", [str(script)], paths["r2k8s"], paths["list"])]
@@ -379,8 +456,12 @@ def bench_size(n: int, repeat: int, work: Path, env: dict[str, str], script: Pat
         plans = [
             ("baseline kustomize images:", [str(kustomize), "build", "."], paths["images"], None),
             *plans,
-            ("kustomize + r2k8s fn", [str(kustomize), "build", "--enable-alpha-plugins", "--enable-exec", "."],
-             paths["r2k8s"], None),
+            (
+                "kustomize + r2k8s fn",
+                [str(kustomize), "build", "--enable-alpha-plugins", "--enable-exec", "."],
+                paths["r2k8s"],
+                None,
+            ),
         ]
     cases = [Case(name, n) for name, *_ in plans]
     for run in range(repeat):
@@ -389,8 +470,10 @@ def bench_size(n: int, repeat: int, work: Path, env: dict[str, str], script: Pat
             case.samples.append(sample)
             if run == 0:
                 case.check = check_output(name, out_file, generated)
-            log(f"  {name:<27} run {run + 1}/{repeat}: {sample.seconds:7.2f} s, {sample.rss_kib / 1024:7.1f} MiB,"
-                f" cpu {sample.cpu_seconds:.2f} s, other load {sample.foreign_cpus:.2f} CPUs")
+            log(
+                f"  {name:<27} run {run + 1}/{repeat}: {sample.seconds:7.2f} s, {sample.rss_kib / 1024:7.1f} MiB,"
+                f" cpu {sample.cpu_seconds:.2f} s, other load {sample.foreign_cpus:.2f} CPUs"
+            )
     shutil.rmtree(work / f"n{n}")
     return cases
 
@@ -420,11 +503,12 @@ EMPTY_LIST = b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: [
 def bench_startup(runs: int, script: Path, env: dict[str, str]) -> tuple[list[Startup], str]:
     checkout = child_env(PLUGIN_DIR)
     compiled = any((PLUGIN_DIR / "r2k8s" / "krm" / "__pycache__").glob("function.*.pyc"))
-    commands = [("python -c pass (floor)", [sys.executable, "-c", "pass"], env),
-                ("r2k8s (console script)", [str(script)], env),
-                ("python -m r2k8s fn", [sys.executable, "-m", "r2k8s", "fn"], env),
-                (f"  same, checkout{' (no .pyc)' if not compiled else ''}", [sys.executable, "-m", "r2k8s", "fn"],
-                 checkout)]
+    commands = [
+        ("python -c pass (floor)", [sys.executable, "-c", "pass"], env),
+        ("r2k8s (console script)", [str(script)], env),
+        ("python -m r2k8s fn", [sys.executable, "-m", "r2k8s", "fn"], env),
+        (f"  same, checkout{' (no .pyc)' if not compiled else ''}", [sys.executable, "-m", "r2k8s", "fn"], checkout),
+    ]
     results = [Startup(name, []) for name, *_ in commands]
     outputs = set()
     for _, argv, where in commands:  # one untimed warm-up each (page cache)
@@ -455,35 +539,42 @@ def imports_of(argv: list[str], env: dict[str, str]) -> list[tuple[int, int, str
 
 def r2k8s_version() -> str:
     try:
+
         def git(*args: str) -> str:
-            return subprocess.run(["git", "-C", str(PLUGIN_DIR), *args], capture_output=True, text=True,
-                                  check=True).stdout.strip()
+            return subprocess.run(
+                ["git", "-C", str(PLUGIN_DIR), *args], capture_output=True, text=True, check=True
+            ).stdout.strip()
 
         dirty = git("status", "--porcelain", "--", ".")
         return f"{git('rev-parse', '--short', 'HEAD')}{'+dirty' if dirty else ''}"
-    except Exception as exc:  # noqa: BLE001 - informational only
+    except Exception as exc:
         return f"unknown ({exc.__class__.__name__})"
 
 
 def tool_version(argv: list[str]) -> str:
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip().splitlines()[0]
-    except Exception as exc:  # noqa: BLE001 - informational only
+    except Exception as exc:
         return f"unknown ({exc.__class__.__name__})"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="2000,20000", help="comma-separated resource counts (default 2000,20000)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per case; the median is shown (default 3)")
     parser.add_argument("--startup-runs", type=int, default=10, help="runs of each start-up command (default 10)")
     parser.add_argument("--workdir", type=Path, help="where to create the temporary work directory")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--kustomize", help="standalone kustomize binary (default: the one tests/tools.py finds)")
-    parser.add_argument("--kustomize-max", type=int, default=5000,
-                        help="largest n to run kustomize on (default 5000): kustomize build itself grows about"
-                             " quadratically with the resource count, 20,000 takes it hours on 2 cores")
+    parser.add_argument(
+        "--kustomize-max",
+        type=int,
+        default=5000,
+        help="largest n to run kustomize on (default 5000): kustomize build itself grows about"
+        " quadratically with the resource count, 20,000 takes it hours on 2 cores",
+    )
     parser.add_argument("--r2k8s", help="r2k8s console script (default: the one next to this interpreter)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the tables")
     args = parser.parse_args(argv)
@@ -503,8 +594,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         env = child_env(snapshot(work))
         measured = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=env).stdout.strip()
-        where = subprocess.run([sys.executable, "-c", "import r2k8s; print(r2k8s.__file__)"], capture_output=True,
-                               text=True, env=env).stdout.strip()
+        where = subprocess.run(
+            [sys.executable, "-c", "import r2k8s; print(r2k8s.__file__)"], capture_output=True, text=True, env=env
+        ).stdout.strip()
         log(f"work dir {work}; kustomize {kustomize}; r2k8s {script} ({measured}) importing {where}")
         startup, startup_check = bench_startup(args.startup_runs, script, env)
         imported = imports_of([sys.executable, "-m", "r2k8s", "fn"], env)
@@ -522,51 +614,79 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"r2k8s KRM function benchmark: r2k8s {version} ({sys.executable}, "
-          f"{sys.version.split()[0]}); {tool_version([str(kustomize), 'version'])}; {os.cpu_count()} CPUs")
-    print(f"Each row: median wall time of {args.repeat} fresh process(es), start-up included; peak RSS = max over"
-          " the runs (GNU time %M; largest process of the tree).\nRatios over 'baseline kustomize images:' of the"
-          " same n.")
+    print(
+        f"r2k8s KRM function benchmark: r2k8s {version} ({sys.executable}, "
+        f"{sys.version.split()[0]}); {tool_version([str(kustomize), 'version'])}; {os.cpu_count()} CPUs"
+    )
+    print(
+        f"Each row: median wall time of {args.repeat} fresh process(es), start-up included; peak RSS = max over"
+        " the runs (GNU time %M; largest process of the tree).\nRatios over 'baseline kustomize images:' of the"
+        " same n."
+    )
     header = ("case", "n", "wall s", "ms/resource", "peak RSS MiB", "time ratio", "RSS ratio")
     table = []
     for case in cases:
         base = next((c for c in cases if c.n == case.n and c.name.startswith("baseline")), None)
-        table.append((case.name, f"{case.n:,}", f"{case.median:.2f}", f"{case.median / case.n * 1000:.1f}",
-                      f"{case.peak_mib:.1f}", f"{case.median / base.median:.2f}x" if base else "n/a",
-                      f"{case.peak_mib / base.peak_mib:.2f}x" if base else "n/a"))
+        table.append(
+            (
+                case.name,
+                f"{case.n:,}",
+                f"{case.median:.2f}",
+                f"{case.median / case.n * 1000:.1f}",
+                f"{case.peak_mib:.1f}",
+                f"{case.median / base.median:.2f}x" if base else "n/a",
+                f"{case.peak_mib / base.peak_mib:.2f}x" if base else "n/a",
+            )
+        )
     widths = [max(len(str(row[i])) for row in [header, *table]) for i in range(len(header))]
     print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(header, widths))))
     print("  ".join("-" * w for w in widths))
     for row in table:
         print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
     for n in skipped:
-        print(f"(n={n:,}: kustomize rows skipped, n > --kustomize-max {args.kustomize_max:,}: kustomize build grows"
-              " about quadratically with the resource count, kubernetes-sigs/kustomize#5084)")
+        print(
+            f"(n={n:,}: kustomize rows skipped, n > --kustomize-max {args.kustomize_max:,}: kustomize build grows"
+            " about quadratically with the resource count, kubernetes-sigs/kustomize#5084)"
+        )
     print("\nChecks and noise (other load = CPUs busy with anything else during the run, max over runs):")
     for case in cases:
         runs = ", ".join(f"{s.seconds:.2f}" for s in case.samples)
         cpu = statistics.median(s.cpu_seconds for s in case.samples)
-        print(f"  {case.name:<27} n={case.n:<6} runs [{runs}] s; cpu {cpu:.2f} s; other load {case.foreign:.2f};"
-              f" {case.check}")
+        print(
+            f"  {case.name:<27} n={case.n:<6} runs [{runs}] s; cpu {cpu:.2f} s; other load {case.foreign:.2f};"
+            f" {case.check}"
+        )
 
-    print(f"\nStart-up on an empty ResourceList (median of {args.startup_runs};"
-          f" target < {STARTUP_TARGET * 1000:.0f} ms):")
+    print(
+        f"\nStart-up on an empty ResourceList (median of {args.startup_runs}; target < {STARTUP_TARGET * 1000:.0f} ms):"
+    )
     floor_time = startup[0].median
     for result in startup:
-        extra = "" if result is startup[0] else (
-            f"  (+{(result.median - floor_time) * 1000:.0f} ms over the floor;"
-            f" {'under' if result.median < STARTUP_TARGET else 'OVER'} {STARTUP_TARGET * 1000:.0f} ms)")
-        print(f"  {result.name:<30} {result.median * 1000:6.0f} ms  [min {min(result.seconds) * 1000:.0f},"
-              f" max {max(result.seconds) * 1000:.0f}]{extra}")
+        extra = (
+            ""
+            if result is startup[0]
+            else (
+                f"  (+{(result.median - floor_time) * 1000:.0f} ms over the floor;"
+                f" {'under' if result.median < STARTUP_TARGET else 'OVER'} {STARTUP_TARGET * 1000:.0f} ms)"
+            )
+        )
+        print(
+            f"  {result.name:<30} {result.median * 1000:6.0f} ms  [min {min(result.seconds) * 1000:.0f},"
+            f" max {max(result.seconds) * 1000:.0f}]{extra}"
+        )
     print(f"  output: {startup_check}")
     names = {name for _, _, name in imported}
     tops = {name.split(".")[0] for name in names}
     found = {bad: bad in tops for bad in FORBIDDEN_ON_STARTUP}
-    print(f"  imports on that path: {len(names)} modules ({len(names - floor)} beyond the floor's {len(floor)});"
-          + ";".join(f" {bad} {'IMPORTED' if hit else 'not imported'}" for bad, hit in found.items()))
+    print(
+        f"  imports on that path: {len(names)} modules ({len(names - floor)} beyond the floor's {len(floor)});"
+        + ";".join(f" {bad} {'IMPORTED' if hit else 'not imported'}" for bad, hit in found.items())
+    )
     direct = sorted(((us, name) for depth, us, name in imported if depth == 0 and name not in floor), reverse=True)
-    print("  heaviest top-level imports (cumulative, one -X importtime run): "
-          + ", ".join(f"{name} {us / 1000:.0f} ms" for us, name in direct[:6]))
+    print(
+        "  heaviest top-level imports (cumulative, one -X importtime run): "
+        + ", ".join(f"{name} {us / 1000:.0f} ms" for us, name in direct[:6])
+    )
     if found["kubernetes"]:
         print("FAIL: the Kubernetes client is imported on the function's start-up path")
         return 1

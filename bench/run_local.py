@@ -99,33 +99,50 @@ def main() -> None:
         with tarball.open("rb") as f:
             ware = str(ingest_tar(f, UNPACK_CONSERVATIVE).prefilter_id)
         formula = work / "bench.formula"
-        formula.write_text('{"formula": {"inputs": {"/": "%s"}, "action": {"exec": ["/bin/echo", "hi"]}},'
-                           ' "context": {"fetchUrls": {"/": ["file://./rootfs.tgz"]}}}' % ware)
+        formula.write_text(
+            '{"formula": {"inputs": {"/": "%s"}, "action": {"exec": ["/bin/echo", "hi"]}},'
+            ' "context": {"fetchUrls": {"/": ["file://./rootfs.tgz"]}}}' % ware
+        )
         cache, jobs = work / "cache", work / "jobs"
         env = dict(os.environ, R2K8S_CACHE=str(cache), R2K8S_JOBS=str(jobs))
         r2k8s = [sys.executable, "-m", "r2k8s", "run", "--local"]
         rows: list[tuple[str, float, int]] = []
 
-        rows.append(("r2k8s cold (fetch+verify+unpack, namespaced, overlay)",
-                     *median_of(args.runs, r2k8s + [str(formula)], env, before=lambda: shutil.rmtree(cache, True))))
+        rows.append(
+            (
+                "r2k8s cold (fetch+verify+unpack, namespaced, overlay)",
+                *median_of(args.runs, r2k8s + [str(formula)], env, before=lambda: shutil.rmtree(cache, True)),
+            )
+        )
         for executor in ("namespaced", "chroot"):
             for placer in ("overlay", "copy"):
-                rows.append((f"r2k8s warm ({executor}, {placer})",
-                             *median_of(args.runs, r2k8s + ["--executor", executor, "--placer", placer, str(formula)],
-                                        env)))
+                rows.append(
+                    (
+                        f"r2k8s warm ({executor}, {placer})",
+                        *median_of(args.runs, r2k8s + ["--executor", executor, "--placer", placer, str(formula)], env),
+                    )
+                )
         root = work / "root"
         by_hand = f"mkdir {root} && tar -xzf {tarball} -C {root} && chroot {root} /bin/echo hi && rm -rf {root}"
         rows.append(("baseline tar+chroot", *median_of(args.runs, ["sh", "-c", by_hand])))
-        rows.append(("baseline unshare+tar+chroot",
-                     *median_of(args.runs, ["unshare", "-m", "-p", "-f", "--mount-proc", "sh", "-c", by_hand])))
+        rows.append(
+            (
+                "baseline unshare+tar+chroot",
+                *median_of(args.runs, ["unshare", "-m", "-p", "-f", "--mount-proc", "sh", "-c", by_hand]),
+            )
+        )
         python_start = median_of(args.runs, [sys.executable, "-c", "import r2k8s.cli"])
         baseline = rows[-2][1]
         size = tarball.stat().st_size
-        print(f"rootfs: {tarball.name if not args.rootfs else args.rootfs} ({size / 1024:.0f} KiB gzip), ware {ware[:16]}…")
+        print(
+            f"rootfs: {tarball.name if not args.rootfs else args.rootfs} ({size / 1024:.0f} KiB gzip), ware {ware[:16]}…"
+        )
         print(f"{'what':58} {'median s':>9} {'peak RSS':>10} {'ratio':>6}")
         for name, seconds, peak in rows:
             print(f"{name:58} {seconds:9.3f} {peak / 1024:8.1f} MiB {seconds / baseline:6.2f}")
-        print(f"(python start-up + import r2k8s.cli alone: {python_start[0]:.3f} s; ratios are against 'baseline tar+chroot')")
+        print(
+            f"(python start-up + import r2k8s.cli alone: {python_start[0]:.3f} s; ratios are against 'baseline tar+chroot')"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

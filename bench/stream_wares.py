@@ -51,8 +51,9 @@ def framed(source: Path, target: Path) -> float:
 
     env = dict(os.environ, PYTHONPATH=str(PLUGIN_DIR))
     began = time.perf_counter()
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(target)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, env=env)
+    receiver = subprocess.Popen(
+        [sys.executable, "-c", RECEIVER, str(target)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+    )
     assert receiver.stdin is not None
     digest = hashlib.sha256()
     with open(source, "rb") as f:

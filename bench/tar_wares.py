@@ -88,9 +88,9 @@ def child_main(argv: list[str]) -> int:
     started = time.perf_counter()
     ware = ""
     if op in ("noop", "alloc"):  # interpreter + r2k8s imports: the RSS floor of every r2k8s child
-        import r2k8s.core.ware.pack  # noqa: F401
+        import r2k8s.core.ware.ingest
+        import r2k8s.core.ware.pack
         import r2k8s.core.ware.unpack  # noqa: F401
-        import r2k8s.core.ware.ingest  # noqa: F401
     if op == "noop":
         pass
     elif op == "alloc":  # calibration: the floor plus N MiB touched
@@ -224,8 +224,10 @@ def measure(runner: Runner, sides: list[Side], runs: int, log) -> None:
             side.cleanup()
             if round_no:  # round 0 is the warm-up
                 side.samples.append(sample)
-                log(f"    {side.name:<32} run {round_no}: {sample.seconds:7.3f} s  {sample.rss_kib / 1024:7.1f} MiB"
-                    f"  (cpu {sample.cpu_seconds:.2f} s; other load {sample.foreign_cpus:.2f} CPUs)")
+                log(
+                    f"    {side.name:<32} run {round_no}: {sample.seconds:7.3f} s  {sample.rss_kib / 1024:7.1f} MiB"
+                    f"  (cpu {sample.cpu_seconds:.2f} s; other load {sample.foreign_cpus:.2f} CPUs)"
+                )
 
 
 # ---------------------------------------------------------------------------
@@ -296,8 +298,9 @@ def reset_path(path: Path) -> None:
         path.unlink()
 
 
-def bench_dataset(runner: Runner, work: Path, dataset: str, source: Path, payload: int, ops: list[str],
-                  runs: int, log) -> tuple[list[Row], dict[str, str]]:
+def bench_dataset(
+    runner: Runner, work: Path, dataset: str, source: Path, payload: int, ops: list[str], runs: int, log
+) -> tuple[list[Row], dict[str, str]]:
     rows: list[Row] = []
     ware_ids: dict[str, str] = {}
     out_tar = work / f"{dataset}.out.tar"
@@ -318,6 +321,7 @@ def bench_dataset(runner: Runner, work: Path, dataset: str, source: Path, payloa
         def prepare() -> None:
             reset_path(path)
             path.mkdir()
+
         return prepare
 
     for op in ops:
@@ -325,8 +329,12 @@ def bench_dataset(runner: Runner, work: Path, dataset: str, source: Path, payloa
         if op in ("pack", "pack-gzip"):
             compression = "gzip" if op == "pack-gzip" else "none"
             z = "z" if compression == "gzip" else ""
-            ours = Side(f"r2k8s pack_tree ({compression})", python_child("pack", str(source), str(out_tar), compression),
-                        prepare=drop(out_tar), cleanup=lambda: None)
+            ours = Side(
+                f"r2k8s pack_tree ({compression})",
+                python_child("pack", str(source), str(out_tar), compression),
+                prepare=drop(out_tar),
+                cleanup=lambda: None,
+            )
             base = Side(f"tar -c{z}f - | sha384sum", shell(f"tar -C {qsrc} -c{z}f - . | sha384sum"))
             label = "pack (gzip)" if compression == "gzip" else "pack (none)"
         elif op == "scan":
@@ -335,14 +343,25 @@ def bench_dataset(runner: Runner, work: Path, dataset: str, source: Path, payloa
             info.append(Side("cat TARBALL | sha384sum", shell(f"cat {qtar} | sha384sum")))
             label = "scan"
         elif op == "unpack":
-            ours = Side("r2k8s unpack_tar (lossless)", python_child("unpack", ware, str(tarball), str(target)),
-                        prepare=drop(target), cleanup=drop(target))
+            ours = Side(
+                "r2k8s unpack_tar (lossless)",
+                python_child("unpack", ware, str(tarball), str(target)),
+                prepare=drop(target),
+                cleanup=drop(target),
+            )
             qtarget = shlex.quote(str(target))
-            base = Side("tar -xf", shell(f"tar -xf {qtar} -C {qtarget}"),
-                        prepare=fresh_dir(target), cleanup=drop(target))
+            base = Side(
+                "tar -xf", shell(f"tar -xf {qtar} -C {qtarget}"), prepare=fresh_dir(target), cleanup=drop(target)
+            )
             # tar -xf verifies nothing; r2k8s must hash everything it unpacks. For information: both, on 2 CPUs.
-            info.append(Side("tar -xf & sha384sum TARBALL", shell(f"sha384sum {qtar} >/dev/null & tar -xf {qtar} -C {qtarget}; wait $!"),
-                             prepare=fresh_dir(target), cleanup=drop(target)))
+            info.append(
+                Side(
+                    "tar -xf & sha384sum TARBALL",
+                    shell(f"sha384sum {qtar} >/dev/null & tar -xf {qtar} -C {qtarget}; wait $!"),
+                    prepare=fresh_dir(target),
+                    cleanup=drop(target),
+                )
+            )
             label = "unpack"
         else:
             raise ValueError(op)
@@ -369,22 +388,40 @@ def print_table(rows: list[Row], datasets: dict[str, str]) -> None:
         failures = [] if time_ok else [f"ratio>{RATIO_TARGET[row.dataset]}"]
         if not rss_ok:
             failures.append(f"RSS>={RSS_LIMIT_MIB:.0f}MiB")
-        lines.append((
-            row.operation, datasets[row.dataset], f"{row.r2k8s.median:.3f}",
-            f"{row.payload_bytes / MiB / row.r2k8s.median:.1f}", f"{row.r2k8s.peak_mib:.1f}",
-            row.baseline.name, f"{row.baseline.median:.3f}", f"{ratio:.2f}",
-            "PASS" if not failures else "FAIL (" + ", ".join(failures) + ")",
-        ))
+        lines.append(
+            (
+                row.operation,
+                datasets[row.dataset],
+                f"{row.r2k8s.median:.3f}",
+                f"{row.payload_bytes / MiB / row.r2k8s.median:.1f}",
+                f"{row.r2k8s.peak_mib:.1f}",
+                row.baseline.name,
+                f"{row.baseline.median:.3f}",
+                f"{ratio:.2f}",
+                "PASS" if not failures else "FAIL (" + ", ".join(failures) + ")",
+            )
+        )
         for side in row.info:
-            lines.append((
-                "  (info)", datasets[row.dataset], "", "", "", side.name, f"{side.median:.3f}",
-                f"{row.r2k8s.median / side.median:.2f}", "info only",
-            ))
+            lines.append(
+                (
+                    "  (info)",
+                    datasets[row.dataset],
+                    "",
+                    "",
+                    "",
+                    side.name,
+                    f"{side.median:.3f}",
+                    f"{row.r2k8s.median / side.median:.2f}",
+                    "info only",
+                )
+            )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
     numeric = {2, 3, 4, 6, 7}
 
     def fmt(cells) -> str:
-        return "  ".join(str(c).rjust(w) if i in numeric else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            str(c).rjust(w) if i in numeric else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
 
     print(fmt(header))
     print("  ".join("-" * w for w in widths))
@@ -393,8 +430,10 @@ def print_table(rows: list[Row], datasets: dict[str, str]) -> None:
 
 
 def print_details(rows: list[Row], floor_mib: float) -> None:
-    print("\nDetails (per row: all timed runs; r2k8s in-process time excludes interpreter start-up and imports;"
-          " cpu = user+system of the process tree; other load = CPUs busy with anything else meanwhile):")
+    print(
+        "\nDetails (per row: all timed runs; r2k8s in-process time excludes interpreter start-up and imports;"
+        " cpu = user+system of the process tree; other load = CPUs busy with anything else meanwhile):"
+    )
     worst_gap = 0.0
     worst_load = 0.0
     for row in rows:
@@ -402,20 +441,28 @@ def print_details(rows: list[Row], floor_mib: float) -> None:
         inproc = statistics.median(r["seconds"] for r in reports) if reports else float("nan")
         hwm = max((r["vmhwm_kib"] for r in reports), default=-1) / 1024
         worst_gap = max(worst_gap, abs(hwm - row.r2k8s.peak_mib))
-        print(f"  {row.operation:<12} {row.dataset:<6} r2k8s runs "
-              + " ".join(f"{s.seconds:.3f}" for s in row.r2k8s.samples)
-              + f" s; in-process median {inproc:.3f} s; cpu {row.r2k8s.median_cpu:.2f} s;"
-              f" other load {row.r2k8s.foreign_load:.2f}; child VmHWM {hwm:.1f} MiB")
+        print(
+            f"  {row.operation:<12} {row.dataset:<6} r2k8s runs "
+            + " ".join(f"{s.seconds:.3f}" for s in row.r2k8s.samples)
+            + f" s; in-process median {inproc:.3f} s; cpu {row.r2k8s.median_cpu:.2f} s;"
+            f" other load {row.r2k8s.foreign_load:.2f}; child VmHWM {hwm:.1f} MiB"
+        )
         for side in (row.baseline, *row.info):
-            print(f"  {'':<12} {'':<6} {side.name}: runs "
-                  + " ".join(f"{s.seconds:.3f}" for s in side.samples)
-                  + f" s; cpu {side.median_cpu:.2f} s; other load {side.foreign_load:.2f}; peak RSS {side.peak_mib:.1f} MiB")
+            print(
+                f"  {'':<12} {'':<6} {side.name}: runs "
+                + " ".join(f"{s.seconds:.3f}" for s in side.samples)
+                + f" s; cpu {side.median_cpu:.2f} s; other load {side.foreign_load:.2f}; peak RSS {side.peak_mib:.1f} MiB"
+            )
         worst_load = max(worst_load, row.r2k8s.foreign_load, *(s.foreign_load for s in (row.baseline, *row.info)))
-    print(f"  RSS cross-check: /usr/bin/time %M vs the r2k8s child's own VmHWM differ by at most {worst_gap:.1f} MiB; "
-          f"the python + r2k8s import floor is {floor_mib:.1f} MiB.")
+    print(
+        f"  RSS cross-check: /usr/bin/time %M vs the r2k8s child's own VmHWM differ by at most {worst_gap:.1f} MiB; "
+        f"the python + r2k8s import floor is {floor_mib:.1f} MiB."
+    )
     if worst_load > 0.25:
-        print(f"  WARNING: other processes kept up to {worst_load:.2f} of {os.cpu_count()} CPUs busy during some"
-              " measurements; wall times (and ratios) are noisy. Re-run on an idle machine to confirm.")
+        print(
+            f"  WARNING: other processes kept up to {worst_load:.2f} of {os.cpu_count()} CPUs busy during some"
+            " measurements; wall times (and ratios) are noisy. Re-run on an idle machine to confirm."
+        )
 
 
 def r2k8s_version() -> tuple[str, str]:
@@ -430,14 +477,16 @@ def r2k8s_version() -> tuple[str, str]:
         root = Path(r2k8s.__file__).resolve().parent
 
         def git(*args: str) -> str:
-            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
+            return subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+            ).stdout.strip()
 
         commit = git("rev-parse", "--short", "HEAD")
         tree = git("rev-parse", "HEAD:./")
         dirty = git("status", "--porcelain", "--", ".")
         diff = git("diff", "HEAD", "--", ".") if dirty else ""
         return f"{root} @ {commit}{'+dirty' if dirty else ''}", f"{tree}:{hash(dirty + diff)}"
-    except Exception as exc:  # noqa: BLE001 - informational only
+    except Exception as exc:
         return f"unknown ({exc.__class__.__name__})", ""
 
 
@@ -445,9 +494,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
         return child_main(argv[1:])
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="64 MiB and 2,000 files, 1 timed run: a smoke test")
-    parser.add_argument("--workdir", type=Path, help="where to create the temporary work directory (default: the system temp dir)")
+    parser.add_argument(
+        "--workdir", type=Path, help="where to create the temporary work directory (default: the system temp dir)"
+    )
     parser.add_argument("--runs", type=int, help="timed runs per measurement (default 3, or 1 with --quick)")
     parser.add_argument("--datasets", default="large,small", help="comma-separated subset of large,small")
     parser.add_argument("--ops", default=",".join(OPERATIONS), help=f"comma-separated subset of {','.join(OPERATIONS)}")
@@ -502,45 +555,73 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stderr.flush()
         print()
-        print(f"r2k8s tar wares benchmark ({'quick' if args.quick else 'full'}; median of {runs} run(s); "
-              f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]})")
+        print(
+            f"r2k8s tar wares benchmark ({'quick' if args.quick else 'full'}; median of {runs} run(s); "
+            f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]})"
+        )
         print(f"r2k8s: {version}")
         now, now_fingerprint = r2k8s_version()
         if now_fingerprint != fingerprint:
             print(f"WARNING: the r2k8s sources changed during the run (now {now}); rows may mix versions.")
-        print("Page cache cannot be dropped: each measurement had one untimed warm-up run per side, so both sides "
-              "read from the page cache; os.sync() before each run.")
-        print("MiB/s = file content bytes / r2k8s seconds. Seconds are wall time of the whole process "
-              "(r2k8s includes Python start-up and imports).")
-        print(f"Targets: ratio <= {RATIO_TARGET['large']} (large file), <= {RATIO_TARGET['small']} (small files); "
-              f"peak RSS < {RSS_LIMIT_MIB:.0f} MiB for every r2k8s operation.\n")
+        print(
+            "Page cache cannot be dropped: each measurement had one untimed warm-up run per side, so both sides "
+            "read from the page cache; os.sync() before each run."
+        )
+        print(
+            "MiB/s = file content bytes / r2k8s seconds. Seconds are wall time of the whole process "
+            "(r2k8s includes Python start-up and imports)."
+        )
+        print(
+            f"Targets: ratio <= {RATIO_TARGET['large']} (large file), <= {RATIO_TARGET['small']} (small files); "
+            f"peak RSS < {RSS_LIMIT_MIB:.0f} MiB for every r2k8s operation.\n"
+        )
         print_table(all_rows, labels)
         print_details(all_rows, floor_mib)
         if not calibrated:
             print("  WARNING: the RSS self-check failed; peak RSS figures may be wrong.")
         for dataset, seen in ids.items():
             distinct = set(seen.values())
-            print(f"  ware IDs ({dataset}): {'all operations agree' if len(distinct) == 1 else 'DISAGREE: ' + repr(seen)}"
-                  f" ({next(iter(distinct))})")
+            print(
+                f"  ware IDs ({dataset}): {'all operations agree' if len(distinct) == 1 else 'DISAGREE: ' + repr(seen)}"
+                f" ({next(iter(distinct))})"
+            )
         failed = [r for r in all_rows if not all(verdict(r)[1:])]
-        print(f"\nSUMMARY: {len(all_rows) - len(failed)}/{len(all_rows)} rows meet the targets"
-              + ("." if not failed else "; FAILED: " + ", ".join(f"{r.operation} [{r.dataset}]" for r in failed)))
+        print(
+            f"\nSUMMARY: {len(all_rows) - len(failed)}/{len(all_rows)} rows meet the targets"
+            + ("." if not failed else "; FAILED: " + ", ".join(f"{r.operation} [{r.dataset}]" for r in failed))
+        )
         if args.json:
-            args.json.write_text(json.dumps([
-                {
-                    "operation": r.operation, "dataset": r.dataset, "payload_bytes": r.payload_bytes,
-                    "r2k8s": {"name": r.r2k8s.name, "seconds": [s.seconds for s in r.r2k8s.samples],
-                              "cpu_seconds": [s.cpu_seconds for s in r.r2k8s.samples],
-                              "other_load_cpus": [s.foreign_cpus for s in r.r2k8s.samples],
-                              "rss_kib": [s.rss_kib for s in r.r2k8s.samples], "reports": r.r2k8s.child_reports()},
-                    "baseline": {"name": r.baseline.name, "seconds": [s.seconds for s in r.baseline.samples],
-                                 "rss_kib": [s.rss_kib for s in r.baseline.samples],
-                                 "cpu_seconds": [s.cpu_seconds for s in r.baseline.samples]},
-                    "info": [{"name": s.name, "seconds": [x.seconds for x in s.samples]} for s in r.info],
-                    "ratio": verdict(r)[0], "time_ok": verdict(r)[1], "rss_ok": verdict(r)[2],
-                }
-                for r in all_rows
-            ], indent=2))
+            args.json.write_text(
+                json.dumps(
+                    [
+                        {
+                            "operation": r.operation,
+                            "dataset": r.dataset,
+                            "payload_bytes": r.payload_bytes,
+                            "r2k8s": {
+                                "name": r.r2k8s.name,
+                                "seconds": [s.seconds for s in r.r2k8s.samples],
+                                "cpu_seconds": [s.cpu_seconds for s in r.r2k8s.samples],
+                                "other_load_cpus": [s.foreign_cpus for s in r.r2k8s.samples],
+                                "rss_kib": [s.rss_kib for s in r.r2k8s.samples],
+                                "reports": r.r2k8s.child_reports(),
+                            },
+                            "baseline": {
+                                "name": r.baseline.name,
+                                "seconds": [s.seconds for s in r.baseline.samples],
+                                "rss_kib": [s.rss_kib for s in r.baseline.samples],
+                                "cpu_seconds": [s.cpu_seconds for s in r.baseline.samples],
+                            },
+                            "info": [{"name": s.name, "seconds": [x.seconds for x in s.samples]} for s in r.info],
+                            "ratio": verdict(r)[0],
+                            "time_ok": verdict(r)[1],
+                            "rss_ok": verdict(r)[2],
+                        }
+                        for r in all_rows
+                    ],
+                    indent=2,
+                )
+            )
     finally:
         if args.keep:
             print(f"kept {work}", file=sys.stderr)

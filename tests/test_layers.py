@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from import_graph import Import, core_layer, imports_of, package_modules, violations
+from repo import PLUGIN_DIR
 
-PLUGIN = Path(__file__).resolve().parents[1] / "plugin"
+PLUGIN = PLUGIN_DIR
 
 
 def _edges() -> list[Import]:

@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return Category.CANCELLED.exit_code
     except BrokenPipeError:
         return Category.USAGE.exit_code
-    except Exception as exc:  # noqa: BLE001 - the last line of defence prints and maps to "panic"
+    except Exception as exc:
         if os.environ.get("R2K8S_DEBUG"):
             raise
         log(f"error: internal error ({type(exc).__name__}: {exc}); set R2K8S_DEBUG=1 for a traceback")

@@ -30,13 +30,15 @@ def standalone_parser() -> argparse.ArgumentParser:
 PARSER = {
     "help": "the KRM function: ResourceList (or a plain YAML stream, for helm) on stdin, rewritten on stdout",
     "description": "Expand every container whose image is ./path.formula or formula:NAME into a pod that fetches,"
-                   " verifies and runs the formula. 'r2k8s' with stdin piped and no arguments does the same.",
+    " verifies and runs the formula. 'r2k8s' with stdin piped and no arguments does the same.",
 }
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--explain", action="store_true", help="print the JSON-patch operations per resource instead")
-    p.add_argument("--config", metavar="FILE", help="function config file (overrides the ResourceList's functionConfig)")
+    p.add_argument(
+        "--config", metavar="FILE", help="function config file (overrides the ResourceList's functionConfig)"
+    )
     p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # helm --post-renderer-args, ignored with a note
     p.set_defaults(run=cmd_fn)
     return p
@@ -60,7 +62,9 @@ def cmd_fn(args: argparse.Namespace) -> None:
         except (OSError, YAMLError) as exc:
             raise R2k8sError(Category.USAGE, f"--config {args.config}: {exc}") from None
         if len(documents) != 1:
-            raise R2k8sError(Category.USAGE, f"--config {args.config}: expected one YAML document, found {len(documents)}")
+            raise R2k8sError(
+                Category.USAGE, f"--config {args.config}: expected one YAML document, found {len(documents)}"
+            )
         config = documents[0]
     if args.extra:
         log(f"note: ignoring extra arguments {args.extra!r} (configure the function with --config or functionConfig)")

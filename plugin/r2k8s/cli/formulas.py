@@ -13,7 +13,9 @@ __all__ = ["add_parsers", "cmd_formula_id"]
 def add_parsers(sub: Subparsers) -> None:
     p = sub.add_parser("formula-id", help="print a formula's ID (repeatr's runrecord formulaID)")
     p.add_argument("file", help="formula file: modern JSON/YAML, or legacy repeatr v0.13-v0.15 YAML/JSON")
-    p.add_argument("--raw", action="store_true", help="hash the formula as written, without defaults (repeatr's memo key)")
+    p.add_argument(
+        "--raw", action="store_true", help="hash the formula as written, without defaults (repeatr's memo key)"
+    )
     p.set_defaults(run=cmd_formula_id)
 
 

@@ -42,25 +42,55 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("formula", help="formula file: modern JSON/YAML, or legacy repeatr v0.13-v0.15")
     p.add_argument("--local", action="store_true", help="run on this machine instead of on the cluster")
     cluster = p.add_argument_group("on a cluster (without --local)")
-    cluster.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default $KUBECONFIG, ~/.kube/config, "
-                         "else the in-cluster service account)")
+    cluster.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="kubeconfig file (default $KUBECONFIG, ~/.kube/config, else the in-cluster service account)",
+    )
     cluster.add_argument("--context", help="kubeconfig context (default: the current one)")
-    cluster.add_argument("-n", "--namespace", help="namespace of the build Job (default: the context's, else 'default')")
-    cluster.add_argument("--image", default=None, metavar="IMAGE",
-                         help="image of the build pod: any image with python3 >= 3.11 (default python:3.11-slim)")
-    cluster.add_argument("--timeout", type=_positive_int, default=3600, metavar="SECONDS",
-                         help="stop the run after this long; also the Job's activeDeadlineSeconds (default 3600)")
-    cluster.add_argument("--ttl", type=_positive_int, default=60, metavar="SECONDS",
-                         help="ttlSecondsAfterFinished of the Job, for when this client is killed (default 60)")
+    cluster.add_argument(
+        "-n", "--namespace", help="namespace of the build Job (default: the context's, else 'default')"
+    )
+    cluster.add_argument(
+        "--image",
+        default=None,
+        metavar="IMAGE",
+        help="image of the build pod: any image with python3 >= 3.11 (default python:3.11-slim)",
+    )
+    cluster.add_argument(
+        "--timeout",
+        type=_positive_int,
+        default=3600,
+        metavar="SECONDS",
+        help="stop the run after this long; also the Job's activeDeadlineSeconds (default 3600)",
+    )
+    cluster.add_argument(
+        "--ttl",
+        type=_positive_int,
+        default=60,
+        metavar="SECONDS",
+        help="ttlSecondsAfterFinished of the Job, for when this client is killed (default 60)",
+    )
     local = p.add_argument_group("on this machine (with --local)")
-    local.add_argument("--executor", default="namespaced", choices=EXECUTOR_CHOICES,
-                   help="namespaced (default; pid/mount/uts/ipc namespaces, /proc, /dev, pivot_root, like repeatr's "
-                   "runc executor; 'runc' is an alias) or chroot (chroot and uid/gid only)")
-    local.add_argument("--placer", default="auto", choices=PLACER_CHOICES,
-                   help="how cached inputs are placed: overlay mounts, full copies, or auto (overlay, else copy)")
-    local.add_argument("--cache", metavar="DIR", help="ware cache directory (default $R2K8S_CACHE or ~/.cache/r2k8s/wares)")
-    local.add_argument("--jobs-dir", metavar="DIR",
-                   help="where job trees are built (default $R2K8S_JOBS or /var/tmp/r2k8s/jobs)")
+    local.add_argument(
+        "--executor",
+        default="namespaced",
+        choices=EXECUTOR_CHOICES,
+        help="namespaced (default; pid/mount/uts/ipc namespaces, /proc, /dev, pivot_root, like repeatr's "
+        "runc executor; 'runc' is an alias) or chroot (chroot and uid/gid only)",
+    )
+    local.add_argument(
+        "--placer",
+        default="auto",
+        choices=PLACER_CHOICES,
+        help="how cached inputs are placed: overlay mounts, full copies, or auto (overlay, else copy)",
+    )
+    local.add_argument(
+        "--cache", metavar="DIR", help="ware cache directory (default $R2K8S_CACHE or ~/.cache/r2k8s/wares)"
+    )
+    local.add_argument(
+        "--jobs-dir", metavar="DIR", help="where job trees are built (default $R2K8S_JOBS or /var/tmp/r2k8s/jobs)"
+    )
     p.set_defaults(run=cmd_run)
 
 
@@ -93,8 +123,14 @@ def _run_on_cluster(args: argparse.Namespace, monitor: object) -> str:
     from r2k8s.cluster.run import ClusterOptions, run_on_cluster
     from r2k8s.core.agent.contract import DEFAULT_IMAGE
 
-    options = ClusterOptions(kubeconfig=args.kubeconfig, context=args.context, namespace=args.namespace,
-                             image=args.image or DEFAULT_IMAGE, timeout=args.timeout, ttl=args.ttl)
+    options = ClusterOptions(
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        namespace=args.namespace,
+        image=args.image or DEFAULT_IMAGE,
+        timeout=args.timeout,
+        ttl=args.ttl,
+    )
     return run_on_cluster(Path(args.formula), options, monitor)  # type: ignore[arg-type]
 
 

@@ -24,13 +24,24 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("dir")
     p.add_argument("--filters", help=filters_help.format("conservative (default), flatten, lossless"))
     p.add_argument("--target", help="warehouse to save to: file://PATH or ca+file://DIR (default: hash only)")
-    p.add_argument("--compression", choices=["gzip", "none"], default="gzip", help="compression of the saved tar (default gzip, like rio)")
+    p.add_argument(
+        "--compression",
+        choices=["gzip", "none"],
+        default="gzip",
+        help="compression of the saved tar (default gzip, like rio)",
+    )
     p.set_defaults(run=cmd_pack)
 
     p = sub.add_parser("unpack", help="fetch, verify and unpack a ware into a directory; print the resulting ware ID")
     p.add_argument("ware_id", metavar="WAREID")
     p.add_argument("dir", help="target directory: must not exist or be empty; it is filled only if the ware verifies")
-    p.add_argument("--source", action="append", required=True, metavar="URL", help="warehouse URL; repeat to give fallbacks, tried in order")
+    p.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="URL",
+        help="warehouse URL; repeat to give fallbacks, tried in order",
+    )
     p.add_argument("--filters", help=filters_help.format("lowpriv (default), lossless, conservative"))
     p.set_defaults(run=cmd_unpack)
 
@@ -44,7 +55,7 @@ def cmd_scan(args: argparse.Namespace) -> str:
     source = args.source if "://" in args.source else Path(args.source)
     if isinstance(source, Path):
         try:
-            stream = open(source, "rb")
+            stream = open(source, "rb")  # noqa: SIM115 - closed by the "with stream" below, with either kind
         except OSError as exc:
             raise R2k8sError(Category.WARE_NOT_FOUND, f"cannot read {args.source!r}: {exc.strerror}") from None
     else:

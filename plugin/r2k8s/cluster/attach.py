@@ -12,6 +12,7 @@ the whole of one frame, so the heartbeat thread never splits a ware chunk.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -38,7 +39,7 @@ class AttachTransport:
                 raise OSError("the attach stream is closed")
             try:
                 for start in range(0, len(data), PIECE):
-                    self.client.write_stdin(data[start:start + PIECE])
+                    self.client.write_stdin(data[start : start + PIECE])
             except (websocket.WebSocketException, OSError) as exc:
                 raise OSError(f"writing to the attach stream failed: {exc}") from None
 
@@ -58,10 +59,8 @@ class AttachTransport:
         return None
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a dead websocket may raise anything; it is closed either way
             self.client.close()
-        except Exception:  # noqa: BLE001 - closing a broken socket may fail in many ways; it is closed either way
-            pass
 
 
 def attach(kube: Kube, pod: str, container: str = "main") -> AttachTransport:
@@ -69,8 +68,18 @@ def attach(kube: Kube, pod: str, container: str = "main") -> AttachTransport:
     from kubernetes.stream import stream
 
     def connect() -> Any:
-        return stream(kube.core.connect_get_namespaced_pod_attach, pod, kube.namespace, container=container,
-                      stdin=True, stdout=True, stderr=False, tty=False, _preload_content=False, binary=True)
+        return stream(
+            kube.core.connect_get_namespaced_pod_attach,
+            pod,
+            kube.namespace,
+            container=container,
+            stdin=True,
+            stdout=True,
+            stderr=False,
+            tty=False,
+            _preload_content=False,
+            binary=True,
+        )
 
     client = kube.call(f"attach to pod {pod}", Permission("create", "pods/attach"), connect)
     if hasattr(client, "_all"):

@@ -15,6 +15,7 @@ tests) only moves bytes; everything about meaning is here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -41,8 +42,16 @@ from r2k8s.core.run.record import RunRecord, from_json
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.save import WareSink, begin_save
 
-__all__ = ["HEARTBEAT_INTERVAL", "ConnectionLost", "Conversation", "Transport", "category_named", "open_inputs",
-           "read_result_message", "result_of"]
+__all__ = [
+    "HEARTBEAT_INTERVAL",
+    "ConnectionLost",
+    "Conversation",
+    "Transport",
+    "category_named",
+    "open_inputs",
+    "read_result_message",
+    "result_of",
+]
 
 HEARTBEAT_INTERVAL = 2.0
 """Seconds between heartbeats; the agent gives up after the spec's ``heartbeatTimeout`` (20 s) of silence."""
@@ -119,9 +128,18 @@ class _Download:
 class Conversation:
     """Drive one run with the agent; :meth:`run` returns the run record or raises."""
 
-    def __init__(self, plan: Plan, transport: Transport, monitor: Monitor, readers: dict[str, BinaryIO], *, progress: Progress | None = None,
-                 heartbeat_interval: float = HEARTBEAT_INTERVAL, hello_timeout: float = HELLO_TIMEOUT,
-                 should_stop: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        transport: Transport,
+        monitor: Monitor,
+        readers: dict[str, BinaryIO],
+        *,
+        progress: Progress | None = None,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        hello_timeout: float = HELLO_TIMEOUT,
+        should_stop: Callable[[], None] = lambda: None,
+    ) -> None:
         self.plan = plan
         self.readers = dict(readers)
         """The client-local inputs, opened by :func:`open_inputs` (closed here once sent or on failure)."""
@@ -236,10 +254,9 @@ class Conversation:
             threading.Thread(target=self._stream_inputs, name="r2k8s-inputs", daemon=True).start()
 
     def _send_bye(self) -> None:
-        try:
+        # The result is in: a goodbye that cannot be delivered changes nothing.
+        with contextlib.suppress(ConnectionLost):
             self._send("bye")
-        except ConnectionLost:
-            pass  # the result is in: a goodbye that cannot be delivered changes nothing
 
     def _handle(self, frame: Frame) -> RunRecord | None:
         kind = frame.kind
@@ -282,13 +299,17 @@ class Conversation:
         size, digest = frame.field("size", int), frame.field("sha256", str)
         if (size, digest) != (download.received, download.digest.hexdigest()):
             download.sink.abort()
-            raise R2k8sError(Category.WARE_CORRUPT, f"output {_q(path)} was damaged on its way from the build pod:"
-                             f" received {download.received} bytes, the pod sent {size}")
+            raise R2k8sError(
+                Category.WARE_CORRUPT,
+                f"output {_q(path)} was damaged on its way from the build pod:"
+                f" received {download.received} bytes, the pod sent {size}",
+            )
         ware = WareID.parse(frame.field("wareID", str))
         url = self.plan.saves[path]
         self.progress.clear()
         download.sink.commit(ware)
         self.monitor.log(f"info: saved output {_q(path)} as {_q(ware)} to warehouse {_q(url)}")
+
 
 def _size_of(reader: Any) -> int | None:
     """The size of a file-backed ware (for progress); None for streams of unknown length."""
@@ -354,8 +375,6 @@ def open_inputs(plan: Plan, log: Callable[[str], None]) -> dict[str, BinaryIO]:
 
 def close_all(readers: dict[str, BinaryIO]) -> None:
     for reader in readers.values():
-        try:
+        with contextlib.suppress(OSError):
             reader.close()
-        except OSError:
-            pass
     readers.clear()

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from r2k8s.core.errors import Category, R2k8sError
 
-__all__ = ["Kube", "Permission", "RETRIES", "connect", "is_retryable", "kube_error"]
+__all__ = ["RETRIES", "Kube", "Permission", "connect", "is_retryable", "kube_error"]
 
 T = TypeVar("T")
 
@@ -110,11 +110,15 @@ def kube_error(exc: BaseException, what: str, permission: Permission | None, nam
     message = _server_message(exc)
     if status == 403:
         needed = f"permission to {permission}" if permission else "a permission it lacks"
-        return _failed(f"the cluster refused to {what}: r2k8s needs {needed} in namespace {namespace!r}"
-                       f" (server: {message}); grant the Role described under \"Permissions\" in the README")
+        return _failed(
+            f"the cluster refused to {what}: r2k8s needs {needed} in namespace {namespace!r}"
+            f' (server: {message}); grant the Role described under "Permissions" in the README'
+        )
     if status == 401:
-        return _failed(f"the cluster refused the credentials while trying to {what} (401 Unauthorized: {message});"
-                       " check the kubeconfig's user or log in again")
+        return _failed(
+            f"the cluster refused the credentials while trying to {what} (401 Unauthorized: {message});"
+            " check the kubeconfig's user or log in again"
+        )
     if status:
         return _failed(f"failed to {what}: {status} {message}")
     return _failed(f"failed to {what}: cannot reach the API server ({message or type(exc).__name__})")
@@ -137,8 +141,15 @@ class Kube:
     def host(self) -> str:
         return str(self.api_client.configuration.host)
 
-    def call(self, what: str, permission: Permission | None, fn: Callable[..., T], *args: Any,
-             retries: int = RETRIES, **kwargs: Any) -> T:
+    def call(
+        self,
+        what: str,
+        permission: Permission | None,
+        fn: Callable[..., T],
+        *args: Any,
+        retries: int = RETRIES,
+        **kwargs: Any,
+    ) -> T:
         """``fn(*args, **kwargs)``, retried on transient failures; ``R2k8sError`` when it cannot succeed.
 
         ``ApiException`` 404 and 409 are re-raised unchanged: callers give them meaning.
@@ -149,7 +160,7 @@ class Kube:
         for attempt in range(retries + 1):
             try:
                 return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - classified below; unknown ones are re-raised
+            except Exception as exc:
                 if isinstance(exc, ApiException) and exc.status in (404, 409, 410):
                     raise
                 if attempt < retries and is_retryable(exc):
@@ -195,8 +206,10 @@ def connect(kubeconfig: str | None = None, context: str | None = None, namespace
             chosen = namespace or _service_account_namespace()
         else:
             if path is None:
-                raise _failed("no cluster configured: no --kubeconfig, no $KUBECONFIG, no ~/.kube/config,"
-                              " and not running in a pod (or use 'r2k8s run --local')")
+                raise _failed(
+                    "no cluster configured: no --kubeconfig, no $KUBECONFIG, no ~/.kube/config,"
+                    " and not running in a pod (or use 'r2k8s run --local')"
+                )
             if not Path(path).is_file():
                 raise _failed(f"kubeconfig {path} does not exist")
             configuration = client.Configuration()

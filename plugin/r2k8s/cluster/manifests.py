@@ -40,8 +40,17 @@ RUN_ID_LABEL = "r2k8s.io/run-id"
 CONTAINER = "main"
 
 
-def job_manifest(*, run_id: str, formula_id: str, spec_json: str, configmap: str, image: str, timeout: int,
-                 ttl: int, work_size_limit: str | None = None) -> dict[str, Any]:
+def job_manifest(
+    *,
+    run_id: str,
+    formula_id: str,
+    spec_json: str,
+    configmap: str,
+    image: str,
+    timeout: int,
+    ttl: int,
+    work_size_limit: str | None = None,
+) -> dict[str, Any]:
     labels = {**MANAGED_BY, "app.kubernetes.io/component": "build", RUN_ID_LABEL: run_id}
     work_volume: dict[str, Any] = {"name": "work", "emptyDir": {}}
     if work_size_limit:
@@ -95,7 +104,10 @@ def job_manifest(*, run_id: str, formula_id: str, spec_json: str, configmap: str
                     "terminationGracePeriodSeconds": 15,
                     "containers": [container],
                     "volumes": [
-                        {"name": "agent", "configMap": {"name": configmap, "items": [{"key": AGENT_ZIPAPP, "path": AGENT_ZIPAPP}]}},
+                        {
+                            "name": "agent",
+                            "configMap": {"name": configmap, "items": [{"key": AGENT_ZIPAPP, "path": AGENT_ZIPAPP}]},
+                        },
                         work_volume,
                     ],
                 },

@@ -63,8 +63,13 @@ def _is_local(url: str, base_dir: Path) -> bool:
     return WarehouseURL.parse(url, base_dir).is_file
 
 
-def plan_run(loaded: LoadedFormula, *, heartbeat_timeout: float = 20.0, first_contact_timeout: float = 120.0,
-             log: LogFn | None = None) -> Plan:
+def plan_run(
+    loaded: LoadedFormula,
+    *,
+    heartbeat_timeout: float = 20.0,
+    first_contact_timeout: float = 120.0,
+    log: LogFn | None = None,
+) -> Plan:
     """Split the formula's context between client and pod; check client-side warehouses up front."""
     base_dir = loaded.path.absolute().parent
     formula, context = loaded.formula, loaded.context
@@ -74,7 +79,8 @@ def plan_run(loaded: LoadedFormula, *, heartbeat_timeout: float = 20.0, first_co
             raise R2k8sError(
                 Category.ASSEMBLY_INVALID,
                 f"input {_q(path)} is a host mount ({ware}): a build pod cannot mount paths of the machine running"
-                " 'r2k8s run'; use 'r2k8s run --local', or pack the directory into a ware ('r2k8s pack')")
+                " 'r2k8s run'; use 'r2k8s run --local', or pack the directory into a ware ('r2k8s pack')",
+            )
     pod_fetch: dict[str, tuple[str, ...]] = {}
     streamed: dict[str, StreamedWare] = {}
     for path in sorted(inputs):

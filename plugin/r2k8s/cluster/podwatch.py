@@ -37,8 +37,9 @@ class _Gone(Exception):
 class PodWatch:
     """Events about the pods matching ``selector`` in the namespace."""
 
-    def __init__(self, kube: Kube, selector: str, log: Callable[[str], None], *,
-                 watch_seconds: int = WATCH_SECONDS) -> None:
+    def __init__(
+        self, kube: Kube, selector: str, log: Callable[[str], None], *, watch_seconds: int = WATCH_SECONDS
+    ) -> None:
         self.kube = kube
         self.watch_seconds = watch_seconds
         self.selector = selector
@@ -47,8 +48,15 @@ class PodWatch:
         self.rewatches = 0
 
     def _list(self) -> tuple[list[dict[str, Any]], str]:
-        response = self.kube.call("list the build pod", _LIST, self.kube.core.list_namespaced_pod, self.kube.namespace,
-                                  label_selector=self.selector, _preload_content=False, _request_timeout=30)
+        response = self.kube.call(
+            "list the build pod",
+            _LIST,
+            self.kube.core.list_namespaced_pod,
+            self.kube.namespace,
+            label_selector=self.selector,
+            _preload_content=False,
+            _request_timeout=30,
+        )
         doc = json.loads(response.data)
         return list(doc.get("items") or []), str((doc.get("metadata") or {}).get("resourceVersion") or "")
 
@@ -58,9 +66,18 @@ class PodWatch:
 
         try:
             response = self.kube.call(
-                "watch the build pod", _WATCH, self.kube.core.list_namespaced_pod, self.kube.namespace,
-                label_selector=self.selector, watch=True, resource_version=version, timeout_seconds=self.watch_seconds,
-                allow_watch_bookmarks=True, _preload_content=False, _request_timeout=(15, self.watch_seconds + 30))
+                "watch the build pod",
+                _WATCH,
+                self.kube.core.list_namespaced_pod,
+                self.kube.namespace,
+                label_selector=self.selector,
+                watch=True,
+                resource_version=version,
+                timeout_seconds=self.watch_seconds,
+                allow_watch_bookmarks=True,
+                _preload_content=False,
+                _request_timeout=(15, self.watch_seconds + 30),
+            )
         except ApiException as exc:
             if exc.status == 410:
                 raise _Gone from None
@@ -114,12 +131,14 @@ class PodWatch:
                 self.relists += 1
                 self.log("info: the pod watch's resourceVersion expired (410 Gone); listing again")
                 listed = False
-            except Exception as exc:  # noqa: BLE001 - dropped streams and server errors mid-watch
+            except Exception as exc:
                 if not (is_retryable(exc) or isinstance(exc, (RuntimeError, ValueError))) or status_of(exc) == 403:
                     raise
                 failures += 1
                 if failures > RETRIES:
                     raise kube_error(exc, "watch the build pod", _WATCH, self.kube.namespace) from None
                 delay = min(0.5 * 2 ** (failures - 1), 8.0)
-                self.log(f"warn: the pod watch failed ({type(exc).__name__}: {str(exc)[:160]}); retrying in {delay:g} s")
+                self.log(
+                    f"warn: the pod watch failed ({type(exc).__name__}: {str(exc)[:160]}); retrying in {delay:g} s"
+                )
                 self.kube.sleep(delay)

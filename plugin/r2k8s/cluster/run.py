@@ -50,8 +50,15 @@ FINAL_STATE_WAIT = 30.0
 STARTUP_WATCH_SECONDS = 5
 SANDBOX_FAILURES = 3
 """The kubelet retries a pod sandbox forever; after this many failures the run gives up with the node's reason."""
-FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
-                 "CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
+FATAL_WAITING = {
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+}
 
 
 @dataclasses.dataclass
@@ -150,16 +157,27 @@ def _ensure_agent_configmap(kube: Kube, monitor: Monitor) -> str:
     data = agent_zipapp()
     name = configmap_name(data)
     try:
-        kube.call(f"read ConfigMap {name}", Permission("get", "configmaps"), kube.core.read_namespaced_config_map,
-                  name, kube.namespace, _preload_content=False)
+        kube.call(
+            f"read ConfigMap {name}",
+            Permission("get", "configmaps"),
+            kube.core.read_namespaced_config_map,
+            name,
+            kube.namespace,
+            _preload_content=False,
+        )
         return name
     except ApiException as exc:
         if exc.status != 404:
             raise
     try:
-        kube.call(f"create ConfigMap {name}", Permission("create", "configmaps"),
-                  kube.core.create_namespaced_config_map, kube.namespace, configmap_manifest(name, data),
-                  _preload_content=False)
+        kube.call(
+            f"create ConfigMap {name}",
+            Permission("create", "configmaps"),
+            kube.core.create_namespaced_config_map,
+            kube.namespace,
+            configmap_manifest(name, data),
+            _preload_content=False,
+        )
         monitor.log(f"info: created ConfigMap {kube.namespace}/{name} holding the build agent ({len(data)} bytes)")
     except ApiException as exc:
         if exc.status != 409:  # created meanwhile by another run: the same bytes, by its name
@@ -170,13 +188,26 @@ def _ensure_agent_configmap(kube: Kube, monitor: Monitor) -> str:
 def _create_job(kube: Kube, name: str, plan: Plan, run_id: str, configmap: str, options: ClusterOptions) -> None:
     from kubernetes.client.exceptions import ApiException
 
-    body = job_manifest(run_id=run_id, formula_id=plan.spec.formula_id, spec_json=plan.spec.to_json(),
-                        configmap=configmap, image=options.image, timeout=options.timeout, ttl=options.ttl)
+    body = job_manifest(
+        run_id=run_id,
+        formula_id=plan.spec.formula_id,
+        spec_json=plan.spec.to_json(),
+        configmap=configmap,
+        image=options.image,
+        timeout=options.timeout,
+        ttl=options.ttl,
+    )
     body["metadata"]["name"] = name
     del body["metadata"]["generateName"]
     try:
-        kube.call("create the build job", Permission("create", "jobs.batch"), kube.batch.create_namespaced_job,
-                  kube.namespace, body, _preload_content=False)
+        kube.call(
+            "create the build job",
+            Permission("create", "jobs.batch"),
+            kube.batch.create_namespaced_job,
+            kube.namespace,
+            body,
+            _preload_content=False,
+        )
     except ApiException as exc:
         if exc.status != 409:  # a retried create whose first attempt did succeed
             raise _failed(f"failed to create the build job: {exc.status} {exc.reason}") from None
@@ -215,8 +246,10 @@ def _wait_until_running(kube: Kube, job_name: str, run_id: str, stopper: Stopper
         waiting = state.get("waiting") or {}
         reason = waiting.get("reason") or (pod.get("status") or {}).get("phase") or ""
         if reason in FATAL_WAITING:
-            raise _failed(f"the build pod {name} cannot start: {reason}: {waiting.get('message', '')}"
-                          " (is the image right? see --image)")
+            raise _failed(
+                f"the build pod {name} cannot start: {reason}: {waiting.get('message', '')}"
+                " (is the image right? see --image)"
+            )
         for condition in (pod.get("status") or {}).get("conditions") or []:
             if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
                 note = f"warn: pod {name} is not scheduled yet: {condition.get('reason')}: {condition.get('message')}"
@@ -232,22 +265,36 @@ def _wait_until_running(kube: Kube, job_name: str, run_id: str, stopper: Stopper
 def _events_of(kube: Kube, name: str, what: str) -> list[dict[str, Any]]:
     """The events about object ``name``; none when they cannot be read (they are a courtesy: wait on)."""
     try:
-        events = kube.call(f"list {what}'s events", None, kube.core.list_namespaced_event, kube.namespace,
-                           field_selector=f"involvedObject.name={name}", _preload_content=False, retries=0)
-    except Exception:  # noqa: BLE001 - without permission to read events, the run just waits as before
+        events = kube.call(
+            f"list {what}'s events",
+            None,
+            kube.core.list_namespaced_event,
+            kube.namespace,
+            field_selector=f"involvedObject.name={name}",
+            _preload_content=False,
+            retries=0,
+        )
+    except Exception:
         return []
     return list(json.loads(events.data).get("items") or [])
 
 
 def _check_job(kube: Kube, job_name: str) -> None:
     """No pod yet: has the Job failed, or did the cluster refuse to create its pod (e.g. Pod Security)?"""
-    response = kube.call("read the build job", Permission("get", "jobs.batch"), kube.batch.read_namespaced_job,
-                         job_name, kube.namespace, _preload_content=False)
+    response = kube.call(
+        "read the build job",
+        Permission("get", "jobs.batch"),
+        kube.batch.read_namespaced_job,
+        job_name,
+        kube.namespace,
+        _preload_content=False,
+    )
     job = json.loads(response.data)
     for condition in (job.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Failed" and condition.get("status") == "True":
-            raise _failed(f"the build job failed before its pod started: {condition.get('reason')}:"
-                          f" {condition.get('message')}")
+            raise _failed(
+                f"the build job failed before its pod started: {condition.get('reason')}: {condition.get('message')}"
+            )
     for event in _events_of(kube, job_name, "the build job"):
         if event.get("reason") == "FailedCreate":
             raise _failed(f"the cluster refused to create the build pod: {event.get('message')}")
@@ -259,8 +306,10 @@ def _check_pod_events(kube: Kube, pod: str) -> None:
     for event in _events_of(kube, pod, "the build pod"):
         count = int(event.get("count") or (event.get("series") or {}).get("count") or 1)
         if event.get("reason") == "FailedCreatePodSandBox" and count >= SANDBOX_FAILURES:
-            raise _failed(f"the node cannot create the build pod {pod} ({count} tries):"
-                          f" {str(event.get('message') or '').strip()[-1500:]}")
+            raise _failed(
+                f"the node cannot create the build pod {pod} ({count} tries):"
+                f" {str(event.get('message') or '').strip()[-1500:]}"
+            )
 
 
 def _early_exit(pod: str, terminated: dict[str, Any]) -> R2k8sError:
@@ -269,12 +318,15 @@ def _early_exit(pod: str, terminated: dict[str, Any]) -> R2k8sError:
     if isinstance(outcome, R2k8sError):
         return outcome
     detail = f": {message.strip()[-2000:]}" if message.strip() else ""
-    return _failed(f"the build agent in pod {pod} exited before the client attached (exit code"
-                   f" {terminated.get('exitCode')}, {terminated.get('reason', '')}){detail}")
+    return _failed(
+        f"the build agent in pod {pod} exited before the client attached (exit code"
+        f" {terminated.get('exitCode')}, {terminated.get('reason', '')}){detail}"
+    )
 
 
-def _converse(kube: Kube, pod: str, plan: Plan, readers: dict[str, Any], stopper: Stopper,
-              monitor: Monitor) -> RunRecord:
+def _converse(
+    kube: Kube, pod: str, plan: Plan, readers: dict[str, Any], stopper: Stopper, monitor: Monitor
+) -> RunRecord:
     from r2k8s.cluster.attach import attach
 
     transport = attach(kube, pod)
@@ -299,8 +351,14 @@ def _final_outcome(kube: Kube, pod: str, stopper: Stopper) -> RunRecord | R2k8sE
     while time.monotonic() < until:
         stopper.check()
         try:
-            response = kube.call(f"read pod {pod}", Permission("get", "pods"), kube.core.read_namespaced_pod, pod,
-                                 kube.namespace, _preload_content=False)
+            response = kube.call(
+                f"read pod {pod}",
+                Permission("get", "pods"),
+                kube.core.read_namespaced_pod,
+                pod,
+                kube.namespace,
+                _preload_content=False,
+            )
         except ApiException:
             return None
         terminated = (_container_status(json.loads(response.data)).get("state") or {}).get("terminated")
@@ -314,11 +372,21 @@ def _delete_job(kube: Kube, name: str, monitor: Monitor) -> None:
     from kubernetes.client.exceptions import ApiException
 
     try:
-        kube.call(f"delete job {name}", Permission("delete", "jobs.batch"), kube.batch.delete_namespaced_job, name,
-                  kube.namespace, propagation_policy="Background", _preload_content=False, retries=3)
+        kube.call(
+            f"delete job {name}",
+            Permission("delete", "jobs.batch"),
+            kube.batch.delete_namespaced_job,
+            name,
+            kube.namespace,
+            propagation_policy="Background",
+            _preload_content=False,
+            retries=3,
+        )
     except ApiException as exc:
         if exc.status != 404:
             monitor.log(f"warn: could not delete job {name}: {exc.status} {exc.reason}")
     except R2k8sError as exc:
-        monitor.log(f"warn: could not delete job {name} ({exc.message}); its ttlSecondsAfterFinished removes it"
-                    " once it has finished")
+        monitor.log(
+            f"warn: could not delete job {name} ({exc.message}); its ttlSecondsAfterFinished removes it"
+            " once it has finished"
+        )

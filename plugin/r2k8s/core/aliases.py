@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["JsonPath", "LogFn"]
-
-JsonPath = tuple[str | int, ...]
-"""A path into a decoded document: object keys (str) and array indexes (int)."""
+__all__ = ["LogFn"]
 
 
 LogFn = Callable[[str], None]

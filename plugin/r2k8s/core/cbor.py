@@ -13,7 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["BREAK", "INDEFINITE_ARRAY_START", "NULL", "encode", "encode_bytes", "encode_int", "encode_text", "head", "sorted_map"]
+__all__ = [
+    "BREAK",
+    "INDEFINITE_ARRAY_START",
+    "NULL",
+    "encode",
+    "encode_bytes",
+    "encode_int",
+    "encode_text",
+    "head",
+    "sorted_map",
+]
 
 NULL = b"\xf6"
 INDEFINITE_ARRAY_START = b"\x9f"

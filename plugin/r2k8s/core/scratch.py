@@ -84,8 +84,9 @@ def scratch_dir(parent: Path, prefix: str, *, keep: bool = False) -> Iterator[Pa
             os.close(fd)  # type: ignore[arg-type]
 
 
-def sweep_stale(parent: Path, log: Callable[[str], None] | None = None,
-                remove: Callable[[Path], None] = remove_tree) -> list[Path]:
+def sweep_stale(
+    parent: Path, log: Callable[[str], None] | None = None, remove: Callable[[Path], None] = remove_tree
+) -> list[Path]:
     """Remove the directories under ``parent`` whose owner is gone; return what was removed.
 
     ``remove`` is how a stale directory is taken apart (a job directory may

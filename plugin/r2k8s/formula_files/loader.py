@@ -15,13 +15,13 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from r2k8s.core.aliases import JsonPath
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.formula import lenient_json
 from r2k8s.core.formula.legacy import LegacyFormula, LegacyInputRef, ignored_keys, parse_legacy_formula, to_modern
-from r2k8s.core.formula.lenient_json import JsonSyntaxError, Position, SourceMap, json_path
+from r2k8s.core.formula.lenient_json import JsonSyntaxError, Position, SourceMap
 from r2k8s.core.formula.model import Formula, FormulaContext, FormulaError
 from r2k8s.core.formula.parse import parse_formula_document
+from r2k8s.core.jsonpath import JsonPath, json_path, value_at
 from r2k8s.formula_files.schemas import Problem, schema_problems
 from r2k8s.formula_files.yaml_nodes import (
     CORE,
@@ -35,9 +35,7 @@ from r2k8s.formula_files.yaml_nodes import (
     top_level_kind,
 )
 
-__all__ = ["LoadedFormula", "MAX_REPORTED_ERRORS", "load_formula_bytes", "load_formula_file"]
-
-
+__all__ = ["MAX_REPORTED_ERRORS", "LoadedFormula", "load_formula_bytes", "load_formula_file"]
 
 
 MAX_REPORTED_ERRORS = 20
@@ -148,8 +146,9 @@ class _Loader:
         self._check_yaml_ints(value, builder, source_map)
         return loaded
 
-    def _modern(self, value: Any, source_map: SourceMap, scalars: dict[JsonPath, Scalar],
-                notes: tuple[str, ...]) -> LoadedFormula:
+    def _modern(
+        self, value: Any, source_map: SourceMap, scalars: dict[JsonPath, Scalar], notes: tuple[str, ...]
+    ) -> LoadedFormula:
         problems = schema_problems(value, "formula.schema.json")
         if problems:
             raise self._report(problems, source_map, scalars)
@@ -163,12 +162,14 @@ class _Loader:
         problems = []
         for path, scalar in builder.scalars.items():
             if scalar.plain and scalar.tag == CORE + "int" and not DECIMAL.match(scalar.text):
-                resolved = _lookup(value, path)
-                problems.append(Problem(
-                    path,
-                    f"YAML 1.1 reads the unquoted {scalar.text!r} as the integer {resolved!r}; "
-                    "write integers in plain decimal",
-                ))
+                resolved = value_at(value, path)
+                problems.append(
+                    Problem(
+                        path,
+                        f"YAML 1.1 reads the unquoted {scalar.text!r} as the integer {resolved!r}; "
+                        "write integers in plain decimal",
+                    )
+                )
         if problems:
             raise self._report(problems, source_map, {})
 
@@ -199,8 +200,7 @@ class _Loader:
             for path in ignored_keys(value)
         ]
         notes.extend(f"{self.source}: {note}" for note in view.notes)
-        return LoadedFormula(self.path, "legacy", view.formula, view.context, legacy, view.legacy_inputs,
-                             tuple(notes))
+        return LoadedFormula(self.path, "legacy", view.formula, view.context, legacy, view.legacy_inputs, tuple(notes))
 
     # errors
 
@@ -208,20 +208,23 @@ class _Loader:
         position = source_map.key(path) if at_key else source_map.value(path)
         return f"{self.source}:{position}: " if position else f"{self.source}: "
 
-    def _report(self, problems: list[Problem], source_map: SourceMap,
-                scalars: dict[JsonPath, Scalar]) -> R2k8sError:
+    def _report(self, problems: list[Problem], source_map: SourceMap, scalars: dict[JsonPath, Scalar]) -> R2k8sError:
         lines = []
         ordered = sorted(
             problems,
-            key=lambda p: ((source_map.key(p.path) if p.at_key else source_map.value(p.path)) or Position(0, 0),
-                           json_path(p.path)),
+            key=lambda p: (
+                (source_map.key(p.path) if p.at_key else source_map.value(p.path)) or Position(0, 0),
+                json_path(p.path),
+            ),
         )
         for problem in ordered[:MAX_REPORTED_ERRORS]:
             # Suggesting quotes only helps where a string was wanted (not for uid: 1.0).
             wants_number = problem.message.startswith(("expected an integer", "expected a boolean"))
             hint = "" if problem.at_key or wants_number else _yaml_hint(scalars.get(problem.path))
-            lines.append(f"{self._where(source_map, problem.path, problem.at_key)}"
-                         f"{json_path(problem.path)}: {problem.message}{hint}")
+            lines.append(
+                f"{self._where(source_map, problem.path, problem.at_key)}"
+                f"{json_path(problem.path)}: {problem.message}{hint}"
+            )
         if len(ordered) > MAX_REPORTED_ERRORS:
             lines.append(f"{self.source}: ... and {len(ordered) - MAX_REPORTED_ERRORS} more problems")
         return R2k8sError(Category.USAGE, "\n".join(lines))
@@ -235,14 +238,9 @@ def _yaml_hint(scalar: Scalar | None) -> str:
     """Explain a YAML 1.1 surprise when an unquoted scalar did not come out as a string."""
     if scalar is None or not scalar.plain or scalar.tag == CORE + "str":
         return ""
-    kind = scalar.tag[len(CORE):]
-    what = {"bool": "a boolean", "int": "an integer", "float": "a number", "null": "null",
-            "timestamp": "a date"}.get(kind, kind)
+    kind = scalar.tag[len(CORE) :]
+    what = {"bool": "a boolean", "int": "an integer", "float": "a number", "null": "null", "timestamp": "a date"}.get(
+        kind, kind
+    )
     quoted = json.dumps(scalar.text, ensure_ascii=False)
     return f" (YAML reads the unquoted {scalar.text!r} as {what}; write {quoted} if you meant a string)"
-
-
-def _lookup(value: Any, path: JsonPath) -> Any:
-    for part in path:
-        value = value[part]
-    return value

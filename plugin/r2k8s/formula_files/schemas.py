@@ -16,8 +16,8 @@ from typing import Any
 
 import jsonschema
 
-from r2k8s.core.aliases import JsonPath
 from r2k8s.core.formula.parse import type_name
+from r2k8s.core.jsonpath import JsonPath
 
 __all__ = ["Problem", "schema_problems"]
 

@@ -16,11 +16,22 @@ from typing import Any, Literal
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from r2k8s.core.aliases import JsonPath
 from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.core.formula.lenient_json import DEFAULT_MAX_DEPTH, Position, json_path
+from r2k8s.core.formula.lenient_json import DEFAULT_MAX_DEPTH, Position
+from r2k8s.core.jsonpath import JsonPath, json_path
 
-__all__ = ["CORE", "Kind", "DECIMAL", "MAX_YAML_NODES", "Scalar", "YamlBuilder", "compose", "leading_tabs", "tab2space", "top_level_kind"]
+__all__ = [
+    "CORE",
+    "DECIMAL",
+    "MAX_YAML_NODES",
+    "Kind",
+    "Scalar",
+    "YamlBuilder",
+    "compose",
+    "leading_tabs",
+    "tab2space",
+    "top_level_kind",
+]
 
 Kind = Literal["modern", "legacy"]
 """The two formula formats a file can hold."""
@@ -132,7 +143,7 @@ def _goyaml_plain(text: str) -> tuple[str, Any]:
             except ValueError:
                 pass
         for prefix, sign in (("0b", 1), ("-0b", -1)):
-            digits = plain[len(prefix):]
+            digits = plain[len(prefix) :]
             if plain.startswith(prefix) and digits and all(c in "01" for c in digits):
                 return CORE + "int", sign * int(digits, 2)
     return CORE + "str", text
@@ -210,7 +221,7 @@ class YamlBuilder:
             try:
                 return constructor(_RESOLVER, node)
             except (ValueError, OverflowError, yaml.YAMLError):
-                raise self.fail(node, path, f"{text!r} is not a valid {node.tag[len(CORE):]}") from None
+                raise self.fail(node, path, f"{text!r} is not a valid {node.tag[len(CORE) :]}") from None
         raise self.fail(node, path, f"unsupported YAML tag {node.tag!r}")
 
     def check_goyaml_flow_colon(self, node: ScalarNode, path: JsonPath) -> None:
@@ -218,8 +229,12 @@ class YamlBuilder:
         # value containing ':' inside [ ] or { }; PyYAML reads it. Refuse it for
         # legacy files, which repeatr v0.15 read with go-yaml.
         if self.legacy and self.flow and ":" in node.value:
-            raise self.fail(node, path, f"unquoted {node.value!r} contains ':' inside [ ] or {{ }}, which "
-                                        "repeatr v0.15's YAML parser rejects; quote it")
+            raise self.fail(
+                node,
+                path,
+                f"unquoted {node.value!r} contains ':' inside [ ] or {{ }}, which "
+                "repeatr v0.15's YAML parser rejects; quote it",
+            )
 
     def mapping(self, node: MappingNode, path: JsonPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -262,8 +277,9 @@ class YamlBuilder:
         else:
             tag, value = node.tag, node.value
         if tag != CORE + "str":
-            raise self.fail(node, path, f"mapping key {node.value!r} is read as a {tag[len(CORE):]}, "
-                                        "not a string; quote it")
+            raise self.fail(
+                node, path, f"mapping key {node.value!r} is read as a {tag[len(CORE) :]}, not a string; quote it"
+            )
         return value
 
 

@@ -29,8 +29,18 @@ __all__ = ["API_VERSION", "KIND", "CacheConfig", "FunctionConfig", "parse_functi
 
 API_VERSION = "fn.r2k8s.io/v1alpha1"
 KIND = "R2k8sFunction"
-PYTHON_IMAGE_ENV = ("PATH", "LANG", "GPG_KEY", "PYTHON_VERSION", "PYTHON_SHA256", "PYTHON_PIP_VERSION",
-                    "PYTHON_SETUPTOOLS_VERSION", "PYTHON_GET_PIP_URL", "PYTHON_GET_PIP_SHA256", "PYTHONDONTWRITEBYTECODE")
+PYTHON_IMAGE_ENV = (
+    "PATH",
+    "LANG",
+    "GPG_KEY",
+    "PYTHON_VERSION",
+    "PYTHON_SHA256",
+    "PYTHON_PIP_VERSION",
+    "PYTHON_SETUPTOOLS_VERSION",
+    "PYTHON_GET_PIP_URL",
+    "PYTHON_GET_PIP_SHA256",
+    "PYTHONDONTWRITEBYTECODE",
+)
 """What the official ``python`` images set; the action does not inherit them (unless the manifest sets them)."""
 CONFIGMAP_KEYS = ("image", "imagePullPolicy", "cache", "isolation", "explain", "root")
 
@@ -86,7 +96,7 @@ class FunctionConfig:
         for url in urls:
             for rule in self.rewrites:
                 if url.startswith(rule.prefix):
-                    url = rule.replacement + url[len(rule.prefix):]
+                    url = rule.replacement + url[len(rule.prefix) :]
                     break
             rewritten.append(url)
         merged: list[str] = []
@@ -138,9 +148,12 @@ def parse_function_config(config: Any, source: str = "functionConfig") -> Functi
     if config.get("kind") == "ConfigMap" and config.get("apiVersion", "v1") == "v1":
         return _from_configmap(config, where)
     if config.get("kind") != KIND or config.get("apiVersion") != API_VERSION:
-        raise _config_error(where, f"unsupported function config kind {config.get('apiVersion')}/{config.get('kind')};"
-                                   f" use apiVersion {API_VERSION}, kind {KIND} (or a ConfigMap with data keys"
-                                   f" {', '.join(CONFIGMAP_KEYS)})")
+        raise _config_error(
+            where,
+            f"unsupported function config kind {config.get('apiVersion')}/{config.get('kind')};"
+            f" use apiVersion {API_VERSION}, kind {KIND} (or a ConfigMap with data keys"
+            f" {', '.join(CONFIGMAP_KEYS)})",
+        )
     errors = sorted(_validator().iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"{dotted(list(e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:20]]
@@ -154,13 +167,19 @@ def parse_function_config(config: Any, source: str = "functionConfig") -> Functi
         agent_image=agent.get("image", DEFAULT_IMAGE),
         image_pull_policy=agent.get("imagePullPolicy", "IfNotPresent"),
         image_env=tuple(agent.get("imageEnv", PYTHON_IMAGE_ENV)),
-        cache=CacheConfig(type=cache.get("type", "emptyDir"), size_limit=cache.get("sizeLimit"),
-                          medium=cache.get("medium") or None, path=cache.get("path"),
-                          claim_name=cache.get("claimName")),
+        cache=CacheConfig(
+            type=cache.get("type", "emptyDir"),
+            size_limit=cache.get("sizeLimit"),
+            medium=cache.get("medium") or None,
+            path=cache.get("path"),
+            claim_name=cache.get("claimName"),
+        ),
         by_ware={ware: tuple(urls) for ware, urls in (warehouses.get("byWare") or {}).items()},
         mirrors=tuple(warehouses.get("mirrors") or ()),
         rewrites=tuple(Rewrite(r["from"], r["to"]) for r in warehouses.get("rewrite") or ()),
-        field_paths=tuple(FieldPath(p["path"], p.get("kind"), p.get("apiVersion")) for p in spec.get("fieldPaths") or ()),
+        field_paths=tuple(
+            FieldPath(p["path"], p.get("kind"), p.get("apiVersion")) for p in spec.get("fieldPaths") or ()
+        ),
         isolation=spec.get("isolation", "takeover"),
         root=Path(root) if root else None,
         explain=bool(spec.get("explain", False)),
@@ -179,8 +198,11 @@ def _from_configmap(config: Mapping[str, Any], where: str) -> FunctionConfig:
     values = {key: str(value) for key, value in data.items()}
     cache_type = values.get("cache", "emptyDir")
     if cache_type not in ("emptyDir",):
-        raise _config_error(where, f"data.cache: {cache_type!r}; a ConfigMap config can only choose emptyDir"
-                                   f" (use a {KIND} config for hostPath or persistentVolumeClaim)")
+        raise _config_error(
+            where,
+            f"data.cache: {cache_type!r}; a ConfigMap config can only choose emptyDir"
+            f" (use a {KIND} config for hostPath or persistentVolumeClaim)",
+        )
     isolation = values.get("isolation", "takeover")
     if isolation != "takeover":
         raise _config_error(where, f"data.isolation: {isolation!r}; supported: takeover")

@@ -80,7 +80,10 @@ def _skipped(item: Mapping[str, Any], function_config: Any) -> bool:
         return True
     if isinstance(function_config, Mapping):  # kpt sends the function config's own file as an item too
         return (item.get("kind"), item.get("apiVersion"), metadata_of(item).get("name")) == (
-            function_config.get("kind"), function_config.get("apiVersion"), metadata_of(function_config).get("name"))
+            function_config.get("kind"),
+            function_config.get("apiVersion"),
+            metadata_of(function_config).get("name"),
+        )
     return False
 
 
@@ -99,8 +102,11 @@ class _Expander:
         for index, item in enumerate(self.given.items):
             if _skipped(item, self.given.function_config):
                 continue
-            sites = [s for s in find_containers(item, self.config.field_paths)
-                     if is_reference(str(_node(item, s.path).get("image")))]
+            sites = [
+                s
+                for s in find_containers(item, self.config.field_paths)
+                if is_reference(str(_node(item, s.path).get("image")))
+            ]
             if not sites:
                 continue
             from r2k8s.agent_bundle import configmap_name  # imported only when there is work: start-up stays fast
@@ -116,16 +122,23 @@ class _Expander:
                 try:
                     ref = self.resolver.resolve(str(container["image"]), source_file(item))
                 except R2k8sError as exc:
-                    self.problems.append(_Problem(f"container {container.get('name', '?')!r}: {exc.message}", item,
-                                                  field, shown))
+                    self.problems.append(
+                        _Problem(f"container {container.get('name', '?')!r}: {exc.message}", item, field, shown)
+                    )
                     continue
                 ops, spec_json = container_operations(item, site, ref, self.config)
                 operations += ops
                 owner = site.pod_spec if site.pod_spec is not None else volume_owner(item, site.path)
                 if owner is None:
-                    self.problems.append(_Problem(
-                        f"container {container.get('name', '?')!r}: found no pod spec, 'volumes' list or 'spec' around"
-                        " it to hold the agent's volumes", item, field, shown))
+                    self.problems.append(
+                        _Problem(
+                            f"container {container.get('name', '?')!r}: found no pod spec, 'volumes' list"
+                            " or 'spec' around it to hold the agent's volumes",
+                            item,
+                            field,
+                            shown,
+                        )
+                    )
                     continue
                 changes = pods.setdefault(owner, PodChanges(owner, standalone=site.pod_spec is None))
                 name = str(container.get("name") or f"container-{len(changes.formulas)}")
@@ -179,9 +192,20 @@ class _Expander:
             entry["operations"] = operations
             documents.append(yamlio.block(entry))
         for configmap in self._agent_configmaps():
-            documents.append(yamlio.block({"resource": resource_ref(configmap), "operations": [
-                {"op": "create", "value": f"ConfigMap with the agent zipapp ({len(configmap['binaryData'][AGENT_ZIPAPP])}"
-                                          " base64 characters)"}]}))
+            documents.append(
+                yamlio.block(
+                    {
+                        "resource": resource_ref(configmap),
+                        "operations": [
+                            {
+                                "op": "create",
+                                "value": "ConfigMap with the agent zipapp"
+                                f" ({len(configmap['binaryData'][AGENT_ZIPAPP])} base64 characters)",
+                            }
+                        ],
+                    }
+                )
+            )
         if not documents:
             documents.append(yamlio.block({"message": "no container refers to a formula: nothing to change"}))
         return yamlio.dump_documents(documents, explicit_start=True)
@@ -267,8 +291,10 @@ def _full(text: str, *, explain: bool, config_override: Any, origin: str) -> Out
         return Outcome("", exc.category.exit_code or 1, [exc.message])
     raw_config = config_override if config_override is not None else given.function_config
     try:
-        config = parse_function_config(yamlio.to_plain(raw_config) if raw_config is not None else None,
-                                       "functionConfig" if config_override is None else "--config")
+        config = parse_function_config(
+            yamlio.to_plain(raw_config) if raw_config is not None else None,
+            "functionConfig" if config_override is None else "--config",
+        )
     except R2k8sError as exc:
         return _failed(given, [_Problem(exc.message)])
     from r2k8s.krm.config import environment_overrides

@@ -31,9 +31,10 @@ import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["ContainerSite", "FieldPath", "JsonPath", "find_containers", "pointer"]
+from r2k8s.core.jsonpath import JsonPath
 
-JsonPath = tuple[str | int, ...]
+__all__ = ["ContainerSite", "FieldPath", "find_containers"]
+
 
 POD_SPEC_KEYS = frozenset({"spec", "predictor", "transformer", "explainer"})
 POD_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
@@ -72,7 +73,8 @@ class FieldPath:
 
     def applies_to(self, resource: Mapping[str, Any]) -> bool:
         return (self.kind is None or resource.get("kind") == self.kind) and (
-            self.api_version is None or resource.get("apiVersion") == self.api_version)
+            self.api_version is None or resource.get("apiVersion") == self.api_version
+        )
 
     def resolve(self, resource: Any) -> Iterator[JsonPath]:
         """Every existing JSON path this field path reaches in ``resource``."""
@@ -106,19 +108,17 @@ def dotted(path: Sequence[str | int]) -> str:
     return text
 
 
-def pointer(path: Sequence[str | int]) -> str:
-    """The RFC 6901 JSON pointer of ``path``."""
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
-
-
 def _is_container(node: Any) -> bool:
     return isinstance(node, Mapping) and isinstance(node.get("image"), str)
 
 
 def _is_pod_spec(node: Any) -> bool:
     containers = node.get("containers") if isinstance(node, Mapping) else None
-    return (isinstance(containers, list) and bool(containers)
-            and all(isinstance(c, Mapping) and isinstance(c.get("name"), str) for c in containers))
+    return (
+        isinstance(containers, list)
+        and bool(containers)
+        and all(isinstance(c, Mapping) and isinstance(c.get("name"), str) for c in containers)
+    )
 
 
 def find_containers(resource: Mapping[str, Any], extra: Sequence[FieldPath] = ()) -> list[ContainerSite]:

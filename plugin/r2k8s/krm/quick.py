@@ -30,14 +30,18 @@ def unchanged(text: str) -> bool:
     import yaml
 
     try:
-        documents: list[Any] = [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-                                if d is not None]
+        documents: list[Any] = [
+            d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d is not None
+        ]
     except yaml.YAMLError:
         return False
     if len(documents) == 1 and isinstance(documents[0], dict) and documents[0].get("kind") == "ResourceList":
         document = documents[0]
         items = document.get("items")
-        return (document.get("apiVersion", RESOURCE_LIST_VERSIONS[0]) in RESOURCE_LIST_VERSIONS
-                and isinstance(items, list) and all(isinstance(item, dict) for item in items)
-                and not document.get("functionConfig"))
+        return (
+            document.get("apiVersion", RESOURCE_LIST_VERSIONS[0]) in RESOURCE_LIST_VERSIONS
+            and isinstance(items, list)
+            and all(isinstance(item, dict) for item in items)
+            and not document.get("functionConfig")
+        )
     return bool(documents) and all(isinstance(document, dict) for document in documents)

@@ -51,7 +51,7 @@ class FormulaResolver:
 
     def resolve(self, image: str, item_file: str | None) -> FormulaRef:
         if image.startswith(FORMULA_PREFIX):
-            return self._inline(image[len(FORMULA_PREFIX):], image)
+            return self._inline(image[len(FORMULA_PREFIX) :], image)
         return self._file(image, item_file)
 
     def _inline(self, name: str, image: str) -> FormulaRef:
@@ -60,8 +60,10 @@ class FormulaResolver:
             return self._cache[key]
         if name not in self.config.formulas:
             known = ", ".join(sorted(self.config.formulas)) or "none"
-            raise R2k8sError(Category.USAGE, f"image {image!r}: no formula named {name!r} in the function config's"
-                                             f" spec.formulas (known: {known})")
+            raise R2k8sError(
+                Category.USAGE,
+                f"image {image!r}: no formula named {name!r} in the function config's spec.formulas (known: {known})",
+            )
         from r2k8s.formula_files import load_formula_bytes
         from r2k8s.krm.yamlio import to_plain
 
@@ -77,10 +79,12 @@ class FormulaResolver:
         real_target = Path(os.path.realpath(target))
         shown = os.path.relpath(target, self.root)
         if not (real_target == real_root or real_root in real_target.parents):
-            raise R2k8sError(Category.USAGE,
-                             f"image {image!r}: the formula path resolves to {real_target}, outside the root"
-                             f" {real_root} (formula files must be inside the package or kustomization;"
-                             " set spec.root to widen it)")
+            raise R2k8sError(
+                Category.USAGE,
+                f"image {image!r}: the formula path resolves to {real_target}, outside the root"
+                f" {real_root} (formula files must be inside the package or kustomization;"
+                " set spec.root to widen it)",
+            )
         key = f"file:{real_target}"
         if key in self._cache:
             return self._cache[key]

@@ -16,9 +16,20 @@ from typing import Any, Literal
 
 from r2k8s.core.errors import Category, R2k8sError
 
-__all__ = ["FunctionInput", "annotations_of", "display_file", "metadata_of", "namespace_of", "file_index", "read_input", "resource_name", "resource_ref", "source_file",
-           "stream_sources",
-           "write_output"]
+__all__ = [
+    "FunctionInput",
+    "annotations_of",
+    "display_file",
+    "file_index",
+    "metadata_of",
+    "namespace_of",
+    "read_input",
+    "resource_name",
+    "resource_ref",
+    "source_file",
+    "stream_sources",
+    "write_output",
+]
 
 RESOURCE_LIST_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
 PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
@@ -49,7 +60,7 @@ def stream_sources(text: str) -> list[tuple[int, str | None]]:
     starts = [0] + [m.end() for m in _SEPARATOR.finditer(text)]
     for start in starts:
         following = _SEPARATOR.search(text, start)
-        chunk = text[start:following.start() if following else len(text)]
+        chunk = text[start : following.start() if following else len(text)]
         source = _SOURCE_COMMENT.search(chunk)
         chunks.append((text.count("\n", 0, start) + 1, source.group(1).strip() if source else None))
     return chunks
@@ -76,12 +87,15 @@ def read_input(text: str, origin: str = "stdin") -> FunctionInput:
     if len(documents) == 1 and isinstance(documents[0], Mapping) and documents[0].get("kind") == "ResourceList":
         document = documents[0]
         if document.get("apiVersion", RESOURCE_LIST_VERSIONS[0]) not in RESOURCE_LIST_VERSIONS:
-            raise _bad_input(f"{origin}: ResourceList apiVersion {document.get('apiVersion')!r} is not one of"
-                             f" {', '.join(RESOURCE_LIST_VERSIONS)}")
+            raise _bad_input(
+                f"{origin}: ResourceList apiVersion {document.get('apiVersion')!r} is not one of"
+                f" {', '.join(RESOURCE_LIST_VERSIONS)}"
+            )
         items = document.get("items")
         if not isinstance(items, list):
-            raise _bad_input(f"{origin}: the ResourceList has no items list (the KRM function spec requires"
-                             " 'items', even empty)")
+            raise _bad_input(
+                f"{origin}: the ResourceList has no items list (the KRM function spec requires 'items', even empty)"
+            )
         for index, item in enumerate(items):
             if not isinstance(item, Mapping):
                 raise _bad_input(f"{origin}: items[{index}] is not a resource (a mapping), it is {type(item).__name__}")
@@ -90,8 +104,9 @@ def read_input(text: str, origin: str = "stdin") -> FunctionInput:
     sources = [source for _, source in stream_sources(text)]
     for index, item in enumerate(documents):
         if not isinstance(item, Mapping):
-            raise _bad_input(f"{origin}: document {index + 1} is not a resource (a mapping), it is"
-                             f" {type(item).__name__}")
+            raise _bad_input(
+                f"{origin}: document {index + 1} is not a resource (a mapping), it is {type(item).__name__}"
+            )
     return FunctionInput("stream", documents, None, None, sources if len(sources) == len(documents) else [])
 
 
@@ -162,8 +177,11 @@ def resource_name(item: Mapping[str, Any]) -> str:
 
 def resource_ref(item: Mapping[str, Any]) -> dict[str, str]:
     metadata = metadata_of(item)
-    ref = {"apiVersion": str(item.get("apiVersion") or ""), "kind": str(item.get("kind") or ""),
-           "name": str(metadata.get("name") or "")}
+    ref = {
+        "apiVersion": str(item.get("apiVersion") or ""),
+        "kind": str(item.get("kind") or ""),
+        "name": str(metadata.get("name") or ""),
+    }
     if namespace_of(item):
         ref["namespace"] = str(namespace_of(item))
     return ref

@@ -43,8 +43,9 @@ from r2k8s.core.agent.contract import (
 from r2k8s.core.agent.service_spec import ServiceSpec
 from r2k8s.core.formula.defaults import apply_defaults
 from r2k8s.core.formula.model import FormulaContext
+from r2k8s.core.jsonpath import JsonPath, pointer, value_at
 from r2k8s.krm.config import FunctionConfig
-from r2k8s.krm.locate import ContainerSite, JsonPath, pointer
+from r2k8s.krm.locate import ContainerSite
 from r2k8s.krm.references import FormulaRef
 
 __all__ = ["AGENT_VOLUME", "CACHE_VOLUME", "FORMULAS_ANNOTATION", "PodChanges", "container_operations"]
@@ -67,14 +68,9 @@ def _append(path: JsonPath, key: str, values: Sequence[Any], node: Mapping[str, 
     return [_set(path, key, list(values), node)]
 
 
-def _at(resource: Any, path: JsonPath) -> Any:
-    node = resource
-    for part in path:
-        node = node[part]
-    return node
-
-
-def _spec_for(ref: FormulaRef, container: Mapping[str, Any], config: FunctionConfig, env_names: Sequence[str]) -> ServiceSpec:
+def _spec_for(
+    ref: FormulaRef, container: Mapping[str, Any], config: FunctionConfig, env_names: Sequence[str]
+) -> ServiceSpec:
     command, args = container.get("command"), container.get("args")
     argv: tuple[str, ...] | None = None
     if command:
@@ -82,8 +78,11 @@ def _spec_for(ref: FormulaRef, container: Mapping[str, Any], config: FunctionCon
     elif args:
         argv = tuple(str(a) for a in [*(ref.loaded.formula.action.exec or ())[:1], *args])
     inputs = ref.loaded.formula.inputs or {}
-    fetch = {path: config.fetch_urls(str(inputs[path]), urls) for path, urls in ref.loaded.context.fetch_urls.items()
-             if path in inputs}
+    fetch = {
+        path: config.fetch_urls(str(inputs[path]), urls)
+        for path, urls in ref.loaded.context.fetch_urls.items()
+        if path in inputs
+    }
     for path in inputs:
         fetch.setdefault(path, config.fetch_urls(str(inputs[path]), ()))
     return ServiceSpec(
@@ -103,14 +102,19 @@ def _user_env_names(container: Mapping[str, Any]) -> set[str]:
     return {str(e.get("name")) for e in container.get("env") or () if isinstance(e, Mapping)}
 
 
-def _env_operations(path: JsonPath, container: Mapping[str, Any], formula_env: Mapping[str, str],
-                    spec_json: str) -> list[Operation]:
+def _env_operations(
+    path: JsonPath, container: Mapping[str, Any], formula_env: Mapping[str, str], spec_json: str
+) -> list[Operation]:
     user_names = _user_env_names(container)
-    inherited = [{"name": name, "value": value} for name, value in sorted(formula_env.items()) if name not in user_names]
+    inherited = [
+        {"name": name, "value": value} for name, value in sorted(formula_env.items()) if name not in user_names
+    ]
     spec_entry = {"name": SERVICE_SPEC_ENV, "value": spec_json}
     if not isinstance(container.get("env"), list):
         return [_set(path, "env", [*inherited, spec_entry], container)]
-    ops = [{"op": "add", "path": pointer((*path, "env", index)), "value": entry} for index, entry in enumerate(inherited)]
+    ops = [
+        {"op": "add", "path": pointer((*path, "env", index)), "value": entry} for index, entry in enumerate(inherited)
+    ]
     ops.append({"op": "add", "path": pointer((*path, "env", "-")), "value": spec_entry})
     return ops
 
@@ -138,14 +142,18 @@ def _security_operations(path: JsonPath, container: Mapping[str, Any], capabilit
 
 
 def _mounts() -> list[dict[str, Any]]:
-    return [{"name": AGENT_VOLUME, "mountPath": AGENT_DIR, "readOnly": True},
-            {"name": CACHE_VOLUME, "mountPath": CACHE_DIR}]
+    return [
+        {"name": AGENT_VOLUME, "mountPath": AGENT_DIR, "readOnly": True},
+        {"name": CACHE_VOLUME, "mountPath": CACHE_DIR},
+    ]
 
 
-def container_operations(resource: Any, site: ContainerSite, ref: FormulaRef, config: FunctionConfig) -> tuple[list[Operation], str]:
+def container_operations(
+    resource: Any, site: ContainerSite, ref: FormulaRef, config: FunctionConfig
+) -> tuple[list[Operation], str]:
     """Operations on the container itself; returns them and the spec JSON (for the fetch init container)."""
     path = site.path
-    container = _at(resource, path)
+    container = value_at(resource, path)
     formula_env = dict(apply_defaults(ref.loaded.formula).action.env or {})
     spec_json = _spec_for(ref, container, config, sorted(_user_env_names(container) | set(formula_env))).to_json()
     ops: list[Operation] = [
@@ -171,12 +179,19 @@ def fetch_container(name: str, config: FunctionConfig, spec_json: str) -> dict[s
         "imagePullPolicy": config.image_pull_policy,
         "command": agent_argv("fetch"),
         "env": [{"name": SERVICE_SPEC_ENV, "value": spec_json}],
-        "securityContext": {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
-                            "readOnlyRootFilesystem": False,
-                            "capabilities": {"drop": ["ALL"], "add": list(FETCH_CAPABILITIES)}},
+        "securityContext": {
+            "runAsUser": 0,
+            "runAsGroup": 0,
+            "runAsNonRoot": False,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": False,
+            "capabilities": {"drop": ["ALL"], "add": list(FETCH_CAPABILITIES)},
+        },
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [{"name": AGENT_VOLUME, "mountPath": AGENT_DIR, "readOnly": True},
-                         {"name": CACHE_VOLUME, "mountPath": CACHE_DIR}],
+        "volumeMounts": [
+            {"name": AGENT_VOLUME, "mountPath": AGENT_DIR, "readOnly": True},
+            {"name": CACHE_VOLUME, "mountPath": CACHE_DIR},
+        ],
     }
 
 
@@ -202,7 +217,7 @@ class PodChanges:
         self.formulas: dict[str, str] = {}
 
     def operations(self, resource: Any, config: FunctionConfig, agent_configmap: str) -> list[Operation]:
-        spec = _at(resource, self.spec_path)
+        spec = value_at(resource, self.spec_path)
         ops: list[Operation] = []
         existing = {str(v.get("name")) for v in spec.get("volumes") or () if isinstance(v, Mapping)}
         new_volumes = [v for v in volumes(config, agent_configmap) if v["name"] not in existing]
@@ -211,12 +226,14 @@ class PodChanges:
         if self.standalone:
             return ops
         if isinstance(spec.get("initContainers"), list):
-            ops += [{"op": "add", "path": pointer((*self.spec_path, "initContainers", index)), "value": fetch}
-                    for index, fetch in enumerate(self.fetches)]
+            ops += [
+                {"op": "add", "path": pointer((*self.spec_path, "initContainers", index)), "value": fetch}
+                for index, fetch in enumerate(self.fetches)
+            ]
         else:
             ops.append(_set(self.spec_path, "initContainers", list(self.fetches), spec))
         template = self.spec_path[:-1]
-        holder = _at(resource, template)
+        holder = value_at(resource, template)
         value = ",".join(f"{name}={fid}" for name, fid in sorted(self.formulas.items()))
         metadata = holder.get("metadata")
         if not isinstance(metadata, Mapping):
@@ -224,7 +241,9 @@ class PodChanges:
         elif not isinstance(metadata.get("annotations"), Mapping):
             ops.append(_set((*template, "metadata"), "annotations", {FORMULAS_ANNOTATION: value}, metadata))
         else:
-            ops.append(_set((*template, "metadata", "annotations"), FORMULAS_ANNOTATION, value, metadata["annotations"]))
+            ops.append(
+                _set((*template, "metadata", "annotations"), FORMULAS_ANNOTATION, value, metadata["annotations"])
+            )
         return ops
 
 
@@ -235,10 +254,12 @@ def volume_owner(resource: Any, container_path: JsonPath) -> JsonPath | None:
     """For a standalone container: the nearest enclosing mapping with ``volumes``, else the nearest ``spec``."""
     for end in range(len(container_path) - 1, -1, -1):
         candidate = container_path[:end]
-        node = _at(resource, candidate)
+        node = value_at(resource, candidate)
         if isinstance(node, Mapping) and isinstance(node.get("volumes"), list):
             return candidate
     for end in range(len(container_path) - 1, 0, -1):
-        if container_path[end - 1] in VOLUME_OWNER_KEYS and isinstance(_at(resource, container_path[:end]), Mapping):
+        if container_path[end - 1] in VOLUME_OWNER_KEYS and isinstance(
+            value_at(resource, container_path[:end]), Mapping
+        ):
             return container_path[:end]
     return None

@@ -62,8 +62,11 @@ def layout(text: str) -> Layout | None:
 
 
 def _spans(text: str, documents: list[Any]) -> Layout:
-    mode = "list" if (len(documents) == 1 and isinstance(documents[0], dict)
-                      and documents[0].get("kind") == "ResourceList") else "stream"
+    mode = (
+        "list"
+        if (len(documents) == 1 and isinstance(documents[0], dict) and documents[0].get("kind") == "ResourceList")
+        else "stream"
+    )
     item_depth = 3 if mode == "list" else 1
     spans: list[tuple[int, int, int]] = []
     depth = 0
@@ -160,8 +163,9 @@ def _rewrite(body: str, plain: Any, operations: list[dict[str, Any]]) -> str | N
 
 
 def _dump_plain(value: Any) -> str:
-    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1 << 30,
-                     allow_unicode=True)
+    return yaml.dump(
+        value, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1 << 30, allow_unicode=True
+    )
 
 
 def _item(plan: Layout, index: int) -> Any:
@@ -191,7 +195,7 @@ def splice(text: str, plan: Layout, changes: dict[int, list[dict[str, Any]]], ne
         return None
     if plan.append_at is None:
         return None
-    pieces.append(text[cursor:plan.append_at])
+    pieces.append(text[cursor : plan.append_at])
     addition = ""
     if new_items:
         if plan.mode == "list":
@@ -203,4 +207,4 @@ def splice(text: str, plan: Layout, changes: dict[int, list[dict[str, Any]]], ne
     before = "".join(pieces)
     if addition and not before.endswith("\n"):
         before += "\n"
-    return before + addition + text[plan.append_at:]
+    return before + addition + text[plan.append_at :]

@@ -33,7 +33,7 @@ from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarint import ScalarInt
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 
-__all__ = ["YAMLError", "dump_documents", "expand_aliases", "block", "load_documents", "needs_quotes", "to_plain"]
+__all__ = ["YAMLError", "block", "dump_documents", "expand_aliases", "load_documents", "needs_quotes", "to_plain"]
 
 
 class _NoAliasRepresenter(RoundTripRepresenter):
@@ -71,8 +71,11 @@ def expand_aliases(node: Any) -> Any:
             items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
             for key, item in items:
                 value[key] = visit(item)
-        anchor = getattr(value, "anchor", None) if isinstance(value, (CommentedBase, ScalarInt, ScalarFloat,
-                                                                          ScalarString, ScalarBoolean)) else None
+        anchor = (
+            getattr(value, "anchor", None)
+            if isinstance(value, (CommentedBase, ScalarInt, ScalarFloat, ScalarString, ScalarBoolean))
+            else None
+        )
         if anchor is not None and anchor.value is not None:
             anchor.value = None
             anchor.always_dump = False
@@ -131,7 +134,7 @@ def block(value: Any) -> Any:
     ruamel.yaml speaks YAML 1.2 and would write them plain, and Kubernetes'
     readers would then see ``true`` or ``420`` where a string belongs.
     """
-    if isinstance(value, CommentedBase) or isinstance(value, ScalarString):
+    if isinstance(value, (CommentedBase, ScalarString)):
         return value  # already a round-trip object: written as the user wrote it
     if isinstance(value, dict):
         return CommentedMap((key, block(item)) for key, item in value.items())

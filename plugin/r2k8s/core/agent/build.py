@@ -21,9 +21,9 @@ container's stdin through ``attach``, the agent writes its stdout)::
     bye {}                            ->     exit
 
 Nothing is written to stdout before the client's ``hello``, so an attached
-client sees everything (if no client ever comes, only the final ``result``). The agent stops the action and exits when the client
-is gone: stdin reaches EOF (the client disconnected: the container has
-``stdinOnce``), no frame arrives for ``heartbeatTimeout`` seconds, or no
+client sees everything (if no client ever comes, only the final ``result``).
+The agent stops the action and exits when the client is gone: stdin reaches
+EOF (the client disconnected: the container has ``stdinOnce``), no frame arrives for ``heartbeatTimeout`` seconds, or no
 ``hello`` arrives within ``firstContactTimeout`` seconds of the start. It
 then exits at most ``stop_grace + EXIT_MARGIN`` seconds later whatever is
 still running. SIGTERM (the Job being deleted) stops it the same way.
@@ -77,8 +77,13 @@ OUTPUT_PIECE = 64 * 1024
 
 def record_document(record: RunRecord) -> dict[str, Any]:
     """The run record with repeatr's keys (the client prints it with :func:`r2k8s.core.run.record.to_json`)."""
-    doc: dict[str, Any] = {"guid": record.guid, "time": record.time, "formulaID": record.formula_id,
-                           "exitCode": record.exit_code, "results": record.results}
+    doc: dict[str, Any] = {
+        "guid": record.guid,
+        "time": record.time,
+        "formulaID": record.formula_id,
+        "exitCode": record.exit_code,
+        "results": record.results,
+    }
     if record.hostname:
         doc["hostname"] = record.hostname
     return doc
@@ -100,7 +105,7 @@ class EventWriter:
                 return False
             try:
                 while data:
-                    data = data[os.write(self.fd, data):]
+                    data = data[os.write(self.fd, data) :]
             except OSError:
                 self.broken = True
                 return False
@@ -126,14 +131,14 @@ class FramedMonitor:
 
     def output(self, line: bytes) -> None:
         for start in range(0, max(len(line), 1), OUTPUT_PIECE):
-            piece = line[start:start + OUTPUT_PIECE]
+            piece = line[start : start + OUTPUT_PIECE]
             self.writer.send("txt", {"t": int(time.time()), "msg": piece.decode("utf-8", "surrogateescape")})
 
 
 class _IncomingWare:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.file = open(path, "wb")
+        self.file = open(path, "wb")  # noqa: SIM115 - stays open across frames; closed when the ware ends
         self.digest = hashlib.sha256()
         self.size = 0
         self.done = False
@@ -226,7 +231,8 @@ class ClientLink:
             self.failure = R2k8sError(
                 Category.WARE_CORRUPT,
                 f"ware {_q(ware)} was damaged on its way from the client: received {state.size} bytes with sha256"
-                f" {state.digest.hexdigest()}, the client sent {size} bytes with sha256 {digest}")
+                f" {state.digest.hexdigest()}, the client sent {size} bytes with sha256 {digest}",
+            )
 
     # -- liveness ---------------------------------------------------------------------------
 
@@ -265,8 +271,13 @@ class ClientLink:
     def wait_streamed(self) -> dict[str, Path]:
         """Block until every announced ware has arrived; return ware ID -> local file."""
         with self._cond:
-            self._cond.wait_for(lambda: self.gone_reason is not None or self.failure is not None or all(
-                ware in self._wares and self._wares[ware].done for ware in self.ware_files))
+            self._cond.wait_for(
+                lambda: (
+                    self.gone_reason is not None
+                    or self.failure is not None
+                    or all(ware in self._wares and self._wares[ware].done for ware in self.ware_files)
+                )
+            )
             if self.failure is not None:
                 raise self.failure
             if self.gone_reason is not None:
@@ -281,8 +292,16 @@ class ClientLink:
 class BuildAgent:
     """One run: see the module docstring."""
 
-    def __init__(self, spec: RunSpec, work: Path, termination_log: Path, *, stdin_fd: int = 0, stdout_fd: int = 1,
-                 stop_grace: float | None = None) -> None:
+    def __init__(
+        self,
+        spec: RunSpec,
+        work: Path,
+        termination_log: Path,
+        *,
+        stdin_fd: int = 0,
+        stdout_fd: int = 1,
+        stop_grace: float | None = None,
+    ) -> None:
         self.spec = spec
         self.work = work
         self.termination_log = termination_log
@@ -322,8 +341,11 @@ class BuildAgent:
             signal.signal(signum, self._on_signal)
         self.link.on_gone = self._stop
         self.link.start()
-        print(f"r2k8s build agent: formula {self.spec.formula_id}: waiting for the client to attach", file=sys.stderr,
-              flush=True)
+        print(
+            f"r2k8s build agent: formula {self.spec.formula_id}: waiting for the client to attach",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
             if not self.link.wait_hello():
                 raise R2k8sError(Category.CANCELLED, f"cancelled: {self.link.gone_reason}")
@@ -343,12 +365,20 @@ class BuildAgent:
 
         monitor = FramedMonitor(self.writer, internal=(f"file://{self.link.incoming}/", f"file://{self.outbox}/"))
         files = self.link.wait_streamed()
-        options = JobOptions(executor="chroot", placer="copy", cache=WareCache(self.work / "cache"),
-                             jobs_dir=self.work / "jobs")
+        options = JobOptions(
+            executor="chroot", placer="copy", cache=WareCache(self.work / "cache"), jobs_dir=self.work / "jobs"
+        )
         if self.stop_grace is not None:
             options.stop_grace = self.stop_grace
-        self.job = Job(self.spec.formula, self._pod_context(files), self.spec.formula_id, monitor, options,
-                       base_dir=self.work, legacy_inputs=frozenset(self.spec.legacy_inputs))
+        self.job = Job(
+            self.spec.formula,
+            self._pod_context(files),
+            self.spec.formula_id,
+            monitor,
+            options,
+            base_dir=self.work,
+            legacy_inputs=frozenset(self.spec.legacy_inputs),
+        )
         self.job.record.hostname = _host()
         if self._stop_reason is not None:
             self.job.cancel(self._stop_reason)
@@ -386,16 +416,19 @@ class BuildAgent:
                     digest.update(chunk)
                     self.writer.send("ware", {"path": path, "data": encode_bytes(chunk)})
             results = record.results or {}
-            self.writer.send("wareEnd", {"path": path, "wareID": results.get(path, ""), "size": size,
-                                         "sha256": digest.hexdigest()})
+            self.writer.send(
+                "wareEnd", {"path": path, "wareID": results.get(path, ""), "size": size, "sha256": digest.hexdigest()}
+            )
             packed.unlink()
 
     def _finish(self, result: dict[str, Any]) -> None:
         message = json.dumps(result, ensure_ascii=True, separators=(",", ":"))
         if len(message) > TERMINATION_MESSAGE_LIMIT:
             record = result.get("runRecord") or {}
-            message = json.dumps({"truncated": True, "formulaID": record.get("formulaID"),
-                                  "exitCode": record.get("exitCode")}, separators=(",", ":"))
+            message = json.dumps(
+                {"truncated": True, "formulaID": record.get("formulaID"), "exitCode": record.get("exitCode")},
+                separators=(",", ":"),
+            )
         with contextlib.suppress(OSError):
             self.termination_log.write_text(message)
         self.writer.send("result", result)

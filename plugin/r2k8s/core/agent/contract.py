@@ -89,6 +89,8 @@ def decode_spec(text: str, error: Callable[[str], R2k8sError], peer: str) -> dic
     if not isinstance(doc, dict):
         raise error("not a JSON object")
     if doc.get("version") != PROTOCOL_VERSION:
-        raise error(f"protocol version {doc.get('version')!r}; this agent speaks {PROTOCOL_VERSION}"
-                    f" ({peer} and the agent bundle come from different r2k8s versions)")
+        raise error(
+            f"protocol version {doc.get('version')!r}; this agent speaks {PROTOCOL_VERSION}"
+            f" ({peer} and the agent bundle come from different r2k8s versions)"
+        )
     return doc

@@ -52,17 +52,22 @@ class RunSpec:
     first_contact_timeout: float = 120.0
 
     def to_json(self) -> str:
-        return json.dumps({
-            "version": PROTOCOL_VERSION,
-            "formula": formula_document(self.formula),
-            "context": context_document(self.context),
-            "formulaID": self.formula_id,
-            "legacyInputs": list(self.legacy_inputs),
-            "streamed": {ware: list(paths) for ware, paths in sorted(self.streamed.items())},
-            "returned": list(self.returned),
-            "heartbeatTimeout": self.heartbeat_timeout,
-            "firstContactTimeout": self.first_contact_timeout,
-        }, ensure_ascii=True, separators=(",", ":"), sort_keys=False)
+        return json.dumps(
+            {
+                "version": PROTOCOL_VERSION,
+                "formula": formula_document(self.formula),
+                "context": context_document(self.context),
+                "formulaID": self.formula_id,
+                "legacyInputs": list(self.legacy_inputs),
+                "streamed": {ware: list(paths) for ware, paths in sorted(self.streamed.items())},
+                "returned": list(self.returned),
+                "heartbeatTimeout": self.heartbeat_timeout,
+                "firstContactTimeout": self.first_contact_timeout,
+            },
+            ensure_ascii=True,
+            separators=(",", ":"),
+            sort_keys=False,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> RunSpec:
@@ -70,7 +75,9 @@ class RunSpec:
         try:
             formula = parse_formula(doc.get("formula"))
             context = parse_context(doc.get("context"))
-            streamed = {str(ware): tuple(str(p) for p in paths) for ware, paths in dict(doc.get("streamed") or {}).items()}
+            streamed = {
+                str(ware): tuple(str(p) for p in paths) for ware, paths in dict(doc.get("streamed") or {}).items()
+            }
             return cls(
                 formula=formula,
                 context=context,

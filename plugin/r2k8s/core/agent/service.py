@@ -51,14 +51,32 @@ from r2k8s.core.formula.defaults import apply_defaults
 
 __all__ = ["main"]
 
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
-             signal.SIGWINCH)
+FORWARDED = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+)
 PYTHON_IGNORED = (signal.SIGPIPE, signal.SIGXFSZ)
 """Ignored by the Python runtime at startup; an ignored signal stays ignored across ``execve``, so the action
 would inherit them (``subprocess``'s ``restore_signals`` resets the same two)."""
-REQUIRED_MODULES = ("r2k8s.core.run.cradle", "r2k8s.core.agent.takeover", "r2k8s.core.ware.tree",
-                    "r2k8s.core.ware.unpack", "r2k8s.core.ware.fsmeta", "r2k8s.core.scratch", "json", "signal", "errno",
-                    "stat", "shutil", "encodings.idna")
+REQUIRED_MODULES = (
+    "r2k8s.core.run.cradle",
+    "r2k8s.core.agent.takeover",
+    "r2k8s.core.ware.tree",
+    "r2k8s.core.ware.unpack",
+    "r2k8s.core.ware.fsmeta",
+    "r2k8s.core.scratch",
+    "json",
+    "signal",
+    "errno",
+    "stat",
+    "shutil",
+    "encodings.idna",
+)
 
 
 def _log(message: str) -> None:
@@ -67,9 +85,8 @@ def _log(message: str) -> None:
 
 def _fail(error: R2k8sError, termination_log: str) -> int:
     _log(error.message)
-    with contextlib.suppress(OSError):
-        with open(termination_log, "w", encoding="utf-8") as handle:
-            handle.write(f"r2k8s: {error.message}"[:4000])
+    with contextlib.suppress(OSError), open(termination_log, "w", encoding="utf-8") as handle:
+        handle.write(f"r2k8s: {error.message}"[:4000])
     return error.category.exit_code
 
 
@@ -79,11 +96,14 @@ def fetch(spec: ServiceSpec) -> dict[str, Path]:
     requests = {path: (ware, spec.context.fetch_urls.get(path, ())) for path, ware in inputs.items()}
     for path, (ware, urls) in sorted(requests.items()):
         if ware.is_mount:
-            raise R2k8sError(Category.ASSEMBLY_INVALID,
-                             f"input {_q(path)} is a host mount ({ware}); a pod cannot mount the node's paths this way")
+            raise R2k8sError(
+                Category.ASSEMBLY_INVALID,
+                f"input {_q(path)} is a host mount ({ware}); a pod cannot mount the node's paths this way",
+            )
         if not urls:
-            raise R2k8sError(Category.WAREHOUSE_UNAVAILABLE,
-                             f"input {_q(path)} ({ware}) has no warehouse to fetch from")
+            raise R2k8sError(
+                Category.WAREHOUSE_UNAVAILABLE, f"input {_q(path)} ({ware}) has no warehouse to fetch from"
+            )
     cache = r2k8s.core.warehouse.cache.WareCache(spec.cache)
     started = time.monotonic()
     # PID 1 of a container ignores a SIGTERM it has no handler for: without this one, deleting a pod
@@ -104,9 +124,11 @@ def _cached_inputs(spec: ServiceSpec) -> dict[str, Path]:
     for path, ware in (spec.formula.inputs or {}).items():
         entry = cache.path_for(ware, legacy=path in spec.legacy_inputs)
         if not entry.is_dir():
-            raise R2k8sError(Category.CACHE_PROBLEM,
-                             f"input {_q(path)} ({ware}) is not in the ware cache at {spec.cache}: did the fetch init"
-                             " container run?")
+            raise R2k8sError(
+                Category.CACHE_PROBLEM,
+                f"input {_q(path)} ({ware}) is not in the ware cache at {spec.cache}: did the fetch init"
+                " container run?",
+            )
         found[path] = entry
     return found
 
@@ -150,8 +172,9 @@ def serve(spec: ServiceSpec, root: str = "/", *, environ: Mapping[str, str] | No
     return _supervise(root, program, argv, env, action.cwd or "/", uid or 0, gid or 0)
 
 
-def _child(root: str, program: str, argv: tuple[str, ...], env: Mapping[str, str], cwd: str, uid: int,
-           gid: int) -> NoReturn:  # pragma: no cover - runs in the forked child
+def _child(
+    root: str, program: str, argv: tuple[str, ...], env: Mapping[str, str], cwd: str, uid: int, gid: int
+) -> NoReturn:  # pragma: no cover - runs in the forked child
     try:
         for signum in FORWARDED + PYTHON_IGNORED:
             signal.signal(signum, signal.SIG_DFL)
@@ -169,8 +192,9 @@ def _child(root: str, program: str, argv: tuple[str, ...], env: Mapping[str, str
     os._exit(127)
 
 
-def _supervise(root: str, program: str, argv: tuple[str, ...], env: Mapping[str, str], cwd: str, uid: int,
-               gid: int) -> int:
+def _supervise(
+    root: str, program: str, argv: tuple[str, ...], env: Mapping[str, str], cwd: str, uid: int, gid: int
+) -> int:
     """Fork the action; forward signals to it; reap every child; return its exit status."""
     signal.pthread_sigmask(signal.SIG_BLOCK, set(FORWARDED) | {signal.SIGCHLD})
     pid = os.fork()

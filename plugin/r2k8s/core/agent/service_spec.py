@@ -103,5 +103,8 @@ def action_environment(environ: Mapping[str, str], spec: ServiceSpec) -> dict[st
     itself (``keepEnv``); r2k8s's own ``R2K8S_*`` variables always are.
     """
     keep, drop = set(spec.keep_env), set(spec.drop_env)
-    return {name: value for name, value in environ.items()
-            if not name.startswith(AGENT_ENV_PREFIX) and (name in keep or name not in drop)}
+    return {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith(AGENT_ENV_PREFIX) and (name in keep or name not in drop)
+    }

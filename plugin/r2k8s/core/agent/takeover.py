@@ -39,7 +39,7 @@ from r2k8s.core.ware.fsmeta import Metadata
 from r2k8s.core.ware.tree import file_chunks, metadata_from_stat, walk
 from r2k8s.core.ware.unpack import DirectoryPlacer
 
-__all__ = ["ALWAYS_KEPT", "mountpoints", "clear_root", "place_over", "take_over"]
+__all__ = ["ALWAYS_KEPT", "clear_root", "mountpoints", "place_over", "take_over"]
 
 ALWAYS_KEPT = ("/proc", "/sys", "/dev")
 """Kept even if mountinfo cannot be read (a runtime always mounts them)."""
@@ -51,7 +51,7 @@ def _unescape(field: str) -> str:
     r"""mountinfo escapes space, tab, newline and backslash as ``\ooo``."""
     out, index = [], 0
     while index < len(field):
-        digits = field[index + 1:index + 4]
+        digits = field[index + 1 : index + 4]
         if field[index] == "\\" and len(digits) == 3 and digits.isdigit():
             out.append(chr(int(digits, 8)))
             index += 4
@@ -101,8 +101,9 @@ def clear_root(root: str, protected: set[str], keep: set[str]) -> int:
             if child_logical in keep and os.path.isdir(child_real) and not os.path.islink(child_real):
                 stack.append((child_logical, child_real))
                 continue
-            remove_tree(Path(child_real)) if os.path.isdir(child_real) and not os.path.islink(child_real) \
-                else os.unlink(child_real)
+            remove_tree(Path(child_real)) if os.path.isdir(child_real) and not os.path.islink(
+                child_real
+            ) else os.unlink(child_real)
             removed += 1
     return removed
 
@@ -163,21 +164,25 @@ def take_over(root: str, inputs: Mapping[str, Path], mountinfo: str, log: LogFn)
         for path in sorted(inputs):
             logical = os.path.normpath(path)
             if logical in protected:
-                raise R2k8sError(Category.ASSEMBLY_INVALID,
-                                 f"input {_q(path)} is a mount point of the container (a volume or a runtime"
-                                 " mount); move the volume or the input")
+                raise R2k8sError(
+                    Category.ASSEMBLY_INVALID,
+                    f"input {_q(path)} is a mount point of the container (a volume or a runtime"
+                    " mount); move the volume or the input",
+                )
             target = os.path.join(root, logical.lstrip("/")) if logical != "/" else root
             if logical != "/":
                 _make_parents(root, logical)
                 if os.path.lexists(target) and logical not in keep:
-                    remove_tree(Path(target)) if os.path.isdir(target) and not os.path.islink(target) \
-                        else os.unlink(target)
+                    remove_tree(Path(target)) if os.path.isdir(target) and not os.path.islink(target) else os.unlink(
+                        target
+                    )
                 if not os.path.lexists(target):
                     os.mkdir(target, 0o700)
             place_over(target, logical, inputs[path], protected, keep, log)
     except OSError as exc:
-        raise R2k8sError(Category.ASSEMBLY_INVALID,
-                         f"root takeover failed: {exc.filename or ''}: {exc.strerror or exc}") from None
+        raise R2k8sError(
+            Category.ASSEMBLY_INVALID, f"root takeover failed: {exc.filename or ''}: {exc.strerror or exc}"
+        ) from None
 
 
 def _make_parents(root: str, logical: str) -> None:
@@ -191,6 +196,7 @@ def _make_parents(root: str, logical: str) -> None:
             os.mkdir(current, 0o755)
             continue
         if not stat.S_ISDIR(st.st_mode):
-            raise R2k8sError(Category.ASSEMBLY_INVALID,
-                             f"cannot place input {_q(logical)}: its parent {current[len(root):] or '/'} is not a"
-                             " directory")
+            raise R2k8sError(
+                Category.ASSEMBLY_INVALID,
+                f"cannot place input {_q(logical)}: its parent {current[len(root) :] or '/'} is not a directory",
+            )

@@ -91,14 +91,17 @@ def formula_cbor(formula: Formula) -> bytes:
         inputs = cbor.sorted_map({path: _ware_string(ware) for path, ware in formula.inputs.items()})
     outputs = None
     if formula.outputs is not None:
-        outputs = cbor.sorted_map({
-            path: {
-                "packtype": spec.packtype,
-                "filters": None if spec.filters is None
-                else canonical_pack_filters(spec.filters, ("formula", "outputs", path, "filters")),
+        outputs = cbor.sorted_map(
+            {
+                path: {
+                    "packtype": spec.packtype,
+                    "filters": None
+                    if spec.filters is None
+                    else canonical_pack_filters(spec.filters, ("formula", "outputs", path, "filters")),
+                }
+                for path, spec in formula.outputs.items()
             }
-            for path, spec in formula.outputs.items()
-        })
+        )
     return cbor.encode({"inputs": inputs, "action": _action_struct(formula.action), "outputs": outputs})
 
 
@@ -129,9 +132,9 @@ def legacy_formula_cbor(legacy: LegacyFormula) -> bytes:
         act["hostname"] = action.hostname
     if action.policy:
         act["policy"] = action.policy
-    inputs = cbor.sorted_map({
-        name: {"hash": inp.hash, "mount": inp.mount, "type": inp.type} for name, inp in legacy.inputs.items()
-    })
+    inputs = cbor.sorted_map(
+        {name: {"hash": inp.hash, "mount": inp.mount, "type": inp.type} for name, inp in legacy.inputs.items()}
+    )
     outputs: dict[str, Any] = {}
     for name, out in legacy.outputs.items():
         spec: dict[str, Any] = {}

@@ -75,12 +75,11 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from r2k8s.core.aliases import JsonPath
 from r2k8s.core.formula.defaults import DEFAULT_PATH_ENV
-from r2k8s.core.formula.lenient_json import json_path
 from r2k8s.core.formula.model import Action, Formula, FormulaContext, FormulaError, OutputSpec, Userinfo
 from r2k8s.core.formula.parse import expect_object, type_name
 from r2k8s.core.goparse import atoi, rfc3339_unix
+from r2k8s.core.jsonpath import JsonPath, json_path
 from r2k8s.core.ware.wareid import WareID
 
 __all__ = [
@@ -258,8 +257,10 @@ def _parse_action(value: Any, path: JsonPath) -> LegacyAction:
     if policy_value is not None:
         policy = _string(policy_value, path + ("policy",))
         if policy not in LEGACY_POLICIES:
-            raise FormulaError(path + ("policy",), f"policy value {policy!r} is not a known policy name "
-                                                    f"(known: {', '.join(LEGACY_POLICIES)})")
+            raise FormulaError(
+                path + ("policy",),
+                f"policy value {policy!r} is not a known policy name (known: {', '.join(LEGACY_POLICIES)})",
+            )
     cradle = obj.get("cradle")
     if cradle is not None and not isinstance(cradle, bool):
         raise FormulaError(path + ("cradle",), f"expected a boolean, got {type_name(cradle)} {cradle!r}")
@@ -267,8 +268,9 @@ def _parse_action(value: Any, path: JsonPath) -> LegacyAction:
     mounts = {}
     for target, source in _object(escapes.get("mounts"), path + ("escapes", "mounts")).items():
         if not isinstance(source, str):
-            raise FormulaError(path + ("escapes", "mounts", target),
-                               f"host path must be a string, got {type_name(source)}")
+            raise FormulaError(
+                path + ("escapes", "mounts", target), f"host path must be a string, got {type_name(source)}"
+            )
         mounts[target] = source
     return LegacyAction(
         command=_string_list(obj.get("command"), path + ("command",)),
@@ -283,8 +285,10 @@ def _parse_action(value: Any, path: JsonPath) -> LegacyAction:
 
 # Go's unicode.IsSpace, which strings.Fields splits on (Python's str.split also
 # splits on U+001C..U+001F, which Go does not).
-_GO_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-                      "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_GO_SPACE = frozenset(
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def _go_fields(line: str) -> list[str]:
@@ -333,8 +337,9 @@ def parse_legacy_filters(lines: tuple[str, ...], path: JsonPath = ("filters",)) 
                 continue
             unix = rfc3339_unix(" ".join(words[1:])) if len(words) >= 2 else None
             if unix is None:
-                raise FormulaError(here, "mtime filter requires either RFC3339 date or unix timestamp "
-                                         "denoted by prefix with '@'")
+                raise FormulaError(
+                    here, "mtime filter requires either RFC3339 date or unix timestamp denoted by prefix with '@'"
+                )
             values[name] = unix
         else:
             raise FormulaError(here, f"unknown filter name {name!r} (known: uid, gid, mtime)")
@@ -483,8 +488,11 @@ def to_modern(legacy: LegacyFormula) -> ModernView:
 
 def _mount_path(path: str, where: JsonPath, taken: Mapping[str, Any]) -> str:
     if not path.startswith("/"):
-        raise FormulaError(where, f"mount path {path!r} must be absolute to run on the modern executor "
-                                  "(set 'mount', or name the entry by its path)")
+        raise FormulaError(
+            where,
+            f"mount path {path!r} must be absolute to run on the modern executor "
+            "(set 'mount', or name the entry by its path)",
+        )
     if path in taken:
         raise FormulaError(where, f"mount path {path!r} is used twice; the modern format keys mounts by path")
     return path

@@ -63,13 +63,12 @@ import bisect
 import codecs
 import dataclasses
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from r2k8s.core.aliases import JsonPath
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.goparse import fits_int64
+from r2k8s.core.jsonpath import JsonPath, json_path
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -77,7 +76,6 @@ __all__ = [
     "JsonSyntaxError",
     "Position",
     "SourceMap",
-    "json_path",
     "loads",
 ]
 
@@ -88,20 +86,6 @@ DEFAULT_MAX_DEPTH = 64
 below Python's recursion limit for the recursive code that walks the result."""
 
 _WHITESPACE = b" \t\r\n"
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def json_path(path: JsonPath) -> str:
-    """Render a path the way editors and jq users read it: ``$.formula.inputs["/x"]``."""
-    out = ["$"]
-    for part in path:
-        if isinstance(part, int):
-            out.append(f"[{part}]")
-        elif _IDENTIFIER.match(part):
-            out.append(f".{part}")
-        else:
-            out.append("[" + json.dumps(part, ensure_ascii=False) + "]")
-    return "".join(out)
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -253,7 +237,7 @@ def _unquote(raw: bytes) -> str:
 
 
 class _Frame:
-    __slots__ = ("kind", "value", "path", "some", "key", "key_offset")
+    __slots__ = ("key", "key_offset", "kind", "path", "some", "value")
 
     def __init__(self, kind: str, value: Any, path: JsonPath, some: bool) -> None:
         self.kind = kind  # "arr" or "map"
@@ -344,8 +328,7 @@ class _Decoder:
         start = i
         while True:
             if i >= n:
-                raise self.fail(n, "unexpected end of input inside a string (opened at "
-                                f"{self.position(offset)})")
+                raise self.fail(n, f"unexpected end of input inside a string (opened at {self.position(offset)})")
             c = data[i]
             if c == 0x22:
                 break

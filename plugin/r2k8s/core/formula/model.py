@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from r2k8s.core.aliases import JsonPath
 from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.core.formula.lenient_json import json_path
+from r2k8s.core.jsonpath import JsonPath, json_path
 from r2k8s.core.ware.wareid import WareID
 
 __all__ = ["Action", "Formula", "FormulaContext", "FormulaError", "OutputSpec", "Userinfo"]

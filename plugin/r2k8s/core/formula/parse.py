@@ -32,13 +32,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from r2k8s.core.aliases import JsonPath
 from r2k8s.core.formula.model import Action, Formula, FormulaContext, FormulaError, OutputSpec, Userinfo
 from r2k8s.core.goparse import fits_int64
+from r2k8s.core.jsonpath import JsonPath
 from r2k8s.core.ware.filters import KEYS, PACK, FilterValueError, canonical_value
 from r2k8s.core.ware.wareid import WareID
 
-__all__ = ["FILTER_KEYS", "canonical_pack_filters", "expect_object", "parse_context", "parse_formula", "parse_formula_document", "parse_ware_id", "type_name"]
+__all__ = [
+    "FILTER_KEYS",
+    "canonical_pack_filters",
+    "expect_object",
+    "parse_context",
+    "parse_formula",
+    "parse_formula_document",
+    "parse_ware_id",
+    "type_name",
+]
 
 
 FILTER_KEYS = KEYS
@@ -277,13 +286,17 @@ def _parse_output_spec(value: Any, path: JsonPath) -> OutputSpec:
             filters = {}  # refmt's transform turns null into an initialised, empty filter
         else:
             if isinstance(raw, str):
-                raise FormulaError(here, "filters must be an object such as {\"uid\": \"keep\"}; "
-                                         "the string form 'uid=keep' is not accepted in a formula")
+                raise FormulaError(
+                    here,
+                    'filters must be an object such as {"uid": "keep"}; '
+                    "the string form 'uid=keep' is not accepted in a formula",
+                )
             filters = {}
             for key, item in expect_object(raw, here).items():
                 if key not in FILTER_KEYS:
-                    raise FormulaError(here + (key,), f"unknown filter {key!r} (allowed: {', '.join(FILTER_KEYS)})",
-                                       at_key=True)
+                    raise FormulaError(
+                        here + (key,), f"unknown filter {key!r} (allowed: {', '.join(FILTER_KEYS)})", at_key=True
+                    )
                 filters[key] = _expect_string(item, here + (key,))
             canonical_pack_filters(filters, here)  # validates every value
     return OutputSpec(packtype=packtype, filters=filters)

@@ -148,7 +148,9 @@ class _Assembler:
                     raise _invalid_io("placer: destination unusable", exc) from None
             return
         if stat.S_ISDIR(st.st_mode) != want_dir or stat.S_ISLNK(st.st_mode):
-            raise R2k8sError(_INVALID, f"placer: destination {target} already exists and is a different type than the source")
+            raise R2k8sError(
+                _INVALID, f"placer: destination {target} already exists and is a different type than the source"
+            )
 
     # -- placers ----------------------------------------------------------------------
 
@@ -202,7 +204,9 @@ class _Assembler:
         try:
             src = os.stat(source)
         except OSError as exc:
-            raise R2k8sError(Category.LOCAL_CACHE_PROBLEM, f"error placing with bind mount: {source}: {exc.strerror}") from None
+            raise R2k8sError(
+                Category.LOCAL_CACHE_PROBLEM, f"error placing with bind mount: {source}: {exc.strerror}"
+            ) from None
         self.make_dest(target, want_dir=stat.S_ISDIR(src.st_mode))
         try:
             linux.mount(source, target, None, linux.MS_BIND | linux.MS_REC)
@@ -251,7 +255,9 @@ def assemble(
     for path in order:
         for mount in mounts:
             if mount != path and _under(path, mount):
-                raise _invalid(f"cannot stitch additional inputs under a mount ({_q(path)} is under mount at {_q(mount)})")
+                raise _invalid(
+                    f"cannot stitch additional inputs under a mount ({_q(path)} is under mount at {_q(mount)})"
+                )
     worker = _Assembler(root, layers, props, placer, log or (lambda _line: None))
     try:
         for path in order:

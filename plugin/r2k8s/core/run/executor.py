@@ -52,8 +52,13 @@ ALIASES = {"runc": "namespaced"}
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 _DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
-_DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-              ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"))
+_DEV_LINKS = (
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+)
 _MASKED = ("/proc/kcore", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug")
 _READONLY = ("/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 _MOUNTPOINTS = ("proc", "dev")
@@ -155,7 +160,7 @@ def _spawn(child: Callable[[int], NoReturn], group: bool) -> Running:
             if os.getppid() != parent:
                 os._exit(126)
             child(write_end)
-        except BaseException as exc:  # noqa: BLE001 - report anything to the parent, then die
+        except BaseException as exc:
             _report(write_end, exc)
         os._exit(127)
     os.close(write_end)
@@ -268,7 +273,9 @@ class NamespacedExecutor(Executor):
                 made.append(path)
                 continue
             if not stat.S_ISDIR(st.st_mode):
-                raise R2k8sError(Category.JOB_INVALID, f"cannot mount /{name} in the job: /{name} exists and is not a directory")
+                raise R2k8sError(
+                    Category.JOB_INVALID, f"cannot mount /{name} in the job: /{name} exists and is not a directory"
+                )
 
         def undo() -> None:
             for path in made:
@@ -287,10 +294,11 @@ class NamespacedExecutor(Executor):
             if action_pid == 0:
                 try:
                     _enter_sandbox(root, spec, output_fd)
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     _report(error_fd, exc)
                 os._exit(127)
             os.close(error_fd)
+
             def forward(signum: int, _frame: object) -> None:
                 with contextlib.suppress(OSError):
                     os.kill(action_pid, signum)
@@ -339,8 +347,18 @@ def _mount_proc(root: str) -> None:
         target = root + path
         if os.path.exists(target):
             linux.mount(target, target, None, linux.MS_BIND | linux.MS_REC)
-            linux.mount(target, target, None, linux.MS_BIND | linux.MS_REC | linux.MS_RDONLY | linux.MS_REMOUNT
-                        | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+            linux.mount(
+                target,
+                target,
+                None,
+                linux.MS_BIND
+                | linux.MS_REC
+                | linux.MS_RDONLY
+                | linux.MS_REMOUNT
+                | linux.MS_NOSUID
+                | linux.MS_NODEV
+                | linux.MS_NOEXEC,
+            )
 
 
 def _mount_dev(root: str) -> None:
@@ -356,8 +374,18 @@ def _mount_dev(root: str) -> None:
         os.symlink("/proc/kcore", os.path.join(dev, "core"))
     for name in ("pts", "shm", "mqueue"):
         os.mkdir(os.path.join(dev, name), 0o755)
-    linux.mount("devpts", os.path.join(dev, "pts"), "devpts", linux.MS_NOSUID | linux.MS_NOEXEC,
-                "newinstance,ptmxmode=0666,mode=0620,gid=5")
-    linux.mount("shm", os.path.join(dev, "shm"), "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC | linux.MS_NODEV,
-                "mode=1777,size=65536k")
+    linux.mount(
+        "devpts",
+        os.path.join(dev, "pts"),
+        "devpts",
+        linux.MS_NOSUID | linux.MS_NOEXEC,
+        "newinstance,ptmxmode=0666,mode=0620,gid=5",
+    )
+    linux.mount(
+        "shm",
+        os.path.join(dev, "shm"),
+        "tmpfs",
+        linux.MS_NOSUID | linux.MS_NOEXEC | linux.MS_NODEV,
+        "mode=1777,size=65536k",
+    )
     linux.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", linux.MS_NOSUID | linux.MS_NOEXEC | linux.MS_NODEV)

@@ -26,8 +26,6 @@ class Stoppable(Protocol):
     def cancel(self, reason: str) -> None: ...
 
 
-
-
 def require_root() -> None:
     """Running a formula locally needs root; say so before doing anything else."""
     if os.geteuid() != 0:
@@ -45,10 +43,14 @@ def enter_private_mount_namespace() -> None:
         linux.unshare(linux.CLONE_NEWNS)
         linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     except OSError as exc:
-        hint = {1: "CAP_SYS_ADMIN is missing (a container without privileges, or a seccomp filter?)",
-                22: "the process has several threads, or the kernel lacks mount namespaces"}.get(exc.errno or 0, "")
-        raise R2k8sError(Category.EXECUTOR_FAILED, f"cannot create a private mount namespace: {exc.strerror}"
-                         + (f": {hint}" if hint else "")) from None
+        hint = {
+            1: "CAP_SYS_ADMIN is missing (a container without privileges, or a seccomp filter?)",
+            22: "the process has several threads, or the kernel lacks mount namespaces",
+        }.get(exc.errno or 0, "")
+        raise R2k8sError(
+            Category.EXECUTOR_FAILED,
+            f"cannot create a private mount namespace: {exc.strerror}" + (f": {hint}" if hint else ""),
+        ) from None
 
 
 def install_stop_signals(job: Stoppable) -> dict[int, object]:

@@ -60,7 +60,7 @@ from r2k8s.core.warehouse.cache import WareCache
 from r2k8s.core.warehouse.save import begin_save
 from r2k8s.core.warehouse.urls import WarehouseURL
 
-__all__ = ["DEFAULT_STOP_GRACE", "JOBS_ENV", "Job", "JobOptions", "Monitor", "OUTPUT_DRAIN_SECONDS", "default_jobs_dir"]
+__all__ = ["DEFAULT_STOP_GRACE", "JOBS_ENV", "OUTPUT_DRAIN_SECONDS", "Job", "JobOptions", "Monitor", "default_jobs_dir"]
 
 
 JOBS_ENV = "R2K8S_JOBS"
@@ -122,8 +122,14 @@ class Job:
         self.monitor = monitor
         self.base_dir = base_dir
         self.legacy_inputs = legacy_inputs
-        self.record = RunRecord(guid=new_guid(), time=int(time.time()), formula_id=formula_id, exit_code=-1,
-                                results=None, hostname=socket.gethostname())
+        self.record = RunRecord(
+            guid=new_guid(),
+            time=int(time.time()),
+            formula_id=formula_id,
+            exit_code=-1,
+            results=None,
+            hostname=socket.gethostname(),
+        )
         self._stop_reason: str | None = None
         self._stopping = threading.Event()  # tells fetches under way to give up
         self._running: Running | None = None
@@ -168,7 +174,7 @@ class Job:
         action = self.formula.action
         spec = self._action_spec()
         self._check_outputs()
-        for path, ware in sorted((self.formula.inputs or {}).items()):
+        for _path, ware in sorted((self.formula.inputs or {}).items()):
             if ware.is_mount:
                 parse_mount(ware)
         jobs_dir = self.options.jobs_dir
@@ -178,8 +184,15 @@ class Job:
             os.mkdir(root, 0o755)
             cached = self._fetch()
             self._check_cancelled()
-            assembly = assemble(root, self.formula.inputs or {}, cached, dirprops_for_userinfo(action.userinfo),
-                                str(job_dir / "layers"), placer=self.options.placer, log=self.monitor.log)
+            assembly = assemble(
+                root,
+                self.formula.inputs or {},
+                cached,
+                dirprops_for_userinfo(action.userinfo),
+                str(job_dir / "layers"),
+                placer=self.options.placer,
+                log=self.monitor.log,
+            )
             try:
                 tidy_filesystem(root, action)
                 _check_ready_for_exec(root, spec)
@@ -213,18 +226,24 @@ class Job:
         """Refuse what can only fail at pack time before spending time on the run."""
         for path, spec in sorted((self.formula.outputs or {}).items()):
             if spec.packtype != "tar":
-                raise R2k8sError(Category.PACK_INVALID,
-                                 f"output {_q(path)}: packtype {_q(spec.packtype)} cannot be packed (supported: tar)")
+                raise R2k8sError(
+                    Category.PACK_INVALID,
+                    f"output {_q(path)}: packtype {_q(spec.packtype)} cannot be packed (supported: tar)",
+                )
             url = self.context.save_urls.get(path, "")
             if url and not WarehouseURL.parse(url, self.base_dir).is_file:
-                raise R2k8sError(Category.WAREHOUSE_UNWRITABLE, f"output {_q(path)}: cannot save to warehouse {url}:"
-                                 " http warehouses are readonly! (use 'file://' or 'ca+file://')")
+                raise R2k8sError(
+                    Category.WAREHOUSE_UNWRITABLE,
+                    f"output {_q(path)}: cannot save to warehouse {url}:"
+                    " http warehouses are readonly! (use 'file://' or 'ca+file://')",
+                )
 
     def _fetch(self) -> dict[str, Path]:
         inputs: Mapping[str, WareID] = self.formula.inputs or {}
         requests = {path: (ware, self.context.fetch_urls.get(path, ())) for path, ware in inputs.items()}
-        return self.options.cache.ensure_all(requests, self.base_dir, self.monitor.log,
-                                             legacy_paths=self.legacy_inputs, cancel=self._stopping)
+        return self.options.cache.ensure_all(
+            requests, self.base_dir, self.monitor.log, legacy_paths=self.legacy_inputs, cancel=self._stopping
+        )
 
     def _execute(self, root: str, spec: ActionSpec) -> int:
         undo = self._executor.prepare(root)

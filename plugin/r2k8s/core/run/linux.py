@@ -18,11 +18,29 @@ import os
 import platform
 
 __all__ = [
-    "CLONE_NEWIPC", "CLONE_NEWNS", "CLONE_NEWPID", "CLONE_NEWUTS",
-    "MNT_DETACH", "MS_BIND", "MS_NODEV", "MS_NOEXEC", "MS_NOSUID", "MS_PRIVATE", "MS_RDONLY", "MS_REC",
-    "MS_REMOUNT", "MS_STRICTATIME",
-    "cap_last_cap", "capset", "drop_bounding_caps", "mount", "pivot_root", "prctl", "raise_ambient_caps",
-    "umount2", "unshare",
+    "CLONE_NEWIPC",
+    "CLONE_NEWNS",
+    "CLONE_NEWPID",
+    "CLONE_NEWUTS",
+    "MNT_DETACH",
+    "MS_BIND",
+    "MS_NODEV",
+    "MS_NOEXEC",
+    "MS_NOSUID",
+    "MS_PRIVATE",
+    "MS_RDONLY",
+    "MS_REC",
+    "MS_REMOUNT",
+    "MS_STRICTATIME",
+    "cap_last_cap",
+    "capset",
+    "drop_bounding_caps",
+    "mount",
+    "pivot_root",
+    "prctl",
+    "raise_ambient_caps",
+    "umount2",
+    "unshare",
 ]
 
 CLONE_NEWNS = 0x00020000

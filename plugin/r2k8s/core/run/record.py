@@ -153,10 +153,7 @@ def _emit_map(m: dict[str, str], depth: int) -> str:
     if not m:
         return "{}"
     inner = "\n" + _INDENT * (depth + 1)
-    entries = [
-        inner + _emit_string(k) + ": " + _emit_string(m[k])
-        for k in sorted(m, key=_go_bytes)
-    ]
+    entries = [inner + _emit_string(k) + ": " + _emit_string(m[k]) for k in sorted(m, key=_go_bytes)]
     return "{" + ",".join(entries) + "\n" + _INDENT * depth + "}"
 
 
@@ -190,9 +187,7 @@ class RunRecordError(ValueError):
 
 
 def _str_map(value: Any, key: str) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise RunRecordError(f"runrecord {key!r} must be a map of strings to strings")
     return dict(value)
 

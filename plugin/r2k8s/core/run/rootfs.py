@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from r2k8s.core.ware.fsmeta import DEFAULT_TIME
 
-__all__ = ["DirProps", "MAX_SYMLINKS", "keep_mtime", "host_path", "mkdir_usable", "place_dir", "resolve", "segments"]
+__all__ = ["MAX_SYMLINKS", "DirProps", "host_path", "keep_mtime", "mkdir_usable", "place_dir", "resolve", "segments"]
 
 MAX_SYMLINKS = 40
 """Linux's limit on symlinks followed while resolving one path (ELOOP beyond)."""

@@ -18,7 +18,21 @@ from r2k8s.core.goparse import atoi, rfc3339_unix
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.fsmeta import Metadata
 
-__all__ = ["FLATTEN", "FilterValueError", "Filters", "KEYS", "PACK", "PACK_CONSERVATIVE", "PACK_LOSSLESS", "UNPACK", "UNPACK_CONSERVATIVE", "UNPACK_LOSSLESS", "UNPACK_LOWPRIV", "canonical_value", "named"]
+__all__ = [
+    "FLATTEN",
+    "KEYS",
+    "PACK",
+    "PACK_CONSERVATIVE",
+    "PACK_LOSSLESS",
+    "UNPACK",
+    "UNPACK_CONSERVATIVE",
+    "UNPACK_LOSSLESS",
+    "UNPACK_LOWPRIV",
+    "FilterValueError",
+    "Filters",
+    "canonical_value",
+    "named",
+]
 
 KEYS = ("uid", "gid", "mtime", "sticky", "setid", "dev")
 PACK = "pack"
@@ -112,7 +126,7 @@ class Filters:
     # -- construction ---------------------------------------------------------
 
     @classmethod
-    def from_mapping(cls, mode: str, values: dict[str, str], where: str = "filters") -> "Filters":
+    def from_mapping(cls, mode: str, values: dict[str, str], where: str = "filters") -> Filters:
         """From the object form used in formulas; values must be strings (as in repeatr)."""
         fields: dict[str, str] = {}
         for key, value in values.items():
@@ -129,7 +143,7 @@ class Filters:
         return cls(mode, **fields)
 
     @classmethod
-    def parse(cls, mode: str, text: str, where: str = "--filters") -> "Filters":
+    def parse(cls, mode: str, text: str, where: str = "--filters") -> Filters:
         """rio's string form ``uid=1000,gid=1000,mtime=@1262304000,...``.
 
         A named set (``flatten``, ``conservative``, ``lossless``, ``lowpriv``) may
@@ -161,7 +175,7 @@ class Filters:
     def __str__(self) -> str:
         return ",".join(f"{k}={v}" for k, v in self.as_dict().items())
 
-    def with_defaults(self, defaults: "Filters") -> "Filters":
+    def with_defaults(self, defaults: Filters) -> Filters:
         """Fill unspecified keys from ``defaults`` (rio ``FilesetPackFilter.Apply``)."""
         return dataclasses.replace(defaults, **self.as_dict())
 
@@ -188,7 +202,9 @@ class Filters:
             return meta
         if meta.type in fsmeta.DEVICE_TYPES:
             if self.dev == "reject":
-                raise R2k8sError(Category.FILTER_REJECTION, f"{meta.name!r} is a device node and the filters say dev=reject")
+                raise R2k8sError(
+                    Category.FILTER_REJECTION, f"{meta.name!r} is a device node and the filters say dev=reject"
+                )
             if self.dev == "ignore":
                 return None
         perms = meta.perms
@@ -196,7 +212,9 @@ class Filters:
             perms &= ~0o1000
         if perms & 0o6000:
             if self.setid == "reject":
-                raise R2k8sError(Category.FILTER_REJECTION, f"{meta.name!r} has a setuid/setgid bit and the filters say setid=reject")
+                raise R2k8sError(
+                    Category.FILTER_REJECTION, f"{meta.name!r} has a setuid/setgid bit and the filters say setid=reject"
+                )
             if self.setid == "ignore":
                 perms &= ~0o6000
         uid, gid, mtime, mtime_ns = self._owner_and_time(meta)
@@ -225,10 +243,16 @@ def _mtime_value(value: str) -> tuple[int, int]:
 
 _NAMED: dict[tuple[str, str], dict[str, str]] = {
     (PACK, "flatten"): dict(uid="1000", gid="1000", mtime="@1262304000", sticky="keep", setid="keep", dev="keep"),
-    (PACK, "conservative"): dict(uid="1000", gid="1000", mtime="@1262304000", sticky="keep", setid="reject", dev="reject"),
+    (PACK, "conservative"): dict(
+        uid="1000", gid="1000", mtime="@1262304000", sticky="keep", setid="reject", dev="reject"
+    ),
     (PACK, "lossless"): dict(uid="keep", gid="keep", mtime="keep", sticky="keep", setid="keep", dev="keep"),
-    (UNPACK, "lossless"): dict(uid="follow", gid="follow", mtime="follow", sticky="follow", setid="follow", dev="follow"),
-    (UNPACK, "conservative"): dict(uid="follow", gid="follow", mtime="follow", sticky="follow", setid="reject", dev="reject"),
+    (UNPACK, "lossless"): dict(
+        uid="follow", gid="follow", mtime="follow", sticky="follow", setid="follow", dev="follow"
+    ),
+    (UNPACK, "conservative"): dict(
+        uid="follow", gid="follow", mtime="follow", sticky="follow", setid="reject", dev="reject"
+    ),
     (UNPACK, "lowpriv"): dict(uid="mine", gid="mine", mtime="follow", sticky="follow", setid="reject", dev="reject"),
 }
 

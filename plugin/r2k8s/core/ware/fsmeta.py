@@ -13,7 +13,22 @@ import posixpath
 
 from r2k8s.core.errors import Category, R2k8sError, ware_corrupt
 
-__all__ = ["BLOCK_DEVICE", "CHAR_DEVICE", "DEFAULT_TIME", "DEVICE_TYPES", "DIR", "FIFO", "FILE", "HARDLINK", "Metadata", "SOCKET", "SYMLINK", "clean_relpath", "default_dir", "parent_dirs"]
+__all__ = [
+    "BLOCK_DEVICE",
+    "CHAR_DEVICE",
+    "DEFAULT_TIME",
+    "DEVICE_TYPES",
+    "DIR",
+    "FIFO",
+    "FILE",
+    "HARDLINK",
+    "SOCKET",
+    "SYMLINK",
+    "Metadata",
+    "clean_relpath",
+    "default_dir",
+    "parent_dirs",
+]
 
 # rio fs.Type letters (fs/metadata.go).
 FILE = "f"
@@ -52,10 +67,22 @@ class Metadata:
     def basename(self) -> str:
         return "." if self.name == "." else self.name.rsplit("/", 1)[-1]
 
-    def copy(self) -> "Metadata":
+    def copy(self) -> Metadata:
         # Spelled out: dataclasses.replace is several times slower, and this runs per entry.
-        return Metadata(self.name, self.type, self.perms, self.uid, self.gid, self.linkname, self.devmajor,
-                        self.devminor, self.mtime, self.mtime_ns, dict(self.xattrs), self.size)
+        return Metadata(
+            self.name,
+            self.type,
+            self.perms,
+            self.uid,
+            self.gid,
+            self.linkname,
+            self.devmajor,
+            self.devminor,
+            self.mtime,
+            self.mtime_ns,
+            dict(self.xattrs),
+            self.size,
+        )
 
 
 def default_dir(name: str) -> Metadata:
@@ -79,7 +106,11 @@ def clean_relpath(raw: str) -> str:
     if cleaned.startswith(".."):
         # rio refuses these too (its breakout check is a plain prefix test), so a
         # ware holding one could never be unpacked by rio: refuse it the same way.
-        raise R2k8sError(Category.INOPERABLE_PATH, f"refusing {raw!r}: a top-level name starting with '..' cannot be placed (rio refuses it as a path breakout)")
+        raise R2k8sError(
+            Category.INOPERABLE_PATH,
+            f"refusing {raw!r}: a top-level name starting with '..' cannot be placed"
+            " (rio refuses it as a path breakout)",
+        )
     return cleaned
 
 

@@ -48,7 +48,7 @@ _OVERLAP_MIN = 64 * 1024
 
 
 def _hashing(
-    chunks: Iterator[memoryview], hasher: "hashlib._Hash", pool: ThreadPoolExecutor | None = None
+    chunks: Iterator[memoryview], hasher: hashlib._Hash, pool: ThreadPoolExecutor | None = None
 ) -> Iterator[memoryview]:
     """Yield each chunk after (or, with a pool, while) feeding it to ``hasher``.
 
@@ -138,4 +138,3 @@ def _ingest_entry(
         placer.place(placed, None)
     if filtered is not prefilter and placed is not None:
         filtered.add(placed, content_hash)
-

@@ -29,8 +29,9 @@ __all__ = ["COMPRESSIONS", "pack_tree"]
 COMPRESSIONS = ("gzip", "none")
 
 
-def pack_tree(root: Path, filters: Filters, out: BinaryIO | None = None, compression: str = "gzip",
-              packtype: str = "tar") -> WareID:
+def pack_tree(
+    root: Path, filters: Filters, out: BinaryIO | None = None, compression: str = "gzip", packtype: str = "tar"
+) -> WareID:
     """Pack ``root`` into ``out`` (if given) and return the ware ID.
 
     A missing ``root`` packs to the empty ID ``tar:-`` without error, as rio
@@ -45,7 +46,11 @@ def pack_tree(root: Path, filters: Filters, out: BinaryIO | None = None, compres
     tree = TreeHash()
     sink: BinaryIO | None = None
     if out is not None:
-        sink = gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=6, mtime=0) if compression == "gzip" else out  # type: ignore[assignment]
+        sink = (
+            gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=6, mtime=0)
+            if compression == "gzip"
+            else out
+        )  # type: ignore[assignment]
     writer = TarWriter(sink) if sink is not None else None
     for name, path, st in walk(root):
         if name.startswith(".."):

@@ -48,7 +48,9 @@ def metadata_from_stat(name: str, st: os.stat_result, path: str) -> Metadata:
         meta.type = fsmeta.CHAR_DEVICE if stat.S_ISCHR(mode) else fsmeta.BLOCK_DEVICE
         meta.devmajor, meta.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
     else:
-        raise R2k8sError(Category.PACK_INVALID, f"cannot pack {path!r}: sockets and unknown file types have no tar form")
+        raise R2k8sError(
+            Category.PACK_INVALID, f"cannot pack {path!r}: sockets and unknown file types have no tar form"
+        )
     return meta
 
 

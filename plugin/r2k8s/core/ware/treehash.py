@@ -108,8 +108,16 @@ class TreeHash:
         runs once per entry and dominates scanning trees of small files.
         """
         parts = [
-            _K_N, cbor.encode_text(meta.basename), _K_T, _TYPE_TEXT[meta.type],
-            _K_P, cbor.encode_int(meta.perms & 0o7777), _K_U, cbor.encode_int(meta.uid), _K_G, cbor.encode_int(meta.gid),
+            _K_N,
+            cbor.encode_text(meta.basename),
+            _K_T,
+            _TYPE_TEXT[meta.type],
+            _K_P,
+            cbor.encode_int(meta.perms & 0o7777),
+            _K_U,
+            cbor.encode_int(meta.uid),
+            _K_G,
+            cbor.encode_int(meta.gid),
         ]
         count = 7 + _optional_fields(meta, parts)
         parts += (_K_M, cbor.encode_int(meta.mtime), _K_MN, cbor.encode_int(meta.mtime_ns))
@@ -133,14 +141,14 @@ class TreeHash:
             raise ware_corrupt("corrupt tar: the ware has no entries (missing root)")
         if not isinstance(self._records[b"./"], Metadata):
             raise ware_corrupt("corrupt tar: the root '.' is not a directory")
-        stack: list[tuple[bytes, "hashlib._Hash"]] = []
+        stack: list[tuple[bytes, hashlib._Hash]] = []
         root: bytes | None = None
         for key in keys:
             record = self._records[key]
             while stack and not key.startswith(stack[-1][0]):
                 root = self._close_dir(stack)
             if stack:
-                rest = key[len(stack[-1][0]):].rstrip(b"/")
+                rest = key[len(stack[-1][0]) :].rstrip(b"/")
                 if b"/" in rest:
                     raise ware_corrupt(f"corrupt tar: missing tree: {key!r} follows {stack[-1][0]!r}")
             elif key != b"./":
@@ -183,9 +191,20 @@ class LegacyTreeHash(TreeHash):
     def encode_metadata(self, meta: Metadata) -> bytes:
         """v0.15 ``Metadata.Marshal``: n t(int typeflag) m(mode) u g tm tmn [l] [dM dm] [x]."""
         parts = [
-            _K_N, cbor.encode_text(meta.basename), _K_T, cbor.encode_int(LEGACY_TYPEFLAGS[meta.type]),
-            _K_M, cbor.encode_int(meta.perms & 0o7777), _K_U, cbor.encode_int(meta.uid), _K_G, cbor.encode_int(meta.gid),
-            _K_TM, cbor.encode_int(meta.mtime), _K_TMN, cbor.encode_int(meta.mtime_ns),
+            _K_N,
+            cbor.encode_text(meta.basename),
+            _K_T,
+            cbor.encode_int(LEGACY_TYPEFLAGS[meta.type]),
+            _K_M,
+            cbor.encode_int(meta.perms & 0o7777),
+            _K_U,
+            cbor.encode_int(meta.uid),
+            _K_G,
+            cbor.encode_int(meta.gid),
+            _K_TM,
+            cbor.encode_int(meta.mtime),
+            _K_TMN,
+            cbor.encode_int(meta.mtime_ns),
         ]
         count = 7 + _optional_fields(meta, parts) + _xattr_field(meta, parts)
         return cbor.head(5, count) + b"".join(parts)

@@ -63,7 +63,10 @@ class DirectoryPlacer:
         kind = self._kinds.get(parent)
         if kind != fsmeta.DIR:
             what = _KIND_WORDS.get(kind or "", "not a directory")
-            raise ware_corrupt(f"refusing to unpack {name!r}: its parent {parent!r} is {what} (writing through it could escape the target)")
+            raise ware_corrupt(
+                f"refusing to unpack {name!r}: its parent {parent!r} is {what}"
+                " (writing through it could escape the target)"
+            )
 
     def place(self, meta: Metadata, content: Iterator[memoryview] | None) -> None:
         name = meta.name
@@ -72,7 +75,9 @@ class DirectoryPlacer:
             if existing == fsmeta.DIR and meta.type == fsmeta.DIR:
                 self._dirs[name] = meta  # a repeated directory takes the later metadata (rio HEAD)
                 return
-            raise ware_corrupt(f"refusing to unpack {name!r}: the ware already placed {_KIND_WORDS.get(existing, 'a directory')} there")
+            raise ware_corrupt(
+                f"refusing to unpack {name!r}: the ware already placed {_KIND_WORDS.get(existing, 'a directory')} there"
+            )
         self._check_parent(name)
         path = self._path(name)
         try:
@@ -93,7 +98,7 @@ class DirectoryPlacer:
                 for chunk in content or ():
                     view = memoryview(chunk)
                     while view:
-                        view = view[os.write(fd, view):]
+                        view = view[os.write(fd, view) :]
                 self._chown(meta, fd=fd)
                 os.fchmod(fd, meta.perms)
                 os.utime(fd, ns=_times_ns(meta))
@@ -119,7 +124,9 @@ class DirectoryPlacer:
         """A hardlink (legacy wares only) may only name a regular file this unpack placed."""
         target = fsmeta.clean_relpath(meta.linkname)
         if self._kinds.get(target) != fsmeta.FILE:
-            raise ware_corrupt(f"refusing to unpack hardlink {meta.name!r}: its target {meta.linkname!r} is not a file placed earlier")
+            raise ware_corrupt(
+                f"refusing to unpack hardlink {meta.name!r}: its target {meta.linkname!r} is not a file placed earlier"
+            )
         os.link(self._path(target), path, follow_symlinks=False)
 
     def _chown(self, meta: Metadata, fd: int | None = None, path: str | None = None) -> None:
@@ -156,10 +163,14 @@ class DirectoryPlacer:
 def _check_target(target: Path) -> None:
     if not os.path.lexists(target):
         if not target.parent.is_dir():
-            raise R2k8sError(Category.INOPERABLE_PATH, f"cannot unpack into {str(target)!r}: its parent directory does not exist")
+            raise R2k8sError(
+                Category.INOPERABLE_PATH, f"cannot unpack into {str(target)!r}: its parent directory does not exist"
+            )
         return
     if target.is_symlink() or not target.is_dir() or any(target.iterdir()):
-        raise R2k8sError(Category.INOPERABLE_PATH, f"cannot unpack into {str(target)!r}: it exists and is not an empty directory")
+        raise R2k8sError(
+            Category.INOPERABLE_PATH, f"cannot unpack into {str(target)!r}: it exists and is not an empty directory"
+        )
 
 
 def unpack_tar(

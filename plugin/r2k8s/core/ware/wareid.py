@@ -15,7 +15,7 @@ class WareID:
     hash: str
 
     @classmethod
-    def parse(cls, text: str) -> "WareID":
+    def parse(cls, text: str) -> WareID:
         """Split at the first colon; a string without one is an error (as upstream)."""
         if not isinstance(text, str):
             raise usage_error(f"ware ID must be a string, not {type(text).__name__}")

@@ -209,8 +209,16 @@ class WareCache:
             self._fill(ware, final, urls, base_dir, log, legacy, cancel)
         return final
 
-    def _fill(self, ware: WareID, final: Path, urls: Sequence[str], base_dir: Path | None, log: LogFn | None,
-              legacy: bool, cancel: threading.Event | None) -> None:
+    def _fill(
+        self,
+        ware: WareID,
+        final: Path,
+        urls: Sequence[str],
+        base_dir: Path | None,
+        log: LogFn | None,
+        legacy: bool,
+        cancel: threading.Event | None,
+    ) -> None:
         tmp_root = self.root / ".tmp"
         if not self._swept:
             self._swept = True

@@ -237,7 +237,6 @@ class WarehouseURL:
             raise R2k8sError(_UNAVAILABLE, f"warehouse {_q(self.raw)} does not exist ({check} is not a dir)")
 
 
-
 def _file_path(text: str, parts: urllib.parse.SplitResult, base_dir: Path | None) -> Path:
     """rio's ``filepath.Abs(filepath.Join(u.Host, u.Path))``, anchored at ``base_dir``."""
     if not text.split(":", 1)[1].startswith("/"):

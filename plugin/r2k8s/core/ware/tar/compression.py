@@ -16,7 +16,15 @@ from typing import BinaryIO
 
 from r2k8s.core.errors import ware_corrupt
 
-__all__ = ["BZIP2_MAGIC", "DECOMPRESSION_ERRORS", "GZIP_MAGIC", "SNIFF_BYTES", "XZ_MAGIC", "detect", "open_decompressed"]
+__all__ = [
+    "BZIP2_MAGIC",
+    "DECOMPRESSION_ERRORS",
+    "GZIP_MAGIC",
+    "SNIFF_BYTES",
+    "XZ_MAGIC",
+    "detect",
+    "open_decompressed",
+]
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 BZIP2_MAGIC = b"BZh"

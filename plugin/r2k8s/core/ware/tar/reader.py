@@ -25,7 +25,7 @@ from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.fsmeta import Metadata
 from r2k8s.core.ware.tar.compression import DECOMPRESSION_ERRORS
 
-__all__ = ["BLOCK", "CHUNK", "MAX_SPECIAL_FILE", "TarEntry", "TarReader", "ZERO_BLOCK"]
+__all__ = ["BLOCK", "CHUNK", "MAX_SPECIAL_FILE", "ZERO_BLOCK", "TarEntry", "TarReader"]
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
@@ -56,8 +56,21 @@ class TarEntry:
 
 
 class _Header:
-    __slots__ = ("typeflag", "name", "linkname", "size", "mode", "uid", "gid", "mtime", "mtime_ns",
-                 "devmajor", "devminor", "xattrs", "pax")
+    __slots__ = (
+        "devmajor",
+        "devminor",
+        "gid",
+        "linkname",
+        "mode",
+        "mtime",
+        "mtime_ns",
+        "name",
+        "pax",
+        "size",
+        "typeflag",
+        "uid",
+        "xattrs",
+    )
 
     def __init__(self) -> None:
         self.xattrs: dict[str, str] = {}
@@ -313,7 +326,7 @@ class TarReader:
             elif key == b"mtime":
                 h.mtime, h.mtime_ns = _parse_pax_time(value)
             elif key.startswith(b"SCHILY.xattr."):
-                h.xattrs[_text(key[len(b"SCHILY.xattr."):])] = _text(value)
+                h.xattrs[_text(key[len(b"SCHILY.xattr.") :])] = _text(value)
             elif key.startswith(b"GNU.sparse."):
                 raise ware_corrupt(f"unsupported tar: {_text(h.name)!r} is a GNU sparse file (PAX sparse format)")
 
@@ -362,7 +375,9 @@ class TarReader:
             kind = _TYPES.get(h.typeflag)
             name = self._current = _text(h.name)
             if kind is None:
-                raise ware_corrupt(f"corrupt tar: {name!r} has type {_text(h.typeflag)!r}, which is not a known file type")
+                raise ware_corrupt(
+                    f"corrupt tar: {name!r} has type {_text(h.typeflag)!r}, which is not a known file type"
+                )
             meta = Metadata(
                 name=fsmeta.clean_relpath(name),
                 type=kind,

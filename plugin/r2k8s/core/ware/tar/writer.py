@@ -77,9 +77,21 @@ def _header_block(
 ) -> bytes:
     """One USTAR header; ``numbers`` holds the already-encoded uid, gid, size and mtime."""
     block = _USTAR.pack(
-        name, _octal(perms & 0o7777, 8), numbers["uid"], numbers["gid"], numbers["size"], numbers["mtime"],
-        b"        ", typeflag, linkname, b"ustar\x0000", b"", b"",
-        _octal(devmajor, 8) or _ZERO8, _octal(devminor, 8) or _ZERO8, prefix,
+        name,
+        _octal(perms & 0o7777, 8),
+        numbers["uid"],
+        numbers["gid"],
+        numbers["size"],
+        numbers["mtime"],
+        b"        ",
+        typeflag,
+        linkname,
+        b"ustar\x0000",
+        b"",
+        b"",
+        _octal(devmajor, 8) or _ZERO8,
+        _octal(devminor, 8) or _ZERO8,
+        prefix,
     )
     return b"%s%06o\0 %s" % (block[:148], sum(block), block[156:])
 
@@ -107,7 +119,12 @@ class TarWriter:
             pax.append(_pax_record("linkpath", linkname))
             linkname = b""
         numbers: dict[str, bytes] = {}
-        for key, value, width in (("uid", meta.uid, 8), ("gid", meta.gid, 8), ("size", size, 12), ("mtime", meta.mtime, 12)):
+        for key, value, width in (
+            ("uid", meta.uid, 8),
+            ("gid", meta.gid, 8),
+            ("size", size, 12),
+            ("mtime", meta.mtime, 12),
+        ):
             encoded = _octal(value, width)
             if encoded is None or (key == "mtime" and meta.mtime_ns):
                 text = str(value)
@@ -127,8 +144,14 @@ class TarWriter:
         device = meta.type in fsmeta.DEVICE_TYPES
         self._out.write(
             _header_block(
-                split[1], split[0], _TYPEFLAGS[meta.type], meta.perms, numbers, linkname,
-                meta.devmajor if device else 0, meta.devminor if device else 0,
+                split[1],
+                split[0],
+                _TYPEFLAGS[meta.type],
+                meta.perms,
+                numbers,
+                linkname,
+                meta.devmajor if device else 0,
+                meta.devminor if device else 0,
             )
         )
         self._pending = size

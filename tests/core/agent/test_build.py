@@ -1,0 +1,247 @@
+"""The build agent, run for real as a pod would run it: ``python3 r2k8s-agent.pyz`` as root, stdin and stdout piped.
+
+The client side is the same :class:`Conversation` that ``r2k8s run`` drives
+over the attach stream. The formulas run in the busybox ware with the chroot
+executor, exactly as in a baseline pod. What is checked is what a user (or
+the kubelet) sees: the run record, the termination message, the last line on
+stdout, the agent's exit status, the saved outputs, and -- when the client
+goes away -- how fast the action and the agent stop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from agent_pipes import PipeTransport, Pod, start_agent
+from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz, rootfs_ware_id
+from formula_runs import write_formula
+from tarbuild import D, F, make_tar
+
+from r2k8s.cluster.conversation import Conversation, open_inputs
+from r2k8s.cluster.plan import Plan, plan_run
+from r2k8s.core.agent.frames import FrameDecoder, encode
+from r2k8s.core.errors import R2k8sError
+from r2k8s.core.run.record import RunRecord
+from r2k8s.formula_files import load_formula_file
+
+pytestmark = [needs_root, needs_busybox]
+
+
+class Lines:
+    """A monitor that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.logs: list[str] = []
+        self.outputs: list[bytes] = []
+
+    def log(self, line: str) -> None:
+        self.logs.append(line)
+
+    def output(self, line: bytes) -> None:
+        self.outputs.append(line)
+
+
+@dataclass
+class Env:
+    dir: Path
+    pod: Pod
+
+    def formula(self, script: str, **kw) -> Path:  # type: ignore[no-untyped-def]
+        kw.setdefault("fetch", {"/": ["file://./rootfs.tgz"]})
+        return write_formula(
+            self.dir, kw.pop("inputs", {"/": rootfs_ware_id()}), {"exec": ["/bin/sh", "-c", script]}, **kw
+        )
+
+    def plan(self, formula: Path, **kw) -> Plan:  # type: ignore[no-untyped-def]
+        return plan_run(load_formula_file(formula), **kw)
+
+    def run(self, plan: Plan, monitor: Lines | None = None) -> tuple[RunRecord | R2k8sError, int, PipeTransport]:
+        monitor = monitor or Lines()
+        process = start_agent(self.pod, plan.spec)
+        transport = PipeTransport(process)
+        try:
+            outcome: RunRecord | R2k8sError = Conversation(
+                plan, transport, monitor, open_inputs(plan, monitor.log)
+            ).run()
+        except R2k8sError as exc:
+            outcome = exc
+        transport.close()
+        code = process.wait(timeout=60)
+        while data := process.stdout.read():  # type: ignore[union-attr]
+            transport.received += data
+        return outcome, code, transport
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    work = tmp_path / "pkg"
+    work.mkdir()
+    (work / "rootfs.tgz").write_bytes(rootfs_tgz())
+    (work / "wares").mkdir()
+    return Env(work, Pod(tmp_path / "pod"))
+
+
+def last_frame(transport: PipeTransport) -> tuple[str, dict]:  # type: ignore[type-arg]
+    frame = FrameDecoder().feed(bytes(transport.received))[-1]
+    return frame.kind, dict(frame.body)
+
+
+def test_a_run_reports_its_record_in_the_termination_message_and_as_the_last_line(env: Env) -> None:
+    plan = env.plan(
+        env.formula(
+            "echo building; mkdir -p /task/out; echo made > /task/out/thing",
+            outputs={"/task/out": {"packtype": "tar"}},
+            save={"/task/out": "ca+file://./wares"},
+        )
+    )
+    monitor = Lines()
+    record, code, transport = env.run(plan, monitor)
+    assert isinstance(record, RunRecord), record
+    assert code == 0 and record.exit_code == 0
+    assert record.formula_id == plan.spec.formula_id
+    ware = record.results["/task/out"]  # type: ignore[index]
+    h = ware.split(":", 1)[1]
+    assert (env.dir / "wares" / h[:3] / h[3:6] / h).is_file()
+    assert monitor.outputs == [b"building"]
+    kind, body = last_frame(transport)
+    assert kind == "result" and body["runRecord"]["results"] == {"/task/out": ware}
+    assert json.loads(env.pod.termination_message()) == body
+    assert not list((env.pod.work / "outbox").iterdir())  # sent, then removed from the pod's disk
+
+
+def test_a_failing_action_is_a_record_with_its_exit_code_and_the_agent_exits_0(env: Env) -> None:
+    record, code, _ = env.run(env.plan(env.formula("echo oops >&2; exit 9")))
+    assert isinstance(record, RunRecord)
+    assert (record.exit_code, code) == (9, 0)
+
+
+def test_output_that_is_not_utf8_comes_back_byte_for_byte(env: Env) -> None:
+    monitor = Lines()
+    env.run(env.plan(env.formula(r"printf 'caf\351 \000x\n'")), monitor)
+    assert monitor.outputs == [b"caf\xe9 \x00x"]
+
+
+def test_a_ware_streamed_from_the_client_is_verified_in_the_pod(env: Env) -> None:
+    (env.dir / "other.tgz").write_bytes(make_tar([D("."), F("x", b"not the rootfs")], compression="gzip"))
+    plan = env.plan(env.formula("true", fetch={"/": ["file://./other.tgz"]}))
+    error, code, transport = env.run(plan)
+    assert isinstance(error, R2k8sError)
+    assert error.category.wire_name == "rio-hash-mismatch" and code == 7
+    assert last_frame(transport)[1]["error"]["category"] == "rio-hash-mismatch"
+    assert json.loads(env.pod.termination_message())["error"]["category"] == "rio-hash-mismatch"
+
+
+def test_inputs_sharing_a_ware_are_streamed_once(env: Env) -> None:
+    plan = env.plan(
+        env.formula(
+            "ls /again/bin/busybox",
+            inputs={"/": rootfs_ware_id(), "/again": rootfs_ware_id()},
+            fetch={"/": ["file://./rootfs.tgz"], "/again": ["file://./rootfs.tgz"]},
+        )
+    )
+    monitor = Lines()
+    record, _, transport = env.run(plan, monitor)
+    assert isinstance(record, RunRecord) and record.exit_code == 0
+    assert monitor.outputs == [b"/again/bin/busybox"]
+    assert bytes(transport.sent).count(b'{"wareBegin"') == 1
+
+
+def start_long_run(env: Env, heartbeat: float = 20.0) -> tuple[PipeTransport, Plan]:
+    plan = env.plan(env.formula("echo started; sleep 300"), heartbeat_timeout=heartbeat)
+    process = start_agent(env.pod, plan.spec)
+    transport = PipeTransport(process)
+    decoder, seen = FrameDecoder(), []
+    transport.send(encode("hello", {"version": 1}))
+    readers = open_inputs(plan, lambda _l: None)
+    for key, reader in readers.items():  # what the conversation's sender does
+        data = reader.read()
+        import hashlib
+
+        transport.send(encode("wareBegin", {"id": key}))
+        from r2k8s.core.agent.frames import encode_bytes
+
+        for i in range(0, len(data), 100_000):
+            transport.send(encode("ware", {"id": key, "data": encode_bytes(data[i : i + 100_000])}))
+        transport.send(encode("wareEnd", {"id": key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}))
+        reader.close()
+    deadline = time.monotonic() + 60
+    while not any(f.kind == "txt" for f in seen):
+        assert time.monotonic() < deadline, "the action never started"
+        data = transport.receive(1.0)
+        assert data != b""
+        seen += decoder.feed(data or b"")
+    return transport, plan
+
+
+def sleepers() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", b"300"]:
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_closing_stdin_stops_the_action_and_the_agent_promptly(env: Env) -> None:
+    transport, _ = start_long_run(env)
+    assert sleepers()
+    began = time.monotonic()
+    transport.close()  # the client disconnected: stdinOnce closes the container's stdin
+    code = transport.process.wait(timeout=30)
+    assert time.monotonic() - began < 10
+    assert code == 8
+    message = json.loads(env.pod.termination_message())
+    assert message["error"]["category"] == "rio-cancelled"
+    assert "stdin reached EOF" in message["error"]["message"]
+    assert sleepers() == []
+
+
+def test_missing_heartbeats_stop_the_run_within_the_timeout(env: Env) -> None:
+    transport, _ = start_long_run(env, heartbeat=2.0)
+    began = time.monotonic()
+    code = transport.process.wait(timeout=30)  # nothing more is sent: no heartbeats
+    assert time.monotonic() - began < 2.0 + 1.0 + 5.0 + 2.0
+    assert code == 8
+    assert "no heartbeat from the client for 2 s" in env.pod.termination_message()
+    assert sleepers() == []
+
+
+def test_sigterm_from_the_kubelet_stops_the_run(env: Env) -> None:
+    transport, _ = start_long_run(env)
+    transport.process.send_signal(signal.SIGTERM)
+    assert transport.process.wait(timeout=30) == 8
+    assert "received SIGTERM" in env.pod.termination_message()
+    assert sleepers() == []
+
+
+def test_no_client_attaching_ends_the_pod(env: Env) -> None:
+    plan = env.plan(env.formula("true"), first_contact_timeout=1.0)
+    process = start_agent(env.pod, plan.spec)
+    began = time.monotonic()
+    assert process.wait(timeout=30) == 8
+    assert time.monotonic() - began < 10
+    frames = FrameDecoder().feed(process.stdout.read())  # type: ignore[union-attr]
+    assert [f.kind for f in frames] == ["result"]  # only the outcome, for the log
+    assert "no client attached within 1 s" in env.pod.termination_message()
+
+
+def test_a_malformed_frame_from_the_client_ends_the_run(env: Env) -> None:
+    process = start_agent(env.pod, env.plan(env.formula("sleep 300")).spec)
+    os.write(process.stdin.fileno(), b'{"hello":{"version":1}}\n{"hb":[]}\n')  # type: ignore[union-attr]
+    assert process.wait(timeout=30) == 8
+    assert "malformed frame" in env.pod.termination_message()
+
+
+def test_a_spec_from_another_version_is_refused_in_the_termination_message(env: Env) -> None:
+    process = start_agent(env.pod, '{"version": 2}')
+    assert process.wait(timeout=30) == 1
+    assert "protocol version 2" in json.loads(env.pod.termination_message())["error"]["message"]

@@ -1,0 +1,64 @@
+"""Builders for the KRM function's tests: formula files, resources, ResourceLists."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+from repo import REPO_ROOT
+
+WEB_EXAMPLE = REPO_ROOT / "kustomize" / "examples" / "web"
+HELM_CHART = REPO_ROOT / "helm" / "example"
+HELM_PLUGIN = REPO_ROOT / "helm" / "plugin" / "r2k8s"
+BUSYBASH = "tar:6q7G4hWr283FpTa5Lf8heVqw9t97b5VoMU6AGszuBYAz9EzQdeHVFAou7c4W9vFcQ6"
+
+
+def formula_document(
+    exec_: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    urls: list[str] | None = None,
+    ware: str = BUSYBASH,
+) -> dict[str, Any]:
+    action: dict[str, Any] = {"exec": exec_ or ["/bin/sh", "-c", "echo hi"]}
+    if env:
+        action["env"] = env
+    return {
+        "formula": {"inputs": {"/": ware}, "action": action},
+        "context": {"fetchUrls": {"/": urls or ["ca+https://warehouse.example/wares"]}},
+    }
+
+
+def write_formula(path: Path, **kwargs: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(formula_document(**kwargs), indent="\t"))
+    return path
+
+
+def deployment(name: str = "web", image: str = "./web.formula", **container: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": image, **container}]},
+            },
+        },
+    }
+
+
+def resource_list(items: list[dict[str, Any]], config: dict[str, Any] | None = None) -> str:
+    document: dict[str, Any] = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": items}
+    if config is not None:
+        document["functionConfig"] = config
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def copy_web_example(target: Path) -> Path:
+    shutil.copytree(WEB_EXAMPLE, target)
+    return target
