@@ -419,9 +419,9 @@ def console_script(given: str | None) -> Path:
 def find_kustomize(given: str | None) -> Path:
     if given:
         return Path(given)
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
     try:
-        from tools import VERSIONS, cache_bin  # type: ignore[import-not-found]
+        from tools import VERSIONS, cache_bin  # type: ignore[import-not-found]  # tests/support is put on the path just above
 
         candidate = cache_bin() / f"kustomize-{VERSIONS['kustomize']}" / "kustomize"
         if os.access(candidate, os.X_OK):
@@ -439,7 +439,7 @@ def find_kustomize(given: str | None) -> Path:
 
 def bench_size(
     n: int, repeat: int, work: Path, env: dict[str, str], script: Path, kustomize: Path | None, log
-) -> list[Case]:  # type: ignore[no-untyped-def]
+) -> list[Case]:
     """The three cases on ``n`` resources; without ``kustomize``, only ``r2k8s fn``."""
     started = time.perf_counter()
     generated = generate(n)
@@ -465,7 +465,7 @@ def bench_size(
         ]
     cases = [Case(name, n) for name, *_ in plans]
     for run in range(repeat):
-        for case, (name, argv, cwd, stdin) in zip(cases, plans):
+        for case, (name, argv, cwd, stdin) in zip(cases, plans, strict=True):
             sample, out_file, _ = measure(argv, scratch, cwd, env, stdin)
             case.samples.append(sample)
             if run == 0:
@@ -514,7 +514,7 @@ def bench_startup(runs: int, script: Path, env: dict[str, str]) -> tuple[list[St
     for _, argv, where in commands:  # one untimed warm-up each (page cache)
         _wall(argv, EMPTY_LIST, where)
     for _ in range(runs):
-        for result, (_, argv, where) in zip(results, commands):
+        for result, (_, argv, where) in zip(results, commands, strict=True):
             seconds, out = _wall(argv, EMPTY_LIST, where)
             result.seconds.append(seconds)
             if argv[-1] != "pass":
@@ -567,7 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-runs", type=int, default=10, help="runs of each start-up command (default 10)")
     parser.add_argument("--workdir", type=Path, help="where to create the temporary work directory")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    parser.add_argument("--kustomize", help="standalone kustomize binary (default: the one tests/tools.py finds)")
+    parser.add_argument(
+        "--kustomize", help="standalone kustomize binary (default: the one tests/support/tools.py finds)"
+    )
     parser.add_argument(
         "--kustomize-max",
         type=int,
@@ -639,10 +641,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     widths = [max(len(str(row[i])) for row in [header, *table]) for i in range(len(header))]
-    print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(header, widths))))
+
+    def line(cells: tuple[str, ...]) -> str:
+        """The first column left-aligned, the figures right-aligned."""
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in pairs)
+
+    print(line(header))
     print("  ".join("-" * w for w in widths))
     for row in table:
-        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        print(line(row))
     for n in skipped:
         print(
             f"(n={n:,}: kustomize rows skipped, n > --kustomize-max {args.kustomize_max:,}: kustomize build grows"

@@ -25,6 +25,7 @@ measurement, not a test.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -66,7 +67,7 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, in
     return elapsed, int(done.stderr.strip().splitlines()[-1])
 
 
-def median_of(runs: int, argv: list[str], env: dict[str, str] | None = None, before=None) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+def median_of(runs: int, argv: list[str], env: dict[str, str] | None = None, before=None) -> tuple[float, int]:
     times, peaks = [], []
     for _ in range(runs):
         if before is not None:
@@ -100,8 +101,12 @@ def main() -> None:
             ware = str(ingest_tar(f, UNPACK_CONSERVATIVE).prefilter_id)
         formula = work / "bench.formula"
         formula.write_text(
-            '{"formula": {"inputs": {"/": "%s"}, "action": {"exec": ["/bin/echo", "hi"]}},'
-            ' "context": {"fetchUrls": {"/": ["file://./rootfs.tgz"]}}}' % ware
+            json.dumps(
+                {
+                    "formula": {"inputs": {"/": ware}, "action": {"exec": ["/bin/echo", "hi"]}},
+                    "context": {"fetchUrls": {"/": ["file://./rootfs.tgz"]}},
+                }
+            )
         )
         cache, jobs = work / "cache", work / "jobs"
         env = dict(os.environ, R2K8S_CACHE=str(cache), R2K8S_JOBS=str(jobs))
@@ -134,14 +139,14 @@ def main() -> None:
         python_start = median_of(args.runs, [sys.executable, "-c", "import r2k8s.cli"])
         baseline = rows[-2][1]
         size = tarball.stat().st_size
-        print(
-            f"rootfs: {tarball.name if not args.rootfs else args.rootfs} ({size / 1024:.0f} KiB gzip), ware {ware[:16]}…"
-        )
+        rootfs = tarball.name if not args.rootfs else args.rootfs
+        print(f"rootfs: {rootfs} ({size / 1024:.0f} KiB gzip), ware {ware[:16]}…")
         print(f"{'what':58} {'median s':>9} {'peak RSS':>10} {'ratio':>6}")
         for name, seconds, peak in rows:
             print(f"{name:58} {seconds:9.3f} {peak / 1024:8.1f} MiB {seconds / baseline:6.2f}")
         print(
-            f"(python start-up + import r2k8s.cli alone: {python_start[0]:.3f} s; ratios are against 'baseline tar+chroot')"
+            f"(python start-up + import r2k8s.cli alone: {python_start[0]:.3f} s;"
+            " ratios are against 'baseline tar+chroot')"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -39,6 +39,7 @@ The exit status is 0 whether or not targets are met: this is a measurement.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -90,7 +91,7 @@ def child_main(argv: list[str]) -> int:
     if op in ("noop", "alloc"):  # interpreter + r2k8s imports: the RSS floor of every r2k8s child
         import r2k8s.core.ware.ingest
         import r2k8s.core.ware.pack
-        import r2k8s.core.ware.unpack  # noqa: F401
+        import r2k8s.core.ware.unpack  # noqa: F401 - imported for its cost: the RSS floor is what is measured
     if op == "noop":
         pass
     elif op == "alloc":  # calibration: the floor plus N MiB touched
@@ -152,7 +153,7 @@ class Runner:
         cmd = [TIME_BIN, "-f", "%M %U %S", "-o", str(rss_file), *argv]
         busy_before = busy_cpu_seconds()
         started = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
         seconds = time.perf_counter() - started
         busy = busy_cpu_seconds() - busy_before
         if proc.returncode != 0:
@@ -174,8 +175,8 @@ def shell(command: str) -> list[str]:
 class Side:
     name: str
     argv: list[str]
-    prepare: callable = lambda: None  # type: ignore[valid-type]
-    cleanup: callable = lambda: None  # type: ignore[valid-type]
+    prepare: callable = lambda: None
+    cleanup: callable = lambda: None
     samples: list[Sample] = dataclasses.field(default_factory=list)
 
     @property
@@ -197,10 +198,9 @@ class Side:
     def child_reports(self) -> list[dict]:
         reports = []
         for sample in self.samples:
-            try:
+            # A child that printed no JSON report (it failed, or printed nothing) has none.
+            with contextlib.suppress(ValueError, IndexError):
                 reports.append(json.loads(sample.stdout.strip().splitlines()[-1]))
-            except (ValueError, IndexError):
-                pass
         return reports
 
 
@@ -291,7 +291,7 @@ def calibrate(runner: Runner, log) -> tuple[float, bool]:
 
 def reset_path(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        for dirpath, dirnames, _ in os.walk(path):  # unpacked modes may forbid deletion
+        for dirpath, _, _ in os.walk(path):  # unpacked modes may forbid deletion
             os.chmod(dirpath, 0o700)
         shutil.rmtree(path)
     elif os.path.lexists(path):
@@ -415,13 +415,12 @@ def print_table(rows: list[Row], datasets: dict[str, str]) -> None:
                     "info only",
                 )
             )
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
     numeric = {2, 3, 4, 6, 7}
 
     def fmt(cells) -> str:
-        return "  ".join(
-            str(c).rjust(w) if i in numeric else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        )
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(str(c).rjust(w) if i in numeric else str(c).ljust(w) for i, (c, w) in pairs)
 
     print(fmt(header))
     print("  ".join("-" * w for w in widths))
@@ -451,7 +450,8 @@ def print_details(rows: list[Row], floor_mib: float) -> None:
             print(
                 f"  {'':<12} {'':<6} {side.name}: runs "
                 + " ".join(f"{s.seconds:.3f}" for s in side.samples)
-                + f" s; cpu {side.median_cpu:.2f} s; other load {side.foreign_load:.2f}; peak RSS {side.peak_mib:.1f} MiB"
+                + f" s; cpu {side.median_cpu:.2f} s; other load {side.foreign_load:.2f};"
+                f" peak RSS {side.peak_mib:.1f} MiB"
             )
         worst_load = max(worst_load, row.r2k8s.foreign_load, *(s.foreign_load for s in (row.baseline, *row.info)))
     print(

@@ -1,4 +1,5 @@
-"""Shared test configuration: this checkout's code in every subprocess, and the test cluster fixture."""
+"""Shared test configuration: this checkout's code in every subprocess, the test cluster fixture, and
+the installs the session makes itself (the pinned tools, busybox-static) when they are missing."""
 
 from __future__ import annotations
 
@@ -10,4 +11,4 @@ from repo import PLUGIN_DIR
 # not whichever checkout an editable install happens to point at.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")]))
 
-pytest_plugins = ["cluster_fixture"]
+pytest_plugins = ["installs", "busybox_rootfs", "cluster_fixture"]

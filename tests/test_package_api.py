@@ -53,9 +53,9 @@ def test_each_modules_all_names_only_what_it_defines(name: str) -> None:
 
 def test_the_check_finds_stale_duplicate_and_missing_names() -> None:
     fake = types.ModuleType("fake")
-    fake.__all__ = ["present", "gone", "present"]  # type: ignore[attr-defined]
-    fake.present = 1  # type: ignore[attr-defined]
-    fake.unlisted = 2  # type: ignore[attr-defined]
+    fake.__all__ = ["present", "gone", "present"]
+    fake.present = 1
+    fake.unlisted = 2
     assert _problems(fake, complete=True) == [
         "lists 'gone', which it does not define",
         "lists 'present' twice",

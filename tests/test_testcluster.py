@@ -2,15 +2,19 @@
 
 The node is Ready; a pod from the suite's Python image runs; ``logs``, ``exec`` and ``attach``
 (with stdin) go through the API server to the kubelet and containerd; the TTL controller removes a
-finished Job and its pod; Pod Security admission enforces ``baseline``; and ``down`` leaves no
-process, mount, network interface or cgroup behind (that test runs last and starts the cluster
-again, so that the next session reuses it).
+finished Job and its pod; Pod Security admission enforces ``baseline``; ``up`` started with another
+build cache or state directory never replaces the cluster in use (it reuses it, or refuses naming
+who holds it); and ``down`` leaves no process, mount, network interface or cgroup behind (that test
+runs last and starts the cluster again, so that the next session reuses it).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_fixture import external_kubeconfig, only_user, shared_again
-from testcluster import cgroups, mounts, network, node, processes, settings
+from cluster_fixture import UP, external_kubeconfig, only_user, shared_again
+from testcluster import cgroups, lease, mounts, network, node, processes, settings
 
 pytestmark = pytest.mark.e2e
 
@@ -222,6 +226,138 @@ def test_pod_security_baseline_refuses_a_privileged_pod_and_admits_an_ordinary_o
     assert 'violates PodSecurity "baseline:latest": privileged' in message, message
     core.create_namespaced_pod(namespace, _pod("ordinary", ["true"]))
     assert _wait_phase(core, "ordinary", namespace, {"Succeeded", "Failed"}) == "Succeeded"
+
+
+own_cluster_only = pytest.mark.skipif(
+    external_kubeconfig() is not None, reason="checks this suite's own cluster, not $R2K8S_E2E_KUBECONFIG's"
+)
+
+
+def _daemons(layout: settings.StateLayout) -> dict[str, processes.Daemon]:
+    """The cluster's daemons as their pid files name them (pid and executable: what identifies them)."""
+    found = {d.name: d for d in processes.recorded(layout) if d.alive()}
+    assert set(found) == set(node.DAEMONS), found
+    return found
+
+
+def _run_up(env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run tests/support/testcluster/up; past ``timeout`` (it started building: a bug) kill it and what it started."""
+    with subprocess.Popen(
+        [sys.executable, str(UP)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            raise AssertionError(f"up ran for more than {timeout:.0f}s (building?); its stderr:\n{stderr}") from None
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+@own_cluster_only
+def test_up_with_another_build_cache_reuses_the_running_cluster(cluster_kubeconfig: Path, tmp_path: Path) -> None:
+    """``up`` with an empty build cache, and with a symlink to the real one, finds the running
+    cluster compatible and reuses it: same daemons (pids), nothing built, nothing written there."""
+    layout = settings.layout()
+    before = _daemons(layout)
+    real_cache = settings.cache_dir()
+    empty = tmp_path / "empty-cache"
+    empty.mkdir()
+    linked = tmp_path / "linked-cache"
+    linked.symlink_to(real_cache.parent)
+    for cache in (empty, linked):
+        done = _run_up(dict(os.environ, R2K8S_CI_CACHE=str(cache)))
+        assert done.returncode == 0, done.stderr
+        assert Path(done.stdout.strip().splitlines()[-1]) == cluster_kubeconfig
+        assert "reusing the running cluster" in done.stderr, done.stderr
+        assert _daemons(layout) == before, done.stderr
+    assert f"built in {real_cache.resolve()}" in _run_up(dict(os.environ, R2K8S_CI_CACHE=str(empty))).stderr
+    assert list(empty.iterdir()) == []  # nothing was built or cached there
+    assert node.status()["node_ready"]
+
+
+@pytest.fixture
+def lease_holder() -> Iterator[int]:
+    """Another process holding the session lease (a shared lock), as a second pytest session does."""
+    code = (
+        "import fcntl, sys\n"
+        f"users = open({str(lease.path(settings.layout()))!r}, 'a')\n"
+        "fcntl.flock(users, fcntl.LOCK_SH)\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as holder:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        yield holder.pid
+        assert holder.stdin is not None
+        holder.stdin.close()
+
+
+def _never_build_or_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test's ``up`` must not build, start or stop anything: each of those fails it instead."""
+
+    def forbidden(*_: object) -> None:
+        raise AssertionError("up went on to build, start or stop a cluster")
+
+    for step in ("_ensure_build", "_start", "_stop", "_remove_state"):
+        monkeypatch.setattr(node, step, forbidden)
+
+
+@own_cluster_only
+def test_up_refuses_to_replace_a_cluster_that_another_session_holds(
+    cluster_kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lease_holder: int
+) -> None:
+    """An ``up`` (here in this process) from another build cache whose checkout would build
+    something else: the running cluster is in use, so it refuses, naming the lease's holders."""
+    layout = settings.layout()
+    before = _daemons(layout)
+    running_cache = node._cache_of(json.loads(layout.record.read_text()))
+    monkeypatch.setenv("R2K8S_CI_CACHE", str(tmp_path / "other-cache"))
+    recipe = node._recipe()
+    monkeypatch.setattr(node, "_recipe", lambda: {**recipe, "go_sources": "0123456789abcdef"})
+    _never_build_or_stop(monkeypatch)
+
+    with pytest.raises(SystemExit) as refused:
+        node.up()
+
+    message = str(refused.value)
+    assert f"the test cluster in {layout.root} is running and in use" in message
+    other_cache = tmp_path / "other-cache" / "cluster"
+    assert f"started from the build cache {running_cache}; this up's is {other_cache}" in message
+    assert f"go_sources: it runs {recipe['go_sources']}, this checkout needs 0123456789abcdef" in message
+    assert f"Its session lease {lease.path(layout)} is held by " in message
+    assert f"pid {lease_holder} ({sys.executable} -c " in message
+    assert f"pid {os.getpid()} (" not in message  # up's own session (here: itself) is not another one
+    assert _daemons(layout) == before
+
+
+@own_cluster_only
+def test_up_with_another_state_directory_refuses_beside_the_running_cluster(
+    cluster_kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second state directory would mean a second cluster on the same ports and bridge (and
+    stopping its failed start would take both down): ``up`` refuses and names the running one."""
+    layout = settings.layout()
+    before = _daemons(layout)
+    monkeypatch.setenv("R2K8S_CLUSTER_DIR", str(tmp_path / "state"))
+    _never_build_or_stop(monkeypatch)
+
+    with pytest.raises(SystemExit) as refused:
+        node.up()
+
+    message = str(refused.value)
+    assert f"another test cluster is running, from the state directory {layout.root}" in message
+    assert f"its kube-apiserver is pid {before['kube-apiserver'].pid}" in message
+    assert f"this up's state directory is {tmp_path / 'state'}" in message
+    assert not (tmp_path / "state").exists()
+    assert _daemons(layout) == before
 
 
 @pytest.mark.cluster_down

@@ -36,7 +36,7 @@ BASELINE_CAPABILITIES = {
 }
 
 
-def job(**kw):  # type: ignore[no-untyped-def]
+def job(**kw):
     args = dict(
         run_id="abc", formula_id="FID", spec_json="{}", configmap="r2k8s-agent-x", image="img", timeout=600, ttl=60
     )

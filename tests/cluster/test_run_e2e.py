@@ -55,7 +55,7 @@ def kubeconfig(cluster_kubeconfig: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def api(kubeconfig: Path):  # type: ignore[no-untyped-def]
+def api(kubeconfig: Path):
     from kubernetes import client, config
     from kubernetes.client.exceptions import ApiException
 
@@ -77,7 +77,7 @@ class Env:
     kubeconfig: Path
     api: object
 
-    def formula(self, script: str, **kw) -> Path:  # type: ignore[no-untyped-def]
+    def formula(self, script: str, **kw) -> Path:
         kw.setdefault("fetch", {"/": ["file://./rootfs.tgz"]})
         return write_formula(
             self.dir, kw.pop("inputs", {"/": rootfs_ware_id()}), {"exec": ["/bin/sh", "-c", script]}, **kw
@@ -154,7 +154,7 @@ def test_example_03_gives_the_local_record_and_saves_into_wares(env: Env, tmp_pa
     assert remote.code == 0, remote.stderr
     local = env.run_local(formula)
     assert (remote.record.formula_id, remote.record.results) == (local.record.formula_id, local.record.results)
-    for ware in remote.record.results.values():  # type: ignore[union-attr]
+    for ware in remote.record.results.values():
         with saved(examples, ware).open("rb") as f:
             assert str(ingest_tar(f, UNPACK_CONSERVATIVE).prefilter_id) == ware
     env.wait_gone(job_name(remote.stderr), 60)  # deleted by the client; the pod follows through the GC
@@ -179,7 +179,7 @@ def test_two_inputs_two_outputs_match_the_local_run(env: Env) -> None:
         local.record.results,
     )
     assert remote.output_lines() == local.output_lines() == ["hello from the second input"]
-    assert all(saved(env.dir, w).is_file() for w in remote.record.results.values())  # type: ignore[union-attr]
+    assert all(saved(env.dir, w).is_file() for w in remote.record.results.values())
 
 
 def test_failures_match_the_local_run(env: Env) -> None:

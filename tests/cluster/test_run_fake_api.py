@@ -40,7 +40,7 @@ class Env:
     tmp: Path
     cluster: FakeCluster
 
-    def formula(self, script: str, **kw) -> Path:  # type: ignore[no-untyped-def]
+    def formula(self, script: str, **kw) -> Path:
         kw.setdefault("fetch", {"/": ["file://./rootfs.tgz"]})
         return write_formula(
             self.dir, kw.pop("inputs", {"/": rootfs_ware_id()}), {"exec": ["/bin/sh", "-c", script]}, **kw
@@ -68,7 +68,7 @@ class Env:
             formula, "--executor", "chroot", cache=self.tmp / f"cache-{formula.stem}", jobs=self.tmp / "jobs"
         )
 
-    def requests(self, method: str, path: str) -> list:  # type: ignore[type-arg]
+    def requests(self, method: str, path: str) -> list:
         return [r for r in self.cluster.requests if r.method == method and r.path.startswith(path)]
 
     def wait_empty(self, bound: float) -> float:
@@ -84,7 +84,7 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path):  # type: ignore[no-untyped-def]
+def env(tmp_path: Path):
     work = tmp_path / "pkg"
     work.mkdir()
     (work / "rootfs.tgz").write_bytes(rootfs_tgz())
@@ -124,7 +124,7 @@ def test_two_inputs_two_outputs_give_the_local_run_record_and_land_in_wares(env:
     assert (remote.formula_id, remote.exit_code, remote.results) == (here.formula_id, here.exit_code, here.results)
     assert remote.hostname == "fake-node"
     assert cluster.output_lines() == local.output_lines() == ["hello from the second input"]
-    for ware in remote.results.values():  # type: ignore[union-attr]
+    for ware in remote.results.values():
         with saved(env.dir, ware).open("rb") as f:
             assert str(ingest_tar(f, UNPACK_CONSERVATIVE).prefilter_id) == ware
     assert cluster.stderr.splitlines()[-1].endswith("runrecord follows:")

@@ -17,7 +17,8 @@ from r2k8s.core.agent.contract import SERVICE_SPEC_ENV
 from r2k8s.core.agent.service_spec import ServiceSpec
 from r2k8s.core.formula.ids import formula_id
 from r2k8s.formula_files import load_formula_file
-from r2k8s.krm.function import run
+from r2k8s.krm.function import Outcome, Processor, run
+from r2k8s.krm.io_paths import Fallback, IOPathFactory, RoundTripPath, SplicePath
 from r2k8s.krm.rewrite import FORMULAS_ANNOTATION
 
 
@@ -429,7 +430,7 @@ def test_property_only_formula_containers_change_and_a_second_run_is_a_no_op(
             first = run(resource_list([item]))
             assert first.exit_code == 0
             out = items_of(first.output)[0]["spec"]["template"]["spec"]
-            for (name, is_formula), container in zip(containers, out["containers"]):
+            for (name, is_formula), container in zip(containers, out["containers"], strict=False):
                 assert container["name"] == name
                 assert (container["image"] != f"img/{name}:1") == is_formula
             assert [c["name"] for c in out.get("initContainers", [])] == [
@@ -469,7 +470,8 @@ FAST_PATH_INPUTS = {
         "    spec:\n      template:\n        spec:\n          containers:\n            - name: web\n"
         "              image: ./web.formula\n# between items\n"
         "  - apiVersion: v1\n    kind: Service\n    metadata:\n      name: svc\n"
-        "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: fn\n  data:\n    image: python:3.12\n"
+        "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: fn\n"
+        "  data:\n    image: python:3.12\n"
     ),
     "stream": lambda: (
         "---\n# Source: c/templates/a.yaml\n"
@@ -481,14 +483,21 @@ FAST_PATH_INPUTS = {
 }
 
 
+def over(path: IOPathFactory, text: str) -> Outcome | None:
+    """The processor's answer over one I/O path alone, or ``None`` when that path falls back."""
+    try:
+        return Processor().process(text, path)
+    except Fallback:
+        return None
+
+
 @pytest.mark.parametrize("name", sorted(FAST_PATH_INPUTS))
 def test_the_fast_path_gives_what_the_full_round_trip_gives(package: Path, name: str) -> None:
-    from r2k8s.krm.function import _fast, _full
-
     text = FAST_PATH_INPUTS[name]()
-    fast = _fast(text, False, None)
+    fast = over(SplicePath, text)
     assert fast is not None, "this input should take the fast path"
-    full = _full(text, explain=False, config_override=None, origin="stdin")
+    full = over(RoundTripPath, text)
+    assert full is not None
     assert fast.exit_code == full.exit_code == 0
     assert list(yaml.safe_load_all(fast.output)) == list(yaml.safe_load_all(full.output))
     assert run(fast.output).output == fast.output  # and it is a fixed point too
@@ -497,14 +506,12 @@ def test_the_fast_path_gives_what_the_full_round_trip_gives(package: Path, name:
 
 
 def test_anchors_take_the_full_path_and_come_out_expanded(package: Path) -> None:
-    from r2k8s.krm.function import _fast
-
     text = (
         "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n"
         "  metadata: {name: web, labels: &l {app: web}}\n  spec:\n    template:\n      metadata: {labels: *l}\n"
         "      spec:\n        containers:\n        - {name: web, image: ./web.formula}\n"
     )
-    assert _fast(text, False, None) is None
+    assert over(SplicePath, text) is None
     outcome = run(text)
     assert outcome.exit_code == 0 and "&l" not in outcome.output and "*l" not in outcome.output
 
@@ -553,7 +560,8 @@ def test_fuzz_mutated_input_never_crashes_and_never_succeeds_silently(data: st.D
     ("text", "code"),
     [
         (
-            "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- kind: ConfigMap # c\n  data: {a: yes, b: 0644}\n",
+            "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n"
+            "- kind: ConfigMap # c\n  data: {a: yes, b: 0644}\n",
             0,
         ),
         ("---\n# Source: x.yaml\nkind: Service\nmetadata:\n  name: s\n", 0),

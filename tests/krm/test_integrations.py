@@ -199,7 +199,10 @@ def test_helm3_shows_the_post_renderers_error(r2k8s_on_path: dict[str, str], tmp
 
 
 def test_helm4_fails_on_the_post_renderers_error(r2k8s_on_path: dict[str, str], tmp_path: Path) -> None:
-    """helm 4 (v4.3.1) discards a post-renderer plugin's stderr (``--debug`` logs ``stderr=""``): only the failure shows."""
+    """helm 4 (v4.3.1) discards a post-renderer plugin's stderr (``--debug`` logs ``stderr=""``).
+
+    Only the failure shows.
+    """
     helm = tools.helm4()
     env = helm_env(r2k8s_on_path, tmp_path)
     run([helm, "plugin", "install", HELM_PLUGIN], env)

@@ -9,6 +9,7 @@ the attach stream carries on a cluster.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import subprocess
@@ -49,10 +50,9 @@ class PipeTransport:
 
     def close(self) -> None:
         assert self.process.stdin is not None
-        try:
+        # The agent may have exited already, and closing a broken pipe flushes into nothing.
+        with contextlib.suppress(OSError):
             self.process.stdin.close()
-        except OSError:
-            pass
 
 
 @dataclass

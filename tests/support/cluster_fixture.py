@@ -9,9 +9,11 @@
 * A failing ``e2e`` test gets a report section per cluster component holding what that
   component logged while the test ran (its last lines).
 * Tests marked ``cluster_down`` (they take the cluster down) run after every other test.
-* Each session holds a shared lock on ``<state dir>.users`` while it uses the cluster; taking the
-  cluster down from a test (or at the end) needs it exclusively, so one session does not pull
-  the cluster from under another one running on the same machine.
+* Each session holds a shared lock on ``<state dir>.users`` (the session lease, testcluster/lease.py)
+  while it uses the cluster; taking the cluster down from a test (or at the end) needs it
+  exclusively, so one session does not pull the cluster from under another one running on the same
+  machine. ``up`` reads it too: it does not replace a cluster that another session holds (say, one
+  started from another build cache), but refuses and names the holders.
 
 Registered from tests/conftest.py (``pytest_plugins``).
 """
@@ -27,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from testcluster import node, processes, settings
+from testcluster import lease, node, processes, settings
 
 UP = Path(__file__).resolve().parent / "testcluster" / "up"
 #: How many lines of each component's log a failing test's report shows at most.
@@ -109,9 +111,9 @@ def shared_again(config: pytest.Config) -> None:
 
 
 def _users_path() -> Path:
-    root = settings.state_dir()
-    root.parent.mkdir(parents=True, exist_ok=True)
-    return root.with_name(root.name + ".users")
+    path = lease.path(settings.layout())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _up(config: pytest.Config) -> Path:
@@ -123,7 +125,8 @@ def _up(config: pytest.Config) -> Path:
     if done.returncode != 0 or not lines:
         logs = settings.layout().logs
         raise RuntimeError(
-            f"tests/support/testcluster/up failed (exit {done.returncode}); its output is above, the components' logs in {logs}"
+            f"tests/support/testcluster/up failed (exit {done.returncode}); its output is above, "
+            f"the components' logs in {logs}"
         )
     return Path(lines[-1])
 

@@ -623,13 +623,11 @@ def _handler_for(cluster: FakeCluster) -> type[http.server.BaseHTTPRequestHandle
             body = self._body() if method in ("POST", "DELETE") else None
             cluster.requests.append(Request(method, parts.path, query, body))
             watch = query.get("watch", [""])[0] in ("true", "1")
-            for pattern, group in _ROUTES:
-                match = pattern.match(parts.path)
-                if match:
-                    break
-            else:
+            routed = next(((m, group) for pattern, group in _ROUTES if (m := pattern.match(parts.path))), None)
+            if routed is None:
                 self._send_json(404, _status(404, f"the server could not find the requested resource {parts.path}"))
                 return
+            match, group = routed
             ns, res, name, sub = match["ns"], match["res"], match["name"], match["sub"]
             resource = f"{res}/{sub}" if sub and sub != "status" else res
             verb = {"GET": "watch" if watch else ("get" if name else "list"), "POST": "create", "DELETE": "delete"}[

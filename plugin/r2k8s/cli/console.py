@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
 from r2k8s.core.errors import Category
 
 __all__ = ["Parser", "Subparsers", "log"]
 
-Subparsers = argparse._SubParsersAction  # type: ignore[type-arg]  # argparse exposes no public name for it
+# What ``add_subparsers`` returns; argparse exposes no public name for it, and typeshed's is generic in
+# the parser class while the class itself is not subscriptable at run time.
+if TYPE_CHECKING:
+    Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+else:
+    Subparsers = argparse._SubParsersAction
 
 
 def log(line: str) -> None:

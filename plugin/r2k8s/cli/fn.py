@@ -19,7 +19,7 @@ __all__ = ["PARSER", "add_arguments", "add_parsers", "cmd_fn", "standalone_parse
 
 
 def add_parsers(sub: Subparsers) -> None:
-    add_arguments(sub.add_parser("fn", **PARSER))
+    add_arguments(sub.add_parser("fn", help=PARSER["help"], description=PARSER["description"]))
 
 
 def standalone_parser() -> argparse.ArgumentParser:
@@ -69,8 +69,8 @@ def cmd_fn(args: argparse.Namespace) -> None:
     if args.extra:
         log(f"note: ignoring extra arguments {args.extra!r} (configure the function with --config or functionConfig)")
     outcome = run(text, explain=args.explain, config_override=config)
-    for message in outcome.messages:
-        log(f"error: {message}")
+    for line in outcome.results.stderr_lines():
+        log(line)
     if outcome.output:
         sys.stdout.write(outcome.output)
         sys.stdout.flush()

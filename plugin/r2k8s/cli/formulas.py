@@ -20,10 +20,10 @@ def add_parsers(sub: Subparsers) -> None:
 
 
 def cmd_formula_id(args: argparse.Namespace) -> str:
-    from r2k8s.core.formula.ids import formula_id, legacy_setup_hash, raw_setup_hash
+    from r2k8s.core.formula.ids import raw_setup_hash
     from r2k8s.formula_files import load_formula_file
 
     loaded = load_formula_file(Path(args.file))
-    if loaded.kind == "legacy":
-        return legacy_setup_hash(loaded.legacy)
-    return raw_setup_hash(loaded.formula) if args.raw else formula_id(loaded.formula)
+    if args.raw and loaded.kind != "legacy":
+        return raw_setup_hash(loaded.formula)
+    return loaded.formula_id  # a legacy file's is its legacy setup hash, with or without --raw

@@ -16,9 +16,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from r2k8s.cli.console import Subparsers
 from r2k8s.core.errors import R2k8sError
+
+if TYPE_CHECKING:
+    from r2k8s.core.run.monitor import AnsiMonitor
 
 __all__ = ["add_parsers", "cmd_run"]
 
@@ -119,7 +123,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _run_on_cluster(args: argparse.Namespace, monitor: object) -> str:
+def _run_on_cluster(args: argparse.Namespace, monitor: AnsiMonitor) -> str:
     from r2k8s.cluster.run import ClusterOptions, run_on_cluster
     from r2k8s.core.agent.contract import DEFAULT_IMAGE
 
@@ -131,14 +135,13 @@ def _run_on_cluster(args: argparse.Namespace, monitor: object) -> str:
         timeout=args.timeout,
         ttl=args.ttl,
     )
-    return run_on_cluster(Path(args.formula), options, monitor)  # type: ignore[arg-type]
+    return run_on_cluster(Path(args.formula), options, monitor)
 
 
-def _run_local(args: argparse.Namespace, monitor: object) -> str:
+def _run_local(args: argparse.Namespace, monitor: AnsiMonitor) -> str:
     from r2k8s.core.run import host
 
     host.require_root()
-    from r2k8s.core.formula.ids import formula_id, legacy_setup_hash
     from r2k8s.core.run.job import Job, JobOptions
     from r2k8s.core.run.record import to_json
     from r2k8s.core.warehouse.cache import WareCache
@@ -146,8 +149,8 @@ def _run_local(args: argparse.Namespace, monitor: object) -> str:
 
     loaded = load_formula_file(Path(args.formula))
     for note in loaded.notes:
-        monitor.log(f"warn: {note}")  # type: ignore[attr-defined]
-    ident = legacy_setup_hash(loaded.legacy) if loaded.kind == "legacy" else formula_id(loaded.formula)
+        monitor.log(f"warn: {note}")
+    ident = loaded.formula_id
     options = JobOptions(executor=args.executor, placer=args.placer, cache=WareCache(args.cache))
     if args.jobs_dir:
         options.jobs_dir = Path(args.jobs_dir).absolute()
@@ -156,7 +159,7 @@ def _run_local(args: argparse.Namespace, monitor: object) -> str:
         loaded.formula,
         loaded.context,
         ident,
-        monitor,  # type: ignore[arg-type]
+        monitor,
         options,
         base_dir=loaded.path.absolute().parent,
         legacy_inputs=frozenset(loaded.legacy_inputs),

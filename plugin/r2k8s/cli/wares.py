@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from r2k8s.cli.console import Subparsers, log
 from r2k8s.core.errors import Category, R2k8sError
+
+if TYPE_CHECKING:
+    from r2k8s.core.ware.filters import Filters
 
 __all__ = ["add_parsers", "cmd_pack", "cmd_scan", "cmd_unpack"]
 
@@ -53,6 +57,7 @@ def cmd_scan(args: argparse.Namespace) -> str:
 
     filters = _filters(flt.UNPACK, args.filters, flt.UNPACK_CONSERVATIVE)
     source = args.source if "://" in args.source else Path(args.source)
+    stream: BinaryIO
     if isinstance(source, Path):
         try:
             stream = open(source, "rb")  # noqa: SIM115 - closed by the "with stream" below, with either kind
@@ -98,7 +103,7 @@ def cmd_unpack(args: argparse.Namespace) -> str:
     return str(result)
 
 
-def _filters(mode: str, text: str | None, default):  # type: ignore[no-untyped-def]
+def _filters(mode: str, text: str | None, default: Filters) -> Filters:
     from r2k8s.core.ware.filters import Filters
 
     if text is None:

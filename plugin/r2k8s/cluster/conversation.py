@@ -5,7 +5,8 @@ Here: say hello, stream the client-local inputs (:mod:`.plan`), send a
 heartbeat every :data:`HEARTBEAT_INTERVAL` seconds, turn the agent's log and
 output frames into repeatr's events on the monitor as they arrive, save the
 outputs sent back (staged, checked against the size and SHA-256 the agent
-announces, then committed under their ware ID), and return the run record --
+announces, then committed under their ware ID; the transfer itself is
+:mod:`r2k8s.core.agent.transfer`, shared with the agent), and return the run record --
 or raise the agent's error with its category, so the exit code is the one a
 local run gives.
 
@@ -16,25 +17,18 @@ tests) only moves bytes; everything about meaning is here.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
+import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO, Protocol, TextIO
 
 from r2k8s.cluster.plan import Plan
 from r2k8s.core.agent.contract import PROTOCOL_VERSION
-from r2k8s.core.agent.frames import (
-    DATA_CHUNK_BYTES,
-    Frame,
-    FrameDecoder,
-    FramingError,
-    decode_bytes,
-    encode,
-    encode_bytes,
-)
+from r2k8s.core.agent.frames import Frame, FrameDecoder, FramingError, encode
+from r2k8s.core.agent.transfer import WARE_FRAMES, IncomingWare, WareInbox, send_ware
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.run.job import Monitor
@@ -116,15 +110,6 @@ def _mib(n: int) -> str:
     return f"{n / (1 << 20):.1f} MiB"
 
 
-class _Download:
-    def __init__(self, path: str, sink: WareSink, size: int) -> None:
-        self.path = path
-        self.sink = sink
-        self.size = size
-        self.received = 0
-        self.digest = hashlib.sha256()
-
-
 class Conversation:
     """Drive one run with the agent; :meth:`run` returns the run record or raises."""
 
@@ -153,7 +138,7 @@ class Conversation:
         self.agent_host = ""
         self._done = threading.Event()
         self._sender_error: R2k8sError | None = None
-        self._downloads: dict[str, _Download] = {}
+        self._outputs: WareInbox[WareSink] = WareInbox("path", "output", self._open_output, self._output_progress)
         self._readers_lock = threading.Lock()
 
     # -- sending -----------------------------------------------------------------------------
@@ -186,19 +171,18 @@ class Conversation:
         finally:
             self.progress.clear()
 
-    def _send_ware(self, key: str, reader: Any, users: str) -> None:
+    def _send_ware(self, key: str, reader: BinaryIO, users: str) -> None:
         total = _size_of(reader)
-        self._send("wareBegin", {"id": key, **({"size": total} if total is not None else {})})
-        digest, sent = hashlib.sha256(), 0
-        while not self._done.is_set():
-            chunk = reader.read(DATA_CHUNK_BYTES)
-            if not chunk:
-                break
-            digest.update(chunk)
-            sent += len(chunk)
-            self._send("ware", {"id": key, "data": encode_bytes(chunk)})
+
+        def progress(sent: int) -> None:
             self.progress.update(f"sending input {users}", sent, total)
-        self._send("wareEnd", {"id": key, "size": sent, "sha256": digest.hexdigest()})
+
+        send_ware(self._send, {"id": key}, reader, total, before_chunk=self._check_sending, sent=progress)
+
+    def _check_sending(self) -> None:
+        """Stop sending an input once the conversation is over (its outcome is known: nobody reads on)."""
+        if self._done.is_set():
+            raise ConnectionLost("the conversation ended while an input was being sent")
 
     # -- receiving ---------------------------------------------------------------------------
 
@@ -240,8 +224,8 @@ class Conversation:
         finally:
             self._done.set()
             self.progress.clear()
-            for download in self._downloads.values():
-                download.sink.abort()
+            for output in self._outputs.wares.values():
+                output.sink.abort()  # a no-op for those committed
             with self._readers_lock:
                 close_all(self.readers)
 
@@ -267,7 +251,7 @@ class Conversation:
             elif kind == "txt":
                 self.progress.clear()
                 self.monitor.output(frame.field("msg", str).encode("utf-8", "surrogateescape"))
-            elif kind in ("wareBegin", "ware", "wareEnd"):
+            elif kind in WARE_FRAMES:
                 self._output_frame(frame)
             elif kind == "result":
                 return result_of(frame.body)
@@ -276,53 +260,46 @@ class Conversation:
             raise ConnectionLost(f"the build pod sent a malformed {kind!r} frame: {exc}") from None
         return None
 
+    def _open_output(self, path: str, _frame: Frame) -> WareSink:
+        url = self.plan.saves.get(path)
+        if url is None or path in self._outputs:
+            raise FramingError(f"unexpected output {path!r}")
+        return begin_save(url, self.plan.base_dir, self.monitor.log)
+
+    def _output_progress(self, output: IncomingWare[WareSink]) -> None:
+        self.progress.update(f"receiving output {_q(output.key)}", output.received, output.announced or None)
+
     def _output_frame(self, frame: Frame) -> None:
-        path = frame.field("path", str)
-        if frame.kind == "wareBegin":
-            url = self.plan.saves.get(path)
-            if url is None or path in self._downloads:
-                raise FramingError(f"unexpected output {path!r}")
-            sink = begin_save(url, self.plan.base_dir, self.monitor.log)
-            self._downloads[path] = _Download(path, sink, int(frame.body.get("size") or 0))
+        """Save an output the agent sends back; it stays in the inbox (aborted if the run fails) until committed."""
+        output = self._outputs.handle(frame)
+        if output is None:
             return
-        download = self._downloads.get(path)
-        if download is None:
-            raise FramingError(f"{frame.kind!r} for output {path!r} outside its transfer")
-        if frame.kind == "ware":
-            data = decode_bytes(frame.body.get("data"), f"output {path} data")
-            download.sink.write(data)
-            download.digest.update(data)
-            download.received += len(data)
-            self.progress.update(f"receiving output {_q(path)}", download.received, download.size or None)
-            return
-        del self._downloads[path]
-        size, digest = frame.field("size", int), frame.field("sha256", str)
-        if (size, digest) != (download.received, download.digest.hexdigest()):
-            download.sink.abort()
+        path = output.key
+        if not output.intact:
+            assert output.sent is not None
             raise R2k8sError(
                 Category.WARE_CORRUPT,
                 f"output {_q(path)} was damaged on its way from the build pod:"
-                f" received {download.received} bytes, the pod sent {size}",
+                f" received {output.received} bytes, the pod sent {output.sent[0]}",
             )
         ware = WareID.parse(frame.field("wareID", str))
         url = self.plan.saves[path]
         self.progress.clear()
-        download.sink.commit(ware)
+        output.sink.commit(ware)
+        del self._outputs.wares[path]
         self.monitor.log(f"info: saved output {_q(path)} as {_q(ware)} to warehouse {_q(url)}")
 
 
 def _size_of(reader: Any) -> int | None:
     """The size of a file-backed ware (for progress); None for streams of unknown length."""
     try:
-        import os
-
         return os.fstat(reader.fileno()).st_size
     except (AttributeError, OSError, ValueError):
         length = getattr(reader, "length", None)
         return length if isinstance(length, int) else None
 
 
-def result_of(body: dict[str, Any]) -> RunRecord:
+def result_of(body: Mapping[str, Any]) -> RunRecord:
     """The run record in a ``result`` body, or its error raised with the agent's category."""
     error = body.get("error")
     if isinstance(error, dict):

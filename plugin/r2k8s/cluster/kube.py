@@ -174,6 +174,26 @@ class Kube:
                 raise
         raise AssertionError("unreachable")
 
+    def call_json(
+        self,
+        what: str,
+        permission: Permission | None,
+        fn: Callable[..., object],
+        *args: Any,
+        retries: int = RETRIES,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """:meth:`call` with ``_preload_content=False``: the server's JSON object itself, not the client's model.
+
+        Without preloading, the client returns the raw HTTP response whatever
+        its annotations say; its body is read here, once for every caller.
+        """
+        response: Any = self.call(what, permission, fn, *args, retries=retries, _preload_content=False, **kwargs)
+        doc = json.loads(response.data)
+        if not isinstance(doc, dict):
+            raise _failed(f"failed to {what}: the API server did not answer with a JSON object")
+        return doc
+
 
 def _brief(exc: BaseException) -> str:
     status = status_of(exc)
@@ -202,7 +222,7 @@ def connect(kubeconfig: str | None = None, context: str | None = None, namespace
     try:
         if path is None and os.environ.get("KUBERNETES_SERVICE_HOST") and not context:
             configuration = client.Configuration()
-            config.load_incluster_config(client_configuration=configuration)
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]  # kubernetes.config is unannotated
             chosen = namespace or _service_account_namespace()
         else:
             if path is None:
@@ -213,7 +233,9 @@ def connect(kubeconfig: str | None = None, context: str | None = None, namespace
             if not Path(path).is_file():
                 raise _failed(f"kubeconfig {path} does not exist")
             configuration = client.Configuration()
-            config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+            config.load_kube_config(  # type: ignore[no-untyped-call]  # kubernetes.config is unannotated
+                config_file=path, context=context, client_configuration=configuration
+            )
             chosen = namespace or _context_namespace(path, context) or "default"
     except ConfigException as exc:
         raise _failed(f"cannot use the cluster configuration{f' {path}' if path else ''}: {exc}") from None
@@ -224,7 +246,9 @@ def connect(kubeconfig: str | None = None, context: str | None = None, namespace
 def _context_namespace(path: str, context: str | None) -> str | None:
     from kubernetes import config
 
-    contexts, active = config.list_kube_config_contexts(config_file=path)
+    contexts, active = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]  # kubernetes.config is unannotated
+        config_file=path
+    )
     chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
     return ((chosen or {}).get("context") or {}).get("namespace")
 

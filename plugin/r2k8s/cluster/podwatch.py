@@ -48,16 +48,14 @@ class PodWatch:
         self.rewatches = 0
 
     def _list(self) -> tuple[list[dict[str, Any]], str]:
-        response = self.kube.call(
+        doc = self.kube.call_json(
             "list the build pod",
             _LIST,
             self.kube.core.list_namespaced_pod,
             self.kube.namespace,
             label_selector=self.selector,
-            _preload_content=False,
             _request_timeout=30,
         )
-        doc = json.loads(response.data)
         return list(doc.get("items") or []), str((doc.get("metadata") or {}).get("resourceVersion") or "")
 
     def _watch(self, version: str) -> Iterator[dict[str, Any]]:
@@ -65,7 +63,8 @@ class PodWatch:
         from kubernetes.watch.watch import iter_resp_lines
 
         try:
-            response = self.kube.call(
+            # Not preloaded: the raw HTTP response (whatever the client's annotations say), read line by line.
+            response: Any = self.kube.call(
                 "watch the build pod",
                 _WATCH,
                 self.kube.core.list_namespaced_pod,
@@ -83,7 +82,7 @@ class PodWatch:
                 raise _Gone from None
             raise
         try:
-            for line in iter_resp_lines(response):
+            for line in iter_resp_lines(response):  # type: ignore[no-untyped-call]  # kubernetes.watch is unannotated
                 if not line.strip():
                     continue
                 yield json.loads(line)

@@ -23,7 +23,6 @@ Order of events, and what the user sees on stderr (repeatr's event lines):
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import time
@@ -215,7 +214,7 @@ def _create_job(kube: Kube, name: str, plan: Plan, run_id: str, configmap: str, 
 
 def _container_status(pod: dict[str, Any]) -> dict[str, Any]:
     for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        if status.get("name") == CONTAINER:
+        if isinstance(status, dict) and status.get("name") == CONTAINER:
             return status
     return {}
 
@@ -233,7 +232,7 @@ def _wait_until_running(kube: Kube, job_name: str, run_id: str, stopper: Stopper
             else:
                 _check_pod_events(kube, seen_pod)
             continue
-        name = (pod.get("metadata") or {}).get("name", "?")
+        name = str((pod.get("metadata") or {}).get("name", "?"))
         if kind == "DELETED":
             raise _failed(f"the build pod {name} was deleted before it started")
         seen_pod = name
@@ -265,31 +264,28 @@ def _wait_until_running(kube: Kube, job_name: str, run_id: str, stopper: Stopper
 def _events_of(kube: Kube, name: str, what: str) -> list[dict[str, Any]]:
     """The events about object ``name``; none when they cannot be read (they are a courtesy: wait on)."""
     try:
-        events = kube.call(
+        events = kube.call_json(
             f"list {what}'s events",
             None,
             kube.core.list_namespaced_event,
             kube.namespace,
             field_selector=f"involvedObject.name={name}",
-            _preload_content=False,
             retries=0,
         )
     except Exception:
         return []
-    return list(json.loads(events.data).get("items") or [])
+    return list(events.get("items") or [])
 
 
 def _check_job(kube: Kube, job_name: str) -> None:
     """No pod yet: has the Job failed, or did the cluster refuse to create its pod (e.g. Pod Security)?"""
-    response = kube.call(
+    job = kube.call_json(
         "read the build job",
         Permission("get", "jobs.batch"),
         kube.batch.read_namespaced_job,
         job_name,
         kube.namespace,
-        _preload_content=False,
     )
-    job = json.loads(response.data)
     for condition in (job.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Failed" and condition.get("status") == "True":
             raise _failed(
@@ -351,17 +347,16 @@ def _final_outcome(kube: Kube, pod: str, stopper: Stopper) -> RunRecord | R2k8sE
     while time.monotonic() < until:
         stopper.check()
         try:
-            response = kube.call(
+            pod_doc = kube.call_json(
                 f"read pod {pod}",
                 Permission("get", "pods"),
                 kube.core.read_namespaced_pod,
                 pod,
                 kube.namespace,
-                _preload_content=False,
             )
         except ApiException:
             return None
-        terminated = (_container_status(json.loads(response.data)).get("state") or {}).get("terminated")
+        terminated = (_container_status(pod_doc).get("state") or {}).get("terminated")
         if terminated:
             return read_result_message(terminated.get("message") or "")
         kube.sleep(1.0)

@@ -3,12 +3,13 @@
 Everything under this package imports only the Python standard library,
 because it ships as a zipapp into stock Python images and runs there as the
 in-pod agent. It is layered; a module may import only from its own layer
-and the layers above it in this list (``tests/test_layers.py`` enforces it):
+and the layers above it in this list (``tests/test_layers.py`` enforces it;
+the README's layout section lists every module):
 
 1. the leaves at the top of this package: :mod:`errors`, :mod:`goparse`
    (Go-compatible parsing), :mod:`cbor`, :mod:`base58`, :mod:`scratch`
-   (scratch directories a crashed owner cannot leak) and :mod:`aliases`
-   (shared type aliases);
+   (scratch directories a crashed owner cannot leak), :mod:`aliases`
+   (shared type aliases) and :mod:`jsonpath` (paths into decoded documents);
 2. :mod:`ware`: ware IDs, file metadata, filters, the tree hash, tar
    reading and writing, tree walking, scan, pack and unpack;
 3. :mod:`formula` and :mod:`warehouse`, side by side (neither imports the

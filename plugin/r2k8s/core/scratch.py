@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal, overload
 
 __all__ = ["remove_tree", "scratch_dir", "sweep_stale"]
 
@@ -27,7 +28,7 @@ __all__ = ["remove_tree", "scratch_dir", "sweep_stale"]
 def remove_tree(path: Path) -> None:
     """Remove a tree even where unpacked modes forbid it (a ware may hold 0500 dirs)."""
 
-    def unlock(func, failed_path, _exc_info):  # type: ignore[no-untyped-def]
+    def unlock(func: Callable[[str], object], failed_path: str, _exc_info: object) -> None:
         with contextlib.suppress(OSError):
             os.chmod(os.path.dirname(failed_path), 0o700)
         if os.path.isdir(failed_path) and not os.path.islink(failed_path):
@@ -44,7 +45,12 @@ def remove_tree(path: Path) -> None:
             os.unlink(path)
 
 
+@overload
+def _lock(path: str, blocking: Literal[True]) -> int: ...
+@overload
+def _lock(path: str, blocking: Literal[False]) -> int | None: ...
 def _lock(path: str, blocking: bool) -> int | None:
+    """The directory ``path`` opened and exclusively locked; ``None`` if not ``blocking`` and it is held."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
@@ -68,12 +74,12 @@ def scratch_dir(parent: Path, prefix: str, *, keep: bool = False) -> Iterator[Pa
         except FileNotFoundError:
             continue  # a sweeper took it between mkdtemp and the lock
         try:
-            same = os.path.samestat(os.fstat(fd), os.lstat(path))  # type: ignore[arg-type]
+            same = os.path.samestat(os.fstat(fd), os.lstat(path))
         except FileNotFoundError:
             same = False
         if same:
             break
-        os.close(fd)  # type: ignore[arg-type]
+        os.close(fd)
     try:
         yield path
     finally:
@@ -81,7 +87,7 @@ def scratch_dir(parent: Path, prefix: str, *, keep: bool = False) -> Iterator[Pa
             if not keep:
                 remove_tree(path)
         finally:
-            os.close(fd)  # type: ignore[arg-type]
+            os.close(fd)
 
 
 def sweep_stale(

@@ -47,8 +47,8 @@ def schema_problems(value: Any, schema_name: str) -> list[Problem]:
 def _describe_schema_error(error: jsonschema.ValidationError) -> Iterator[Problem]:
     path: JsonPath = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
-    if "propertyNames" in error.absolute_schema_path:
-        key = error.instance
+    if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+        key = error.instance  # the instance a propertyNames subschema checks is a key: in JSON, a string
         yield Problem(path + (key,), f"key {key!r} {schema.get('patternErrorMessage', error.message)}", at_key=True)
         return
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
@@ -59,13 +59,13 @@ def _describe_schema_error(error: jsonschema.ValidationError) -> Iterator[Proble
         return
     if error.validator == "type":
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        wanted_text = " or ".join(_article(w) for w in wanted)
+        wanted_text = " or ".join(_article(str(w)) for w in wanted)  # JSON type names: str() changes nothing
         yield Problem(path, f"expected {wanted_text}, got {_short(error.instance)}")
         return
     if error.validator == "pattern" and "patternErrorMessage" in schema:
         yield Problem(path, f"{error.instance!r} {schema['patternErrorMessage']}")
         return
-    if error.validator == "enum":
+    if error.validator == "enum" and isinstance(error.validator_value, list):
         choices = ", ".join("null" if c is None else repr(c) for c in error.validator_value)
         shown = repr(error.instance) if isinstance(error.instance, str) else _short(error.instance)
         yield Problem(path, f"{shown} is not one of {choices}")

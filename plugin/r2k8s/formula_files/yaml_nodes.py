@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeAlias
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -24,6 +25,7 @@ __all__ = [
     "CORE",
     "DECIMAL",
     "MAX_YAML_NODES",
+    "ColumnFix",
     "Kind",
     "Scalar",
     "YamlBuilder",
@@ -49,21 +51,31 @@ CORE = "tag:yaml.org,2002:"
 DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)\Z")
 
 
+ColumnFix: TypeAlias = Callable[[int, int], int]
+"""Maps a (0-based line, column) of the YAML that was parsed to the column in the file as written."""
+
+_Resolve: TypeAlias = Callable[[type[Node], str | None, tuple[bool, bool] | bool], str]
+"""PyYAML's ``BaseResolver.resolve`` (unannotated in its stubs): the tag for a node's kind, value and
+implicit flags, which are (plain, non-plain) for a scalar and one bool for a collection."""
+
+
 class _ComposeLoader(yaml.SafeLoader):
     """Composes nodes only; plain scalars get a marker tag so we resolve them ourselves."""
 
-    def resolve(self, kind: type, value: Any, implicit: Any) -> str:  # type: ignore[override]
-        if kind is ScalarNode and implicit[0]:
+    def resolve(self, kind: type[Node], value: str | None, implicit: tuple[bool, bool] | bool) -> str:
+        if kind is ScalarNode and isinstance(implicit, tuple) and implicit[0]:
             return _PLAIN
-        return super().resolve(kind, value, implicit)
+        resolve: _Resolve = super().resolve
+        return resolve(kind, value, implicit)
 
 
 _RESOLVER = yaml.SafeLoader("")  # PyYAML's own implicit resolver and constructors, for modern YAML
+_pyyaml_resolve: _Resolve = _RESOLVER.resolve
 
 
 def _pyyaml_plain(text: str) -> tuple[str, Any]:
     """YAML 1.1 as PyYAML reads a plain scalar: (resolved tag, value)."""
-    tag = yaml.resolver.Resolver.resolve(_RESOLVER, ScalarNode, text, (True, False))
+    tag = _pyyaml_resolve(ScalarNode, text, (True, False))
     if tag == CORE + "str":
         return tag, text
     node = ScalarNode(tag, text)
@@ -159,7 +171,7 @@ class Scalar:
 class YamlBuilder:
     """Turns a composed node tree into plain Python values, recording positions and scalars."""
 
-    def __init__(self, source: str, legacy: bool, column_fix: Any) -> None:
+    def __init__(self, source: str, legacy: bool, column_fix: ColumnFix) -> None:
         self.source = source
         self.legacy = legacy
         self.column_fix = column_fix
@@ -271,16 +283,17 @@ class YamlBuilder:
     def key(self, node: Node, path: JsonPath) -> str:
         if not isinstance(node, ScalarNode):
             raise self.fail(node, path, "mapping keys must be plain strings")
+        text: str = node.value  # a scalar node's value is its text
         if node.tag == _PLAIN:
             self.check_goyaml_flow_colon(node, path)
-            tag, value = (_goyaml_plain if self.legacy else _pyyaml_plain)(node.value)
+            tag, _ = (_goyaml_plain if self.legacy else _pyyaml_plain)(text)
         else:
-            tag, value = node.tag, node.value
+            tag = node.tag
         if tag != CORE + "str":
             raise self.fail(
                 node, path, f"mapping key {node.value!r} is read as a {tag[len(CORE) :]}, not a string; quote it"
             )
-        return value
+        return text  # both rule sets resolve a string to the text itself
 
 
 def tab2space(data: bytes) -> bytes:
@@ -296,13 +309,7 @@ def leading_tabs(data: bytes) -> list[int]:
     return [len(line) - len(line.lstrip(b"\t")) for line in data.split(b"\n")]
 
 
-@dataclasses.dataclass
-class _YamlDoc:
-    value: Any
-    builder: YamlBuilder
-
-
-def compose(data: bytes, source: str, column_fix: Any) -> Node | None:
+def compose(data: bytes, source: str, column_fix: ColumnFix) -> Node | None:
     loader = None
     try:
         loader = _ComposeLoader(data)  # the reader already checks encoding and characters

@@ -1,12 +1,18 @@
-"""The KRM function: a filter over a resource list, in the shape of kustomize's kyaml ``fn/framework``.
+"""The KRM function: one processor over a resource list, in the shape of kustomize's kyaml ``fn/framework``.
 
-``run(text) -> (output, exit code, messages)``: read the input
-(:mod:`.resource_list`), read the function config (:mod:`.config`), find every
-container in every item (:mod:`.locate`), and for those whose ``image`` names
-a formula (:mod:`.references`) compute JSON-patch operations
-(:mod:`.rewrite`) and apply them with ``jsonpatch``. One ConfigMap carrying
-the agent zipapp is added per namespace that needs it, unless the input has
-it already — so running the function on its own output changes nothing.
+``run(text) -> Outcome``: :class:`Processor` reads the input, reads the
+function config (:mod:`.config`), finds every container in every item
+(:mod:`.locate`), resolves the images that name formulas (:mod:`.references`),
+plans JSON-patch operations for them (:mod:`.rewrite`), and then either
+explains the plan or applies it, adding one ConfigMap carrying the agent
+zipapp per namespace that needs it (unless the input has it already, so
+running the function on its own output changes nothing). Problems become
+typed :class:`~r2k8s.krm.results.Result` values.
+
+That flow is written once; how text becomes items and items become text is
+an I/O path (:mod:`.io_paths`): the libyaml splice first, the ruamel.yaml
+round trip wherever the splice falls back (anything unusual, and every
+problem). :class:`Outcome` says which path answered.
 
 Failure discipline (kustomize and kpt read "exit 0, empty output" as
 "delete everything"): any problem gives a non-zero exit, a message on stderr
@@ -18,61 +24,133 @@ ResourceList — the unchanged list back with an error ``result`` carrying
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from r2k8s.core.agent.contract import AGENT_ZIPAPP
-from r2k8s.core.errors import Category, R2k8sError
-from r2k8s.krm.config import FunctionConfig, parse_function_config
+from r2k8s.core.errors import R2k8sError
+from r2k8s.krm.config import FunctionConfig, environment_overrides, parse_function_config
+from r2k8s.krm.io_paths import Fallback, IOPath, IOPathFactory, RoundTripPath, SplicePath
 from r2k8s.krm.locate import dotted, find_containers
+from r2k8s.krm.patch import Operation
 from r2k8s.krm.references import FormulaResolver, is_reference
 from r2k8s.krm.resource_list import (
     FunctionInput,
     annotations_of,
     display_file,
-    file_index,
     metadata_of,
     namespace_of,
-    read_input,
-    resource_name,
     resource_ref,
     source_file,
-    write_output,
 )
+from r2k8s.krm.results import Result, Results
 
-__all__ = ["Outcome", "run"]
+__all__ = ["IO_PATHS", "NO_RESOURCES", "Outcome", "Processor", "run"]
 
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 PASSED_THROUGH_KINDS = frozenset({"Kptfile"})
+NO_RESOURCES = "the input held no resources: refusing to print nothing"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Outcome:
+    """What one run gives: the output text, the results, and which I/O path answered."""
+
     output: str
-    exit_code: int
-    messages: list[str]
+    results: Results = dataclasses.field(default_factory=Results)
+    path: str = ""
+    """``splice`` or ``round-trip`` (:mod:`.io_paths`)."""
+
+    @property
+    def exit_code(self) -> int:
+        return self.results.exit_code
+
+    @property
+    def messages(self) -> list[str]:
+        """Each result's text (file, resource, field, message), for stderr."""
+        return self.results.messages()
 
 
-@dataclasses.dataclass
-class _Problem:
-    message: str
-    item: Mapping[str, Any] | None = None
-    field: str | None = None
-    file: str | None = None
+IO_PATHS: tuple[IOPathFactory, ...] = (SplicePath, RoundTripPath)
+"""The I/O paths in the order they are tried: each but the last may fall back to the next."""
 
-    def text(self) -> str:
-        where = [part for part in (self.file, resource_name(self.item) if self.item is not None else None) if part]
-        return ": ".join([*where, *(([f"{self.field}"]) if self.field else []), self.message])
 
-    def result(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"message": self.message, "severity": "error"}
-        if self.item is not None:
-            entry["resourceRef"] = resource_ref(self.item)
-            if self.field:
-                entry["field"] = {"path": self.field}
-        if self.file:
-            entry["file"] = {"path": self.file, "index": file_index(self.item) if self.item is not None else 0}
-        return entry
+class Processor:
+    """The function's flow, written once, run over an I/O path."""
+
+    def __init__(
+        self,
+        *,
+        explain: bool = False,
+        config_override: Any = None,
+        origin: str = "stdin",
+        paths: Sequence[IOPathFactory] = IO_PATHS,
+    ) -> None:
+        if not paths:
+            raise ValueError("a processor needs at least one I/O path")
+        self.explain = explain
+        self.config_override = config_override
+        self.origin = origin
+        self.paths = tuple(paths)
+
+    def execute(self, text: str) -> Outcome:
+        """Run on ``text`` over the first path that does not fall back; never empty output with exit code 0."""
+        *first, last = self.paths
+        for path in first:
+            try:
+                return self.process(text, path)
+            except Fallback:
+                continue
+        return self.process(text, last)
+
+    def process(self, text: str, path: IOPathFactory) -> Outcome:
+        """Run on ``text`` over ``path`` alone; raises :class:`~r2k8s.krm.io_paths.Fallback` if it cannot answer."""
+        io = path(text, self.origin)
+        try:
+            given = io.read()
+        except R2k8sError as exc:
+            return self._failed(io, None, Results((Result(exc.message),)))
+        override = self.config_override is not None
+        raw_config = self.config_override if override else given.function_config
+        try:
+            config = parse_function_config(
+                io.plain(raw_config) if raw_config is not None else None, "--config" if override else "functionConfig"
+            )
+        except R2k8sError as exc:
+            return self._failed(io, given, Results((Result(exc.message),)))
+        config = environment_overrides(config)
+        explaining = self.explain or config.explain
+        if io.as_given(explaining):
+            return Outcome(text, Results(), io.name)  # nothing can change: the input is the answer, byte for byte
+        planner = _Planner(given, config)
+        try:
+            planner.plan()
+        except R2k8sError as exc:
+            planner.results.append(Result(exc.message))
+        results = Results(planner.results)
+        if results.errors:
+            return self._failed(io, given, results)
+        if explaining:
+            return Outcome(planner.explanation(), results, io.name)
+        output = io.write(given, planner.patches, planner.agent_configmaps(), results)
+        if not output.strip():
+            return Outcome("", Results((Result(NO_RESOURCES),)), io.name)
+        return Outcome(output, results, io.name)
+
+    @staticmethod
+    def _failed(io: IOPath, given: FunctionInput | None, results: Results) -> Outcome:
+        return Outcome(io.failed(given, results), results, io.name)
+
+
+def run(text: str, *, explain: bool = False, config_override: Any = None, origin: str = "stdin") -> Outcome:
+    """Run the function on ``text``; never returns empty output with exit code 0.
+
+    The splice path (:mod:`.splice`) answers most inputs: libyaml reads them,
+    only changed items are round-tripped, everything else is copied as text.
+    Inputs it does not handle, and every failure, take the full round-trip
+    path, which is also the one that writes error results.
+    """
+    return Processor(explain=explain, config_override=config_override, origin=origin).execute(text)
 
 
 def _skipped(item: Mapping[str, Any], function_config: Any) -> bool:
@@ -87,15 +165,15 @@ def _skipped(item: Mapping[str, Any], function_config: Any) -> bool:
     return False
 
 
-class _Expander:
-    """Plans and applies the changes for one input."""
+class _Planner:
+    """Finds the formula containers of one input and plans their operations; explains the plan."""
 
     def __init__(self, given: FunctionInput, config: FunctionConfig) -> None:
         self.given = given
         self.config = config
         self.resolver = FormulaResolver(config)
-        self.problems: list[_Problem] = []
-        self.patches: list[tuple[int, list[dict[str, Any]]]] = []
+        self.results: list[Result] = []
+        self.patches: list[tuple[int, list[Operation]]] = []
         self.namespaces: set[str | None] = set()
 
     def plan(self) -> None:
@@ -114,7 +192,7 @@ class _Expander:
 
             fallback = self.given.sources[index] if index < len(self.given.sources) else None
             shown = display_file(item, fallback)
-            operations: list[dict[str, Any]] = []
+            operations: list[Operation] = []
             pods: dict[tuple[Any, ...], PodChanges] = {}
             for site in sites:
                 container = _node(item, site.path)
@@ -122,23 +200,18 @@ class _Expander:
                 try:
                     ref = self.resolver.resolve(str(container["image"]), source_file(item))
                 except R2k8sError as exc:
-                    self.problems.append(
-                        _Problem(f"container {container.get('name', '?')!r}: {exc.message}", item, field, shown)
-                    )
+                    message = f"container {container.get('name', '?')!r}: {exc.message}"
+                    self.results.append(Result.about(item, message, field=field, file=shown))
                     continue
                 ops, spec_json = container_operations(item, site, ref, self.config)
                 operations += ops
                 owner = site.pod_spec if site.pod_spec is not None else volume_owner(item, site.path)
                 if owner is None:
-                    self.problems.append(
-                        _Problem(
-                            f"container {container.get('name', '?')!r}: found no pod spec, 'volumes' list"
-                            " or 'spec' around it to hold the agent's volumes",
-                            item,
-                            field,
-                            shown,
-                        )
+                    message = (
+                        f"container {container.get('name', '?')!r}: found no pod spec, 'volumes' list"
+                        " or 'spec' around it to hold the agent's volumes"
                     )
+                    self.results.append(Result.about(item, message, field=field, file=shown))
                     continue
                 changes = pods.setdefault(owner, PodChanges(owner, standalone=site.pod_spec is None))
                 name = str(container.get("name") or f"container-{len(changes.formulas)}")
@@ -151,22 +224,13 @@ class _Expander:
                 self.patches.append((index, operations))
                 self.namespaces.add(namespace_of(item))
 
-    def apply(self) -> None:
-        import jsonpatch
-
-        from r2k8s.krm import yamlio
-
-        for index, operations in self.patches:
-            converted = [{**op, "value": yamlio.block(op["value"])} if "value" in op else op for op in operations]
-            jsonpatch.apply_patch(self.given.items[index], converted, in_place=True)
-        self.given.items.extend(self._agent_configmaps())
-
-    def _agent_configmaps(self) -> list[Any]:
+    def agent_configmaps(self) -> list[Any]:
+        """The agent ConfigMaps to add: one per namespace with a patched item, unless the input has it."""
+        if not self.namespaces:
+            return []
         from r2k8s.agent_bundle import agent_zipapp, configmap_manifest, configmap_name
         from r2k8s.krm import yamlio
 
-        if not self.namespaces:
-            return []
         name = configmap_name()
         present = {(item.get("kind"), namespace_of(item), metadata_of(item).get("name")) for item in self.given.items}
         added = []
@@ -191,7 +255,7 @@ class _Expander:
                 entry["file"] = display_file(item, fallback)
             entry["operations"] = operations
             documents.append(yamlio.block(entry))
-        for configmap in self._agent_configmaps():
+        for configmap in self.agent_configmaps():
             documents.append(
                 yamlio.block(
                     {
@@ -215,109 +279,3 @@ def _node(item: Any, path: tuple[Any, ...]) -> Any:
     for part in path:
         item = item[part]
     return item
-
-
-def run(text: str, *, explain: bool = False, config_override: Any = None, origin: str = "stdin") -> Outcome:
-    """Run the function on ``text``; never returns empty output with exit code 0.
-
-    The fast path (:mod:`.splice`) answers most inputs: libyaml reads them,
-    only changed items are round-tripped, everything else is copied as text.
-    Inputs it does not handle, and every failure, take the full round-trip
-    path, which is also the one that writes error results.
-    """
-    fast = _fast(text, explain, config_override)
-    if fast is not None:
-        return fast
-    return _full(text, explain=explain, config_override=config_override, origin=origin)
-
-
-def _fast(text: str, explain: bool, config_override: Any) -> Outcome | None:
-    from r2k8s.krm import splice
-    from r2k8s.krm.resource_list import stream_sources
-
-    if not text.strip():
-        return None
-    plan = splice.layout(text)
-    if plan is None or not plan.documents:
-        return None
-    if plan.mode == "list":
-        document = plan.documents[0]
-        items = document.get("items")
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            return None
-        function_config = document.get("functionConfig")
-        sources: list[str | None] = []
-    else:
-        items = plan.documents
-        if not all(isinstance(i, dict) for i in items):
-            return None
-        function_config = None
-        sources = [source for _, source in stream_sources(text)]
-        sources = sources if len(sources) == len(items) else []
-    try:
-        config = parse_function_config(config_override if config_override is not None else function_config)
-    except R2k8sError:
-        return None
-    from r2k8s.krm.config import environment_overrides
-
-    config = environment_overrides(config)
-    from r2k8s.krm.quick import maybe_formula_reference
-
-    if not maybe_formula_reference(text) and not (explain or config.explain):
-        return Outcome(text, 0, [])  # nothing can change: the input is the answer, byte for byte
-    given = FunctionInput(plan.mode, items, function_config, None, sources)
-    expander = _Expander(given, config)
-    try:
-        expander.plan()
-    except R2k8sError:
-        return None
-    if expander.problems:
-        return None
-    if explain or config.explain:
-        return Outcome(expander.explanation(), 0, [])
-    if not expander.patches:
-        return Outcome(text, 0, [])
-    changes = {index: operations for index, operations in expander.patches}
-    output = splice.splice(text, plan, changes, expander._agent_configmaps())
-    return None if output is None else Outcome(output, 0, [])
-
-
-def _full(text: str, *, explain: bool, config_override: Any, origin: str) -> Outcome:
-    from r2k8s.krm import yamlio
-
-    try:
-        given = read_input(text, origin)
-    except R2k8sError as exc:
-        return Outcome("", exc.category.exit_code or 1, [exc.message])
-    raw_config = config_override if config_override is not None else given.function_config
-    try:
-        config = parse_function_config(
-            yamlio.to_plain(raw_config) if raw_config is not None else None,
-            "functionConfig" if config_override is None else "--config",
-        )
-    except R2k8sError as exc:
-        return _failed(given, [_Problem(exc.message)])
-    from r2k8s.krm.config import environment_overrides
-
-    config = environment_overrides(config)
-    expander = _Expander(given, config)
-    try:
-        expander.plan()
-    except R2k8sError as exc:
-        expander.problems.append(_Problem(exc.message))
-    if expander.problems:
-        return _failed(given, expander.problems)
-    if explain or config.explain:
-        return Outcome(expander.explanation(), 0, [])
-    expander.apply()
-    output = write_output(given)
-    if not output.strip():
-        return Outcome("", Category.USAGE.exit_code, ["the input held no resources: refusing to print nothing"])
-    return Outcome(output, 0, [])
-
-
-def _failed(given: FunctionInput, problems: list[_Problem]) -> Outcome:
-    messages = [problem.text() for problem in problems]
-    if given.mode == "list":
-        return Outcome(write_output(given, [p.result() for p in problems]), Category.USAGE.exit_code, messages)
-    return Outcome("", Category.USAGE.exit_code, messages)

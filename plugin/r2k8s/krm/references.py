@@ -21,9 +21,13 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.krm.config import FunctionConfig
+
+if TYPE_CHECKING:
+    from r2k8s.formula_files import LoadedFormula  # imported lazily at run time: jsonschema is slow to import
 
 __all__ = ["FORMULA_PREFIX", "FormulaRef", "FormulaResolver", "is_reference"]
 
@@ -38,7 +42,7 @@ def is_reference(image: str) -> bool:
 @dataclasses.dataclass(frozen=True)
 class FormulaRef:
     image: str
-    loaded: object  # r2k8s.formula_files.LoadedFormula (imported lazily: jsonschema is slow to import)
+    loaded: LoadedFormula
     formula_id: str
     origin: str
 
@@ -95,7 +99,7 @@ class FormulaResolver:
         loaded = load_formula_file(target)
         return self._remember(key, image, loaded, shown)
 
-    def _remember(self, key: str, image: str, loaded: object, origin: str) -> FormulaRef:
-        ref = FormulaRef(image=image, loaded=loaded, formula_id=loaded.formula_id, origin=origin)  # type: ignore[attr-defined]
+    def _remember(self, key: str, image: str, loaded: LoadedFormula, origin: str) -> FormulaRef:
+        ref = FormulaRef(image=image, loaded=loaded, formula_id=loaded.formula_id, origin=origin)
         self._cache[key] = ref
         return ref

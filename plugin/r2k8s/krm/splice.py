@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol
 
 import yaml
+
+from r2k8s.krm.patch import Operation, apply, apply_round_trip
 
 __all__ = ["Layout", "layout", "splice"]
 
@@ -34,7 +37,7 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 @dataclasses.dataclass
 class Layout:
-    mode: str
+    mode: Literal["list", "stream"]
     """``list`` or ``stream``."""
     documents: list[Any]
     """The plain data of each YAML document."""
@@ -62,7 +65,7 @@ def layout(text: str) -> Layout | None:
 
 
 def _spans(text: str, documents: list[Any]) -> Layout:
-    mode = (
+    mode: Literal["list", "stream"] = (
         "list"
         if (len(documents) == 1 and isinstance(documents[0], dict) and documents[0].get("kind") == "ResourceList")
         else "stream"
@@ -88,15 +91,16 @@ def _spans(text: str, documents: list[Any]) -> Layout:
             if depth == item_depth and (mode == "stream" or in_items):
                 if event.flow_style or not isinstance(event, yaml.MappingStartEvent):
                     raise _Unusual("an item that is not a block mapping")
-                spans.append((event.start_mark.index, -1, event.start_mark.column))
+                start, column = _position(event.start_mark)
+                spans.append((start, -1, column))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             if depth == item_depth and (mode == "stream" or in_items):
                 start, _, column = spans[-1]
-                spans[-1] = (start, event.end_mark.index, column)
+                spans[-1] = (start, _position(event.end_mark)[0], column)
             if depth == 2 and in_items:
                 in_items = False
                 if append_at is not None:
-                    append_at = event.end_mark.index
+                    append_at = _position(event.end_mark)[0]
             depth -= 1
         elif isinstance(event, yaml.ScalarEvent) and mode == "list" and depth == 1:
             if root_key_next:
@@ -106,6 +110,18 @@ def _spans(text: str, documents: list[Any]) -> Layout:
         append_at = None
     dash_column = max(0, spans[0][2] - 2) if mode == "list" and spans else 0
     return Layout(mode, documents, spans, append_at, dash_column)
+
+
+class _Mark(Protocol):
+    index: int
+    column: int
+
+
+def _position(mark: _Mark | None) -> tuple[int, int]:
+    """(index, column) of an event's mark (libyaml always gives one; without it, take the full path)."""
+    if mark is None:
+        raise _Unusual("an event without a position")
+    return mark.index, mark.column
 
 
 def _dedent(span: str, column: int) -> str:
@@ -142,23 +158,20 @@ def _dump_new(item: Any) -> str:
     return _dump_plain(to_plain(item))
 
 
-def _rewrite(body: str, plain: Any, operations: list[dict[str, Any]]) -> str | None:
+def _rewrite(body: str, plain: Any, operations: Sequence[Operation]) -> str | None:
     """One item's new text. If libyaml writes the item exactly as it is written (no comments, no ``yes`` or
     ``0644`` to keep, the usual kyaml/PyYAML layout), libyaml writes the patched item too; otherwise ruamel.yaml
     round-trips it, keeping comments and every scalar as the user wrote it."""
-    import jsonpatch
-
     from r2k8s.krm import yamlio
 
     if "#" not in body and _dump_plain(plain).rstrip("\n") == body.rstrip("\n"):
         patched = copy.deepcopy(plain)
-        jsonpatch.apply_patch(patched, operations, in_place=True)
+        apply(patched, operations)
         return _dump_plain(patched)
     documents = yamlio.load_documents(body)
     if len(documents) != 1:
         return None
-    converted = [{**op, "value": yamlio.block(op["value"])} if "value" in op else op for op in operations]
-    jsonpatch.apply_patch(documents[0], converted, in_place=True)
+    apply_round_trip(documents[0], operations)
     return yamlio.dump_documents(documents)
 
 
@@ -172,7 +185,7 @@ def _item(plan: Layout, index: int) -> Any:
     return plan.documents[0]["items"][index] if plan.mode == "list" else plan.documents[index]
 
 
-def splice(text: str, plan: Layout, changes: dict[int, list[dict[str, Any]]], new_items: list[Any]) -> str | None:
+def splice(text: str, plan: Layout, changes: Mapping[int, Sequence[Operation]], new_items: Sequence[Any]) -> str | None:
     """Apply ``changes`` (item index → JSON-patch operations) in place and append ``new_items``.
 
     Returns ``None`` if an item's text cannot be re-read on its own (the caller takes the full path).

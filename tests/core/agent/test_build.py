@@ -26,6 +26,7 @@ from tarbuild import D, F, make_tar
 from r2k8s.cluster.conversation import Conversation, open_inputs
 from r2k8s.cluster.plan import Plan, plan_run
 from r2k8s.core.agent.frames import FrameDecoder, encode
+from r2k8s.core.agent.transfer import send_ware
 from r2k8s.core.errors import R2k8sError
 from r2k8s.core.run.record import RunRecord
 from r2k8s.formula_files import load_formula_file
@@ -52,13 +53,13 @@ class Env:
     dir: Path
     pod: Pod
 
-    def formula(self, script: str, **kw) -> Path:  # type: ignore[no-untyped-def]
+    def formula(self, script: str, **kw) -> Path:
         kw.setdefault("fetch", {"/": ["file://./rootfs.tgz"]})
         return write_formula(
             self.dir, kw.pop("inputs", {"/": rootfs_ware_id()}), {"exec": ["/bin/sh", "-c", script]}, **kw
         )
 
-    def plan(self, formula: Path, **kw) -> Plan:  # type: ignore[no-untyped-def]
+    def plan(self, formula: Path, **kw) -> Plan:
         return plan_run(load_formula_file(formula), **kw)
 
     def run(self, plan: Plan, monitor: Lines | None = None) -> tuple[RunRecord | R2k8sError, int, PipeTransport]:
@@ -73,7 +74,7 @@ class Env:
             outcome = exc
         transport.close()
         code = process.wait(timeout=60)
-        while data := process.stdout.read():  # type: ignore[union-attr]
+        while data := process.stdout.read():
             transport.received += data
         return outcome, code, transport
 
@@ -87,7 +88,7 @@ def env(tmp_path: Path) -> Env:
     return Env(work, Pod(tmp_path / "pod"))
 
 
-def last_frame(transport: PipeTransport) -> tuple[str, dict]:  # type: ignore[type-arg]
+def last_frame(transport: PipeTransport) -> tuple[str, dict]:
     frame = FrameDecoder().feed(bytes(transport.received))[-1]
     return frame.kind, dict(frame.body)
 
@@ -105,7 +106,7 @@ def test_a_run_reports_its_record_in_the_termination_message_and_as_the_last_lin
     assert isinstance(record, RunRecord), record
     assert code == 0 and record.exit_code == 0
     assert record.formula_id == plan.spec.formula_id
-    ware = record.results["/task/out"]  # type: ignore[index]
+    ware = record.results["/task/out"]
     h = ware.split(":", 1)[1]
     assert (env.dir / "wares" / h[:3] / h[3:6] / h).is_file()
     assert monitor.outputs == [b"building"]
@@ -152,24 +153,20 @@ def test_inputs_sharing_a_ware_are_streamed_once(env: Env) -> None:
     assert bytes(transport.sent).count(b'{"wareBegin"') == 1
 
 
+SLEEP = "3017"
+"""How long this module's long actions sleep: a number no other test uses, so :func:`sleepers` finds only them."""
+
+
 def start_long_run(env: Env, heartbeat: float = 20.0) -> tuple[PipeTransport, Plan]:
-    plan = env.plan(env.formula("echo started; sleep 300"), heartbeat_timeout=heartbeat)
+    plan = env.plan(env.formula(f"echo started; sleep {SLEEP}"), heartbeat_timeout=heartbeat)
     process = start_agent(env.pod, plan.spec)
     transport = PipeTransport(process)
     decoder, seen = FrameDecoder(), []
     transport.send(encode("hello", {"version": 1}))
     readers = open_inputs(plan, lambda _l: None)
     for key, reader in readers.items():  # what the conversation's sender does
-        data = reader.read()
-        import hashlib
-
-        transport.send(encode("wareBegin", {"id": key}))
-        from r2k8s.core.agent.frames import encode_bytes
-
-        for i in range(0, len(data), 100_000):
-            transport.send(encode("ware", {"id": key, "data": encode_bytes(data[i : i + 100_000])}))
-        transport.send(encode("wareEnd", {"id": key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}))
-        reader.close()
+        with reader:
+            send_ware(lambda kind, body: transport.send(encode(kind, body)), {"id": key}, reader)
     deadline = time.monotonic() + 60
     while not any(f.kind == "txt" for f in seen):
         assert time.monotonic() < deadline, "the action never started"
@@ -180,11 +177,12 @@ def start_long_run(env: Env, heartbeat: float = 20.0) -> tuple[PipeTransport, Pl
 
 
 def sleepers() -> list[int]:
+    """This module's actions still alive (other tests' ``sleep 300``, in pods or fake pods, do not count)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", b"300"]:
+                if (entry / "cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", SLEEP.encode()]:
                     found.append(int(entry.name))
             except OSError:
                 pass
@@ -229,14 +227,14 @@ def test_no_client_attaching_ends_the_pod(env: Env) -> None:
     began = time.monotonic()
     assert process.wait(timeout=30) == 8
     assert time.monotonic() - began < 10
-    frames = FrameDecoder().feed(process.stdout.read())  # type: ignore[union-attr]
+    frames = FrameDecoder().feed(process.stdout.read())
     assert [f.kind for f in frames] == ["result"]  # only the outcome, for the log
     assert "no client attached within 1 s" in env.pod.termination_message()
 
 
 def test_a_malformed_frame_from_the_client_ends_the_run(env: Env) -> None:
-    process = start_agent(env.pod, env.plan(env.formula("sleep 300")).spec)
-    os.write(process.stdin.fileno(), b'{"hello":{"version":1}}\n{"hb":[]}\n')  # type: ignore[union-attr]
+    process = start_agent(env.pod, env.plan(env.formula(f"sleep {SLEEP}")).spec)
+    os.write(process.stdin.fileno(), b'{"hello":{"version":1}}\n{"hb":[]}\n')
     assert process.wait(timeout=30) == 8
     assert "malformed frame" in env.pod.termination_message()
 

@@ -1,7 +1,11 @@
-"""The client <-> build agent framing: round trips however the bytes are cut, and bytes from the network never crash it."""
+"""The client <-> build agent framing.
+
+Frames round-trip however the bytes are cut, and bytes from the network never crash it.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -29,7 +33,7 @@ frames = st.tuples(st.text(min_size=1, max_size=12), st.dictionaries(st.text(max
 
 def cut(data: bytes, points: list[int]) -> list[bytes]:
     edges = sorted({0, len(data), *(p % (len(data) + 1) for p in points)})
-    return [data[a:b] for a, b in zip(edges, edges[1:])]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
 
 
 @given(st.lists(frames, max_size=8), st.lists(st.integers(min_value=0), max_size=12))

@@ -24,7 +24,7 @@ def value(text: str | bytes) -> object:
 
 def error(text: str | bytes, **kwargs: object) -> JsonSyntaxError:
     with pytest.raises(JsonSyntaxError) as info:
-        loads(text, **kwargs)  # type: ignore[arg-type]
+        loads(text, **kwargs)
     assert info.value.category is Category.USAGE
     return info.value
 

@@ -34,7 +34,7 @@ def _record(**kw: object) -> RunRecord:
         "results": {},
     }
     base.update(kw)
-    return RunRecord(**base)  # type: ignore[arg-type]
+    return RunRecord(**base)
 
 
 def _quoted(s: str) -> str:

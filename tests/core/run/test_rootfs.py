@@ -66,7 +66,7 @@ def realpath_after_chroot(root: Path, query: str) -> str:
     ),
     query=st.lists(NAMES | st.just("l"), min_size=0, max_size=6).map(lambda p: "/" + "/".join(p)),
 )
-def test_resolve_agrees_with_the_kernel_after_chroot_and_stays_inside(tmp_path_factory, dirs, links, query) -> None:  # type: ignore[no-untyped-def]
+def test_resolve_agrees_with_the_kernel_after_chroot_and_stays_inside(tmp_path_factory, dirs, links, query) -> None:
     root = tmp_path_factory.mktemp("root")
     build_tree(root, dirs, links, [])
     try:

@@ -53,11 +53,11 @@ class Env:
     def fetch(self) -> dict[str, list[str]]:
         return {"/": ["file://./rootfs.tgz"]}
 
-    def formula(self, action: dict, **kw) -> Path:  # type: ignore[type-arg]
+    def formula(self, action: dict, **kw) -> Path:
         kw.setdefault("fetch", self.fetch)
         return write_formula(self.dir, kw.pop("inputs", self.rootfs), action, **kw)
 
-    def run(self, formula: Path, *args: str, **kw) -> Outcome:  # type: ignore[no-untyped-def]
+    def run(self, formula: Path, *args: str, **kw) -> Outcome:
         return run_local(formula, *args, cache=self.cache, jobs=self.jobs, **kw)
 
     def assert_clean(self) -> None:
@@ -76,7 +76,7 @@ def env(tmp_path: Path) -> Env:
     return Env(work, tmp_path / "cache", tmp_path / "jobs")
 
 
-def sh(script: str, **action) -> dict:  # type: ignore[no-untyped-def, type-arg]
+def sh(script: str, **action) -> dict:
     return {"exec": ["/bin/sh", "-c", script], **action}
 
 
@@ -287,7 +287,7 @@ def test_host_mounts_are_bound_read_only_or_writable(env: Env, tmp_path: Path) -
         ({"/mnt": "mount:ro:relative/path"}, "must be an absolute path"),
     ],
 )
-def test_invalid_mount_inputs_are_refused_before_anything_runs(env: Env, extra: dict, message: str) -> None:  # type: ignore[type-arg]
+def test_invalid_mount_inputs_are_refused_before_anything_runs(env: Env, extra: dict, message: str) -> None:
     outcome = env.run(env.formula(sh("echo ran"), inputs={**env.rootfs, **extra}))
     assert outcome.code == 10 and outcome.stdout == "" and message in outcome.stderr
     assert "ran" not in outcome.output_lines()
@@ -370,7 +370,7 @@ def test_a_hash_mismatch_fails_and_caches_nothing(env: Env) -> None:
         ({"exec": ["/bin/true"], "cwd": "/etc/hostname/sub"}, "failed building cradle fs (cwd)"),
     ],
 )
-def test_an_action_that_cannot_start_is_an_invalid_job(env: Env, action: dict, fragment: str) -> None:  # type: ignore[type-arg]
+def test_an_action_that_cannot_start_is_an_invalid_job(env: Env, action: dict, fragment: str) -> None:
     expect_failure(env.run(env.formula(action)), 40, fragment)
     env.assert_clean()
 
@@ -435,7 +435,7 @@ def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 60)
     raise AssertionError(f"never saw {needle!r}; stderr so far:\n{seen}")
 
 
-def wait_until(predicate, timeout: float = 15) -> bool:  # type: ignore[no-untyped-def]
+def wait_until(predicate, timeout: float = 15) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -528,7 +528,10 @@ def test_the_cli_offers_exactly_the_executors_and_placers_the_core_has() -> None
 
     assert EXECUTORS + tuple(ALIASES) == run_command.EXECUTOR_CHOICES
     assert run_command.PLACER_CHOICES == PLACERS
-    probe = "import sys, r2k8s.cli.app; r2k8s.cli.app.build_parser(); print(sorted(m for m in sys.modules if m.startswith('r2k8s.core')))"
+    probe = (
+        "import sys, r2k8s.cli.app; r2k8s.cli.app.build_parser();"
+        " print(sorted(m for m in sys.modules if m.startswith('r2k8s.core')))"
+    )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "assembly" not in loaded and "executor" not in loaded  # building the parser stays cheap
 

@@ -55,7 +55,7 @@ def test_bad_filters_are_clear_usage_errors(mode: str, text: str, words: str) ->
 
 def test_object_form_values_must_be_strings() -> None:
     with pytest.raises(R2k8sError, match=r"outputs.uid: filter values are strings, got int 1000"):
-        flt.Filters.from_mapping(flt.PACK, {"uid": 1000}, where="outputs")  # type: ignore[dict-item]
+        flt.Filters.from_mapping(flt.PACK, {"uid": 1000}, where="outputs")
 
 
 def test_values_are_normalised_as_go_timeless_api_does() -> None:

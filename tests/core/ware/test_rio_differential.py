@@ -105,8 +105,8 @@ if RIO is None:
     )
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402 - only once the module-level skip above has not fired
+from hypothesis import strategies as st  # noqa: E402 - likewise
 
 pytestmark = pytest.mark.slow
 

@@ -33,7 +33,7 @@ class ZeroFileTar(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer) -> int:
         view = memoryview(buffer).cast("B")
         if self._position < len(self._header):
             n = min(len(view), len(self._header) - self._position)
@@ -46,7 +46,7 @@ class ZeroFileTar(io.RawIOBase):
         return n
 
 
-def peak_while(run) -> int:  # type: ignore[no-untyped-def]
+def peak_while(run) -> int:
     tracemalloc.start()
     try:
         run()

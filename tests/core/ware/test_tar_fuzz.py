@@ -61,7 +61,7 @@ class Hang(Exception):
 
 @contextlib.contextmanager
 def time_limit(seconds: int = EXAMPLE_TIME_LIMIT):
-    def alarm(_signum, _frame):  # type: ignore[no-untyped-def]
+    def alarm(_signum, _frame):
         raise Hang(f"no answer within {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, alarm)
@@ -80,7 +80,7 @@ def _seed(fmt: int) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=fmt) as tar:
 
-        def add(name: str, kind: bytes = tarfile.REGTYPE, content: bytes | None = None, **attrs) -> None:  # type: ignore[no-untyped-def]
+        def add(name: str, kind: bytes = tarfile.REGTYPE, content: bytes | None = None, **attrs) -> None:
             info = tarfile.TarInfo(name)
             info.type, info.mtime, info.mode = kind, 1262304000, 0o755 if kind == tarfile.DIRTYPE else 0o644
             for key, value in attrs.items():
@@ -161,7 +161,7 @@ def mutate(data: bytes, headers: list[int], mutations: list[tuple], fix_checksum
 
 
 @st.composite
-def mutated_tarballs(draw) -> bytes:  # type: ignore[no-untyped-def]
+def mutated_tarballs(draw) -> bytes:
     seed = draw(st.sampled_from(sorted(SEEDS)))
     how = draw(st.sampled_from(["plain", "gzip-after-mutating", "mutate-the-gzip"]))
     mutations = draw(st.lists(mutation, min_size=1, max_size=4))
@@ -194,12 +194,12 @@ TYPEFLAGS = [bytes([c]) for c in b"0000000000111222222555555555xxxxxLLK3466"] + 
 HEADER_ONLY = [bytes([c]) for c in b"123456"]
 
 
-def _sometimes(good, bad, bad_one_in: int = 5):  # type: ignore[no-untyped-def]
+def _sometimes(good, bad, bad_one_in: int = 5):
     """``good`` most of the time, ``bad`` about once in ``bad_one_in``."""
     return st.integers(0, bad_one_in - 1).flatmap(lambda n: bad if n == 0 else good)
 
 
-def _base256(width: int):  # type: ignore[no-untyped-def]
+def _base256(width: int):
     def encode(v: int) -> bytes:
         raw = (v % (1 << (8 * width))).to_bytes(width, "big")
         return bytes([raw[0] | (0x80 if v >= 0 else 0xC0)]) + raw[1:]
@@ -207,7 +207,7 @@ def _base256(width: int):  # type: ignore[no-untyped-def]
     return st.integers(-(1 << 63), (1 << 63) - 1).map(encode)
 
 
-def _numeric(width: int, small: int = 4096):  # type: ignore[no-untyped-def]
+def _numeric(width: int, small: int = 4096):
     octal = st.integers(0, small).map(lambda v: b"%0*o\x00" % (width - 1, v))
     odd = st.one_of(
         st.integers(0, 8 ** (width - 1) - 1).map(lambda v: b"%0*o\x00" % (width - 1, v)),
@@ -251,7 +251,7 @@ PAX_VALUES = [
 
 
 @st.composite
-def pax_payload(draw) -> bytes:  # type: ignore[no-untyped-def]
+def pax_payload(draw) -> bytes:
     out = b""
     for _ in range(draw(st.integers(0, 4))):
         key = draw(_sometimes(st.sampled_from(PAX_KEYS), st.binary(max_size=8)))
@@ -269,7 +269,7 @@ def pax_payload(draw) -> bytes:  # type: ignore[no-untyped-def]
 
 
 @st.composite
-def random_header_archives(draw) -> bytes:  # type: ignore[no-untyped-def]
+def random_header_archives(draw) -> bytes:
     """1-6 headers with valid checksums; each field is sane most of the time and hostile sometimes."""
     out = b""
     for _ in range(draw(st.integers(1, 6))):
@@ -334,19 +334,19 @@ FS_TYPES = {
 COMPRESSIONS = {"none": "w", "gzip": "w:gz", "bzip2": "w:bz2", "xz": "w:xz"}
 
 
-def _component(max_size: int):  # type: ignore[no-untyped-def]
+def _component(max_size: int):
     chars = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/")
     return st.text(chars, min_size=1, max_size=max_size).filter(lambda c: c != "." and not c.startswith(".."))
 
 
-def _name(fmt: str):  # type: ignore[no-untyped-def]
+def _name(fmt: str):
     size, count = (14, 5) if fmt == "ustar" else (120, 6)
     parts = st.lists(_component(size), min_size=1, max_size=count).map("/".join)
     return st.tuples(st.sampled_from(["", "./"]), parts).map("".join)
 
 
 @st.composite
-def tar_entry(draw, fmt: str) -> tuple[tarfile.TarInfo, bytes | None, tuple[int, int] | None]:  # type: ignore[no-untyped-def]
+def tar_entry(draw, fmt: str) -> tuple[tarfile.TarInfo, bytes | None, tuple[int, int] | None]:
     kind = draw(st.sampled_from(sorted(KINDS)))
     info = tarfile.TarInfo(draw(_name(fmt)))
     info.type = KINDS[kind]
@@ -381,7 +381,7 @@ def tar_entry(draw, fmt: str) -> tuple[tarfile.TarInfo, bytes | None, tuple[int,
 
 
 @st.composite
-def valid_tarballs(draw, compressions: tuple[str, ...] = tuple(COMPRESSIONS)):  # type: ignore[no-untyped-def]
+def valid_tarballs(draw, compressions: tuple[str, ...] = tuple(COMPRESSIONS)):
     fmt = draw(st.sampled_from(sorted(FORMATS)))
     entries = draw(st.lists(tar_entry(fmt), min_size=1, max_size=6))
     compression = draw(st.sampled_from(sorted(compressions)))
@@ -401,7 +401,7 @@ def valid_tarballs(draw, compressions: tuple[str, ...] = tuple(COMPRESSIONS)):  
 
 
 @st.composite
-def mutated_generated_tarballs(draw) -> bytes:  # type: ignore[no-untyped-def]
+def mutated_generated_tarballs(draw) -> bytes:
     """A generated valid archive (devices, links, odd owners...), sometimes left alone, often mutated."""
     data, _ = draw(valid_tarballs(compressions=("none",)))
     mutations = draw(st.lists(mutation, max_size=3))
@@ -538,9 +538,9 @@ def test_tarreader_reads_what_tarfile_reads(generated: tuple[bytes, list]) -> No
     data, exact_times = generated
     ours = read_with_tarreader(data)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
-        theirs = [(m, tar.extractfile(m).read() if m.isreg() else None) for m in tar.getmembers()]  # type: ignore[union-attr]
+        theirs = [(m, tar.extractfile(m).read() if m.isreg() else None) for m in tar.getmembers()]
     assert len(ours) == len(theirs) == len(exact_times)
-    for (meta, content), (member, their_content), exact in zip(ours, theirs, exact_times):
+    for (meta, content), (member, their_content), exact in zip(ours, theirs, exact_times, strict=True):
         assert meta.name == posixpath.normpath(member.name), (meta.name, member.name)
         assert meta.type == FS_TYPES[member.type]
         assert meta.perms == member.mode & 0o7777

@@ -39,27 +39,27 @@ UPSTREAM = {
     ),
 }
 
-O = dict(uid=7000, gid=7000)
+OWNER = dict(uid=7000, gid=7000)
 # The rio fixtures, rebuilt from their listed contents (rio transmat/tar/fixtures/notes.md).
 REBUILT = {
     "rio/tar_withBase.tgz": [
-        D(".", mtime=1433015615, **O),
-        F("./ab", mtime=1433015615, **O),
-        D("./bc", mtime=1433015615, **O),
+        D(".", mtime=1433015615, **OWNER),
+        F("./ab", mtime=1433015615, **OWNER),
+        D("./bc", mtime=1433015615, **OWNER),
     ],
-    "rio/tar_sansBase.tgz": [F("ab", mtime=1433013083, **O), D("cd", mtime=1433013086, **O)],
+    "rio/tar_sansBase.tgz": [F("ab", mtime=1433013083, **OWNER), D("cd", mtime=1433013086, **OWNER)],
     "rio/tar_kitchenSink.tgz": [
-        D(".", mtime=1506536826, **O),
-        D("./dir", mtime=1506536795, **O),
-        F("./dir/f1", mode=0o750, mtime=1506536755, **O),
-        D("./deep", mtime=1506536830, **O),
-        D("./deep/tree", mtime=1506536839, **O),
-        F("./deep/tree/f3", b"file 3\n", mtime=1506536839, **O),
-        L("./lnkdangle", "nonexistent", mtime=1506536774, **O),
-        D("./empty", mtime=1506536762, **O),
+        D(".", mtime=1506536826, **OWNER),
+        D("./dir", mtime=1506536795, **OWNER),
+        F("./dir/f1", mode=0o750, mtime=1506536755, **OWNER),
+        D("./deep", mtime=1506536830, **OWNER),
+        D("./deep/tree", mtime=1506536839, **OWNER),
+        F("./deep/tree/f3", b"file 3\n", mtime=1506536839, **OWNER),
+        L("./lnkdangle", "nonexistent", mtime=1506536774, **OWNER),
+        D("./empty", mtime=1506536762, **OWNER),
         F("./f2", b"f2\n", mtime=1506536799, uid=4000, gid=5000),
-        L("./lnkfile", "f2", mtime=1506536809, **O),
-        L("./lnkdir", "dir/", mtime=1506536782, **O),
+        L("./lnkfile", "f2", mtime=1506536809, **OWNER),
+        L("./lnkdir", "dir/", mtime=1506536782, **OWNER),
     ],
 }
 
@@ -115,7 +115,7 @@ def test_sans_base_worked_example_node_bytes() -> None:
 
 def test_symlinks_do_not_change_the_modern_id_but_do_change_the_legacy_one() -> None:
     base = REBUILT["rio/tar_kitchenSink.tgz"]
-    retargeted = [L(e.name, "elsewhere", mtime=e.mtime, **O) if e.linkname else e for e in base]
+    retargeted = [L(e.name, "elsewhere", mtime=e.mtime, **OWNER) if e.linkname else e for e in base]
     assert scan(make_tar(base)) == scan(make_tar(retargeted))
     assert scan(make_tar(base), legacy=True) != scan(make_tar(retargeted), legacy=True)
 

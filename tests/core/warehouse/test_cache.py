@@ -197,17 +197,17 @@ def test_a_concurrently_filled_entry_wins(cache: WareCache, tmp_path: Path) -> N
     final = cache.path_for(ware)
     original = WareCache._publish
 
-    def sneak_in(staged: Path, target: Path, log) -> None:  # type: ignore[no-untyped-def]
+    def sneak_in(staged: Path, target: Path, log) -> None:
         target.mkdir(parents=True)
         (target / "marker").write_text("first")
         original(staged, target, log)
 
     lines: list[str] = []
-    WareCache._publish = staticmethod(sneak_in)  # type: ignore[method-assign]
+    WareCache._publish = staticmethod(sneak_in)
     try:
         assert cache.ensure(ware, [f"ca+file://{tmp_path}/wh"], log=lines.append) == final
     finally:
-        WareCache._publish = staticmethod(original)  # type: ignore[method-assign]
+        WareCache._publish = staticmethod(original)
     assert (final / "marker").read_text() == "first"
     assert not (final / "hello.txt").exists()
     assert any("discarding this copy" in line for line in lines)
@@ -256,7 +256,7 @@ def test_threads_and_processes_download_once(cache: WareCache, served: LoopbackW
     for thread in threads:
         thread.join(timeout=60)
     outputs = [proc.communicate(timeout=60) for proc in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert Path(out.strip()) == cache.path_for(ware)
     assert results == [cache.path_for(ware)] * 8

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,14 +23,16 @@ from repo import FIXTURES
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.ware.wareid import WareID
+from r2k8s.core.warehouse.cache import WareCache
 from r2k8s.core.warehouse.fetch import open_url, open_ware
 from r2k8s.core.warehouse.save import begin_save
-from r2k8s.core.warehouse.urls import WarehouseURL
+from r2k8s.core.warehouse.urls import WarehouseURL, hash_file_name
 
 BUSYBASH = WareID.parse("tar:6q7G4hWr283FpTa5Lf8heVqw9t97b5VoMU6AGszuBYAz9EzQdeHVFAou7c4W9vFcQ6")
 WARE = WareID("tar", "5y6NvK6GBPQ6CcuNyJyWtSrMAJQ4LVrAcZSoCRAzMSk5o53pkTYiieWyRivfvhZwhZ")
 CONTENT = b"not really a tarball, but warehouses do not care\n"
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def ca_put(base: Path, hash_: str, data: bytes = CONTENT) -> Path:
@@ -119,11 +121,49 @@ def test_ca_shard_path_for_any_base58_hash(hash_: str) -> None:
     assert WarehouseURL.parse("file+ca:///wh").location_for(ware) == f"/wh/{hash_}"
 
 
-@pytest.mark.parametrize("hash_", ["", ".", "..", "../../etc/passwd", "a/b"])
-def test_hashes_that_cannot_be_a_file_name_are_refused(hash_: str) -> None:
+@pytest.mark.parametrize("hash_", ["", ".", "..", "../../etc/passwd", "a/b", "a\0b", ".abc", ".tmp.upload.1234"])
+@pytest.mark.parametrize("url", ["ca+file:///wh", "file+ca:///wh", "ca+https://h/wh", "https+ca://h/wh"])
+def test_hashes_that_cannot_be_a_file_name_are_refused(hash_: str, url: str) -> None:
     with pytest.raises(R2k8sError) as excinfo:
-        WarehouseURL.parse("ca+file:///wh").location_for(WareID("tar", hash_))
+        WarehouseURL.parse(url).location_for(WareID("tar", hash_))
     assert category_of(excinfo) is Category.USAGE
+    assert excinfo.value.message.endswith("has a hash that cannot name a file in a warehouse")
+
+
+def test_a_hash_naming_a_staging_file_cannot_reach_another_save(tmp_path: Path) -> None:
+    """In a flat legacy warehouse the wares sit beside the staging files: a dot name must never be a ware's."""
+    with begin_save("file+ca://" + str(tmp_path)) as sink:
+        staged = sink.staging_path
+        assert staged is not None and staged.parent == tmp_path
+        with pytest.raises(R2k8sError) as excinfo:
+            WarehouseURL.parse("file+ca://" + str(tmp_path)).location_for(WareID("tar", staged.name))
+        assert category_of(excinfo) is Category.USAGE
+        with pytest.raises(R2k8sError):
+            sink.commit(WareID("tar", staged.name))
+    assert list(tmp_path.iterdir()) == []  # the refused commit left nothing behind
+
+
+@given(st.text(alphabet=BASE58, min_size=1) | st.text(alphabet=BASE64URL, min_size=1))
+def test_no_real_hash_is_refused(hash_: str) -> None:
+    """rio's hashes are base58, repeatr v0.15's legacy ones base64url: the file-name rule refuses none of them."""
+    assert hash_file_name(WareID("tar", hash_)) == hash_
+
+
+def _refused(locate: Callable[[], object]) -> bool:
+    try:
+        locate()
+    except R2k8sError as exc:
+        assert exc.category is Category.USAGE
+        return True
+    return False
+
+
+@given(st.text(alphabet=st.sampled_from("./\0ab"), max_size=4))
+def test_the_warehouse_and_the_cache_refuse_the_same_hashes(hash_: str) -> None:
+    ware = WareID("tar", hash_)
+    in_warehouse = _refused(lambda: WarehouseURL.parse("ca+file:///wh").location_for(ware))
+    in_cache = _refused(lambda: WareCache("/c").path_for(ware))
+    assert in_warehouse == in_cache == (not hash_ or hash_.startswith(".") or "/" in hash_ or "\0" in hash_)
 
 
 @pytest.mark.parametrize(

@@ -236,11 +236,25 @@ def _ldflags() -> str:
 def _input_digest(go_version: str, ldflags: str) -> str:
     digest = hashlib.sha256()
     digest.update(f"{go_version}\n{ldflags}\n".encode())
+    _add_sources(digest)
+    return digest.hexdigest()
+
+
+def recipe_digest() -> str:
+    """What this checkout builds, Go's version aside: the link flags and go/'s sources, which pin
+    the Kubernetes modules. Cheap (no Go needed), so ``up`` can tell whether a cluster built from
+    another cache runs what this checkout would build, without building anything."""
+    digest = hashlib.sha256()
+    digest.update(f"{_ldflags()}\n".encode())
+    _add_sources(digest)
+    return digest.hexdigest()[:16]
+
+
+def _add_sources(digest: hashlib._Hash) -> None:
     for path in sorted(GO_SOURCE.rglob("*")):
         if path.is_file():
             digest.update(f"{path.relative_to(GO_SOURCE)}\n".encode())
             digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def _remove_other_builds(keep: Path) -> None:

@@ -58,11 +58,17 @@ def ensure_pause_archive(binaries: Binaries) -> ImageArchive:
     return archive
 
 
+def python_archive_name() -> str:
+    """The Python image's recipe (the host's Debian release and the mmdebstrap options), which names its archive."""
+    suite = debian_suite()
+    key = hashlib.sha256("\n".join((suite, *PYTHON_ROOTFS_OPTIONS)).encode()).hexdigest()[:16]
+    return f"python-{suite}-{key}"
+
+
 def ensure_python_archive() -> ImageArchive:
     suite = debian_suite()
     sources = debian_sources(suite)
-    key = hashlib.sha256("\n".join((suite, *PYTHON_ROOTFS_OPTIONS)).encode()).hexdigest()[:16]
-    path = images_dir() / f"python-{suite}-{key}.oci.tar"
+    path = images_dir() / f"{python_archive_name()}.oci.tar"
     if path.is_file():
         return read_image_archive(path)
     if shutil.which("mmdebstrap") is None:

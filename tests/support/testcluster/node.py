@@ -2,6 +2,12 @@
 
 ``up`` is idempotent: a healthy cluster started from the same build and images is reused as it
 is; anything else (a stopped, half-started or outdated cluster) is taken down and started afresh.
+A healthy cluster started from another build cache (``$R2K8S_CI_CACHE``) is reused without
+building anything when it runs what this checkout would build (the same recipe: Kubernetes
+version, Go sources and link flags, Python image). A healthy cluster that is not what ``up``
+would run is replaced only when no other session holds its lease (``lease``); while one does,
+``up`` refuses and names the holders. ``up`` also refuses to start a cluster while another state
+directory's cluster runs (they would share ports, the bridge and the cgroups).
 ``down`` leaves no process, mount, network interface or cgroup of the cluster behind, and removes
 its state directory; the build cache stays.
 
@@ -11,6 +17,7 @@ the API server comes up), then the controller-manager, the scheduler and finally
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -18,10 +25,9 @@ import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
-from . import api, build, cgroups, configs, images, mounts, network, pki, processes, settings
+from . import api, build, cgroups, configs, images, lease, mounts, network, pki, processes, settings
 from .progress import say
 from .settings import PORTS, StateLayout
 
@@ -43,13 +49,35 @@ REQUIRED_CNI_PLUGINS = ("bridge", "host-local", "loopback")
 def up() -> Path:
     """Start the cluster, or reuse a healthy one; return the admin kubeconfig's path."""
     layout = settings.layout()
-    _check_prerequisites()
+    if os.geteuid() != 0:
+        raise SystemExit("the test cluster runs as root (it mounts, makes a bridge and runs containers)")
     with _locked(layout):
+        running = _running(layout)
+        if running is None:
+            _refuse_beside_another_cluster(layout)
+        elif not _same_cache(running):
+            # Decided before any build step: another cache may hold nothing yet (a cold build
+            # takes 20 minutes), and the running cluster does not need it.
+            differences = _recipe_differences(running)
+            if not differences:
+                say(
+                    f"reusing the running cluster, built in {_cache_of(running)} "
+                    f"(this up's build cache {settings.cache_dir()} is not used)"
+                )
+                return layout.admin_kubeconfig
+            _refuse_if_in_use(layout, running, differences)
+        _check_prerequisites()
         binaries, archives = _ensure_build()
         expected = _record(binaries, archives)
-        if _healthy(layout, expected):
-            say("reusing the running cluster")
-            return layout.admin_kubeconfig
+        if running is not None:
+            differences = _build_differences(running, expected)
+            if not differences:
+                say("reusing the running cluster")
+                if running.get("recipe") != expected["recipe"]:
+                    # Recorded by an older up: add the recipe, so other caches can tell it too.
+                    _write_record(layout, {**running, "recipe": expected["recipe"]})
+                return layout.admin_kubeconfig
+            _refuse_if_in_use(layout, running, differences)
         if layout.root.exists():
             say("taking down what is left of an earlier cluster")
             _stop(layout, binaries.directory)
@@ -60,7 +88,7 @@ def up() -> Path:
             say(f"start failed; stopping what did start (logs stay in {layout.logs})")
             _stop(layout, binaries.directory)
             raise
-        layout.record.write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
+        _write_record(layout, expected)
         say("cluster ready")
         return layout.admin_kubeconfig
 
@@ -107,21 +135,126 @@ def _ensure_build() -> tuple[build.Binaries, list[images.ImageArchive]]:
 
 
 def _record(binaries: build.Binaries, archives: list[images.ImageArchive]) -> dict:
+    """What a cluster runs (``cluster.json``): the build (whose directory names the cache it is in),
+    the images' digests, and the recipe they were made from."""
     return {
         "kubernetes": settings.KUBERNETES_VERSION,
-        "binaries": str(binaries.directory),
+        # Resolved: the cache may be reached through a symlink, and /proc/PID/exe never is.
+        "binaries": str(binaries.directory.resolve()),
         "images": {archive.name: archive.digest for archive in archives},
+        "recipe": _recipe(),
     }
 
 
-def _healthy(layout: StateLayout, expected: dict) -> bool:
+def _recipe() -> dict[str, str]:
+    """What this checkout would run, computed without building anything."""
+    return {
+        "kubernetes": settings.KUBERNETES_VERSION,
+        "go_sources": build.recipe_digest(),
+        "python_image": images.python_archive_name(),
+    }
+
+
+def _write_record(layout: StateLayout, record: dict) -> None:
+    layout.record.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def _running(layout: StateLayout) -> dict | None:
+    """The record of the cluster running in ``layout``, if every daemon runs and the node is Ready."""
     try:
-        if json.loads(layout.record.read_text()) != expected:
-            return False
+        record = json.loads(layout.record.read_text())
     except (OSError, ValueError):
-        return False
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("binaries"), str):
+        return None
     running = {d.name for d in processes.recorded(layout) if d.alive()}
-    return running == set(DAEMONS) and api.ready(layout) and api.node_ready(layout)
+    if running == set(DAEMONS) and api.ready(layout) and api.node_ready(layout):
+        return record
+    return None
+
+
+def _cache_of(record: dict) -> Path:
+    """The build cache a cluster was started from: its binaries are in ``<cache>/bin/<key>``."""
+    return Path(record["binaries"]).parents[1]
+
+
+def _same_cache(record: dict) -> bool:
+    return _cache_of(record).resolve() == settings.cache_dir().resolve()
+
+
+def _build_differences(running: dict, expected: dict) -> list[str]:
+    """How the running cluster differs from the build and images in this cache (empty: not at all)."""
+    differences = []
+    if running.get("kubernetes") != expected["kubernetes"]:
+        differences.append(f"it runs Kubernetes {running.get('kubernetes')}, this checkout {expected['kubernetes']}")
+    ours, theirs = Path(expected["binaries"]).name, Path(running["binaries"]).name
+    if theirs != ours:
+        differences.append(f"it runs the build {theirs}, this checkout's is {ours}")
+    if running.get("images") != expected["images"]:
+        differences.append(f"it runs the images {running.get('images')}, this cache has {expected['images']}")
+    return differences
+
+
+def _recipe_differences(running: dict) -> list[str]:
+    """How the running cluster's recipe differs from this checkout's (empty: not at all)."""
+    theirs = running.get("recipe")
+    if not isinstance(theirs, dict):
+        return ["its record has no recipe to compare (an older up started it)"]
+    return [
+        f"{name}: it runs {theirs.get(name)}, this checkout needs {ours}"
+        for name, ours in _recipe().items()
+        if theirs.get(name) != ours
+    ]
+
+
+def _refuse_if_in_use(layout: StateLayout, running: dict, differences: list[str]) -> None:
+    """Return when the running cluster may be replaced (no other session holds its lease); else
+    exit, saying who holds it."""
+    holders = lease.holders(layout)
+    if not holders:
+        say(f"replacing the running cluster, which no session uses ({'; '.join(differences)})")
+        return
+    raise SystemExit(
+        f"up: the test cluster in {layout.root} is running and in use, and it is not what this up would run, "
+        f"so it is left alone.\n"
+        f"  It was started from the build cache {_cache_of(running)}; this up's is {settings.cache_dir()} "
+        f"(under $R2K8S_CI_CACHE).\n"
+        f"  It differs: {'; '.join(differences)}.\n"
+        f"  Its session lease {lease.path(layout)} is held by {', '.join(map(str, holders))}.\n"
+        "  Run up again once they have finished, or with the build cache the cluster was started from; "
+        "tests/support/testcluster/down takes it down (breaking those sessions)."
+    )
+
+
+def _refuse_beside_another_cluster(layout: StateLayout) -> None:
+    """Exit when a cluster of another state directory runs: a second one would fight it for the
+    ports, the bridge and the cgroups, and stopping a failed start would take both down."""
+    for pid, state in _other_clusters(layout):
+        other = StateLayout(state)
+        holders = lease.holders(other)
+        held = f"held by {', '.join(map(str, holders))}" if holders else "held by no session"
+        raise SystemExit(
+            f"up: another test cluster is running, from the state directory {state} (its kube-apiserver is "
+            f"pid {pid}); this up's state directory is {layout.root} ($R2K8S_CLUSTER_DIR). Only one runs at "
+            f"a time (fixed ports, the bridge {settings.BRIDGE}). Its session lease {lease.path(other)} is {held}.\n"
+            f"  Use R2K8S_CLUSTER_DIR={state}, or take it down first: "
+            f"R2K8S_CLUSTER_DIR={state} tests/support/testcluster/down"
+        )
+
+
+def _other_clusters(layout: StateLayout) -> list[tuple[int, Path]]:
+    """(pid, state directory) of each running kube-apiserver of a test cluster not in ``layout``."""
+    found = []
+    for pid in processes.all_pids():
+        argv = processes.cmdline(pid)
+        if not argv or Path(argv[0]).name != "kube-apiserver" or f"--secure-port={PORTS.apiserver}" not in argv:
+            continue
+        for argument in argv:
+            if argument.startswith("--tls-cert-file="):
+                state = Path(argument.partition("=")[2]).parent.parent  # <state>/pki/apiserver.crt
+                if state != layout.root and processes.process_alive(pid):
+                    found.append((pid, state))
+    return found
 
 
 def _start(layout: StateLayout, binaries: build.Binaries, archives: list[images.ImageArchive]) -> None:
@@ -288,6 +421,8 @@ def _stray_processes(layout: StateLayout, binaries_directory: Path | None) -> li
     of the cluster's programs."""
     programs = {"etcd", "containerd", "containerd-shim-runc-v2", "runc", "pause", "kube"}
     marker = str(layout.root)
+    if binaries_directory is not None:
+        binaries_directory = binaries_directory.resolve()  # as /proc/PID/exe shows it
     strays = []
     for pid in processes.all_pids():
         if pid == os.getpid():
@@ -356,10 +491,8 @@ def _remove_host_files() -> None:
         CNI_RESULTS,
         CNI_RESULTS.parent,
     ):
-        try:
+        with contextlib.suppress(OSError):
             directory.rmdir()
-        except OSError:
-            pass
 
 
 def _listening_unix_sockets() -> set[str]:
@@ -397,14 +530,12 @@ def missing_prerequisites() -> list[str]:
 
 
 def _check_prerequisites() -> None:
-    if os.geteuid() != 0:
-        raise SystemExit("the test cluster runs as root (it mounts, makes a bridge and runs containers)")
     missing = missing_prerequisites()
     if missing:
         raise SystemExit(f"the test cluster needs {'; '.join(missing)} (.ci/install-cluster installs them)")
 
 
-@contextmanager
+@contextlib.contextmanager
 def _locked(layout: StateLayout) -> Iterator[None]:
     """One ``up`` or ``down`` at a time per state directory (say, two pytest sessions at once)."""
     lock_path = layout.root.with_name(layout.root.name + ".lock")

@@ -7,11 +7,12 @@ as ours only while ``/proc/PID/exe`` is still the recorded executable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +89,11 @@ def log_tail(layout: StateLayout, name: str, lines: int = 40) -> str:
 
 
 def wait_until(
-    ready: callable, what: str, timeout: float, daemon: Daemon | None = None, layout: StateLayout | None = None
+    ready: Callable[[], object],
+    what: str,
+    timeout: float,
+    daemon: Daemon | None = None,
+    layout: StateLayout | None = None,
 ) -> None:
     """Poll ``ready()`` until it is true; fail early, with the log's tail, if ``daemon`` dies."""
     deadline = time.monotonic() + timeout
@@ -113,16 +118,15 @@ def stop(daemon: Daemon, timeout: float = 15.0) -> None:
     terminate([daemon.pid], timeout, lambda pid: process_alive(pid, daemon.executable))
 
 
-def terminate(pids: Sequence[int], timeout: float, alive: callable = None) -> None:
+def terminate(pids: Sequence[int], timeout: float, alive: Callable[[int], bool] | None = None) -> None:
     """Send SIGTERM to each pid, wait up to ``timeout`` seconds, then SIGKILL the rest and wait."""
     is_alive = alive or (lambda pid: process_alive(pid))
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
         remaining = [pid for pid in pids if is_alive(pid)]
         for pid in remaining:
-            try:
+            # Gone since the check: nothing left to signal.
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + wait
         while remaining and time.monotonic() < deadline:
             for pid in remaining:
@@ -169,7 +173,6 @@ def _executable(pid: int) -> str | None:
 
 def _reap(pid: int) -> None:
     """Collect ``pid`` if it is our own exited child, so that it does not linger as a zombie."""
-    try:
+    # Not our child (or already collected): its own parent reaps it.
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -1,4 +1,4 @@
-"""What runs in pods: one entry point for both agents, the contract with their clients, frames and specs.
+"""What runs in pods: one entry point for both agents, the contract with their clients, frames, ware transfer, specs.
 
 The top layer of the core: it may import anything in :mod:`r2k8s.core`.
 The zipapp's ``__main__`` calls :func:`dispatch`; the client side

@@ -20,6 +20,9 @@ container's stdin through ``attach``, the agent writes its stdout)::
                                       <-     result {runRecord | error}
     bye {}                            ->     exit
 
+Both ends move wares with :mod:`r2k8s.core.agent.transfer` (one sending
+loop, one receiving end, each checking size and SHA-256).
+
 Nothing is written to stdout before the client's ``hello``, so an attached
 client sees everything (if no client ever comes, only the final ``result``).
 The agent stops the action and exits when the client is gone: stdin reaches
@@ -38,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -47,19 +49,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from r2k8s.core.agent.contract import BUILD_SPEC_ENV, NODE_NAME_ENV, PROTOCOL_VERSION, TERMINATION_LOG, WORK_DIR
-from r2k8s.core.agent.frames import (
-    DATA_CHUNK_BYTES,
-    Frame,
-    FrameDecoder,
-    FramingError,
-    decode_bytes,
-    encode,
-    encode_bytes,
-)
+from r2k8s.core.agent.frames import Frame, FrameDecoder, FramingError, encode
 from r2k8s.core.agent.run_spec import RunSpec
+from r2k8s.core.agent.transfer import WARE_FRAMES, WareInbox, send_ware
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.formula.model import FormulaContext
@@ -135,15 +130,6 @@ class FramedMonitor:
             self.writer.send("txt", {"t": int(time.time()), "msg": piece.decode("utf-8", "surrogateescape")})
 
 
-class _IncomingWare:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.file = open(path, "wb")  # noqa: SIM115 - stays open across frames; closed when the ware ends
-        self.digest = hashlib.sha256()
-        self.size = 0
-        self.done = False
-
-
 class ClientLink:
     """The client's side of the conversation: stdin frames, heartbeats, wares streamed in."""
 
@@ -152,7 +138,7 @@ class ClientLink:
         self.stdin_fd = stdin_fd
         self.incoming = incoming
         self.ware_files = {ware: incoming / f"{index}.tar" for index, ware in enumerate(sorted(spec.streamed))}
-        self._wares: dict[str, _IncomingWare] = {}
+        self._inbox: WareInbox[BinaryIO] = WareInbox("id", "ware", self._open_ware)
         self._cond = threading.Condition()
         self.hello = False
         self.bye = False
@@ -199,7 +185,7 @@ class ClientLink:
                 pass
             elif frame.kind == "bye":
                 self.bye = True
-            elif frame.kind in ("wareBegin", "ware", "wareEnd"):
+            elif frame.kind in WARE_FRAMES:
                 self._ware_frame(frame)
             else:
                 raise FramingError(f"unknown frame kind {frame.kind!r}")
@@ -209,30 +195,24 @@ class ClientLink:
         ware = frame.field("id", str)
         if ware not in self.ware_files:
             raise FramingError(f"ware {ware!r} was not announced in the run spec")
-        if frame.kind == "wareBegin":
-            if ware in self._wares:
-                raise FramingError(f"ware {ware!r} sent twice")
-            self.incoming.mkdir(parents=True, exist_ok=True)
-            self._wares[ware] = _IncomingWare(self.ware_files[ware])
+        arrived = self._inbox.handle(frame)
+        if arrived is None:
             return
-        state = self._wares.get(ware)
-        if state is None or state.done:
-            raise FramingError(f"{frame.kind!r} for ware {ware!r} outside its transfer")
-        if frame.kind == "ware":
-            data = decode_bytes(frame.body.get("data"), f"ware {ware} data")
-            state.file.write(data)
-            state.digest.update(data)
-            state.size += len(data)
-            return
-        state.file.close()
-        state.done = True
-        size, digest = frame.field("size", int), frame.field("sha256", str)
-        if (size, digest) != (state.size, state.digest.hexdigest()):
+        arrived.sink.close()
+        if not arrived.intact:
+            assert arrived.sent is not None
+            size, digest = arrived.sent
             self.failure = R2k8sError(
                 Category.WARE_CORRUPT,
-                f"ware {_q(ware)} was damaged on its way from the client: received {state.size} bytes with sha256"
-                f" {state.digest.hexdigest()}, the client sent {size} bytes with sha256 {digest}",
+                f"ware {_q(ware)} was damaged on its way from the client: received {arrived.received} bytes with"
+                f" sha256 {arrived.sha256}, the client sent {size} bytes with sha256 {digest}",
             )
+
+    def _open_ware(self, ware: str, _frame: Frame) -> BinaryIO:
+        if ware in self._inbox:
+            raise FramingError(f"ware {ware!r} sent twice")
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        return open(self.ware_files[ware], "wb")  # stays open across frames; closed when the ware ends
 
     # -- liveness ---------------------------------------------------------------------------
 
@@ -273,9 +253,7 @@ class ClientLink:
         with self._cond:
             self._cond.wait_for(
                 lambda: (
-                    self.gone_reason is not None
-                    or self.failure is not None
-                    or all(ware in self._wares and self._wares[ware].done for ware in self.ware_files)
+                    self.gone_reason is not None or self.failure is not None or self._inbox.all_done(self.ware_files)
                 )
             )
             if self.failure is not None:
@@ -402,24 +380,20 @@ class BuildAgent:
 
     def _return_outputs(self, record: RunRecord) -> None:
         """Send each packed output the client saves itself (only those that have a hash were saved)."""
+        results = record.results or {}
         for index, path in enumerate(self.spec.returned):
             packed = self.outbox / f"{index}.tar"
             if not packed.exists():
                 continue
-            digest = hashlib.sha256()
-            size = packed.stat().st_size
-            self.writer.send("wareBegin", {"path": path, "size": size})
             with open(packed, "rb") as source:
-                while chunk := source.read(DATA_CHUNK_BYTES):
-                    if self._stop_reason is not None:
-                        raise R2k8sError(Category.CANCELLED, f"cancelled: {self._stop_reason}")
-                    digest.update(chunk)
-                    self.writer.send("ware", {"path": path, "data": encode_bytes(chunk)})
-            results = record.results or {}
-            self.writer.send(
-                "wareEnd", {"path": path, "wareID": results.get(path, ""), "size": size, "sha256": digest.hexdigest()}
-            )
+                size = os.fstat(source.fileno()).st_size
+                end = {"wareID": results.get(path, "")}
+                send_ware(self.writer.send, {"path": path}, source, size, end=end, before_chunk=self._check_stop)
             packed.unlink()
+
+    def _check_stop(self) -> None:
+        if self._stop_reason is not None:
+            raise R2k8sError(Category.CANCELLED, f"cancelled: {self._stop_reason}")
 
     def _finish(self, result: dict[str, Any]) -> None:
         message = json.dumps(result, ensure_ascii=True, separators=(",", ":"))

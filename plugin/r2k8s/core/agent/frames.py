@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "DATA_CHUNK_BYTES",
     "MAX_FRAME_BYTES",
     "Frame",
     "FrameDecoder",

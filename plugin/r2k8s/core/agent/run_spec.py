@@ -25,12 +25,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from typing import Any
 
-from r2k8s.core.agent.contract import PROTOCOL_VERSION, decode_spec
+from r2k8s.core.agent.contract import PROTOCOL_VERSION
+from r2k8s.core.agent.spec import FormulaSpec, read_spec
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.formula.document import context_document, formula_document
-from r2k8s.core.formula.model import Formula, FormulaContext
-from r2k8s.core.formula.parse import parse_context, parse_formula
 
 __all__ = ["RunSpec"]
 
@@ -40,11 +40,7 @@ def _spec_error(message: str) -> R2k8sError:
 
 
 @dataclasses.dataclass(frozen=True)
-class RunSpec:
-    formula: Formula
-    context: FormulaContext
-    formula_id: str
-    legacy_inputs: tuple[str, ...] = ()
+class RunSpec(FormulaSpec):
     streamed: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     """Ware ID string -> the input paths it fills; the client sends each ware once."""
     returned: tuple[str, ...] = ()
@@ -71,24 +67,16 @@ class RunSpec:
 
     @classmethod
     def from_json(cls, text: str) -> RunSpec:
-        doc = decode_spec(text, _spec_error, "the client")
-        try:
-            formula = parse_formula(doc.get("formula"))
-            context = parse_context(doc.get("context"))
-            streamed = {
+        return read_spec(text, _spec_error, "the client", cls._from_document)
+
+    @classmethod
+    def _from_document(cls, doc: dict[str, Any]) -> RunSpec:
+        return cls(
+            *cls.formula_fields(doc),
+            streamed={
                 str(ware): tuple(str(p) for p in paths) for ware, paths in dict(doc.get("streamed") or {}).items()
-            }
-            return cls(
-                formula=formula,
-                context=context,
-                formula_id=str(doc["formulaID"]),
-                legacy_inputs=tuple(str(p) for p in doc.get("legacyInputs") or ()),
-                streamed=streamed,
-                returned=tuple(str(p) for p in doc.get("returned") or ()),
-                heartbeat_timeout=float(doc.get("heartbeatTimeout", 20.0)),
-                first_contact_timeout=float(doc.get("firstContactTimeout", 120.0)),
-            )
-        except R2k8sError as exc:
-            raise _spec_error(exc.message) from None
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _spec_error(f"{type(exc).__name__}: {exc}") from None
+            },
+            returned=tuple(str(p) for p in doc.get("returned") or ()),
+            heartbeat_timeout=float(doc.get("heartbeatTimeout", 20.0)),
+            first_contact_timeout=float(doc.get("firstContactTimeout", 120.0)),
+        )

@@ -26,12 +26,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from typing import Any
 
-from r2k8s.core.agent.contract import AGENT_ENV_PREFIX, CACHE_DIR, PROTOCOL_VERSION, SERVICE_SPEC_ENV, decode_spec
+from r2k8s.core.agent.contract import AGENT_ENV_PREFIX, CACHE_DIR, PROTOCOL_VERSION, SERVICE_SPEC_ENV
+from r2k8s.core.agent.spec import FormulaSpec, read_spec
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.formula.document import context_document, formula_document
-from r2k8s.core.formula.model import Formula, FormulaContext
-from r2k8s.core.formula.parse import parse_context, parse_formula
 
 __all__ = ["ServiceSpec", "action_environment"]
 
@@ -41,11 +41,7 @@ def _spec_error(message: str) -> R2k8sError:
 
 
 @dataclasses.dataclass(frozen=True)
-class ServiceSpec:
-    formula: Formula
-    context: FormulaContext
-    formula_id: str
-    legacy_inputs: tuple[str, ...] = ()
+class ServiceSpec(FormulaSpec):
     argv: tuple[str, ...] | None = None
     cwd: str | None = None
     keep_env: tuple[str, ...] = ()
@@ -72,24 +68,19 @@ class ServiceSpec:
 
     @classmethod
     def from_json(cls, text: str) -> ServiceSpec:
-        doc = decode_spec(text, _spec_error, "the manifests")
-        try:
-            argv = doc.get("argv")
-            return cls(
-                formula=parse_formula(doc.get("formula")),
-                context=parse_context(doc.get("context")),
-                formula_id=str(doc["formulaID"]),
-                legacy_inputs=tuple(str(p) for p in doc.get("legacyInputs") or ()),
-                argv=None if argv is None else tuple(str(a) for a in argv),
-                cwd=None if doc.get("cwd") is None else str(doc["cwd"]),
-                keep_env=tuple(str(n) for n in doc.get("keepEnv") or ()),
-                drop_env=tuple(str(n) for n in doc.get("dropEnv") or ()),
-                cache=str(doc.get("cache") or CACHE_DIR),
-            )
-        except R2k8sError as exc:
-            raise _spec_error(exc.message) from None
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _spec_error(f"{type(exc).__name__}: {exc}") from None
+        return read_spec(text, _spec_error, "the manifests", cls._from_document)
+
+    @classmethod
+    def _from_document(cls, doc: dict[str, Any]) -> ServiceSpec:
+        argv = doc.get("argv")
+        return cls(
+            *cls.formula_fields(doc),
+            argv=None if argv is None else tuple(str(a) for a in argv),
+            cwd=None if doc.get("cwd") is None else str(doc["cwd"]),
+            keep_env=tuple(str(n) for n in doc.get("keepEnv") or ()),
+            drop_env=tuple(str(n) for n in doc.get("dropEnv") or ()),
+            cache=str(doc.get("cache") or CACHE_DIR),
+        )
 
 
 def action_environment(environ: Mapping[str, str], spec: ServiceSpec) -> dict[str, str]:

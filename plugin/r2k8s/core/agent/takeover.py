@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from r2k8s.core.errors import Category, R2k8sError
@@ -36,7 +36,7 @@ from r2k8s.core.errors import quote as _q
 from r2k8s.core.scratch import remove_tree
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.fsmeta import Metadata
-from r2k8s.core.ware.tree import file_chunks, metadata_from_stat, walk
+from r2k8s.core.ware.tree import copy_tree
 from r2k8s.core.ware.unpack import DirectoryPlacer
 
 __all__ = ["ALWAYS_KEPT", "clear_root", "mountpoints", "place_over", "take_over"]
@@ -122,7 +122,7 @@ class _OverPlacer(DirectoryPlacer):
     def _logical(self, name: str) -> str:
         return self.logical if name == "." else os.path.normpath(os.path.join(self.logical, name))
 
-    def place(self, meta: Metadata, content: Iterable[memoryview] | None) -> None:  # type: ignore[override]
+    def place(self, meta: Metadata, content: Iterator[memoryview] | None) -> None:
         logical = self._logical(meta.name)
         parent = meta.name.rsplit("/", 1)[0] if "/" in meta.name else None
         if logical in self.protected or (parent is not None and parent in self.skipped):
@@ -138,17 +138,12 @@ class _OverPlacer(DirectoryPlacer):
             self._kinds[meta.name] = fsmeta.DIR
             self._dirs[meta.name] = meta
             return
-        super().place(meta, content)  # type: ignore[arg-type]
+        super().place(meta, content)
 
 
 def place_over(target: str, logical: str, source: Path, protected: set[str], keep: set[str], log: LogFn) -> None:
     """Copy the cached tree ``source`` onto ``target`` (whose path in the new root is ``logical``)."""
-    placer = _OverPlacer(Path(target), logical, protected, keep, log)
-    for name, path, st in walk(source):
-        meta = metadata_from_stat(name, st, path)
-        content = file_chunks(path, meta.size) if stat.S_ISREG(st.st_mode) else None
-        placer.place(meta, content)
-    placer.finish()
+    copy_tree(source, _OverPlacer(Path(target), logical, protected, keep, log))
 
 
 def take_over(root: str, inputs: Mapping[str, Path], mountinfo: str, log: LogFn) -> None:

@@ -42,7 +42,7 @@ from r2k8s.core.errors import quote as _q
 from r2k8s.core.run import linux
 from r2k8s.core.run.rootfs import DirProps, host_path, keep_mtime, place_dir, segments
 from r2k8s.core.scratch import remove_tree
-from r2k8s.core.ware.tree import file_chunks, metadata_from_stat, walk
+from r2k8s.core.ware.tree import copy_tree
 from r2k8s.core.ware.unpack import DirectoryPlacer
 from r2k8s.core.ware.wareid import WareID
 
@@ -189,12 +189,7 @@ class _Assembler:
                     _empty_dir(target) if target == self.assembly.root else remove_tree(Path(target))
                 if not os.path.lexists(target):
                     os.mkdir(target, 0o700)
-                placer = DirectoryPlacer(Path(target))
-                for name, src_path, st in walk(Path(source)):
-                    meta = metadata_from_stat(name, st, src_path)
-                    content = file_chunks(src_path, meta.size) if stat.S_ISREG(st.st_mode) else None
-                    placer.place(meta, content)
-                placer.finish()
+                copy_tree(Path(source), DirectoryPlacer(Path(target)))
             except OSError as exc:
                 raise _invalid_io(f"error placing {_q(path)} with the copy placer", exc) from None
         self.assembly.placements[path] = "copy"

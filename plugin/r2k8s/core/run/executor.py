@@ -181,6 +181,7 @@ def _spawn(child: Callable[[int], NoReturn], group: bool) -> Running:
 
 
 def _report(fd: int, exc: BaseException) -> None:
+    payload: dict[str, str | int]
     if isinstance(exc, R2k8sError):
         payload = {"category": exc.category.name, "message": exc.message}
     elif isinstance(exc, OSError):

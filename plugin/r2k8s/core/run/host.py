@@ -12,12 +12,25 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from typing import Protocol
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, Protocol, TypeAlias
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.run import linux
 
-__all__ = ["Stoppable", "enter_private_mount_namespace", "install_stop_signals", "require_root", "restore_signals"]
+__all__ = [
+    "Handler",
+    "Stoppable",
+    "enter_private_mount_namespace",
+    "install_stop_signals",
+    "require_root",
+    "restore_signals",
+]
+
+
+Handler: TypeAlias = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+"""What ``signal.signal`` returns (``None``: a handler not installed from Python)."""
 
 
 class Stoppable(Protocol):
@@ -53,9 +66,9 @@ def enter_private_mount_namespace() -> None:
         ) from None
 
 
-def install_stop_signals(job: Stoppable) -> dict[int, object]:
+def install_stop_signals(job: Stoppable) -> dict[int, Handler]:
     """Route SIGINT, SIGTERM and SIGHUP to ``job.cancel``; return the previous handlers."""
-    previous: dict[int, object] = {}
+    previous: dict[int, Handler] = {}
 
     def handler(signum: int, _frame: object) -> None:
         job.cancel(f"received {signal.Signals(signum).name}")
@@ -65,7 +78,7 @@ def install_stop_signals(job: Stoppable) -> dict[int, object]:
     return previous
 
 
-def restore_signals(previous: dict[int, object]) -> None:
+def restore_signals(previous: dict[int, Handler]) -> None:
     for signum, handler in previous.items():
-        with contextlib.suppress(TypeError, ValueError):
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+        with contextlib.suppress(TypeError, ValueError):  # TypeError: None, a handler installed outside Python
+            signal.signal(signum, handler)

@@ -290,7 +290,7 @@ class Job:
                 raise R2k8sError(Category.PACK_INVALID, f"output {_q(path)}: {exc.strerror}") from None
             url = self.context.save_urls.get(path, "")
             with begin_save(url, self.base_dir, self.monitor.log) as sink:
-                ware = pack_tree(Path(source), filters, out=sink)
+                ware = pack_tree(Path(source), filters, out=sink.file)
                 if ware.hash and url:
                     sink.commit(ware)
                     self.monitor.log(f"info: saved output {_q(path)} as {_q(ware)} to warehouse {_q(url)}")

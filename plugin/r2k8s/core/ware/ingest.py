@@ -15,13 +15,13 @@ import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.filters import Filters
 from r2k8s.core.ware.fsmeta import Metadata
-from r2k8s.core.ware.tar.compression import open_decompressed
+from r2k8s.core.ware.tar.compression import ByteSource, open_decompressed
 from r2k8s.core.ware.tar.reader import TarReader
 from r2k8s.core.ware.treehash import LegacyTreeHash, TreeHash
 from r2k8s.core.ware.wareid import WareID
@@ -69,7 +69,7 @@ def _hashing(
 
 
 def ingest_tar(
-    stream: BinaryIO,
+    stream: ByteSource,
     filters: Filters,
     placer: Placer | None = None,
     log: Callable[[str], None] | None = None,

@@ -13,24 +13,30 @@ import hashlib
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.filters import Filters
-from r2k8s.core.ware.tar.writer import TarWriter
+from r2k8s.core.ware.tar.writer import ByteSink, TarWriter
 from r2k8s.core.ware.tree import file_chunks, metadata_from_stat, walk
 from r2k8s.core.ware.treehash import TreeHash
 from r2k8s.core.ware.wareid import WareID
 
-__all__ = ["COMPRESSIONS", "pack_tree"]
+__all__ = ["COMPRESSIONS", "PackOutput", "pack_tree"]
 
 
 COMPRESSIONS = ("gzip", "none")
 
 
+class PackOutput(ByteSink, Protocol):
+    """Where :func:`pack_tree` writes the ware: ``write``, and the ``flush`` a :class:`gzip.GzipFile` may call."""
+
+    def flush(self) -> object: ...
+
+
 def pack_tree(
-    root: Path, filters: Filters, out: BinaryIO | None = None, compression: str = "gzip", packtype: str = "tar"
+    root: Path, filters: Filters, out: PackOutput | None = None, compression: str = "gzip", packtype: str = "tar"
 ) -> WareID:
     """Pack ``root`` into ``out`` (if given) and return the ware ID.
 
@@ -44,14 +50,12 @@ def pack_tree(
     if not stat.S_ISDIR(os.lstat(root).st_mode):
         raise R2k8sError(Category.PACK_INVALID, f"cannot pack {str(root)!r}: not a directory")
     tree = TreeHash()
-    sink: BinaryIO | None = None
+    gzipped: gzip.GzipFile | None = None
+    writer: TarWriter | None = None
     if out is not None:
-        sink = (
-            gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=6, mtime=0)
-            if compression == "gzip"
-            else out
-        )  # type: ignore[assignment]
-    writer = TarWriter(sink) if sink is not None else None
+        if compression == "gzip":
+            gzipped = gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=6, mtime=0)
+        writer = TarWriter(out if gzipped is None else gzipped)
     for name, path, st in walk(root):
         if name.startswith(".."):
             fsmeta.clean_relpath(name)  # a name rio could never unpack again ('..0') is refused here already
@@ -72,6 +76,6 @@ def pack_tree(
         tree.add(meta, content_hash)
     if writer is not None:
         writer.close()
-        if sink is not out:
-            sink.close()  # type: ignore[union-attr]
+        if gzipped is not None:
+            gzipped.close()  # writes the gzip trailer; ``out`` stays open, it is the caller's
     return WareID(packtype, tree.ware_hash())

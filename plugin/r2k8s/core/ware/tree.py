@@ -3,6 +3,8 @@
 The walk is pre-order with names sorted byte-wise and iterative, so a very
 deep tree cannot exhaust Python's recursion limit; file contents are read
 in 1 MiB chunks, and a file that changes size while it is read is an error.
+:func:`copy_tree` is the one copy walk (rio's copy placer, and the pod's
+root takeover), with the placer that writes the copy as its parameter.
 Standard library only.
 """
 
@@ -12,12 +14,13 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.fsmeta import Metadata
 
-__all__ = ["file_chunks", "metadata_from_stat", "walk"]
+__all__ = ["Placer", "copy_tree", "file_chunks", "metadata_from_stat", "walk"]
 
 
 CHUNK = 1 << 20
@@ -98,3 +101,33 @@ def file_chunks(path: str, size: int) -> Iterator[bytes]:
             yield chunk
     finally:
         os.close(fd)
+
+
+class Placer(Protocol):
+    """Where :func:`copy_tree` writes: :class:`r2k8s.core.ware.unpack.DirectoryPlacer` or one of its kind."""
+
+    def place(self, meta: Metadata, content: Iterator[memoryview] | None) -> None:
+        """Create the entry ``meta`` describes (``content``: a regular file's bytes)."""
+
+    def finish(self) -> None:
+        """Called once every entry is placed (directory metadata is applied last, deepest first)."""
+
+
+def copy_tree(source: Path, placer: Placer) -> None:
+    """Copy the tree at ``source`` through ``placer``: every entry in :func:`walk`'s order, then ``finish``.
+
+    Each entry goes with the metadata ``lstat`` gives (owner, mode, mtime,
+    link target, device numbers) and, for a regular file, its bytes read by
+    :func:`file_chunks`; the placer decides where and how it lands. Errors
+    are the placer's, :func:`walk`'s and ``OSError``: callers word them.
+    """
+    for name, path, st in walk(source):
+        meta = metadata_from_stat(name, st, path)
+        content = _views(file_chunks(path, meta.size)) if stat.S_ISREG(st.st_mode) else None
+        placer.place(meta, content)
+    placer.finish()
+
+
+def _views(chunks: Iterator[bytes]) -> Iterator[memoryview]:
+    for chunk in chunks:
+        yield memoryview(chunk)

@@ -164,7 +164,7 @@ class TreeHash:
         return root
 
     @staticmethod
-    def _close_dir(stack: list) -> bytes:
+    def _close_dir(stack: list[tuple[bytes, hashlib._Hash]]) -> bytes:
         _, hasher = stack.pop()
         hasher.update(cbor.BREAK)
         digest = hasher.digest()

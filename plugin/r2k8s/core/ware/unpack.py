@@ -21,7 +21,6 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from r2k8s.core.errors import Category, R2k8sError, ware_corrupt
 from r2k8s.core.scratch import remove_tree
@@ -29,6 +28,7 @@ from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.filters import Filters
 from r2k8s.core.ware.fsmeta import DEFAULT_TIME, Metadata
 from r2k8s.core.ware.ingest import ingest_tar
+from r2k8s.core.ware.tar.compression import ByteSource
 from r2k8s.core.ware.wareid import WareID
 
 __all__ = ["DirectoryPlacer", "unpack_tar"]
@@ -99,7 +99,7 @@ class DirectoryPlacer:
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fd, view) :]
-                self._chown(meta, fd=fd)
+                self._chown(meta, fd)
                 os.fchmod(fd, meta.perms)
                 os.utime(fd, ns=_times_ns(meta))
             finally:
@@ -129,15 +129,18 @@ class DirectoryPlacer:
             )
         os.link(self._path(target), path, follow_symlinks=False)
 
-    def _chown(self, meta: Metadata, fd: int | None = None, path: str | None = None) -> None:
-        """Like rio: change ownership only when it differs from this process's."""
+    def _chown(self, meta: Metadata, target: int | str) -> None:
+        """Like rio: change ownership only when it differs from this process's.
+
+        ``target`` is an open file descriptor, or a path (not followed if a symlink).
+        """
         if (meta.uid, meta.gid) == (self._uid, self._gid):
             return
         try:
-            if fd is not None:
-                os.fchown(fd, meta.uid, meta.gid)
+            if isinstance(target, int):
+                os.fchown(target, meta.uid, meta.gid)
             else:
-                os.chown(path, meta.uid, meta.gid, follow_symlinks=False)  # type: ignore[arg-type]
+                os.chown(target, meta.uid, meta.gid, follow_symlinks=False)
         except PermissionError:
             raise R2k8sError(
                 Category.INOPERABLE_PATH,
@@ -146,7 +149,7 @@ class DirectoryPlacer:
             ) from None
 
     def _finish_entry(self, meta: Metadata, path: str) -> None:
-        self._chown(meta, path=path)
+        self._chown(meta, path)
         if meta.type != fsmeta.SYMLINK:
             os.chmod(path, meta.perms, follow_symlinks=False)
         os.utime(path, ns=_times_ns(meta), follow_symlinks=False)
@@ -175,7 +178,7 @@ def _check_target(target: Path) -> None:
 
 def unpack_tar(
     ware_id: WareID,
-    stream: BinaryIO,
+    stream: ByteSource,
     target: Path,
     filters: Filters,
     log: Callable[[str], None] | None = None,

@@ -60,7 +60,7 @@ from r2k8s.core.ware.filters import UNPACK_LOSSLESS
 from r2k8s.core.ware.unpack import unpack_tar
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.fetch import open_ware
-from r2k8s.core.warehouse.urls import shard_dirs
+from r2k8s.core.warehouse.urls import hash_file_name, shard_dirs
 
 __all__ = ["CACHE_ENV", "WareCache", "default_root"]
 
@@ -119,9 +119,7 @@ class WareCache:
                 f"cannot cache ware {_q(ware)}: packtype {_q(ware.packtype)} is not supported"
                 f" (supported: {', '.join(SUPPORTED_PACKTYPES)})"
             )
-        hash_ = ware.hash
-        if not hash_ or hash_.startswith(".") or "/" in hash_ or "\0" in hash_:
-            raise usage_error(f"ware ID {_q(ware)} has a hash that cannot name a cache entry")
+        hash_file_name(ware, "a cache entry")
         return ware
 
     def path_for(self, ware_id: WareID | str, legacy: bool = False) -> Path:
@@ -231,7 +229,7 @@ class WareCache:
             staged = workdir / ware.hash
             reader, _location = open_ware(ware, urls, base_dir, log)
             with reader:
-                source = _Cancellable(reader, cancel) if cancel is not None else reader
+                source = io.BufferedReader(_Cancellable(reader, cancel)) if cancel is not None else reader
                 unpack_tar(ware, source, staged, UNPACK_LOSSLESS, log, legacy=legacy)
             self._publish(staged, final, log)
 

@@ -49,7 +49,7 @@ from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.ware.wareid import WareID
 
-__all__ = ["WarehouseURL", "shard_dirs"]
+__all__ = ["WarehouseURL", "hash_file_name", "shard_dirs"]
 
 
 Kind = Literal["file", "http", "https"]
@@ -116,15 +116,24 @@ def shard_dirs(hash_: str) -> tuple[str, str]:
     return padded[0:3], padded[3:6]
 
 
-def _checked_hash(ware_id: WareID) -> str:
-    """The ware's hash, refused if it could not be a single file name.
+def hash_file_name(ware_id: WareID, what: str = "a file in a warehouse") -> str:
+    """The ware's hash, to be used as one file name; a usage error (it ``cannot name`` ``what``) otherwise.
 
-    rio joins the hash into the path unchecked; a hash such as ``../../x`` would
-    then escape the warehouse, so it is refused here rather than copied.
+    The one check wherever a hash becomes a file name (a warehouse's wares,
+    the ware cache's entries). Refused: the empty hash; one holding ``/`` or
+    NUL; and one starting with ``.``. rio joins the hash into the path
+    unchecked, so ``../../x`` would escape the warehouse. A leading dot is
+    refused as a whole, not just ``.`` and ``..``: dot names are where this
+    code stages and locks (a warehouse's ``.tmp.upload.*`` files sit right
+    beside the wares of a flat legacy warehouse, and the cache keeps its
+    ``.tmp`` and ``.locks``), so a ware named ``.tmp.upload.…`` could read or
+    replace another save's half-written file. No real ware is refused: rio's
+    hashes are base58 and repeatr v0.15's legacy ones base64url, and neither
+    alphabet has a ``.``.
     """
     hash_ = ware_id.hash
-    if not hash_ or hash_ in (".", "..") or "/" in hash_ or "\0" in hash_:
-        raise usage_error(f"ware ID {_q(ware_id)} has a hash that cannot name a file in a warehouse")
+    if not hash_ or hash_.startswith(".") or "/" in hash_ or "\0" in hash_:
+        raise usage_error(f"ware ID {_q(ware_id)} has a hash that cannot name {what}")
     return hash_
 
 
@@ -188,7 +197,7 @@ class WarehouseURL:
         assert self.base_url is not None
         if not self.content_addressed:
             return self.base_url
-        hash_ = _checked_hash(ware_id)
+        hash_ = hash_file_name(ware_id)
         parts = urllib.parse.urlsplit(self.base_url)
         base_path = urllib.parse.unquote(parts.path)
         if self.legacy_flat:
@@ -204,7 +213,7 @@ class WarehouseURL:
         assert self.path is not None
         if not self.content_addressed:
             return self.path
-        hash_ = _checked_hash(ware_id)
+        hash_ = hash_file_name(ware_id)
         if self.legacy_flat:
             return self.path / hash_
         first, second = shard_dirs(hash_)

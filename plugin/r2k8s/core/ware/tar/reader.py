@@ -17,13 +17,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
 
 from r2k8s.core.errors import R2k8sError, ware_corrupt
 from r2k8s.core.goparse import atoi
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.fsmeta import Metadata
-from r2k8s.core.ware.tar.compression import DECOMPRESSION_ERRORS
+from r2k8s.core.ware.tar.compression import DECOMPRESSION_ERRORS, TarStream
 
 __all__ = ["BLOCK", "CHUNK", "MAX_SPECIAL_FILE", "ZERO_BLOCK", "TarEntry", "TarReader"]
 
@@ -56,6 +55,11 @@ class TarEntry:
 
 
 class _Header:
+    """One header as Go's reader builds it: raw name bytes, numbers already parsed.
+
+    Every field but ``xattrs`` is set by :meth:`TarReader._read_header`.
+    """
+
     __slots__ = (
         "devmajor",
         "devminor",
@@ -65,16 +69,27 @@ class _Header:
         "mtime",
         "mtime_ns",
         "name",
-        "pax",
         "size",
         "typeflag",
         "uid",
         "xattrs",
     )
 
+    typeflag: bytes
+    name: bytes
+    linkname: bytes
+    size: int
+    mode: int
+    uid: int
+    gid: int
+    mtime: int
+    mtime_ns: int
+    devmajor: int
+    devminor: int
+    xattrs: dict[str, str]
+
     def __init__(self) -> None:
-        self.xattrs: dict[str, str] = {}
-        self.pax: dict[str, str] = {}
+        self.xattrs = {}
 
 
 def _cstr(field: bytes) -> bytes:
@@ -182,7 +197,7 @@ class TarReader:
     ``log`` receives warnings (skipped PAX global headers), like rio's monitor.
     """
 
-    def __init__(self, stream: BinaryIO, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, stream: TarStream, log: Callable[[str], None] | None = None) -> None:
         self._stream = stream
         self._log = log or (lambda message: None)
         self._remaining = 0  # unread content bytes of the current entry
@@ -229,7 +244,7 @@ class TarReader:
         while self._remaining:
             want = min(self._remaining, CHUNK)
             try:
-                got = self._stream.readinto(view[:want])  # type: ignore[attr-defined]
+                got = self._stream.readinto(view[:want])
             except DECOMPRESSION_ERRORS as exc:
                 raise ware_corrupt(f"corrupt tar compression: {exc}") from None
             if not got:

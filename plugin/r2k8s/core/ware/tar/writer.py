@@ -9,12 +9,12 @@ into a PAX record, as Go's ``archive/tar`` does.
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO
+from typing import Protocol
 
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.fsmeta import Metadata
 
-__all__ = ["BLOCK", "TarWriter", "archive_name"]
+__all__ = ["BLOCK", "ByteSink", "TarWriter", "archive_name"]
 
 BLOCK = 512
 _TYPEFLAGS = {
@@ -28,11 +28,35 @@ _TYPEFLAGS = {
 }
 
 
+class ByteSink(Protocol):
+    """Where the tar bytes go: a binary file, or anything with its ``write``."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
 def _octal(value: int, width: int) -> bytes | None:
     """``width-1`` octal digits plus NUL, or None if it does not fit."""
     if value < 0 or value >= 8 ** (width - 1):
         return None
     return b"%0*o\0" % (width - 1, value)
+
+
+def _octal_fitting(value: int, width: int) -> bytes:
+    """:func:`_octal` of a value the field can always hold."""
+    encoded = _octal(value, width)
+    if encoded is None:
+        raise ValueError(f"{value} does not fit a {width}-byte tar header field")
+    return encoded
+
+
+def _pax_time(seconds: int, nanos: int) -> bytes:
+    """Go ``formatPAXTime``: a negative time with nanoseconds is ``-(|seconds| - 1).(1e9 - nanos)``."""
+    if not nanos:
+        return b"%d" % seconds
+    sign = b""
+    if seconds < 0:
+        sign, seconds, nanos = b"-", -(seconds + 1), 1_000_000_000 - nanos
+    return (b"%s%d.%09d" % (sign, seconds, nanos)).rstrip(b"0")
 
 
 def _pax_record(key: str, value: bytes) -> bytes:
@@ -63,6 +87,8 @@ def archive_name(meta: Metadata) -> bytes:
 #: USTAR header layout up to the prefix; struct pads the short fields with NULs.
 _USTAR = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s12x")
 _ZERO8 = b"0000000\0"
+_ZERO12 = b"00000000000\0"
+_ZEROS = {8: _ZERO8, 12: _ZERO12}
 
 
 def _header_block(
@@ -78,7 +104,7 @@ def _header_block(
     """One USTAR header; ``numbers`` holds the already-encoded uid, gid, size and mtime."""
     block = _USTAR.pack(
         name,
-        _octal(perms & 0o7777, 8),
+        _octal_fitting(perms & 0o7777, 8),
         numbers["uid"],
         numbers["gid"],
         numbers["size"],
@@ -99,7 +125,7 @@ def _header_block(
 class TarWriter:
     """Writes entries to a binary stream; call :meth:`close` to write the end marker."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: ByteSink) -> None:
         self._out = out
         self._pending = 0  # content bytes still owed for the current file
         self._padding = 0
@@ -126,19 +152,16 @@ class TarWriter:
             ("mtime", meta.mtime, 12),
         ):
             encoded = _octal(value, width)
-            if encoded is None or (key == "mtime" and meta.mtime_ns):
-                text = str(value)
-                if key == "mtime" and meta.mtime_ns:
-                    text += f".{meta.mtime_ns:09d}".rstrip("0")
-                pax.append(_pax_record(key, text.encode()))
-                encoded = encoded or _octal(0, width)
-            numbers[key] = encoded
-        for key, value in sorted(meta.xattrs.items()):
-            pax.append(_pax_record("SCHILY.xattr." + key, value.encode("utf-8", "surrogateescape")))
+            if key == "mtime" and meta.mtime_ns:
+                pax.append(_pax_record(key, _pax_time(value, meta.mtime_ns)))
+            elif encoded is None:
+                pax.append(_pax_record(key, b"%d" % value))
+            numbers[key] = _ZEROS[width] if encoded is None else encoded
+        for xattr, xattr_value in sorted(meta.xattrs.items()):
+            pax.append(_pax_record("SCHILY.xattr." + xattr, xattr_value.encode("utf-8", "surrogateescape")))
         if pax:
             data = b"".join(pax)
-            zero = _octal(0, 12)
-            pax_numbers = {"uid": _octal(0, 8), "gid": _octal(0, 8), "size": _octal(len(data), 12), "mtime": zero}
+            pax_numbers = {"uid": _ZERO8, "gid": _ZERO8, "size": _octal_fitting(len(data), 12), "mtime": _ZERO12}
             self._out.write(_header_block(b"PaxHeader", b"", b"x", 0o644, pax_numbers))
             self._out.write(data + bytes(-len(data) % BLOCK))
         device = meta.type in fsmeta.DEVICE_TYPES
@@ -157,7 +180,7 @@ class TarWriter:
         self._pending = size
         self._padding = -size % BLOCK
 
-    def write_content(self, chunk: bytes | memoryview) -> None:
+    def write_content(self, chunk: bytes) -> None:
         if len(chunk) > self._pending:
             raise ValueError("more content than the header's size")
         self._out.write(chunk)

@@ -1,0 +1,167 @@
+"""The function's two ways of reading its input and writing its output, interchangeable under one flow.
+
+:class:`~r2k8s.krm.function.Processor` runs the same steps on either path
+(read, function config, plan, apply or explain, agent ConfigMaps, results);
+a path only says how the text becomes items and how changed items become
+text again:
+
+* :class:`SplicePath`, the fast path (:mod:`.splice`): libyaml reads the
+  input, unchanged items are copied as text and only changed ones are
+  rewritten. It answers an input that holds no formula reference with the
+  input itself, byte for byte. It raises :class:`Fallback` wherever it cannot
+  answer: an input libyaml or the splicer does not take, and every problem
+  (only the round trip reports problems, in the words and ``results`` users
+  see);
+* :class:`RoundTripPath`, the full path (:mod:`.yamlio`, ruamel.yaml): reads
+  and writes every item, keeping comments and scalars as written, and writes
+  problems as ``results`` into a ResourceList. It never falls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from r2k8s.krm.patch import Operation
+from r2k8s.krm.resource_list import FunctionInput, read_input, stream_sources, write_output
+from r2k8s.krm.results import Results
+
+if TYPE_CHECKING:
+    from r2k8s.krm.splice import Layout  # imports PyYAML: only the splice path, once it reads, needs it
+
+__all__ = ["Fallback", "IOPath", "IOPathFactory", "Patches", "RoundTripPath", "SplicePath"]
+
+Patches = Sequence[tuple[int, Sequence[Operation]]]
+"""Item index and the JSON-patch operations planned for that item, in item order."""
+
+
+class Fallback(Exception):
+    """This path cannot answer this input: the next one will."""
+
+
+class IOPath(Protocol):
+    """How one input is read and its answer written; made per input by an :data:`IOPathFactory`."""
+
+    @property
+    def name(self) -> str:
+        """Which path answered (``splice`` or ``round-trip``), as :class:`~r2k8s.krm.function.Outcome` tells."""
+        ...
+
+    def read(self) -> FunctionInput:
+        """The items and function config; raises ``R2k8sError`` for input to refuse (or :class:`Fallback`)."""
+        ...
+
+    def plain(self, config: Any) -> Any:
+        """The function config as plain data, for validation."""
+        ...
+
+    def as_given(self, explaining: bool) -> bool:
+        """True when the input itself is the answer, without planning (the text can change nothing)."""
+        ...
+
+    def write(self, given: FunctionInput, patches: Patches, added: Sequence[Any], results: Results) -> str:
+        """The output: ``given`` with ``patches`` applied, ``added`` items appended and non-error ``results``."""
+        ...
+
+    def failed(self, given: FunctionInput | None, results: Results) -> str:
+        """The output of a failed run: the unchanged ResourceList with the error ``results``, or nothing."""
+        ...
+
+
+class IOPathFactory(Protocol):
+    def __call__(self, text: str, origin: str) -> IOPath: ...
+
+
+class SplicePath:
+    """libyaml in, spliced text out; falls back on anything unusual and on every problem."""
+
+    name = "splice"
+
+    def __init__(self, text: str, origin: str) -> None:
+        self.text = text
+        self._layout: Layout | None = None
+
+    def read(self) -> FunctionInput:
+        from r2k8s.krm import splice
+
+        text = self.text
+        if not text.strip():
+            raise Fallback("no input: the round trip says what is wrong")
+        layout = splice.layout(text)
+        if layout is None or not layout.documents:
+            raise Fallback("not plain block YAML")
+        if layout.mode == "list":
+            document = layout.documents[0]
+            items = document.get("items")
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise Fallback("the ResourceList's items are not a list of resources")
+            function_config = document.get("functionConfig")
+            sources: list[str | None] = []
+        else:
+            items = layout.documents
+            if not all(isinstance(i, dict) for i in items):
+                raise Fallback("a document is not a resource")
+            function_config = None
+            sources = [source for _, source in stream_sources(text)]
+            sources = sources if len(sources) == len(items) else []
+        self._layout = layout
+        return FunctionInput(layout.mode, items, function_config, None, sources)
+
+    def plain(self, config: Any) -> Any:
+        return config  # libyaml's data is plain already (and so is a --config document, or it is used as given)
+
+    def as_given(self, explaining: bool) -> bool:
+        from r2k8s.krm.quick import maybe_formula_reference
+
+        return not maybe_formula_reference(self.text) and not explaining
+
+    def write(self, given: FunctionInput, patches: Patches, added: Sequence[Any], results: Results) -> str:
+        from r2k8s.krm import splice
+
+        if len(results):
+            raise Fallback("only the round trip writes results into the output")
+        if not patches:
+            return self.text
+        if self._layout is None:
+            raise Fallback("nothing was read")
+        output = splice.splice(self.text, self._layout, {index: list(ops) for index, ops in patches}, list(added))
+        if output is None:
+            raise Fallback("an item's text cannot be re-read on its own")
+        return output
+
+    def failed(self, given: FunctionInput | None, results: Results) -> str:
+        raise Fallback("the round trip reports problems")
+
+
+class RoundTripPath:
+    """ruamel.yaml in and out: every item read and written, results written into a ResourceList."""
+
+    name = "round-trip"
+
+    def __init__(self, text: str, origin: str) -> None:
+        self.text = text
+        self.origin = origin
+
+    def read(self) -> FunctionInput:
+        return read_input(self.text, self.origin)
+
+    def plain(self, config: Any) -> Any:
+        from r2k8s.krm import yamlio
+
+        return yamlio.to_plain(config)
+
+    def as_given(self, explaining: bool) -> bool:
+        return False  # the round trip always writes its own output (aliases expanded, dash comments dropped)
+
+    def write(self, given: FunctionInput, patches: Patches, added: Sequence[Any], results: Results) -> str:
+        from r2k8s.krm.patch import apply_round_trip
+
+        for index, operations in patches:
+            apply_round_trip(given.items[index], operations)
+        given.items.extend(added)
+        return write_output(given, results.encode())
+
+    def failed(self, given: FunctionInput | None, results: Results) -> str:
+        if given is not None and given.mode == "list":
+            return write_output(given, results.encode())
+        return ""
