@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from r2k8s import __version__
 from r2k8s.cli import fn
-from r2k8s.cli.console import Parser, Subparsers, log
+from r2k8s.cli.console import Parser, StopRequested, Subparsers, log, stop_on_signals
 from r2k8s.core.errors import Category, R2k8sError
 
 __all__ = ["build_parser", "main"]
@@ -64,11 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             build_parser().print_help(sys.stderr)
             return Category.USAGE.exit_code
     run: Callable[[argparse.Namespace], str | None] = args.run
+    stop_on_signals()  # ``run`` replaces these with its own, which stop the action first
     try:
         result = run(args)
     except R2k8sError as exc:
         log(f"error: {exc.category.wire_name}: {exc.message}")
         return exc.category.exit_code
+    except StopRequested as stop:
+        log(f"error: {Category.CANCELLED.wire_name}: cancelled: received {stop.signal_name}")
+        return Category.CANCELLED.exit_code
     except KeyboardInterrupt:
         log("error: interrupted")
         return Category.CANCELLED.exit_code

@@ -14,9 +14,10 @@ Standard library only.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
-import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,23 +27,88 @@ __all__ = ["remove_tree", "scratch_dir", "sweep_stale"]
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a tree even where unpacked modes forbid it (a ware may hold 0500 dirs)."""
+    """Remove ``path`` and everything under it, however deep, even where unpacked modes forbid it.
 
-    def unlock(func: Callable[[str], object], failed_path: str, _exc_info: object) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(failed_path), 0o700)
-        if os.path.isdir(failed_path) and not os.path.islink(failed_path):
-            with contextlib.suppress(OSError):
-                os.chmod(failed_path, 0o700)
-        func(failed_path)
+    Wares are hostile input: a tree may be thousands of directories deep (past
+    Python's recursion limit, which ``shutil.rmtree`` hits, and past
+    ``PATH_MAX``) and hold ``0500`` or ``0000`` directories. So the walk is
+    iterative and works relative to directory descriptors, holding two at a
+    time; it never follows a symlink, and climbs back with ``..`` only after
+    checking it leads to the directory it came from. A missing ``path`` is
+    not an error.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(path)
+        return
+    parent = os.open(os.path.dirname(os.path.abspath(path)), _DIRECTORY_FLAGS)
+    try:
+        _remove_directory_at(parent, os.path.basename(os.path.abspath(path)))
+    finally:
+        os.close(parent)
 
-    if os.path.lexists(path):
-        if os.path.isdir(path) and not os.path.islink(path):
-            with contextlib.suppress(OSError):
-                os.chmod(path, 0o700)
-            shutil.rmtree(path, onerror=unlock)
-        else:
-            os.unlink(path)
+
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_directory_at(parent: int, name: str) -> int:
+    """Open the directory ``name`` in ``parent`` for removing its entries: made 0700 first if it is not."""
+    st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    if st.st_mode & 0o700 != 0o700:
+        os.chmod(name, 0o700, dir_fd=parent)  # a directory (checked just above), so chmod cannot follow a link
+    return os.open(name, _DIRECTORY_FLAGS, dir_fd=parent)
+
+
+def _empty_files_of(directory: int) -> list[str]:
+    """Unlink every non-directory in ``directory``; return the names of its subdirectories."""
+    subdirectories = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirectories.append(entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=directory)
+    return subdirectories
+
+
+def _remove_directory_at(top_parent: int, top_name: str) -> None:
+    # One frame per level below the top: (name in its parent, the parent's identity, subdirectories left).
+    current = _open_directory_at(top_parent, top_name)
+    frames: list[tuple[str, tuple[int, int], list[str]]] = []
+    pending = _empty_files_of(current)
+    name, parent_identity = top_name, _identity(top_parent)
+    try:
+        while True:
+            if pending:
+                child = pending.pop()
+                frames.append((name, parent_identity, pending))
+                parent_identity = _identity(current)
+                opened = _open_directory_at(current, child)
+                os.close(current)
+                current, name = opened, child
+                pending = _empty_files_of(current)
+                continue
+            if not frames:
+                break
+            up = os.open("..", _DIRECTORY_FLAGS, dir_fd=current)
+            if _identity(up) != parent_identity:
+                os.close(up)
+                raise OSError(errno.EXDEV, f"{name!r} was moved while its tree was being removed")
+            os.close(current)
+            current = up
+            os.rmdir(name, dir_fd=current)
+            name, parent_identity, pending = frames.pop()
+    finally:
+        os.close(current)
+    os.rmdir(top_name, dir_fd=top_parent)
+
+
+def _identity(directory: int) -> tuple[int, int]:
+    st = os.fstat(directory)
+    return st.st_dev, st.st_ino
 
 
 @overload

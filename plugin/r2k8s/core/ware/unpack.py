@@ -176,6 +176,24 @@ def _check_target(target: Path) -> None:
         )
 
 
+def _move_into_place(staging: Path, target: Path) -> None:
+    """Rename the verified staging tree onto ``target`` (absent or an empty directory) in one step.
+
+    Another process may have filled or replaced ``target`` since it was checked
+    (two unpacks racing for it): that is an inoperable target, not a crash.
+    """
+    try:
+        if os.path.lexists(target):
+            os.rmdir(target)
+        os.rename(staging, target)
+    except OSError as exc:
+        raise R2k8sError(
+            Category.INOPERABLE_PATH,
+            f"cannot unpack into {str(target)!r}: {exc.strerror or exc} (something else filled or replaced it"
+            " while this ware was unpacked)",
+        ) from None
+
+
 def unpack_tar(
     ware_id: WareID,
     stream: ByteSource,
@@ -206,9 +224,7 @@ def unpack_tar(
                 f"hash mismatch: expected {ware_id}, the data hashes to {result.prefilter_id}",
             )
         placer.finish()
-        if os.path.lexists(target):
-            os.rmdir(target)
-        os.rename(staging, target)
+        _move_into_place(staging, target)
     except BaseException:
         remove_tree(staging)
         raise
