@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark the KRM function (``r2k8s fn``) beside kustomize's built-in ``images:`` transformer.
 
-    python bench/krm_function.py [--sizes 2000,20000] [--repeat N] [--startup-runs N] [--workdir DIR] [--keep]
+    python bench/krm_function.py [--sizes 2000,20000] [--stream-sizes 50000] [--repeat N] [--startup-runs N]
+                                 [--workdir DIR] [--keep]
 
 For each size N the script writes, in a temporary directory and always the
 same way, N mixed resources (Deployments, StatefulSets, CronJobs, Services,
@@ -34,6 +35,12 @@ Ratios are over the baseline of the same size. Wall time is the whole process
 (``%M``): for kustomize running the function, the larger of the two
 processes. Each output is checked: every formula container rewritten, every
 ``nginx`` image renamed by the baseline.
+
+Then the plain-stream rows (``--stream-sizes``, default 50,000): ``r2k8s fn`` as
+helm's post-renderer, on a plain multi-document stream of one Deployment whose
+image is ``./web.formula`` and N ordinary Deployments, each under a helm 3
+``# Source:`` comment. Reading such a stream once took time quadratic in the
+number of documents (92 s at 50,000); the row shows it linear.
 
 Then start-up: ``r2k8s fn`` on an empty ResourceList (median of
 ``--startup-runs``), as the console script and as ``python -m r2k8s fn``,
@@ -437,6 +444,49 @@ def find_kustomize(given: str | None) -> Path:
     return Path(found)
 
 
+def helm_stream(n: int) -> str:
+    """One Deployment with ``image: ./web.formula`` and ``n`` ordinary ones, as helm 3 renders a chart."""
+    documents = []
+    for index in range(n + 1):
+        name = f"web-{index:05d}"
+        metadata = {"name": name, "labels": {"app": name}}
+        container = {"name": "main", "image": "./web.formula" if index == 0 else "nginx:1.27"}
+        spec = {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}},
+        }
+        document = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
+        documents.append(f"---\n# Source: chart/templates/{name}.yaml\n{dump(document)}")
+    return "".join(documents)
+
+
+def bench_stream(n: int, repeat: int, work: Path, env: dict[str, str], script: Path, log) -> Case:
+    """``r2k8s fn`` on a plain stream (helm's post-renderer protocol): one formula Deployment and ``n`` others."""
+    where = work / f"stream{n}"
+    where.mkdir(parents=True)
+    (where / "stream.yaml").write_text(helm_stream(n))
+    shutil.copyfile(FORMULA, where / "web.formula")
+    log(f"stream n={n}: {(where / 'stream.yaml').stat().st_size / 2**20:.1f} MiB of YAML")
+    scratch = work / "scratch"
+    scratch.mkdir(exist_ok=True)
+    case = Case("r2k8s fn, helm stream", n)
+    for run in range(repeat):
+        sample, out_file, _ = measure([str(script)], scratch, where, env, where / "stream.yaml")
+        case.samples.append(sample)
+        if run == 0:
+            text = out_file.read_text()
+            documents = len(re.findall(r"^kind: ", text, re.MULTILINE))
+            ok = text.count("r2k8s.io/formulas:") == 1 and "./web.formula" not in text and documents == n + 2
+            case.check = (
+                f"{'ok' if ok else 'MISMATCH'}: 1 formula Deployment rewritten among {n + 1}, {documents} documents"
+                " out (the agent ConfigMap added)"
+            )
+        log(f"  {case.name:<27} run {run + 1}/{repeat}: {sample.seconds:7.2f} s, {sample.rss_kib / 1024:7.1f} MiB")
+    shutil.rmtree(where)
+    return case
+
+
 def bench_size(
     n: int, repeat: int, work: Path, env: dict[str, str], script: Path, kustomize: Path | None, log
 ) -> list[Case]:
@@ -563,6 +613,11 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", default="2000,20000", help="comma-separated resource counts (default 2000,20000)")
+    parser.add_argument(
+        "--stream-sizes",
+        default="50000",
+        help="comma-separated Deployment counts for the plain-stream (helm) rows; empty for none (default 50000)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per case; the median is shown (default 3)")
     parser.add_argument("--startup-runs", type=int, default=10, help="runs of each start-up command (default 10)")
     parser.add_argument("--workdir", type=Path, help="where to create the temporary work directory")
@@ -581,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the tables")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    stream_sizes = [int(s) for s in args.stream_sizes.split(",") if s]
     if not os.access(TIME_BIN, os.X_OK):
         parser.error(f"{TIME_BIN} (GNU time) is required to measure per-process peak RSS")
 
@@ -609,6 +665,8 @@ def main(argv: list[str] | None = None) -> int:
             if n > args.kustomize_max:
                 skipped.append(n)
             cases += bench_size(n, args.repeat, work, env, script, kustomize if n <= args.kustomize_max else None, log)
+        for n in stream_sizes:
+            cases.append(bench_stream(n, args.repeat, work, env, script, log))
     finally:
         if args.keep:
             log(f"kept {work}")

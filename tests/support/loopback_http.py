@@ -2,6 +2,8 @@
 
 Tests can force a status for a path (``respond``), slow every response down
 (``delay``) and see how many requests were open at once (``max_in_flight``).
+:func:`misbehaving` serves one body badly: a trickle, a body shorter than its
+``Content-Length``, a hang-up; over TLS too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl
 
 
 @dataclass
@@ -102,5 +108,51 @@ def serve(root: Path, host: str = "127.0.0.1") -> Iterator[LoopbackWarehouse]:
     try:
         yield warehouse
     finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def misbehaving(
+    body: bytes,
+    *,
+    head: int,
+    trickle: float = 0.0,
+    claim: int | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[str]:
+    """Serve ``body`` at any path: ``head`` bytes at once, then (``trickle``) one byte per that many seconds,
+    or (no trickle) hang up. ``Content-Length`` says ``claim`` (default: the whole body); ``tls`` makes it
+    HTTPS. Yields the URL of ``ware.tgz``."""
+    stop = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body) if claim is None else claim))
+            self.end_headers()
+            try:
+                self.wfile.write(body[:head])
+                self.wfile.flush()
+                for offset in range(head, len(body) if trickle else head):
+                    if stop.wait(trickle):
+                        return
+                    self.wfile.write(body[offset : offset + 1])
+                    self.wfile.flush()
+            except OSError:
+                pass  # the client gave up, as it should
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}/ware.tgz"
+    finally:
+        stop.set()
         server.shutdown()
         server.server_close()

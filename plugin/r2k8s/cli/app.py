@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 
 from r2k8s import __version__
 from r2k8s.cli import fn
-from r2k8s.cli.console import Parser, StopRequested, Subparsers, log, stop_on_signals
+from r2k8s.cli.console import Parser, Subparsers, log
+from r2k8s.cli.stopping import StopRequested, stop_on_signals
 from r2k8s.core.errors import Category, R2k8sError
 
 __all__ = ["build_parser", "main"]
@@ -43,12 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"r2k8s {__version__}")
     sub: Subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    from r2k8s.cli import formulas, run, wares
+    from r2k8s.cli import cache, formulas, run, wares
 
     formulas.add_parsers(sub)
     wares.add_parsers(sub)
     run.add_parsers(sub)
     fn.add_parsers(sub)
+    cache.add_parsers(sub)
     return parser
 
 

@@ -45,34 +45,67 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def cmd_fn(args: argparse.Namespace) -> None:
+    from r2k8s.cli import write_stdout
     from r2k8s.krm.quick import unchanged
 
-    text = sys.stdin.read()
+    text = _read_stdin()
     if not (args.explain or args.config or os.environ.get("R2K8S_EXPLAIN")) and unchanged(text):
-        sys.stdout.write(text)  # nothing to expand: the input is the answer (and start-up stays short)
+        write_stdout(text)  # nothing to expand: the input is the answer (and start-up stays short)
         return
     from r2k8s.krm.function import run
 
-    config = None
-    if args.config:
-        from r2k8s.krm.yamlio import YAMLError, load_documents
-
-        try:
-            documents = load_documents(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, YAMLError) as exc:
-            raise R2k8sError(Category.USAGE, f"--config {args.config}: {exc}") from None
-        if len(documents) != 1:
-            raise R2k8sError(
-                Category.USAGE, f"--config {args.config}: expected one YAML document, found {len(documents)}"
-            )
-        config = documents[0]
+    config = _config_document(args.config) if args.config else None
     if args.extra:
         log(f"note: ignoring extra arguments {args.extra!r} (configure the function with --config or functionConfig)")
     outcome = run(text, explain=args.explain, config_override=config)
     for line in outcome.results.stderr_lines():
         log(line)
     if outcome.output:
-        sys.stdout.write(outcome.output)
-        sys.stdout.flush()
+        write_stdout(outcome.output)
     if outcome.exit_code:
         raise SystemExit(outcome.exit_code)
+
+
+def _read_stdin() -> str:
+    """stdin as text: its bytes decoded as UTF-8 with the line endings as given (``\\r\\n`` stays), or an error
+    naming the first byte that is not UTF-8 (the locale's decoder would crash, or let it through as a surrogate)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text-only stream put in place of stdin (tests)
+        return str(sys.stdin.read())
+    return _decoded(buffer.read(), "stdin")
+
+
+def _decoded(data: bytes, what: str) -> str:
+    """``data`` as UTF-8 text, or a usage error naming the first byte that is not (a binary file, Latin-1)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise R2k8sError(
+            Category.USAGE, f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+
+
+def _config_document(name: str) -> object:
+    """The one YAML document of the ``--config`` file; a binary file (not UTF-8, or with NUL bytes), bad YAML,
+    YAML the function would refuse on stdin (:mod:`r2k8s.krm.limits`) or several documents are usage errors."""
+    from r2k8s.krm.limits import shape_problem
+    from r2k8s.krm.yamlio import YAMLError, load_documents
+
+    try:
+        data = Path(name).read_bytes()
+    except OSError as exc:
+        raise R2k8sError(Category.USAGE, f"--config {name}: {exc.strerror or exc}") from None
+    text = _decoded(data, f"--config {name}")
+    if "\0" in text:
+        raise R2k8sError(Category.USAGE, f"--config {name} is not a text file (a NUL byte at offset {data.index(0)})")
+    problem = shape_problem(text)
+    if problem is not None:
+        field = f" at {problem.field}" if problem.field else ""
+        raise R2k8sError(Category.USAGE, f"--config {name}: {problem.message}{field}: refused before reading it")
+    try:
+        documents = load_documents(text)
+    except YAMLError as exc:
+        raise R2k8sError(Category.USAGE, f"--config {name}: {exc}") from None
+    if len(documents) != 1:
+        raise R2k8sError(Category.USAGE, f"--config {name}: expected one YAML document, found {len(documents)}")
+    return documents[0]

@@ -4,7 +4,9 @@
   ``$KUBECONFIG``, else ``~/.kube/config``; ``--context`` picks a context.
   With none of those files and inside a pod (``$KUBERNETES_SERVICE_HOST``),
   the in-cluster service account. The namespace is ``--namespace``, else the
-  context's, else the service account's, else ``default``.
+  context's, else the service account's, else ``default``. A file that cannot
+  be a kubeconfig (binary, not YAML, not a mapping, malformed sections) is a
+  usage error naming it (exit 1), checked before the client library reads it.
 * **Retries**: every call goes through :meth:`Kube.call`, which retries
   what the API server (or the network) means as "try again" -- 429 (honouring
   ``Retry-After``), 500, 502, 503, 504 and dropped or refused connections --
@@ -29,9 +31,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.errors import Category, R2k8sError, usage_error
 
-__all__ = ["RETRIES", "Kube", "Permission", "connect", "is_retryable", "kube_error"]
+__all__ = [
+    "KUBECONFIG_MAX_BYTES",
+    "RETRIES",
+    "Kube",
+    "Permission",
+    "check_kubeconfig",
+    "connect",
+    "is_retryable",
+    "kube_error",
+]
 
 T = TypeVar("T")
 
@@ -39,6 +50,8 @@ RETRIES = 6
 """Attempts after the first; the backoff doubles from 0.5 s up to 8 s (about 20 s in all)."""
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+KUBECONFIG_MAX_BYTES = 16 << 20
+"""Larger than any kubeconfig (kubectl's are kilobytes): a bigger file is refused before it is read whole."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,15 +245,67 @@ def connect(kubeconfig: str | None = None, context: str | None = None, namespace
                 )
             if not Path(path).is_file():
                 raise _failed(f"kubeconfig {path} does not exist")
+            check_kubeconfig(path)
             configuration = client.Configuration()
-            config.load_kube_config(  # type: ignore[no-untyped-call]  # kubernetes.config is unannotated
-                config_file=path, context=context, client_configuration=configuration
-            )
-            chosen = namespace or _context_namespace(path, context) or "default"
+            try:
+                config.load_kube_config(  # type: ignore[no-untyped-call]  # kubernetes.config is unannotated
+                    config_file=path, context=context, client_configuration=configuration
+                )
+                chosen = namespace or _context_namespace(path, context) or "default"
+            except (TypeError, AttributeError, KeyError, ValueError) as exc:  # the loader trusts the file's shape
+                raise usage_error(f"kubeconfig {path} is malformed: {type(exc).__name__}: {exc}") from None
     except ConfigException as exc:
         raise _failed(f"cannot use the cluster configuration{f' {path}' if path else ''}: {exc}") from None
     configuration.retries = False  # retries are Kube.call's, with backoff and a message
     return Kube(client.ApiClient(configuration), chosen)
+
+
+def check_kubeconfig(path: str) -> None:
+    """Refuse, naming ``path``, a file that cannot be a kubeconfig: a usage error (exit 1), not a crash.
+
+    It must be UTF-8 YAML text (no NUL bytes) of at most
+    :data:`KUBECONFIG_MAX_BYTES`, holding a mapping whose ``clusters``,
+    ``contexts`` and ``users`` (where present) are lists of mappings.
+    """
+    import yaml
+
+    def refuse(why: str) -> R2k8sError:
+        return usage_error(f"kubeconfig {path} is not a kubeconfig file: {why}")
+
+    try:
+        with open(path, "rb") as file:
+            data = file.read(KUBECONFIG_MAX_BYTES + 1)
+    except OSError as exc:
+        raise usage_error(f"cannot read kubeconfig {path}: {exc.strerror or exc}") from None
+    if len(data) > KUBECONFIG_MAX_BYTES:
+        raise refuse(f"it is larger than {KUBECONFIG_MAX_BYTES >> 20} MiB")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise refuse(f"it holds a NUL byte at offset {nul} (a binary file, not YAML text)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise refuse(
+            f"it is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}; a binary file, not YAML)"
+        ) from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise refuse(f"it is not valid YAML{where}: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise refuse(f"it is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise refuse("it is YAML nested too deeply to read") from None
+    if doc is None:
+        raise refuse("it is empty")
+    if not isinstance(doc, dict):
+        raise refuse(f"it holds a YAML {type(doc).__name__}, not a mapping (apiVersion, clusters, contexts, users)")
+    for section in ("clusters", "contexts", "users"):
+        items = doc.get(section)
+        if items is not None and not (isinstance(items, list) and all(isinstance(i, dict) for i in items)):
+            raise refuse(f"its {section!r} must be a list of mappings")
 
 
 def _context_namespace(path: str, context: str | None) -> str | None:

@@ -14,6 +14,12 @@ an I/O path (:mod:`.io_paths`): the libyaml splice first, the ruamel.yaml
 round trip wherever the splice falls back (anything unusual, and every
 problem). :class:`Outcome` says which path answered.
 
+Before either path parses anything, the shape of the input is checked
+(:mod:`.limits`): YAML nested deeper than the readers can take, an alias bomb
+or an alias inside the node it names is refused with exit 1 and a message
+naming the document or item, the resource and the field, and *no* output —
+such an input cannot be read safely, so it cannot be echoed back either.
+
 Failure discipline (kustomize and kpt read "exit 0, empty output" as
 "delete everything"): any problem gives a non-zero exit, a message on stderr
 naming the file, the resource and the container, and — when the input was a
@@ -24,32 +30,40 @@ ResourceList — the unchanged list back with an error ``result`` carrying
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from r2k8s.core.agent.contract import AGENT_ZIPAPP
 from r2k8s.core.errors import R2k8sError
+from r2k8s.core.jsonpath import value_at
 from r2k8s.krm.config import FunctionConfig, environment_overrides, parse_function_config
 from r2k8s.krm.io_paths import Fallback, IOPath, IOPathFactory, RoundTripPath, SplicePath
-from r2k8s.krm.locate import dotted, find_containers
+from r2k8s.krm.limits import Problem, might_be_hostile, shape_problem
+from r2k8s.krm.locate import ContainerSite, dotted, find_containers
 from r2k8s.krm.patch import Operation
 from r2k8s.krm.references import FormulaResolver, is_reference
 from r2k8s.krm.resource_list import (
     FunctionInput,
+    InputProblem,
     annotations_of,
     display_file,
     metadata_of,
     namespace_of,
     resource_ref,
+    source_annotation,
     source_file,
 )
-from r2k8s.krm.results import Result, Results
+from r2k8s.krm.results import ResourceRef, Result, Results
 
-__all__ = ["IO_PATHS", "NO_RESOURCES", "Outcome", "Processor", "run"]
+__all__ = ["IO_PATHS", "NO_RESOURCES", "REFUSED", "Outcome", "Processor", "run"]
 
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 PASSED_THROUGH_KINDS = frozenset({"Kptfile"})
 NO_RESOURCES = "the input held no resources: refusing to print nothing"
+_LONE_LF = re.compile("(?<!\r)\n")
+REFUSED = "limits"
+""":attr:`Outcome.path` of an input refused before any I/O path read it (:mod:`.limits`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +73,7 @@ class Outcome:
     output: str
     results: Results = dataclasses.field(default_factory=Results)
     path: str = ""
-    """``splice`` or ``round-trip`` (:mod:`.io_paths`)."""
+    """``splice`` or ``round-trip`` (:mod:`.io_paths`), or :data:`REFUSED`."""
 
     @property
     def exit_code(self) -> int:
@@ -92,6 +106,7 @@ class Processor:
         self.config_override = config_override
         self.origin = origin
         self.paths = tuple(paths)
+        self._checked: tuple[str, bool, Problem | None] | None = None
 
     def execute(self, text: str) -> Outcome:
         """Run on ``text`` over the first path that does not fall back; never empty output with exit code 0."""
@@ -104,10 +119,24 @@ class Processor:
         return self.process(text, last)
 
     def process(self, text: str, path: IOPathFactory) -> Outcome:
-        """Run on ``text`` over ``path`` alone; raises :class:`~r2k8s.krm.io_paths.Fallback` if it cannot answer."""
+        """Run on ``text`` over ``path`` alone; raises :class:`~r2k8s.krm.io_paths.Fallback` if it cannot answer.
+
+        An input written with ``\\r\\n`` line ends gets them in the whole answer: the writers (libyaml,
+        ruamel.yaml) write ``\\n``, and an answer mixing both would change lines nobody meant to change."""
+        outcome = self._process(text, path)
+        if "\r\n" in text and text.count("\n") == text.count("\r\n") and "\n" in outcome.output:
+            return dataclasses.replace(outcome, output=_LONE_LF.sub("\r\n", outcome.output))
+        return outcome
+
+    def _process(self, text: str, path: IOPathFactory) -> Outcome:
+        problem = self._shape_problem(text, exact=not getattr(path, "libyaml_only", False))
+        if problem is not None:
+            return _refused(problem)
         io = path(text, self.origin)
         try:
             given = io.read()
+        except InputProblem as exc:
+            return self._failed(io, None, Results((_problem_result(exc.problem, exc.message),)))
         except R2k8sError as exc:
             return self._failed(io, None, Results((Result(exc.message),)))
         override = self.config_override is not None
@@ -137,9 +166,39 @@ class Processor:
             return Outcome("", Results((Result(NO_RESOURCES),)), io.name)
         return Outcome(output, results, io.name)
 
+    def _shape_problem(self, text: str, *, exact: bool) -> Problem | None:
+        """:func:`~r2k8s.krm.limits.shape_problem`, once per text; without ``exact``, only if the cheap check says so.
+
+        A path that reads with libyaml alone (``libyaml_only``: the splice) may trust the cheap check, which is
+        sound for libyaml; any other (the round trip reads with ruamel.yaml, which accepts more anchor names)
+        gets the walk whatever the cheap check says: beside ruamel.yaml's own reading it costs little."""
+        if self._checked is not None and self._checked[0] is text and (self._checked[1] or not exact):
+            return self._checked[2]
+        walked = exact or might_be_hostile(text)
+        problem = shape_problem(text) if walked else None
+        self._checked = (text, walked, problem)
+        return problem
+
     @staticmethod
     def _failed(io: IOPath, given: FunctionInput | None, results: Results) -> Outcome:
         return Outcome(io.failed(given, results), results, io.name)
+
+
+def _refused(problem: Problem) -> Outcome:
+    """The answer to an input refused by :mod:`.limits`: the error, and no output (it cannot be echoed back)."""
+    message = f"{problem.message}: refused before reading it (the input cannot be read safely, nor echoed back)"
+    return Outcome("", Results((_problem_result(problem, message),)), REFUSED)
+
+
+def _problem_result(problem: Problem, message: str) -> Result:
+    """An error about the resource and field ``problem`` names (as far as they could be read)."""
+    ref = problem.resource
+    resource = (
+        ResourceRef(ref.get("apiVersion", ""), ref.get("kind", ""), ref.get("name", ""), ref.get("namespace"))
+        if ref
+        else None
+    )
+    return Result(message, resource_ref=resource, field=problem.field)
 
 
 def run(text: str, *, explain: bool = False, config_override: Any = None, origin: str = "stdin") -> Outcome:
@@ -154,7 +213,10 @@ def run(text: str, *, explain: bool = False, config_override: Any = None, origin
 
 
 def _skipped(item: Mapping[str, Any], function_config: Any) -> bool:
-    if str(annotations_of(item).get(LOCAL_CONFIG, "")).lower() == "true" or item.get("kind") in PASSED_THROUGH_KINDS:
+    kind = item.get("kind")
+    if str(annotations_of(item).get(LOCAL_CONFIG, "")).lower() == "true" or (
+        isinstance(kind, str) and kind in PASSED_THROUGH_KINDS
+    ):
         return True
     if isinstance(function_config, Mapping):  # kpt sends the function config's own file as an item too
         return (item.get("kind"), item.get("apiVersion"), metadata_of(item).get("name")) == (
@@ -183,46 +245,81 @@ class _Planner:
             sites = [
                 s
                 for s in find_containers(item, self.config.field_paths)
-                if is_reference(str(_node(item, s.path).get("image")))
+                if is_reference(str(value_at(item, s.exact).get("image")))
             ]
-            if not sites:
-                continue
-            from r2k8s.agent_bundle import configmap_name  # imported only when there is work: start-up stays fast
-            from r2k8s.krm.rewrite import PodChanges, container_operations, fetch_container, volume_owner
+            if sites:
+                self._plan_item(index, item, sites)
 
-            fallback = self.given.sources[index] if index < len(self.given.sources) else None
-            shown = display_file(item, fallback)
-            operations: list[Operation] = []
-            pods: dict[tuple[Any, ...], PodChanges] = {}
-            for site in sites:
-                container = _node(item, site.path)
-                field = dotted((*site.path, "image"))
-                try:
-                    ref = self.resolver.resolve(str(container["image"]), source_file(item))
-                except R2k8sError as exc:
-                    message = f"container {container.get('name', '?')!r}: {exc.message}"
-                    self.results.append(Result.about(item, message, field=field, file=shown))
-                    continue
-                ops, spec_json = container_operations(item, site, ref, self.config)
-                operations += ops
-                owner = site.pod_spec if site.pod_spec is not None else volume_owner(item, site.path)
-                if owner is None:
-                    message = (
-                        f"container {container.get('name', '?')!r}: found no pod spec, 'volumes' list"
-                        " or 'spec' around it to hold the agent's volumes"
-                    )
-                    self.results.append(Result.about(item, message, field=field, file=shown))
-                    continue
-                changes = pods.setdefault(owner, PodChanges(owner, standalone=site.pod_spec is None))
-                name = str(container.get("name") or f"container-{len(changes.formulas)}")
-                changes.formulas[name] = ref.formula_id
-                if site.pod_spec is not None:
-                    changes.fetches.append(fetch_container(name, self.config, spec_json))
-            for changes in pods.values():
-                operations += changes.operations(item, self.config, configmap_name())  # built only when needed
-            if operations:
-                self.patches.append((index, operations))
-                self.namespaces.add(namespace_of(item))
+    def _plan_item(self, index: int, item: Mapping[str, Any], sites: list[ContainerSite]) -> None:
+        from r2k8s.agent_bundle import configmap_name  # imported only when there is work: start-up stays fast
+        from r2k8s.krm.rewrite import (
+            PodChanges,
+            container_operations,
+            described,
+            fetch_container,
+            malformed_fields,
+            volume_owner,
+        )
+
+        fallback = self.given.sources[index] if index < len(self.given.sources) else None
+        shown = display_file(item, fallback)
+
+        def refuse(message: str, field: str) -> None:
+            self.results.append(Result.about(item, message, field=field, file=shown))
+
+        problems = len(self.results)
+        for key in ("name", "namespace"):
+            value = metadata_of(item).get(key)
+            if value is not None and not isinstance(value, str):
+                refuse(f"{key}: expected a string, got {described(value)}", f"metadata.{key}")
+        annotation = source_annotation(item)
+        if annotation is not None and "\0" in annotation[1]:
+            refuse(f"the path {annotation[1]!r} holds a NUL byte", dotted(("metadata", "annotations", annotation[0])))
+        if len(self.results) > problems:
+            return
+        operations: list[Operation] = []
+        pods: dict[tuple[Any, ...], PodChanges] = {}
+        for site in sites:
+            container = value_at(item, site.exact)
+            label = f"container {container.get('name', '?')!r}"
+            field = dotted((*site.path, "image"))
+            if site.keys is not None:
+                odd = next(key for key, part in zip(site.keys, site.path, strict=True) if key is not part)
+                refuse(
+                    f"{label}: the mapping key {odd!r} on the way to it is not a string, so no JSON patch can name"
+                    f" it (write it quoted: '{odd}':)",
+                    field,
+                )
+                continue
+            owner = site.pod_spec if site.pod_spec is not None else volume_owner(item, site.path)
+            malformed = malformed_fields(item, site, owner)
+            for path, problem in malformed:
+                inside = path[len(site.path) :] if path[: len(site.path)] == site.path else path[-1:]
+                refuse(f"{label}: {dotted(inside)}: {problem}", dotted(path))  # the result's field: the full path
+            if malformed:
+                continue
+            try:
+                ref = self.resolver.resolve(str(container["image"]), source_file(item))
+            except R2k8sError as exc:
+                refuse(f"{label}: {exc.message}", field)
+                continue
+            if owner is None:
+                refuse(
+                    f"{label}: found no pod spec, 'volumes' list or 'spec' around it to hold the agent's volumes", field
+                )
+                continue
+            ops, spec_json = container_operations(item, site, ref, self.config)
+            operations += ops
+            changes = pods.setdefault(owner, PodChanges(owner, standalone=site.pod_spec is None))
+            name = str(container.get("name") or f"container-{len(changes.formulas)}")
+            changes.formulas[name] = ref.formula_id
+            if site.pod_spec is not None:
+                changes.fetches.append(fetch_container(name, self.config, spec_json))
+        for changes in pods.values():
+            operations += changes.operations(item, self.config, configmap_name())  # built only when needed
+        if operations:
+            self.patches.append((index, operations))
+            self.namespaces.add(namespace_of(item))
 
     def agent_configmaps(self) -> list[Any]:
         """The agent ConfigMaps to add: one per namespace with a patched item, unless the input has it."""
@@ -232,10 +329,14 @@ class _Planner:
         from r2k8s.krm import yamlio
 
         name = configmap_name()
-        present = {(item.get("kind"), namespace_of(item), metadata_of(item).get("name")) for item in self.given.items}
+        present = {
+            (namespace_of(item), metadata_of(item).get("name"))
+            for item in self.given.items
+            if item.get("kind") == "ConfigMap" and isinstance(metadata_of(item).get("name"), str)
+        }
         added = []
         for namespace in sorted(self.namespaces, key=lambda n: n or ""):
-            if ("ConfigMap", namespace, name) in present:
+            if (namespace, name) in present:
                 continue
             manifest = configmap_manifest(name, agent_zipapp())
             if namespace:
@@ -273,9 +374,3 @@ class _Planner:
         if not documents:
             documents.append(yamlio.block({"message": "no container refers to a formula: nothing to change"}))
         return yamlio.dump_documents(documents, explicit_start=True)
-
-
-def _node(item: Any, path: tuple[Any, ...]) -> Any:
-    for part in path:
-        item = item[part]
-    return item

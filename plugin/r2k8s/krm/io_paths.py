@@ -15,6 +15,11 @@ text again:
 * :class:`RoundTripPath`, the full path (:mod:`.yamlio`, ruamel.yaml): reads
   and writes every item, keeping comments and scalars as written, and writes
   problems as ``results`` into a ResourceList. It never falls back.
+
+Before a path reads, the processor checks the input's shape (:mod:`.limits`).
+A path factory with ``libyaml_only = True`` (the splice) reads the input with
+libyaml alone, so the cheap check, sound for libyaml, may decide whether the
+exact one runs; any other path gets the exact check.
 """
 
 from __future__ import annotations
@@ -76,6 +81,9 @@ class SplicePath:
     """libyaml in, spliced text out; falls back on anything unusual and on every problem."""
 
     name = "splice"
+    libyaml_only = True
+    """Reads the whole input with libyaml alone (ruamel.yaml only re-reads items libyaml read), so the cheap
+    shape check (:func:`~r2k8s.krm.limits.might_be_hostile`, sound for libyaml) may gate the exact one."""
 
     def __init__(self, text: str, origin: str) -> None:
         self.text = text

@@ -51,6 +51,15 @@ class ContainerSite:
     """JSON path of the container mapping within the resource."""
     pod_spec: JsonPath | None
     """JSON path of the enclosing pod spec, or ``None`` for a standalone container."""
+    keys: tuple[Any, ...] | None = dataclasses.field(default=None, compare=False)
+    """The keys as they are in the data, where one on the way is not a string (``0:``, ``true:``, a complex
+    key): :attr:`path` writes them as strings, which finds nothing in the data and which no JSON patch can
+    name. ``None`` when :attr:`path` is exact."""
+
+    @property
+    def exact(self) -> tuple[Any, ...]:
+        """The keys and indexes that lead to the container in the data itself."""
+        return self.keys if self.keys is not None else self.path
 
     @property
     def field(self) -> str:
@@ -123,29 +132,36 @@ def _is_pod_spec(node: Any) -> bool:
 
 def find_containers(resource: Mapping[str, Any], extra: Sequence[FieldPath] = ()) -> list[ContainerSite]:
     """Every container of ``resource`` with a string ``image``, in document order, each once."""
-    if resource.get("kind") in SKIPPED_KINDS:
+    kind = resource.get("kind")
+    if isinstance(kind, str) and kind in SKIPPED_KINDS:
         return []
     sites: dict[JsonPath, ContainerSite] = {}
 
-    def walk(node: Any, path: JsonPath, key: str | int | None) -> None:
+    def site(path: JsonPath, pod_spec: JsonPath | None, keys: tuple[Any, ...] | None) -> None:
+        sites.setdefault(path, ContainerSite(path, pod_spec, keys))
+
+    def walk(node: Any, path: JsonPath, key: str | int | None, keys: tuple[Any, ...] | None) -> None:
         if isinstance(node, Mapping):
             if key in POD_SPEC_KEYS and _is_pod_spec(node):
                 for field in POD_CONTAINER_LISTS:
-                    for index, container in enumerate(node.get(field) or ()):
+                    containers = node.get(field)
+                    for index, container in enumerate(containers if isinstance(containers, list) else ()):
                         if _is_container(container):
-                            sites.setdefault((*path, field, index), ContainerSite((*path, field, index), path))
+                            site((*path, field, index), path, keys and (*keys, field, index))
             elif key in STANDALONE_KEYS and _is_container(node):
-                sites.setdefault(path, ContainerSite(path, None))
+                site(path, None, keys)
             for child_key, child in node.items():
-                walk(child, (*path, str(child_key)), str(child_key))
+                name = str(child_key)
+                exact = (*(keys or path), child_key) if keys is not None or not isinstance(child_key, str) else None
+                walk(child, (*path, name), name, exact)
         elif isinstance(node, list):
             standalone = key in STANDALONE_LISTS
             for index, item in enumerate(node):
                 if standalone and _is_container(item):
-                    sites.setdefault((*path, index), ContainerSite((*path, index), None))
-                walk(item, (*path, index), index)
+                    site((*path, index), None, keys and (*keys, index))
+                walk(item, (*path, index), index, keys and (*keys, index))
 
-    walk(resource, (), None)
+    walk(resource, (), None, None)
     for field_path in extra:
         if field_path.applies_to(resource):
             for path in field_path.resolve(resource):

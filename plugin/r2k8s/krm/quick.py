@@ -4,7 +4,9 @@ kustomize, kpt and helm start the function for every build, most often on inputs
 change, so this check runs before anything else is imported: one regular expression over the
 text, then libyaml to make sure the input is a well-formed ResourceList (with ``items`` and no
 function config to validate) or a stream of resources. Anything else goes to the function proper,
-which also produces every error message.
+which also produces every error message — including an input that might nest too deeply or use
+YAML aliases (:func:`~r2k8s.krm.limits.might_be_hostile`): libyaml's composer recurses in C, and
+only the function proper checks the shape of such an input before anything composes it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ def maybe_formula_reference(text: str) -> bool:
 
 def unchanged(text: str) -> bool:
     """True when the function would return ``text`` itself: valid input, nothing to expand, no config."""
-    if not text.strip() or maybe_formula_reference(text):
+    from r2k8s.krm.limits import might_be_hostile
+
+    if not text.strip() or maybe_formula_reference(text) or might_be_hostile(text):
         return False
     import yaml
 

@@ -8,7 +8,9 @@ Two spellings, and only these (anything else is an ordinary image, left alone):
   orchestrator does not say (kustomize, helm), to the root: the current
   directory, which kustomize sets to the kustomization's folder. The file
   must stay inside the root once symlinks are resolved: a package must not
-  read ``../../etc/secret.formula`` from outside itself.
+  read ``../../etc/secret.formula`` from outside itself. What is read is what
+  was checked: the resolved path, one component at a time without following
+  links (:func:`_read_beneath`).
 * ``formula:NAME`` — a formula inlined in the function config's
   ``spec.formulas``, for orchestrators where the function cannot read files.
 
@@ -18,8 +20,10 @@ Formulas are loaded (and validated) once per file or name.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,6 +81,10 @@ class FormulaResolver:
         return self._remember(key, image, loaded, origin)
 
     def _file(self, image: str, item_file: str | None) -> FormulaRef:
+        for where, text in (("image", image), (f"the item's path annotation {item_file!r}", item_file or "")):
+            problem = _unnamable(text)
+            if problem:
+                raise R2k8sError(Category.USAGE, f"image {image!r}: {where} holds {problem}, which no file name can")
         base = self.root / Path(item_file).parent if item_file else self.root
         target = Path(os.path.normpath(base / image))
         real_root = Path(os.path.realpath(self.root))
@@ -92,14 +100,79 @@ class FormulaResolver:
         key = f"file:{real_target}"
         if key in self._cache:
             return self._cache[key]
-        if not target.is_file():
-            raise R2k8sError(Category.USAGE, f"image {image!r}: formula file {shown} not found (looked for {target})")
-        from r2k8s.formula_files import load_formula_file
+        from r2k8s.formula_files import load_formula_bytes
 
-        loaded = load_formula_file(target)
+        data = _read_beneath(real_root, real_target.relative_to(real_root), image, shown, target)
+        loaded = load_formula_bytes(data, str(target), path=target)
         return self._remember(key, image, loaded, shown)
 
     def _remember(self, key: str, image: str, loaded: LoadedFormula, origin: str) -> FormulaRef:
         ref = FormulaRef(image=image, loaded=loaded, formula_id=loaded.formula_id, origin=origin)
         self._cache[key] = ref
         return ref
+
+
+def _unnamable(text: str) -> str:
+    """What in ``text`` no file name can hold (a NUL byte, or a lone surrogate, which has no UTF-8 bytes), or ``""``."""
+    if "\0" in text:
+        return "a NUL byte"
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "a lone surrogate (an escape such as \\ud800, which is no character)"
+    return ""
+
+
+def _read_beneath(root: Path, relative: Path, image: str, shown: str, target: Path) -> bytes:
+    """The content of ``root/relative`` (both resolved), read exactly where the root check looked.
+
+    The check resolved every link; reading the unresolved path again would follow links anew, and a link
+    swapped in between (a package being edited, or an attacker racing the build) would be followed out of the
+    root. So each component is opened relative to the one before with ``O_NOFOLLOW``: a link that appeared since
+    the check is refused, never followed. ``O_NONBLOCK`` keeps a FIFO put there from stalling the open; only a
+    regular file is read.
+    """
+    search = getattr(os, "O_PATH", os.O_RDONLY)  # Linux: a directory one may traverse but not list opens too
+    directory_flags = search | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    parts = relative.parts
+    if not parts:
+        raise R2k8sError(Category.USAGE, f"image {image!r}: formula file {shown} is the root directory itself")
+    try:
+        fd = os.open(root, search | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise R2k8sError(Category.USAGE, f"image {image!r}: cannot open the root {root}: {exc.strerror}") from None
+    name = parts[0]
+    try:
+        for name in parts[:-1]:
+            following = os.open(name, directory_flags, dir_fd=fd)
+            os.close(fd)
+            fd = following
+        name = parts[-1]
+        file_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+    except OSError as exc:
+        raise _unreadable(exc, name, fd, image, shown, target) from None
+    finally:
+        os.close(fd)
+    with os.fdopen(file_fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise R2k8sError(Category.USAGE, f"image {image!r}: formula file {shown} is not a regular file")
+        try:
+            return file.read()
+        except OSError as exc:
+            raise R2k8sError(Category.USAGE, f"image {image!r}: formula file {shown}: {exc.strerror}") from None
+
+
+def _unreadable(exc: OSError, name: str, directory: int, image: str, shown: str, target: Path) -> R2k8sError:
+    """What went wrong opening component ``name`` in ``directory``: missing, a link (it was none when checked), or
+    whatever the system says."""
+    try:
+        is_link = stat.S_ISLNK(os.lstat(name, dir_fd=directory).st_mode)
+    except OSError:
+        is_link = False
+    if is_link:
+        reason = f"{name!r} on its path became a symbolic link after the path was checked; refusing to follow it"
+    elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return R2k8sError(Category.USAGE, f"image {image!r}: formula file {shown} not found (looked for {target})")
+    else:
+        reason = exc.strerror or str(exc)
+    return R2k8sError(Category.USAGE, f"image {image!r}: formula file {shown}: {reason}")

@@ -12,12 +12,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from r2k8s.core.errors import Category, R2k8sError
 
+if TYPE_CHECKING:
+    from r2k8s.krm.limits import Problem
+
 __all__ = [
     "FunctionInput",
+    "InputProblem",
     "annotations_of",
     "display_file",
     "file_index",
@@ -26,6 +30,7 @@ __all__ = [
     "read_input",
     "resource_name",
     "resource_ref",
+    "source_annotation",
     "source_file",
     "stream_sources",
     "write_output",
@@ -54,15 +59,30 @@ def _bad_input(message: str) -> R2k8sError:
     return R2k8sError(Category.USAGE, message)
 
 
+class InputProblem(R2k8sError):
+    """Input refused where it is, with the resource and field named (:class:`~r2k8s.krm.limits.Problem`)."""
+
+    def __init__(self, message: str, problem: Problem) -> None:
+        super().__init__(Category.USAGE, message)
+        self.problem = problem
+
+
 def stream_sources(text: str) -> list[tuple[int, str | None]]:
-    """(first line number, ``# Source:`` name) of each ``---``-separated chunk of a stream."""
+    """(first line number, ``# Source:`` name) of each ``---``-separated chunk of a stream.
+
+    One pass over the text: each chunk is searched within its own bounds and the line number carried from the
+    previous chunk (counting from the start of the text for every chunk made 50,000 helm documents take 90 s).
+    """
     chunks: list[tuple[int, str | None]] = []
-    starts = [0] + [m.end() for m in _SEPARATOR.finditer(text)]
-    for start in starts:
-        following = _SEPARATOR.search(text, start)
-        chunk = text[start : following.start() if following else len(text)]
-        source = _SOURCE_COMMENT.search(chunk)
-        chunks.append((text.count("\n", 0, start) + 1, source.group(1).strip() if source else None))
+    separators = list(_SEPARATOR.finditer(text))
+    starts = [0, *(m.end() for m in separators)]
+    ends = [*(m.start() for m in separators), len(text)]
+    line, counted = 1, 0
+    for start, end in zip(starts, ends, strict=True):
+        line += text.count("\n", counted, start)
+        counted = start
+        source = _SOURCE_COMMENT.search(text, start, end)
+        chunks.append((line, source.group(1).strip() if source else None))
     return chunks
 
 
@@ -73,6 +93,16 @@ def read_input(text: str, origin: str = "stdin") -> FunctionInput:
         raise _bad_input(f"{origin}: no input: expected a ResourceList or a stream of resources")
     try:
         documents = yamlio.load_documents(text)
+    except yamlio.NestedKeyError as exc:
+        from r2k8s.krm.limits import nested_key_problem
+
+        located = nested_key_problem(text)
+        if located is None:
+            raise _bad_input(f"{origin}: not valid YAML: {exc}") from None
+        raise InputProblem(
+            f"{located.message} (ruamel.yaml cannot build such a key, and Kubernetes objects have string keys)",
+            located,
+        ) from None
     except yamlio.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{origin}"
@@ -154,18 +184,28 @@ def namespace_of(item: Mapping[str, Any]) -> str | None:
     return str(namespace) if namespace else None
 
 
-def source_file(item: Mapping[str, Any]) -> str | None:
-    """The package-relative file an item came from, where the orchestrator says (kpt)."""
+def source_annotation(item: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The annotation naming the package-relative file an item came from (kpt): its key and value."""
     annotations = annotations_of(item)
     for key in PATH_ANNOTATIONS:
         if annotations.get(key):
-            return str(annotations[key])
+            return key, str(annotations[key])
     return None
 
 
+def source_file(item: Mapping[str, Any]) -> str | None:
+    """The package-relative file an item came from, where the orchestrator says (kpt)."""
+    annotation = source_annotation(item)
+    return annotation[1] if annotation is not None else None
+
+
 def display_file(item: Mapping[str, Any], fallback: str | None = None) -> str | None:
-    """The file to name in messages: kpt's path, helm 4's template name, or helm 3's ``# Source:``."""
-    return source_file(item) or (str(annotations_of(item).get(HELM_FILENAME_ANNOTATION) or "") or None) or fallback
+    """The file to name in messages: kpt's path, helm 4's template name, or helm 3's ``# Source:``.
+
+    A NUL byte (no file name holds one; a hostile annotation may) is shown as ``\\0``: a message must not
+    carry it to a terminal or into kpt's results."""
+    shown = source_file(item) or (str(annotations_of(item).get(HELM_FILENAME_ANNOTATION) or "") or None) or fallback
+    return shown.replace("\0", "\\0") if shown else shown
 
 
 def resource_name(item: Mapping[str, Any]) -> str:

@@ -48,7 +48,15 @@ from r2k8s.krm.config import FunctionConfig
 from r2k8s.krm.locate import ContainerSite
 from r2k8s.krm.references import FormulaRef
 
-__all__ = ["AGENT_VOLUME", "CACHE_VOLUME", "FORMULAS_ANNOTATION", "PodChanges", "container_operations"]
+__all__ = [
+    "AGENT_VOLUME",
+    "CACHE_VOLUME",
+    "FORMULAS_ANNOTATION",
+    "PodChanges",
+    "container_operations",
+    "described",
+    "malformed_fields",
+]
 
 AGENT_VOLUME = "r2k8s-agent"
 CACHE_VOLUME = "r2k8s-cache"
@@ -248,6 +256,91 @@ class PodChanges:
 
 
 VOLUME_OWNER_KEYS = ("spec", "workflowSpec", "taskSpec")
+
+_LIST = "a list"
+_SCALARS = "a list of strings"
+_MAPPING = "a mapping"
+_STRING = "a string"
+
+
+def described(value: Any) -> str:
+    """``value``'s type as a manifest's author would say it."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _wrong(value: Any, expected: str) -> bool:
+    """Whether ``value`` (absent or null is fine: the field is then set, not extended) is not ``expected``."""
+    if value is None:
+        return False
+    if expected == _MAPPING:
+        return not isinstance(value, Mapping)
+    if expected == _STRING:
+        return not isinstance(value, str)
+    if not isinstance(value, list):
+        return True
+    if expected == _SCALARS:
+        return any(isinstance(entry, (Mapping, list)) or entry is None for entry in value)
+    return False
+
+
+def malformed_fields(resource: Any, site: ContainerSite, owner: JsonPath | None) -> list[tuple[JsonPath, str]]:
+    """The fields the rewrite of ``site`` reads, replaces or extends that do not have their Kubernetes type.
+
+    Each would otherwise crash the function (``env: 5``, ``initContainers: 7``) or be silently replaced or
+    misread (``args: hello`` became the arguments ``h e l l o``, ``volumeMounts: x`` was dropped): refused
+    instead, as (field path, what it should be and is). ``owner`` is where the pod's volumes go
+    (:func:`volume_owner` for a standalone container)."""
+    found: list[tuple[JsonPath, str]] = []
+
+    def check(node: Any, path: JsonPath, key: str, expected: str) -> Any:
+        value = node.get(key) if isinstance(node, Mapping) else None
+        if _wrong(value, expected):
+            found.append(((*path, key), f"expected {expected}, got {described(value)}"))
+            return None
+        return value
+
+    def check_items(node: Any, path: JsonPath, key: str) -> None:
+        """A list of mappings, which the rewrite extends: an item of another kind no controller would accept."""
+        for index, entry in enumerate(check(node, path, key, _LIST) or ()):
+            if not isinstance(entry, Mapping):
+                found.append(((*path, key, index), f"expected a mapping, got {described(entry)}"))
+
+    path = site.path
+    container = value_at(resource, path)
+    check(container, path, "name", _STRING)
+    for key in ("command", "args"):
+        check(container, path, key, _SCALARS)
+    check(container, path, "workingDir", _STRING)
+    for index, entry in enumerate(check(container, path, "env", _LIST) or ()):
+        if not isinstance(entry, Mapping):
+            found.append(((*path, "env", index), f"expected a mapping with a string name, got {described(entry)}"))
+        elif not isinstance(entry.get("name"), str):
+            found.append(((*path, "env", index, "name"), f"expected a string, got {described(entry.get('name'))}"))
+    check_items(container, path, "volumeMounts")
+    security = check(container, path, "securityContext", _MAPPING)
+    capabilities = check(security, (*path, "securityContext"), "capabilities", _MAPPING)
+    for key in ("add", "drop"):
+        check(capabilities, (*path, "securityContext", "capabilities"), key, _SCALARS)
+    if owner is not None:
+        check_items(value_at(resource, owner), owner, "volumes")
+    if site.pod_spec is not None:
+        check_items(value_at(resource, site.pod_spec), site.pod_spec, "initContainers")
+        holder = site.pod_spec[:-1]
+        metadata = check(value_at(resource, holder), holder, "metadata", _MAPPING)
+        check(metadata, (*holder, "metadata"), "annotations", _MAPPING)
+    return found
 
 
 def volume_owner(resource: Any, container_path: JsonPath) -> JsonPath | None:

@@ -33,7 +33,16 @@ from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarint import ScalarInt
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 
-__all__ = ["YAMLError", "block", "dump_documents", "expand_aliases", "load_documents", "needs_quotes", "to_plain"]
+__all__ = [
+    "NestedKeyError",
+    "YAMLError",
+    "block",
+    "dump_documents",
+    "expand_aliases",
+    "load_documents",
+    "needs_quotes",
+    "to_plain",
+]
 
 
 class _NoAliasRepresenter(RoundTripRepresenter):
@@ -50,9 +59,24 @@ def _yaml() -> YAML:
     return yaml
 
 
+class NestedKeyError(YAMLError):
+    """A mapping key that is a collection holding a collection (``? {a: [b]}``): ruamel.yaml cannot build it.
+
+    Its key types are hashable only over scalars, so it fails with a bare ``TypeError``; this says what it is
+    (:func:`r2k8s.krm.limits.nested_key_problem` names the resource and field)."""
+
+    def __str__(self) -> str:
+        return "a mapping key that is a mapping or list holding another mapping or list cannot be read"
+
+
 def load_documents(text: str) -> list[Any]:
     """Every document of a YAML stream, round-trip objects, empty documents left out."""
-    return [doc for doc in _yaml().load_all(text) if doc is not None]
+    try:
+        return [doc for doc in _yaml().load_all(text) if doc is not None]
+    except TypeError as exc:
+        if "unhashable" in str(exc):
+            raise NestedKeyError() from None
+        raise
 
 
 def expand_aliases(node: Any) -> Any:

@@ -157,7 +157,9 @@ SLEEP = "3017"
 """How long this module's long actions sleep: a number no other test uses, so :func:`sleepers` finds only them."""
 
 
-def start_long_run(env: Env, heartbeat: float = 20.0) -> tuple[PipeTransport, Plan]:
+def start_long_run(env: Env, heartbeat: float = 300.0) -> tuple[PipeTransport, Plan]:
+    """A run of ``sleep``, started; this client sends no heartbeats, so by default the agent waits long enough for
+    only what the test does to end it (on a loaded machine, 20 s of silence could pass before the action starts)."""
     plan = env.plan(env.formula(f"echo started; sleep {SLEEP}"), heartbeat_timeout=heartbeat)
     process = start_agent(env.pod, plan.spec)
     transport = PipeTransport(process)

@@ -678,3 +678,12 @@ def test_two_writers_of_the_same_ware_both_succeed(tmp_path: Path) -> None:
     second.write(CONTENT)
     assert first.commit(WARE) == second.commit(WARE)
     assert _leftovers(tmp_path / "wh") == []
+
+
+@pytest.mark.parametrize("url", ["file://./in/w%00.tar", "ca+file:///tmp/w%00", "file://%00/x"])
+def test_an_escaped_nul_in_a_file_url_is_a_usage_error_naming_the_url(url: str) -> None:
+    """``%00`` unescapes to a NUL, which no path holds: a usage error, not the bare ``ValueError`` of ``open``."""
+    with pytest.raises(R2k8sError) as refused:
+        WarehouseURL.parse(url)
+    assert refused.value.category is Category.USAGE
+    assert url in refused.value.message and "NUL" in refused.value.message

@@ -233,6 +233,7 @@ def _mount_fields(kind: str, name: str, item: Any, here: JsonPath) -> tuple[Mapp
 
 def parse_legacy_formula(value: Any, path: JsonPath = ()) -> LegacyFormula:
     """Decode a legacy formula from its generic (YAML/JSON-decoded) value, as repeatr v0.15 did."""
+    _refuse_surrogates(value, path)
     top = _object(value, path, nullable=False)
     inputs: dict[str, LegacyInput] = {}
     for name, item in _object(top.get("inputs"), path + ("inputs",)).items():
@@ -245,6 +246,35 @@ def parse_legacy_formula(value: Any, path: JsonPath = ()) -> LegacyFormula:
         filters = parse_legacy_filters(_string_list(obj.get("filters"), here + ("filters",)), here + ("filters",))
         outputs[name] = LegacyOutput(**common, filters=filters)
     return LegacyFormula(inputs=inputs, action=_parse_action(top.get("action"), path + ("action",)), outputs=outputs)
+
+
+def _refuse_surrogates(value: Any, path: JsonPath) -> None:
+    """Refuse a string or key holding a UTF-16 surrogate (``"\\ud800"``), anywhere in the document.
+
+    Only an escape writes one (a YAML file must be valid Unicode), and
+    repeatr's go-yaml refuses such an escape while scanning, whichever field
+    holds it ("found invalid Unicode character escape code"); Python's YAML
+    reader lets it through, and the legacy hash could then not even encode
+    the string (an internal error). The modern parser refuses them too.
+    Walked with a stack: a document may nest deeper than Python recurses.
+    """
+    pending: list[tuple[Any, JsonPath]] = [(value, path)]
+    while pending:
+        item, here = pending.pop()
+        if isinstance(item, str):
+            if _has_surrogate(item):
+                raise FormulaError(here, "string contains a lone UTF-16 surrogate, which is not valid Unicode text")
+        elif isinstance(item, Mapping):
+            for key, child in item.items():
+                if isinstance(key, str) and _has_surrogate(key):
+                    raise FormulaError(here + (key,), "key contains a lone UTF-16 surrogate", at_key=True)
+                pending.append((child, here + (key,)))
+        elif isinstance(item, (list, tuple)):
+            pending.extend((child, here + (i,)) for i, child in enumerate(item))
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def _parse_action(value: Any, path: JsonPath) -> LegacyAction:

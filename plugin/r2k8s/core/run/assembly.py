@@ -189,7 +189,11 @@ class _Assembler:
                     _empty_dir(target) if target == self.assembly.root else remove_tree(Path(target))
                 if not os.path.lexists(target):
                     os.mkdir(target, 0o700)
-                copy_tree(Path(source), DirectoryPlacer(Path(target)))
+                placer = DirectoryPlacer(Path(target))
+                try:
+                    copy_tree(Path(source), placer)
+                finally:
+                    placer.close()  # finish() closes it too; this is for a copy that failed half-way
             except OSError as exc:
                 raise _invalid_io(f"error placing {_q(path)} with the copy placer", exc) from None
         self.assembly.placements[path] = "copy"

@@ -4,7 +4,8 @@ A local run mounts inputs and switches uid/gid, so it needs root
 (:func:`require_root` says so first); its mounts live in a private mount
 namespace (:func:`enter_private_mount_namespace`) so they never reach the
 host and vanish with the process; SIGINT, SIGTERM and SIGHUP become a
-request to stop the job (:func:`install_stop_signals`). Standard library only.
+request to stop the job that also cuts the HTTP transfers under way
+(:func:`install_stop_signals`). Standard library only.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Protocol, TypeAlias
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.run import linux
+from r2k8s.core.warehouse.fetch import interrupt_transfers, resume_transfers
 
 __all__ = [
     "Handler",
@@ -67,11 +69,22 @@ def enter_private_mount_namespace() -> None:
 
 
 def install_stop_signals(job: Stoppable) -> dict[int, Handler]:
-    """Route SIGINT, SIGTERM and SIGHUP to ``job.cancel``; return the previous handlers."""
+    """Route SIGINT, SIGTERM and SIGHUP to ``job.cancel``; return the previous handlers.
+
+    The handler also cuts every HTTP transfer under way (:func:`interrupt_transfers`):
+    the job's fetches read on worker threads, where neither the exception that
+    ``cancel`` raises on the main thread nor its cancel flag reaches a read
+    blocked on a warehouse that has stopped sending, and the main thread waits
+    for those workers before it can report the stop. Without the cut, a stop
+    during a stalled fetch would hang until the read timed out.
+    """
     previous: dict[int, Handler] = {}
 
     def handler(signum: int, _frame: object) -> None:
-        job.cancel(f"received {signal.Signals(signum).name}")
+        try:
+            job.cancel(f"received {signal.Signals(signum).name}")  # raises on the main thread outside the action
+        finally:
+            interrupt_transfers()  # after cancel: the workers' fetches see its flag as their reads end
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         previous[signum] = signal.signal(signum, handler)
@@ -79,6 +92,12 @@ def install_stop_signals(job: Stoppable) -> dict[int, Handler]:
 
 
 def restore_signals(previous: dict[int, Handler]) -> None:
+    """Put back the handlers :func:`install_stop_signals` replaced, and let HTTP transfers run again.
+
+    Called once the job is over (its fetch workers have all returned), so no
+    transfer the stop meant to cut can still be under way.
+    """
+    resume_transfers()
     for signum, handler in previous.items():
         with contextlib.suppress(TypeError, ValueError):  # TypeError: None, a handler installed outside Python
             signal.signal(signum, handler)

@@ -4,7 +4,9 @@ The phases follow repeatr's executors (``executor/impl/*``,
 ``executor/mixins/main.go`` ``WithFilesystem``):
 
 1. defaults are applied and the run record started (guid, start time,
-   formula ID, the host's name);
+   formula ID, the host's name); a formula that holds a NUL byte where the
+   kernel takes a C string is refused, naming the field
+   (:func:`refuse_nul_bytes`);
 2. inputs are fetched in parallel into the ware cache (verified; a ware
    already cached is not fetched again);
 3. they are placed into a fresh job root in path order (:mod:`assembly`);
@@ -46,6 +48,7 @@ from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.formula.defaults import apply_defaults
 from r2k8s.core.formula.model import Formula, FormulaContext
+from r2k8s.core.jsonpath import JsonPath, json_path
 from r2k8s.core.run.assembly import assemble, parse_mount
 from r2k8s.core.run.cradle import dirprops_for_userinfo, tidy_filesystem
 from r2k8s.core.run.executor import ActionSpec, Executor, Running, executor_named
@@ -60,7 +63,16 @@ from r2k8s.core.warehouse.cache import WareCache
 from r2k8s.core.warehouse.save import begin_save
 from r2k8s.core.warehouse.urls import WarehouseURL
 
-__all__ = ["DEFAULT_STOP_GRACE", "JOBS_ENV", "OUTPUT_DRAIN_SECONDS", "Job", "JobOptions", "Monitor", "default_jobs_dir"]
+__all__ = [
+    "DEFAULT_STOP_GRACE",
+    "JOBS_ENV",
+    "OUTPUT_DRAIN_SECONDS",
+    "Job",
+    "JobOptions",
+    "Monitor",
+    "default_jobs_dir",
+    "refuse_nul_bytes",
+]
 
 
 JOBS_ENV = "R2K8S_JOBS"
@@ -116,6 +128,7 @@ class Job:
         base_dir: Path | None = None,
         legacy_inputs: Collection[str] = (),
     ) -> None:
+        self._written = formula
         self.formula = apply_defaults(formula)
         self.context = context
         self.options = options or JobOptions()
@@ -171,6 +184,7 @@ class Job:
 
     def run(self) -> RunRecord:
         """Run the formula; return the completed run record, or raise what went wrong."""
+        refuse_nul_bytes(self.formula, self._written)
         action = self.formula.action
         spec = self._action_spec()
         self._check_outputs()
@@ -296,6 +310,84 @@ class Job:
                     self.monitor.log(f"info: saved output {_q(path)} as {_q(ware)} to warehouse {_q(url)}")
             results[path] = str(ware) if ware.hash else f"{ware.packtype}:-"
         return results
+
+
+_NUL_REASON = "holds a NUL byte, which no program argument, environment variable, path or host name can carry"
+
+
+def refuse_nul_bytes(formula: Formula, written: Formula | None = None) -> None:
+    """Refuse a formula that holds a NUL byte anywhere the kernel takes a C string, naming the field.
+
+    A formula may hold one: JSON's ``\\u0000`` is a character like any other,
+    and the formula ID is computed from it exactly as repeatr computes it
+    (``formula-id`` accepts it). Running it cannot work: argv, environment,
+    paths and host names reach the kernel as NUL-terminated strings. Python
+    refuses them with a bare ``ValueError`` (an internal error, exit 2) or,
+    past the fork, an executor failure (exit 42), at whichever step meets one
+    first, after the inputs were fetched; ``ctypes`` would even cut a mount
+    source short silently. Checked before anything is done, the run fails at
+    once, saying which field to fix: the action's fields as
+    ``repeatr-job-invalid`` (as a bad ``exec`` or ``cwd`` is), input paths and
+    mount sources as ``rio-assembly-invalid``, output paths as
+    ``rio-pack-invalid``.
+
+    ``formula`` has its defaults applied (that is what runs); ``written`` is
+    the formula as written: a home directory or ``$USER`` it does not set
+    comes from ``userinfo.username``, and that is the field to name.
+    """
+    action = formula.action
+    userinfo = action.userinfo
+    as_written = (written if written is not None else formula).action
+    fields: list[tuple[str, JsonPath, str]] = [("exec", ("exec", i), arg) for i, arg in enumerate(action.exec or ())]
+    fields += [("cwd", ("cwd",), action.cwd), ("hostname", ("hostname",), action.hostname)]
+    if userinfo is not None and action.cradle_enabled:  # the cradle makes the home directory
+        written_env = as_written.env or {}
+        home_written = as_written.userinfo is not None and bool(as_written.userinfo.homedir)
+        if not home_written or "USER" not in written_env:  # the defaults made $USER or the homedir from it
+            fields.append(("username", ("userinfo", "username"), userinfo.username))
+        fields.append(("homedir", ("userinfo", "homedir"), userinfo.homedir))
+    for name, value in sorted((action.env or {}).items()):
+        if "\0" in name:
+            raise R2k8sError(
+                Category.JOB_INVALID, f"env invalid: the name of {_field('action', 'env', name)} {_NUL_REASON}"
+            )
+        fields.append(("env", ("env", name), value))
+    for what, path, value in fields:
+        if "\0" in value:
+            raise R2k8sError(
+                Category.JOB_INVALID, f"{what} invalid: {_field('action', *path)} {_shown(value)} {_NUL_REASON}"
+            )
+    for input_path, ware in sorted((formula.inputs or {}).items()):
+        if "\0" in input_path:
+            raise R2k8sError(
+                Category.ASSEMBLY_INVALID,
+                f"invalid inputs config: the path of {_field('inputs', input_path)} {_NUL_REASON}",
+            )
+        if ware.is_mount and "\0" in ware.hash:
+            raise R2k8sError(
+                Category.ASSEMBLY_INVALID,
+                f"invalid inputs config: the mount {_field('inputs', input_path)} {_shown(str(ware))} {_NUL_REASON}",
+            )
+    for output_path in sorted(formula.outputs or {}):
+        if "\0" in output_path:
+            raise R2k8sError(
+                Category.PACK_INVALID, f"output invalid: the path of {_field('outputs', output_path)} {_NUL_REASON}"
+            )
+
+
+def _field(*path: str | int) -> str:
+    """Where a value is in the formula document, as formula errors name it: ``$.formula.action.exec[0]``."""
+    return json_path(("formula", *path))
+
+
+def _shown(value: str, limit: int = 120) -> str:
+    """``value`` quoted (a NUL shows as ``\\u0000``); a long one only around its NUL: arguments may be megabytes."""
+    if len(value) <= limit:
+        return _q(value)
+    start = max(0, min(value.find("\0") - limit // 2, len(value) - limit))
+    before = "..." if start else ""
+    after = "..." if start + limit < len(value) else ""
+    return f"{before}{_q(value[start : start + limit])}{after} ({len(value)} characters)"
 
 
 def _check_ready_for_exec(root: str, spec: ActionSpec) -> None:

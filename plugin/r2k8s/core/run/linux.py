@@ -86,7 +86,17 @@ def _check(result: int, what: str) -> int:
 
 
 def _b(path: str | None) -> bytes | None:
-    return None if path is None else os.fsencode(path)
+    """``path`` as the C string libc takes; a NUL in it is refused, as the ``os`` functions refuse it.
+
+    ``ctypes`` would pass the bytes as they are and libc would read only up to
+    the NUL: ``mount`` would act on a different, shorter path than the one asked for.
+    """
+    if path is None:
+        return None
+    encoded = os.fsencode(path)
+    if b"\0" in encoded:
+        raise ValueError(f"embedded null byte in {path!r}")
+    return encoded
 
 
 def unshare(flags: int) -> None:

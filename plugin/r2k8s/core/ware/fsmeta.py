@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+from collections.abc import Iterator
 
 from r2k8s.core.errors import Category, R2k8sError, ware_corrupt
 
@@ -114,9 +115,15 @@ def clean_relpath(raw: str) -> str:
     return cleaned
 
 
-def parent_dirs(name: str) -> list[str]:
-    """Every ancestor of a cleaned path, root first: ``a/b/c`` -> ``[".", "a", "a/b"]``."""
+def parent_dirs(name: str) -> Iterator[str]:
+    """Every ancestor of a cleaned path, root first: ``a/b/c`` -> ``".", "a", "a/b"``.
+
+    Lazily: the ancestors of a name L bytes long total about L²/4 bytes, which a hostile name makes
+    gigabytes (:data:`~r2k8s.core.ware.treehash.CONJURED_NAME_BUDGET`); a caller stops when it has enough."""
     if name == ".":
-        return []
-    parts = name.split("/")
-    return ["."] + ["/".join(parts[:i]) for i in range(1, len(parts))]
+        return
+    yield "."
+    at = name.find("/")
+    while at != -1:
+        yield name[:at]
+        at = name.find("/", at + 1)

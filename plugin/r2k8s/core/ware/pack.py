@@ -56,10 +56,10 @@ def pack_tree(
         if compression == "gzip":
             gzipped = gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=6, mtime=0)
         writer = TarWriter(out if gzipped is None else gzipped)
-    for name, path, st in walk(root):
+    for name, location, st in walk(root):
         if name.startswith(".."):
             fsmeta.clean_relpath(name)  # a name rio could never unpack again ('..0') is refused here already
-        meta = filters.apply(metadata_from_stat(name, st, path))
+        meta = filters.apply(metadata_from_stat(name, st, location))
         if meta is None:
             continue
         meta.mtime_ns = 0  # rio truncates to whole seconds before hashing and writing
@@ -68,7 +68,7 @@ def pack_tree(
         content_hash = None
         if meta.type == fsmeta.FILE:
             hasher = hashlib.sha384()
-            for chunk in file_chunks(path, meta.size):
+            for chunk in file_chunks(location, meta.size):
                 hasher.update(chunk)
                 if writer is not None:
                     writer.write_content(chunk)

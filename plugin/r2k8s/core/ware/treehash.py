@@ -25,7 +25,16 @@ from r2k8s.core.base58 import b58encode
 from r2k8s.core.errors import ware_corrupt
 from r2k8s.core.ware.fsmeta import DEFAULT_TIME, DEVICE_TYPES, DIR, FILE, HARDLINK, Metadata, parent_dirs
 
-__all__ = ["EMPTY_SHA384", "LEGACY_TYPEFLAGS", "LegacyTreeHash", "TreeHash", "hash_entries"]
+__all__ = ["CONJURED_NAME_BUDGET", "EMPTY_SHA384", "LEGACY_TYPEFLAGS", "LegacyTreeHash", "TreeHash", "hash_entries"]
+
+CONJURED_NAME_BUDGET = 32 << 20
+"""Most bytes of path names one ware may make the hash conjure for missing parent directories.
+
+Every conjured directory is recorded under its full path, so one entry ``a/a/…/f`` of L bytes with no
+directory entries before it conjures about L²/4 bytes of names: a 30 KB tar holding one 10,000-level path
+took 244 MiB, and a name at the reader's 1 MiB limit would exhaust memory — an amplification like a
+decompression bomb, from a few bytes. 32 MiB admits every tree that listed its directories (nothing is
+conjured then) and a 5,000-level path that did not; rio has no such limit, but no real ware comes near it."""
 
 EMPTY_SHA384 = hashlib.sha384(b"").digest()
 
@@ -34,6 +43,11 @@ _H = cbor.encode_text("h")
 _L = cbor.encode_text("l")
 _MAP2 = b"\xa2"
 _MAP1 = b"\xa1"
+
+
+def _shown(name: str) -> str:
+    """``name`` for a message: whole if short, else its two ends (a hostile name may be a megabyte long)."""
+    return repr(name) if len(name) <= 120 else f"{name[:60]!r}…{name[-40:]!r}"
 
 
 def _sort_key(meta: Metadata) -> bytes:
@@ -55,6 +69,7 @@ class TreeHash:
         # memory per file is a key and 48 bytes, not a whole Metadata.
         self._records: dict[bytes, Metadata | bytes | None] = {}
         self._dirs: set[str] = set()
+        self._conjured_bytes = 0
 
     def __len__(self) -> int:
         return len(self._records)
@@ -78,6 +93,13 @@ class TreeHash:
         conjured = []
         for parent in parent_dirs(name):
             if not self._has_parent(parent):
+                self._conjured_bytes += len(parent)
+                if self._conjured_bytes > CONJURED_NAME_BUDGET:
+                    raise ware_corrupt(
+                        f"corrupt tar: the entry {_shown(name)} ({name.count('/') + 1} levels deep) has no directory"
+                        f" entries before it, and conjuring them all would take more than"
+                        f" {CONJURED_NAME_BUDGET >> 20} MiB of names: refused as a memory bomb"
+                    )
                 dir_meta = Metadata(name=parent, type=DIR, perms=0o755, mtime=self.conjured_mtime)
                 self._put(dir_meta, None)
                 conjured.append(dir_meta)

@@ -11,6 +11,11 @@ Nothing is ever written outside the staging directory: names are cleaned and
 of an entry must be a directory this unpack created (so nothing is written
 through a symlink), files are opened ``O_EXCL|O_NOFOLLOW``, and hardlinks
 are refused outright (rio refuses them, and the tree hash would not cover them).
+
+Entries are created relative to a descriptor of their directory
+(:class:`~r2k8s.core.ware.tree.DirectoryCursor`), never by whole path: a ware
+may nest thousands of directories, past ``PATH_MAX``, and each level is
+opened ``O_NOFOLLOW`` on the way.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from r2k8s.core.ware.filters import Filters
 from r2k8s.core.ware.fsmeta import DEFAULT_TIME, Metadata
 from r2k8s.core.ware.ingest import ingest_tar
 from r2k8s.core.ware.tar.compression import ByteSource
+from r2k8s.core.ware.tree import DirectoryCursor
 from r2k8s.core.ware.wareid import WareID
 
-__all__ = ["DirectoryPlacer", "unpack_tar"]
+__all__ = ["FULL_ERRNOS", "DirectoryPlacer", "PlacementError", "unpack_tar"]
 
 
 _KIND_WORDS = {fsmeta.SYMLINK: "a symlink", fsmeta.FILE: "a file"}
@@ -42,21 +48,60 @@ def _times_ns(meta: Metadata) -> tuple[int, int]:
     return DEFAULT_TIME * 10**9, meta.mtime * 10**9 + meta.mtime_ns
 
 
-def _inoperable(name: str, exc: OSError) -> R2k8sError:
-    return R2k8sError(Category.INOPERABLE_PATH, f"error while unpacking {name!r}: {exc.strerror or exc}")
+class PlacementError(R2k8sError):
+    """Writing into the target failed (``rio-inoperable-path``); ``errno`` says why.
+
+    Callers that own the target give some causes their own meaning: the ware
+    cache reports ``ENOSPC``/``EDQUOT`` as *the cache* being full.
+    """
+
+    def __init__(self, message: str, errno_: int | None) -> None:
+        super().__init__(Category.INOPERABLE_PATH, message)
+        self.errno = errno_
+
+
+#: Errors that mean "the filesystem is full", not "this path is wrong".
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _inoperable(name: str, exc: OSError) -> PlacementError:
+    return PlacementError(f"error while unpacking {name!r}: {_reason(exc)}", exc.errno)
 
 
 class DirectoryPlacer:
-    """Places filtered entries under ``root`` (a directory this unpack owns)."""
+    """Places filtered entries under ``root`` (a directory this unpack owns).
+
+    :meth:`finish` closes the descriptors it holds; :meth:`close` does so
+    for a placement abandoned half-way.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._kinds: dict[str, str] = {".": fsmeta.DIR}
         self._dirs: dict[str, Metadata] = {}
         self._uid, self._gid = os.getuid(), os.getgid()
+        # Opened at the first entry; the second only for hardlinks, whose target may be in another directory.
+        self._cursor: DirectoryCursor | None = None
+        self._link_cursor: DirectoryCursor | None = None
 
-    def _path(self, name: str) -> str:
-        return str(self.root) if name == "." else os.path.join(self.root, name)
+    def _at(self, name: str) -> tuple[int, str]:
+        """The open directory that holds ``name`` and its name there (the root is ``"."`` in itself)."""
+        if self._cursor is None:
+            self._cursor = DirectoryCursor(self.root)
+        if name == ".":
+            return self._cursor.move_to("."), "."
+        parent, _, base = name.rpartition("/")
+        return self._cursor.move_to(parent), base
+
+    def close(self) -> None:
+        """Release the directory descriptors; the placer cannot place anything afterwards."""
+        for cursor in (self._cursor, self._link_cursor):
+            if cursor is not None:
+                cursor.close()
 
     def _check_parent(self, name: str) -> None:
         parent = name.rsplit("/", 1)[0] if "/" in name else "."
@@ -79,21 +124,23 @@ class DirectoryPlacer:
                 f"refusing to unpack {name!r}: the ware already placed {_KIND_WORDS.get(existing, 'a directory')} there"
             )
         self._check_parent(name)
-        path = self._path(name)
         try:
-            self._place_new(meta, path, content)
+            directory, base = self._at(name)
+            self._place_new(meta, directory, base, content)
         except OSError as exc:
             raise _inoperable(name, exc) from None
         self._kinds[name] = meta.type
 
-    def _place_new(self, meta: Metadata, path: str, content: Iterator[memoryview] | None) -> None:
+    def _place_new(self, meta: Metadata, directory: int, base: str, content: Iterator[memoryview] | None) -> None:
+        """Create ``base`` in the open ``directory`` as ``meta`` says."""
         kind = meta.type
         if kind == fsmeta.DIR:
-            os.mkdir(path, 0o700)
+            os.mkdir(base, 0o700, dir_fd=directory)
             self._dirs[meta.name] = meta
             return
         if kind == fsmeta.FILE:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(base, flags, 0o600, dir_fd=directory)
             try:
                 for chunk in content or ():
                     view = memoryview(chunk)
@@ -106,41 +153,46 @@ class DirectoryPlacer:
                 os.close(fd)
             return
         if kind == fsmeta.HARDLINK:
-            self._link(meta, path)
+            self._link(meta, directory, base)
             return
         if kind == fsmeta.SYMLINK:
-            os.symlink(meta.linkname, path)
+            os.symlink(meta.linkname, base, dir_fd=directory)
         elif kind == fsmeta.FIFO:
-            os.mkfifo(path, 0o600)
+            os.mkfifo(base, 0o600, dir_fd=directory)
         elif kind in fsmeta.DEVICE_TYPES:
             type_bits = stat.S_IFCHR if kind == fsmeta.CHAR_DEVICE else stat.S_IFBLK
             try:
-                os.mknod(path, type_bits | 0o600, os.makedev(meta.devmajor, meta.devminor))
+                os.mknod(base, type_bits | 0o600, os.makedev(meta.devmajor, meta.devminor), dir_fd=directory)
             except (OverflowError, ValueError):  # numbers no dev_t can hold; report like mknod's EINVAL
                 raise OSError(errno.EINVAL, f"device number {meta.devmajor},{meta.devminor} is out of range") from None
-        self._finish_entry(meta, path)
+        self._finish_entry(meta, directory, base)
 
-    def _link(self, meta: Metadata, path: str) -> None:
+    def _link(self, meta: Metadata, directory: int, base: str) -> None:
         """A hardlink (legacy wares only) may only name a regular file this unpack placed."""
         target = fsmeta.clean_relpath(meta.linkname)
         if self._kinds.get(target) != fsmeta.FILE:
             raise ware_corrupt(
                 f"refusing to unpack hardlink {meta.name!r}: its target {meta.linkname!r} is not a file placed earlier"
             )
-        os.link(self._path(target), path, follow_symlinks=False)
+        if self._link_cursor is None:
+            self._link_cursor = DirectoryCursor(self.root)
+        target_parent, _, target_base = target.rpartition("/")
+        source = self._link_cursor.move_to(target_parent)
+        os.link(target_base, base, src_dir_fd=source, dst_dir_fd=directory, follow_symlinks=False)
 
-    def _chown(self, meta: Metadata, target: int | str) -> None:
+    def _chown(self, meta: Metadata, target: int, name: str | None = None) -> None:
         """Like rio: change ownership only when it differs from this process's.
 
-        ``target`` is an open file descriptor, or a path (not followed if a symlink).
+        ``target`` is an open file descriptor, or with ``name`` the directory
+        holding the entry ``name`` (not followed if a symlink).
         """
         if (meta.uid, meta.gid) == (self._uid, self._gid):
             return
         try:
-            if isinstance(target, int):
+            if name is None:
                 os.fchown(target, meta.uid, meta.gid)
             else:
-                os.chown(target, meta.uid, meta.gid, follow_symlinks=False)
+                os.chown(name, meta.uid, meta.gid, dir_fd=target, follow_symlinks=False)
         except PermissionError:
             raise R2k8sError(
                 Category.INOPERABLE_PATH,
@@ -148,19 +200,31 @@ class DirectoryPlacer:
                 "(unpack as root, or with the filters uid=mine,gid=mine)",
             ) from None
 
-    def _finish_entry(self, meta: Metadata, path: str) -> None:
-        self._chown(meta, path)
+    def _finish_entry(self, meta: Metadata, directory: int, base: str) -> None:
+        self._chown(meta, directory, base)
         if meta.type != fsmeta.SYMLINK:
-            os.chmod(path, meta.perms, follow_symlinks=False)
-        os.utime(path, ns=_times_ns(meta), follow_symlinks=False)
+            os.chmod(base, meta.perms, dir_fd=directory, follow_symlinks=False)
+        os.utime(base, ns=_times_ns(meta), dir_fd=directory, follow_symlinks=False)
 
     def finish(self) -> None:
-        """Apply directory owners, modes and mtimes deepest-first, after all children exist."""
-        for name in sorted(self._dirs, key=lambda n: (n.count("/"), n), reverse=True):
-            try:
-                self._finish_entry(self._dirs[name], self._path(name))
-            except OSError as exc:
-                raise _inoperable(name, exc) from None
+        """Apply directory owners, modes and mtimes deepest-first, after all children exist; then :meth:`close`.
+
+        The root comes last: its mode may forbid reaching anything below it.
+        """
+        try:
+            for name in sorted(self._dirs, key=_deepest_last, reverse=True):
+                try:
+                    directory, base = self._at(name)
+                    self._finish_entry(self._dirs[name], directory, base)
+                except OSError as exc:
+                    raise _inoperable(name, exc) from None
+        finally:
+            self.close()
+
+
+def _deepest_last(name: str) -> tuple[int, str]:
+    """Sorted in reverse, deepest directories first and the root after everything."""
+    return (-1, "") if name == "." else (name.count("/"), name)
 
 
 def _check_target(target: Path) -> None:
@@ -214,9 +278,14 @@ def unpack_tar(
         raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id}: only tar wares are supported")
     target = Path(os.path.abspath(target))
     _check_target(target)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.unpack-", dir=target.parent))
     try:
-        placer = DirectoryPlacer(staging)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.unpack-", dir=target.parent))
+    except OSError as exc:
+        raise PlacementError(
+            f"cannot make a staging directory beside {str(target)!r}: {_reason(exc)}", exc.errno
+        ) from None
+    placer = DirectoryPlacer(staging)
+    try:
         result = ingest_tar(stream, filters, placer, log, legacy=legacy)
         if result.prefilter_id != ware_id:
             raise R2k8sError(
@@ -226,6 +295,16 @@ def unpack_tar(
         placer.finish()
         _move_into_place(staging, target)
     except BaseException:
-        remove_tree(staging)
+        placer.close()
+        _discard(staging, log)
         raise
     return result.filtered_id
+
+
+def _discard(staging: Path, log: Callable[[str], None] | None) -> None:
+    """Remove a failed unpack's staging tree; a failure to do so is logged, never allowed to hide the cause."""
+    try:
+        remove_tree(staging)
+    except OSError as exc:
+        if log is not None:
+            log(f"warn: cannot remove the staging directory {staging}: {exc.strerror or exc}")

@@ -5,8 +5,19 @@ May import :mod:`r2k8s.core.ware` and the core's leaves, never
 """
 
 from r2k8s.core.warehouse.cache import WareCache
-from r2k8s.core.warehouse.fetch import open_url, open_ware
+from r2k8s.core.warehouse.fetch import ProgressRule, open_url, open_ware
 from r2k8s.core.warehouse.save import WareSink, begin_save, check_writable
 from r2k8s.core.warehouse.urls import WarehouseURL
+from r2k8s.core.warehouse.verify import verify_cache
 
-__all__ = ["WareCache", "WareSink", "WarehouseURL", "begin_save", "check_writable", "open_url", "open_ware"]
+__all__ = [
+    "ProgressRule",
+    "WareCache",
+    "WareSink",
+    "WarehouseURL",
+    "begin_save",
+    "check_writable",
+    "open_url",
+    "open_ware",
+    "verify_cache",
+]

@@ -30,6 +30,16 @@ Guarantees:
   because the target exists and is not empty; the fresh copy is discarded and
   the existing entry used.
 
+* **Private.** The root is made mode 0700 when this cache first fills or
+  verifies an entry (an existing cache with a looser mode is fixed then):
+  lossless entries keep setuid-root files and device nodes exactly as the
+  ware says, and nobody but the cache's owner may reach them. What formulas
+  see is unchanged: inputs are placed from the cache by root (overlay
+  mounts, copies, the pod's takeover), and the placed trees keep their modes.
+* **Full disks say so.** Running out of space (``ENOSPC``, ``EDQUOT``) while
+  filling an entry is ``rio-cache-problem`` naming the cache and saying it is
+  full: the user's fix is the cache's filesystem, not a path they chose.
+
 Only the ``tar`` packtype can be cached; ``mount:`` "wares" are host bind
 mounts, not cache entries: :meth:`WareCache.ensure` refuses them and
 :meth:`WareCache.ensure_all` leaves them out of its result, for the caller to
@@ -43,10 +53,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import io
 import os
+import stat
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -57,17 +69,20 @@ from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.scratch import scratch_dir, sweep_stale
 from r2k8s.core.ware.filters import UNPACK_LOSSLESS
-from r2k8s.core.ware.unpack import unpack_tar
+from r2k8s.core.ware.unpack import FULL_ERRNOS, PlacementError, unpack_tar
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.fetch import open_ware
 from r2k8s.core.warehouse.urls import hash_file_name, shard_dirs
 
-__all__ = ["CACHE_ENV", "WareCache", "default_root"]
+__all__ = ["CACHE_ENV", "PRIVATE_MODE", "SUPPORTED_PACKTYPES", "CachedEntry", "WareCache", "default_root"]
 
 CACHE_ENV = "R2K8S_CACHE"
 """Environment variable naming the cache root (see :func:`default_root`)."""
 
 SUPPORTED_PACKTYPES = ("tar",)
+
+PRIVATE_MODE = 0o700
+"""The mode of the cache root: entries hold setuid files and devices as the wares say, for root's eyes only."""
 
 _CACHE = Category.CACHE_PROBLEM
 
@@ -94,7 +109,21 @@ def _as_ware_id(ware_id: WareID | str) -> WareID:
 
 
 def _cache_error(action: str, exc: OSError) -> R2k8sError:
-    return R2k8sError(_CACHE, f"ware cache: {action}: {exc.strerror or exc}")
+    full = " (the cache's filesystem is full)" if exc.errno in FULL_ERRNOS else ""
+    return R2k8sError(_CACHE, f"ware cache: {action}: {exc.strerror or exc}{full}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CachedEntry:
+    """Something at the entry level of the cache's fileset trees (see :meth:`WareCache.entries`)."""
+
+    path: Path
+    ware: WareID | None
+    """The ware its name says (``None`` when the name is no hash this cache could have made)."""
+    legacy: bool
+    """Under ``<packtype>-legacy/``: keyed by repeatr v0.15's tree hash."""
+    stray: str | None = None
+    """Why this is no usable entry (not a directory, a symlink, a wrong shard), else ``None``."""
 
 
 class WareCache:
@@ -103,6 +132,8 @@ class WareCache:
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(os.path.abspath(root)) if root is not None else default_root()
         self._swept = False  # stale staging dirs of killed fetches are swept before the first fill
+        self._private = False  # the root is made PRIVATE_MODE on first use
+        self._private_lock = threading.Lock()  # ensure_all's threads: one check, one log line
 
     def __repr__(self) -> str:
         return f"WareCache({str(self.root)!r})"
@@ -137,8 +168,117 @@ class WareCache:
         path = self.path_for(ware_id, legacy)
         return path.is_dir() and not path.is_symlink()
 
+    def make_private(self, log: LogFn | None = None) -> None:
+        """Create the root as :data:`PRIVATE_MODE`, or make an existing root so (once per instance).
+
+        Logs when an existing cache was reachable by others. A root that is
+        not a directory, or whose mode cannot be changed (another owner), is
+        ``rio-cache-problem``: its entries would be open to other users.
+        """
+        with self._private_lock:
+            if not self._private:
+                self._make_private(log)
+                self._private = True
+
+    def _make_private(self, log: LogFn | None) -> None:
+        try:
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(self.root, PRIVATE_MODE)
+            st = os.stat(self.root)
+        except OSError as exc:
+            raise _cache_error(f"cannot create {self.root}", exc) from None
+        if not stat.S_ISDIR(st.st_mode):
+            raise R2k8sError(_CACHE, f"ware cache: {self.root} is not a directory")
+        mode = stat.S_IMODE(st.st_mode)
+        if mode != PRIVATE_MODE:
+            try:
+                os.chmod(self.root, PRIVATE_MODE)
+            except OSError as exc:
+                raise R2k8sError(
+                    _CACHE,
+                    f"ware cache: cannot make {self.root} private (mode {PRIVATE_MODE:04o}, it is {mode:04o};"
+                    f" owner uid {st.st_uid}): {exc.strerror or exc}; its entries keep setuid files as the wares"
+                    " say, so it must not be reachable by other users: use a cache directory you own",
+                ) from None
+            if mode & 0o077 and log is not None:
+                log(
+                    f"info: made the ware cache {self.root} private: mode {PRIVATE_MODE:04o} (it was {mode:04o},"
+                    " which let other users reach its setuid files)"
+                )
+
     def _lock_path(self, ware: WareID, legacy: bool) -> Path:
         return self.root / ".locks" / f"{ware.packtype}{'-legacy' if legacy else ''}.{ware.hash}.lock"
+
+    # -- listing and removing ---------------------------------------------------
+
+    def entries(self) -> Iterator[CachedEntry]:
+        """Everything at the entry level of ``<root>/<packtype>[-legacy]/fileset/``, in sorted order.
+
+        Shard directories are ``H[0:3]/H[3:6]``; anything else found there (a
+        file, a symlink, a name that is no ware hash, an entry in the wrong
+        shard) comes out with ``stray`` set: lookups would never use it
+        correctly, and a symlink or file at an entry's path blocks its fill.
+        Other packtypes' trees (rio's cache may hold them) are left alone.
+        """
+        for packtype in SUPPORTED_PACKTYPES:
+            for legacy in (False, True):
+                fileset = self.root / (f"{packtype}-legacy" if legacy else packtype) / "fileset"
+                yield from self._entries_under(fileset, packtype, legacy)
+
+    def _entries_under(self, fileset: Path, packtype: str, legacy: bool) -> Iterator[CachedEntry]:
+        for first in _listing(fileset):
+            if not _is_real_dir(first):
+                yield CachedEntry(first, None, legacy, "not a shard directory")
+                continue
+            for second in _listing(first):
+                if not _is_real_dir(second):
+                    yield CachedEntry(second, None, legacy, "not a shard directory")
+                    continue
+                for path in _listing(second):
+                    yield self._entry_at(path, packtype, legacy)
+
+    def _entry_at(self, path: Path, packtype: str, legacy: bool) -> CachedEntry:
+        try:
+            ware = self._checked(WareID(packtype, path.name))
+        except R2k8sError:
+            return CachedEntry(path, None, legacy, "its name is no ware hash")
+        expected = self.path_for(ware, legacy)
+        if expected != path:
+            return CachedEntry(path, ware, legacy, f"it is in the wrong shard directory (lookups use {expected})")
+        if path.is_symlink():
+            return CachedEntry(path, ware, legacy, "a symlink, not an unpacked tree")
+        if not path.is_dir():
+            return CachedEntry(path, ware, legacy, "not a directory")
+        return CachedEntry(path, ware, legacy)
+
+    def discard(self, entry: CachedEntry, log: LogFn | None = None) -> None:
+        """Take ``entry`` out of the cache at once, then remove it.
+
+        One ``rename`` moves it into a fresh staging directory under ``.tmp/``
+        (holding the ware's lock, so no fill races it): from that instant its
+        key is free and nothing half-removed can pass for an entry. The tree
+        is then removed; should that fail (a mount inside it, a disk error),
+        the staging directory is swept by a later fill, and a warning says so.
+        """
+        tmp_root = self.root / ".tmp"
+        lock = self._locked(entry.ware, entry.legacy) if entry.ware is not None else contextlib.nullcontext()
+        moved = False
+        try:
+            with lock, scratch_dir(tmp_root, "discard.") as holder:
+                st = os.lstat(entry.path)
+                if stat.S_ISDIR(st.st_mode) and not os.access(entry.path, os.W_OK):
+                    os.chmod(entry.path, stat.S_IMODE(st.st_mode) | 0o700)  # moving a directory rewrites its '..'
+                os.rename(entry.path, holder / "entry")
+                moved = True
+        except OSError as exc:
+            if not moved:
+                raise _cache_error(f"cannot remove {entry.path}", exc) from None
+            if log is not None:
+                log(
+                    f"warn: {entry.path} is out of the cache, but removing it failed: {exc.strerror or exc};"
+                    f" it is left under {tmp_root} for a later fetch to sweep"
+                )
 
     # -- filling ----------------------------------------------------------------
 
@@ -196,6 +336,7 @@ class WareCache:
         """
         ware = self._checked(ware_id)
         emit = log or (lambda _line: None)
+        self.make_private(log)
         final = self.path_for(ware, legacy)
         if self.has(ware, legacy):
             emit(f"info: cache already has ware {_q(ware)}")
@@ -220,7 +361,11 @@ class WareCache:
         tmp_root = self.root / ".tmp"
         if not self._swept:
             self._swept = True
-            sweep_stale(tmp_root, log)
+            try:
+                sweep_stale(tmp_root, log)
+            except OSError as exc:  # never a reason to fail this fetch: staging below says if .tmp is unusable
+                if log is not None:
+                    log(f"warn: cannot sweep stale staging directories in {tmp_root}: {exc.strerror or exc}")
         with contextlib.ExitStack() as stack:
             try:
                 workdir = stack.enter_context(scratch_dir(tmp_root, f"{ware.packtype}.{ware.hash[:16]}."))
@@ -230,7 +375,16 @@ class WareCache:
             reader, _location = open_ware(ware, urls, base_dir, log)
             with reader:
                 source = io.BufferedReader(_Cancellable(reader, cancel)) if cancel is not None else reader
-                unpack_tar(ware, source, staged, UNPACK_LOSSLESS, log, legacy=legacy)
+                try:
+                    unpack_tar(ware, source, staged, UNPACK_LOSSLESS, log, legacy=legacy)
+                except PlacementError as exc:
+                    if exc.errno not in FULL_ERRNOS:
+                        raise
+                    raise R2k8sError(
+                        _CACHE,
+                        f"the ware cache {self.root} is full: {exc.message}; free space on its filesystem or use"
+                        f" a larger cache (--cache, ${CACHE_ENV}, or the pod's cache volume)",
+                    ) from None
             self._publish(staged, final, log)
 
     @staticmethod
@@ -337,6 +491,19 @@ class WareCache:
                 raise R2k8sError(first.category, f"{inputs} ({key[0]}): {first.message}") from first
             raise R2k8sError(_CACHE, f"{inputs} ({key[0]}): {type(first).__name__}: {first}") from first
         return {path: results[key] for key, paths in wares.items() for path in paths}
+
+
+def _listing(directory: Path) -> list[Path]:
+    try:
+        return [directory / name for name in sorted(os.listdir(directory))]
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise _cache_error(f"cannot list {directory}", exc) from None
+
+
+def _is_real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
 
 
 class _Cancellable(io.RawIOBase):

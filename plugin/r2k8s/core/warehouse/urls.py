@@ -254,6 +254,8 @@ def _file_path(text: str, parts: urllib.parse.SplitResult, base_dir: Path | None
         raise usage_error(f"file URL {_q(text)} must be written 'file://relative/path' or 'file:///absolute/path'")
     host = parts.netloc.rpartition("@")[2]  # Go's u.Host excludes any userinfo
     rel = _go_path_join(urllib.parse.unquote(host), urllib.parse.unquote(parts.path))
+    if "\0" in rel:  # "%00": Go builds the path, and the open fails; here it would be a bare ValueError
+        raise usage_error(f"file URL {_q(text)} holds an escaped NUL byte (%00), which no file path can")
     anchor = os.fspath(base_dir) if base_dir is not None else os.getcwd()
     return Path(os.path.abspath(os.path.join(anchor, rel)))
 

@@ -68,12 +68,16 @@ def _pax_record(key: str, value: bytes) -> bytes:
 
 
 def _split_ustar_name(name: bytes) -> tuple[bytes, bytes] | None:
+    """USTAR's ``prefix``/``name`` split at the last ``/`` that leaves each part short enough, if any.
+
+    Only a slash at index 1..155 with 1..100 bytes after it can split, so
+    only that window is searched: a name thousands of levels deep must not
+    cost a step per byte (for every entry of a deep tree).
+    """
     if len(name) <= 100:
         return b"", name
-    for i in range(len(name) - 1, 0, -1):
-        if name[i : i + 1] == b"/" and i <= 155 and len(name) - i - 1 <= 100 and len(name) - i - 1 > 0:
-            return name[:i], name[i + 1 :]
-    return None
+    i = name.rfind(b"/", max(1, len(name) - 101), min(155, len(name) - 2) + 1)
+    return (name[:i], name[i + 1 :]) if i > 0 else None
 
 
 def archive_name(meta: Metadata) -> bytes:
