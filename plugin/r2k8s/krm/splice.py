@@ -142,12 +142,16 @@ def _indent(text: str, column: int) -> str:
 
 
 def _body_and_tail(span: str) -> tuple[str, str]:
-    """Split trailing blank and comment-only lines (they belong between items) off an item's text."""
+    """Split trailing blank and comment-only lines (they belong between items) off an item's text.
+
+    The body keeps its own last line break: it is part of the item's last scalar when that is a block scalar
+    (``args: [|]`` ending the item holds ``"echo one\\n"``; read without the break it would hold ``"echo one"``
+    and be written back as ``|-``)."""
     lines = span.split("\n")
     keep = len(lines)
     while keep > 1 and (not lines[keep - 1].strip() or lines[keep - 1].lstrip().startswith("#")):
         keep -= 1
-    return "\n".join(lines[:keep]), "\n".join(lines[keep:])
+    return "\n".join(lines[:keep]) + ("\n" if keep < len(lines) else ""), "\n".join(lines[keep:])
 
 
 def _dump_new(item: Any) -> str:
@@ -164,15 +168,18 @@ def _rewrite(body: str, plain: Any, operations: Sequence[Operation]) -> str | No
     round-trips it, keeping comments and every scalar as the user wrote it."""
     from r2k8s.krm import yamlio
 
+    patched = copy.deepcopy(plain)
+    apply(patched, operations)
     if "#" not in body and _dump_plain(plain).rstrip("\n") == body.rstrip("\n"):
-        patched = copy.deepcopy(plain)
-        apply(patched, operations)
         return _dump_plain(patched)
     documents = yamlio.load_documents(body)
     if len(documents) != 1:
         return None
     apply_round_trip(documents[0], operations)
-    return yamlio.dump_documents(documents)
+    written = yamlio.dump_documents(documents)
+    # The item's text was cut out of its document: anything that reads differently on its own (a keep-chomped
+    # block scalar whose trailing blank lines went with the tail, say) must not change data silently.
+    return written if yaml.load(written, Loader=_Loader) == patched else None
 
 
 def _dump_plain(value: Any) -> str:
@@ -198,13 +205,16 @@ def splice(text: str, plan: Layout, changes: Mapping[int, Sequence[Operation]], 
         for index in sorted(changes):
             start, end, column = plan.spans[index]
             body, tail = _body_and_tail(text[start:end])
-            new_text = _rewrite(_dedent(body, column), _item(plan, index), changes[index])
+            alone = _dedent(body, column)
+            if yaml.load(alone, Loader=_Loader) != _item(plan, index):
+                return None  # its text reads otherwise on its own (the span is not the item): no splice
+            new_text = _rewrite(alone, _item(plan, index), changes[index])
             if new_text is None:
                 return None
             rewritten = _indent(new_text, column)
-            pieces += [text[cursor:start], rewritten, "\n" if tail or not body.endswith("\n") else "", tail]
+            pieces += [text[cursor:start], rewritten, "\n", tail]
             cursor = end
-    except (_Unusual, yamlio.YAMLError):
+    except (_Unusual, yamlio.YAMLError, yaml.YAMLError):
         return None
     if plan.append_at is None:
         return None
