@@ -6,6 +6,7 @@ needs it) and only here, so its missing type hints are dealt with once.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,7 +24,115 @@ def apply(document: Any, operations: Sequence[Operation]) -> None:
 
 
 def apply_round_trip(document: Any, operations: Sequence[Operation]) -> None:
-    """Apply ``operations`` to a ruamel.yaml document, new values as block-style round-trip objects."""
+    """Apply ``operations`` to a ruamel.yaml document, new values as block-style round-trip objects.
+
+    ruamel.yaml keeps the comment lines *after* a block collection on its last element, though they sit
+    above, and describe, the field that follows (``# drain first`` above ``terminationGracePeriodSeconds``
+    after a block ``command:``). Replacing or removing that collection would take them with it; so they are
+    cut out first and, once every operation is applied, put back at the end of what now precedes that
+    following field: above it again, whatever the operations appended before it.
+    """
     from r2k8s.krm import yamlio
 
+    carried = []
+    for op in operations:
+        if op["op"] in ("replace", "remove"):
+            lines = _take_following_lines(document, op["path"])
+            if lines is not None:
+                carried.append(lines)
     apply(document, [{**op, "value": yamlio.block(op["value"])} if "value" in op else op for op in operations])
+    for token, anchor in carried:
+        _give_following_lines(document, anchor, token)
+
+
+_Anchor = tuple[Any, Any]
+"""(container, element) after whose end carried comment lines go; ``(None, None)`` for the document's end."""
+
+
+def _steps(document: Any, pointer: str) -> list[tuple[Any, Any]] | None:
+    """(container, key) of every step of an RFC 6901 ``pointer`` into ``document``, or ``None``."""
+    node, steps = document, []
+    for raw in pointer.split("/")[1:]:
+        part: Any = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            part = int(part)
+        elif not (isinstance(node, Mapping) and part in node):
+            return None
+        steps.append((node, part))
+        node = node[part]
+    return steps
+
+
+def _is_last(container: Any, key: Any) -> bool:
+    last: Any = len(container) - 1 if isinstance(container, list) else list(container)[-1]
+    return bool(key == last)
+
+
+def _end_slot(container: Any, key: Any) -> tuple[Any, Any, int]:
+    """Where the comment after ``container[key]`` lives: its deepest last element's slot (index 0 of a
+    sequence item's, 2 of a mapping key's), as ruamel.yaml stores it."""
+    while True:
+        value = container[key]
+        if isinstance(value, (list, Mapping)) and len(value) and hasattr(value, "ca"):
+            container, key = value, (len(value) - 1 if isinstance(value, list) else list(value)[-1])
+            continue
+        return container, key, 0 if isinstance(container, list) else 2
+
+
+def _take_following_lines(document: Any, pointer: str) -> tuple[Any, _Anchor] | None:
+    """Cut the whole comment lines that follow the value at ``pointer`` (a block collection) from its last
+    element, with where they belong: after the element that precedes the field they sit above."""
+    steps = _steps(document, pointer)
+    if not steps:
+        return None
+    container, key = steps[-1]
+    value = container[key]
+    if not (isinstance(value, (list, Mapping)) and len(value) and hasattr(value, "ca")):
+        return None
+    end_container, end_key, index = _end_slot(container, key)
+    slots = end_container.ca.items.get(end_key)
+    token = slots[index] if slots and len(slots) > index else None
+    text = getattr(token, "value", None)
+    if token is None or not isinstance(text, str) or "\n" not in text or "#" not in text[text.index("\n") :]:
+        return None
+    anchor: _Anchor = (None, None)
+    for outer, step in reversed(steps):
+        if not _is_last(outer, step):  # the field they sit above: the next one here
+            following = step + 1 if isinstance(outer, list) else list(outer)[list(outer).index(step) + 1]
+            anchor = (outer, outer[following] if isinstance(outer, list) else following)
+            break
+    cut = text.index("\n")
+    carried = copy.copy(token)
+    carried.value, token.value = text[cut:], text[: cut + 1]
+    if not text[:cut].strip():
+        slots[index] = None  # nothing is left on the element's own line
+    return carried, anchor
+
+
+def _give_following_lines(document: Any, anchor: _Anchor, carried: Any) -> None:
+    """Put ``carried`` back at the end of whatever now precedes the field of ``anchor`` (or ends the document)."""
+    container, following = anchor
+    key: Any = None
+    if container is None:  # the end of the document
+        if not (isinstance(document, (list, Mapping)) and len(document)):
+            return
+        container, key = document, (len(document) - 1 if isinstance(document, list) else list(document)[-1])
+    elif isinstance(container, list):
+        at = next((i for i, value in enumerate(container) if value is following), 0)
+        key = at - 1 if at > 0 else None
+    elif following in container:
+        keys = list(container)
+        at = keys.index(following)
+        key = keys[at - 1] if at > 0 else None
+    if key is None or not hasattr(container, "ca"):
+        return  # nothing precedes the field any more (or the field is gone): the lines go with what they described
+    end_container, end_key, index = _end_slot(container, key)
+    slots = end_container.ca.items.setdefault(end_key, [None, None, None, None])
+    while len(slots) <= index:
+        slots.append(None)
+    token = slots[index]
+    if token is None:
+        slots[index] = carried
+    else:
+        text = token.value
+        token.value = (text[: text.index("\n")] if "\n" in text else text) + carried.value
