@@ -113,7 +113,13 @@ def dump_documents(documents: Iterable[Any], *, explicit_start: bool = False) ->
     yaml = _yaml()
     yaml.explicit_start = explicit_start
     buffer = io.StringIO()
-    yaml.dump_all([expand_aliases(doc) for doc in documents], buffer)
+    expanded = [expand_aliases(doc) for doc in documents]
+    for document in expanded:
+        # A flow root (a JSON document) would be written on the marker's line, "--- {...}", which kubectl's
+        # document splitter refuses ("only comments may follow ---"): its root goes block, its insides stay.
+        if explicit_start and hasattr(document, "fa") and document.fa.flow_style():
+            document.fa.set_block_style()
+    yaml.dump_all(expanded, buffer)
     return buffer.getvalue()
 
 

@@ -1,0 +1,76 @@
+"""Input forms people feed the function (issue 13, defect 8): JSON documents, and quoted strings in the
+function's config.
+
+A JSON document that the function changed came back as ``--- {…}`` on one line; kubectl's document splitter
+refuses any text after ``---`` but a comment ("invalid Yaml document separator"), so the answer could not be
+applied. Quoted scalars in the config (``image: "…"``) must read as the strings they are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from krm_inputs import deployment, write_formula
+
+from r2k8s.krm.function import IO_PATHS, Processor
+from r2k8s.krm.io_paths import Fallback
+
+MARKER_WITH_TEXT = re.compile(r"^---[ \t]*[^ \t#\n]", re.MULTILINE)
+"""What kubectl's YAML reader refuses: a document marker followed by anything but a comment."""
+
+
+@pytest.fixture(autouse=True)
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    write_formula(tmp_path / "web.formula")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def json_stream() -> str:
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"a": "1"}}
+    return json.dumps(deployment()) + "\n---\n" + json.dumps(other) + "\n"
+
+
+@pytest.mark.parametrize("text", [json_stream(), "---\n" + json_stream()], ids=["bare", "marked"])
+def test_json_documents_come_back_as_documents_kubectl_can_split(text: str) -> None:
+    answered = 0
+    for path in IO_PATHS:
+        try:
+            outcome = Processor().process(text, path)
+        except Fallback:
+            continue
+        answered += 1
+        assert outcome.exit_code == 0, outcome.results.stderr_lines()
+        assert not MARKER_WITH_TEXT.search(outcome.output), outcome.output[:300]
+        documents = [d for d in yaml.safe_load_all(outcome.output) if d]
+        kinds = [d["kind"] for d in documents]
+        assert kinds.count("Deployment") == 1 and kinds.count("ConfigMap") == 2  # the agent's ConfigMap added
+        web = next(d for d in documents if d["kind"] == "Deployment")
+        assert web["spec"]["template"]["spec"]["containers"][0]["image"] != "./web.formula"
+        assert next(d for d in documents if d.get("metadata", {}).get("name") == "x")["data"] == {"a": "1"}
+    assert answered
+
+
+@pytest.mark.parametrize("quoted", ['"registry.example/python:3.12-slim"', "'registry.example/python:3.12-slim'"])
+def test_a_quoted_agent_image_in_the_config_file_is_used_as_written(package: Path, quoted: str) -> None:
+    (package / "config.yaml").write_text(
+        "apiVersion: fn.r2k8s.io/v1alpha1\nkind: R2k8sFunction\nmetadata:\n  name: c\n"
+        f"spec:\n  agent:\n    image: {quoted}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "r2k8s", "fn", "--config", "config.yaml"],
+        input=yaml.safe_dump(deployment()),
+        capture_output=True,
+        text=True,
+        cwd=package,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    web = next(d for d in yaml.safe_load_all(done.stdout) if d and d["kind"] == "Deployment")
+    assert web["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/python:3.12-slim"
