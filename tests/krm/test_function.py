@@ -169,7 +169,11 @@ def test_extra_field_paths_from_the_config(package: Path) -> None:
         "metadata": {"name": "x"},
         "spec": {"runner": {"box": {"name": "b", "image": "./web.formula"}}},
     }
-    assert expand([runner])[0] == runner  # not container-shaped by the built-in rules
+    refused = run(resource_list([runner]))  # not container-shaped by the built-in rules: a formula left there
+    assert refused.exit_code == 1  # would reach the cluster as an image nothing can pull (issue 13)
+    assert items_of(refused.output) == [runner]
+    (message,) = refused.messages
+    assert "Runner/x" in message and "spec.runner.box.image" in message and "spec.fieldPaths" in message
     config = {
         "apiVersion": "fn.r2k8s.io/v1alpha1",
         "kind": "R2k8sFunction",
@@ -576,3 +580,22 @@ def test_the_cli_returns_inputs_without_formulas_byte_for_byte_and_still_refuses
     child = subprocess.run([sys.executable, "-m", "r2k8s", "fn"], input=text, capture_output=True, text=True)
     assert child.returncode == code, child.stderr
     assert child.stdout == (text if code == 0 else "")
+
+
+def test_a_formula_in_an_ephemeral_container_is_an_error_naming_it(package: Path) -> None:
+    """The API server refuses ephemeral containers on create, and no init container could fetch for one: a
+    formula there was expanded into a spec nothing would run; it is refused instead (issue 13, defect 6)."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {
+            "containers": [{"name": "main", "image": "busybox"}],
+            "ephemeralContainers": [{"name": "debug", "image": "./web.formula"}],
+        },
+    }
+    outcome = run(resource_list([pod]))
+    assert outcome.exit_code == 1
+    assert items_of(outcome.output) == [pod]
+    (message,) = outcome.messages
+    assert "Pod/p" in message and "spec.ephemeralContainers[0].image" in message and "'debug'" in message

@@ -40,7 +40,7 @@ from r2k8s.core.jsonpath import value_at
 from r2k8s.krm.config import FunctionConfig, environment_overrides, parse_function_config
 from r2k8s.krm.io_paths import Fallback, IOPath, IOPathFactory, RoundTripPath, SplicePath
 from r2k8s.krm.limits import Problem, might_be_hostile, shape_problem
-from r2k8s.krm.locate import ContainerSite, dotted, find_containers
+from r2k8s.krm.locate import ContainerSite, dotted, find_containers, images_named
 from r2k8s.krm.patch import Operation
 from r2k8s.krm.references import FormulaResolver, is_reference
 from r2k8s.krm.resource_list import (
@@ -247,8 +247,46 @@ class _Planner:
                 for s in find_containers(item, self.config.field_paths)
                 if is_reference(str(value_at(item, s.exact).get("image")))
             ]
+            sites = self._refuse_unexpandable(index, item, sites)
             if sites:
                 self._plan_item(index, item, sites)
+
+    def _refuse_unexpandable(
+        self, index: int, item: Mapping[str, Any], sites: list[ContainerSite]
+    ) -> list[ContainerSite]:
+        """A formula named where no pod can run it is an error (it would reach the cluster as an image name
+        that can never be pulled): in ``ephemeralContainers``, or in an ``image`` field that is no container
+        the function knows, with the way to make it one. Returns the sites left to expand."""
+        fallback = self.given.sources[index] if index < len(self.given.sources) else None
+        shown = display_file(item, fallback)
+        expandable = {s.path for s in sites}
+        for site in sites:
+            if len(site.path) >= 2 and site.path[-2] == "ephemeralContainers":
+                name = value_at(item, site.exact).get("name", "?")
+                self.results.append(
+                    Result.about(
+                        item,
+                        f"ephemeral container {name!r} names a formula: ephemeral containers are added to a running"
+                        " pod (kubectl debug), never written in a manifest (the API server refuses them on create),"
+                        " and no init container can fetch a formula for them; use an ordinary container",
+                        field=dotted((*site.path, "image")),
+                        file=shown,
+                    )
+                )
+        kept = [s for s in sites if not (len(s.path) >= 2 and s.path[-2] == "ephemeralContainers")]
+        for path in images_named(item, is_reference):
+            if path not in expandable:
+                self.results.append(
+                    Result.about(
+                        item,
+                        "this image names a formula, but r2k8s does not know what holds it as a container, so it"
+                        " cannot expand it; if it is one, name it in the function config's"
+                        " spec.fieldPaths (kustomize fieldSpec syntax, e.g. {kind: <kind>, path: <path to it>})",
+                        field=dotted((*path, "image")),
+                        file=shown,
+                    )
+                )
+        return kept
 
     def _plan_item(self, index: int, item: Mapping[str, Any], sites: list[ContainerSite]) -> None:
         from r2k8s.agent_bundle import configmap_name  # imported only when there is work: start-up stays fast

@@ -28,12 +28,12 @@ their schemas are full of keys named ``containers``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from r2k8s.core.jsonpath import JsonPath
 
-__all__ = ["ContainerSite", "FieldPath", "find_containers"]
+__all__ = ["ContainerSite", "FieldPath", "find_containers", "images_named"]
 
 
 POD_SPEC_KEYS = frozenset({"spec", "predictor", "transformer", "explainer"})
@@ -41,6 +41,8 @@ POD_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 STANDALONE_KEYS = frozenset({"container", "script"})
 STANDALONE_LISTS = frozenset({"containers", "initContainers", "sidecars", "steps"})
 SKIPPED_KINDS = frozenset({"CustomResourceDefinition"})
+DATA_KINDS = frozenset({"ConfigMap", "Secret"})
+"""Kinds whose content is data, whatever it looks like: an ``image`` there names no container."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,3 +188,27 @@ def _document_order(resource: Mapping[str, Any]) -> Any:
 
     number(resource, ())
     return lambda path: order.get(path, len(order))
+
+
+def images_named(resource: Mapping[str, Any], wanted: Callable[[str], bool]) -> list[JsonPath]:
+    """The path of every named mapping in ``resource`` (a string ``name`` beside a string ``image``, as every
+    container has) whose ``image`` is ``wanted``, container or not; never in a ConfigMap's or Secret's data.
+
+    Iterative (the input's depth is limited, but a walk need not rely on it). The function compares these
+    with the containers it found: a formula named anywhere else would reach the cluster as an image name
+    nothing can pull, so it is an error, not something to pass over."""
+    kind = resource.get("kind")
+    if isinstance(kind, str) and (kind in SKIPPED_KINDS or kind in DATA_KINDS):
+        return []
+    found: list[JsonPath] = []
+    stack: list[tuple[Any, JsonPath]] = [(resource, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, Mapping):
+            image = node.get("image")
+            if isinstance(image, str) and isinstance(node.get("name"), str) and wanted(image):
+                found.append(path)
+            stack.extend((child, (*path, str(key))) for key, child in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((child, (*path, index)) for index, child in reversed(list(enumerate(node))))
+    return found
