@@ -103,3 +103,13 @@ def test_links_inside_the_root_still_work_and_a_fifo_does_not_stall(tree: Path) 
     os.mkfifo(package / "fifo.formula")
     stalled = run(resource_list([deployment(image="./fifo.formula")]))
     assert stalled.exit_code == 1 and "is not a regular file" in stalled.results[0].message
+
+
+@pytest.mark.parametrize("image", ["./real", "./real/", "./"])
+def test_a_formula_path_naming_a_directory_is_refused_clearly(tree: Path, image: str) -> None:
+    """Found by the long fuzz: a directory opened, then ``fdopen`` raised ``IsADirectoryError`` (exit 2)."""
+    write_formula(tree / "package" / "real" / "web.formula")
+    outcome = run(resource_list([deployment(image=image)]))
+    assert outcome.exit_code == 1, outcome.messages
+    (message,) = outcome.messages
+    assert "Deployment/web" in message and ("not a regular file" in message or "root directory" in message), message

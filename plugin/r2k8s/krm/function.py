@@ -260,22 +260,28 @@ class _Planner:
         fallback = self.given.sources[index] if index < len(self.given.sources) else None
         shown = display_file(item, fallback)
         expandable = {s.path for s in sites}
+
+        def refuse_ephemeral(name: object, path: tuple[Any, ...]) -> None:
+            self.results.append(
+                Result.about(
+                    item,
+                    f"ephemeral container {name!r} names a formula: ephemeral containers are added to a running"
+                    " pod (kubectl debug), never written in a manifest (the API server refuses them on create),"
+                    " and no init container can fetch a formula for them; use an ordinary container",
+                    field=dotted((*path, "image")),
+                    file=shown,
+                )
+            )
+
         for site in sites:
             if len(site.path) >= 2 and site.path[-2] == "ephemeralContainers":
-                name = value_at(item, site.exact).get("name", "?")
-                self.results.append(
-                    Result.about(
-                        item,
-                        f"ephemeral container {name!r} names a formula: ephemeral containers are added to a running"
-                        " pod (kubectl debug), never written in a manifest (the API server refuses them on create),"
-                        " and no init container can fetch a formula for them; use an ordinary container",
-                        field=dotted((*site.path, "image")),
-                        file=shown,
-                    )
-                )
+                refuse_ephemeral(value_at(item, site.exact).get("name", "?"), site.path)
         kept = [s for s in sites if not (len(s.path) >= 2 and s.path[-2] == "ephemeralContainers")]
         for path in images_named(item, is_reference):
-            if path not in expandable:
+            if path not in expandable and len(path) >= 2 and path[-2] == "ephemeralContainers":
+                name = value_at(item, path).get("name", "?")
+                refuse_ephemeral(name, path)
+            elif path not in expandable:
                 self.results.append(
                     Result.about(
                         item,

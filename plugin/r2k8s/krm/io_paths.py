@@ -164,6 +164,8 @@ class RoundTripPath:
     def write(self, given: FunctionInput, patches: Patches, added: Sequence[Any], results: Results) -> str:
         from r2k8s.krm.patch import apply_round_trip
 
+        if given.mode == "stream" and given.items and not patches and not added and not len(results):
+            return self.text  # nothing changed: a plain stream (helm, a resolver) gets its own bytes back
         for index, operations in patches:
             apply_round_trip(given.items[index], operations)
         given.items.extend(added)

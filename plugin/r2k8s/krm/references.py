@@ -153,9 +153,10 @@ def _read_beneath(root: Path, relative: Path, image: str, shown: str, target: Pa
         raise _unreadable(exc, name, fd, image, shown, target) from None
     finally:
         os.close(fd)
+    if not stat.S_ISREG(os.fstat(file_fd).st_mode):  # before fdopen, which refuses a directory on its own
+        os.close(file_fd)
+        raise R2k8sError(Category.USAGE, f"image {image!r}: formula file {shown} is not a regular file")
     with os.fdopen(file_fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise R2k8sError(Category.USAGE, f"image {image!r}: formula file {shown} is not a regular file")
         try:
             return file.read()
         except OSError as exc:
