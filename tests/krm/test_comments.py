@@ -12,10 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from krm_inputs import write_formula
-
-from r2k8s.krm.function import IO_PATHS, Processor
-from r2k8s.krm.io_paths import Fallback
+from krm_inputs import answers_over_each_path, as_list, write_formula
 
 DRAIN = "# Give the node a minute to drain connections."
 PORTS = "# The port the probes use."
@@ -75,22 +72,9 @@ spec:
 """
 
 
-def as_list(document: str) -> str:
-    indented = "".join(("  " + line if line else line) + "\n" for line in document.splitlines())
-    return "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n-" + indented[1:]
-
-
 def answers(text: str) -> list[str]:
-    outputs = []
-    for path in IO_PATHS:
-        try:
-            outcome = Processor().process(text, path)
-        except Fallback:
-            continue
-        assert outcome.exit_code == 0, outcome.results.stderr_lines()
-        assert "./web.formula" not in outcome.output
-        outputs.append(outcome.output)
-    assert outputs
+    outputs = answers_over_each_path(text)
+    assert all("./web.formula" not in output for output in outputs)
     return outputs
 
 

@@ -62,3 +62,27 @@ def resource_list(items: list[dict[str, Any]], config: dict[str, Any] | None = N
 def copy_web_example(target: Path) -> Path:
     shutil.copytree(WEB_EXAMPLE, target)
     return target
+
+
+def as_list(document: str) -> str:
+    """``document`` (block YAML text) as the one item of a ResourceList, its text kept as written."""
+    indented = "".join(("  " + line if line else line) + "\n" for line in document.splitlines())
+    return "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n-" + indented[1:]
+
+
+def answers_over_each_path(text: str) -> list[str]:
+    """The function's output on ``text`` over each I/O path that answers (the splice may fall back), each
+    checked to be a success; at least one path must answer."""
+    from r2k8s.krm.function import IO_PATHS, Processor
+    from r2k8s.krm.io_paths import Fallback
+
+    outputs = []
+    for path in IO_PATHS:
+        try:
+            outcome = Processor().process(text, path)
+        except Fallback:
+            continue
+        assert outcome.exit_code == 0, (path.__name__, outcome.results.stderr_lines())
+        outputs.append(outcome.output)
+    assert outputs, "no I/O path answered"
+    return outputs
