@@ -4,7 +4,7 @@ give exit 0 with non-empty output or exit 1 with a message: never another exit c
 (what ``r2k8s fn`` reports as an internal error), never exit 0 with empty output.
 
 100,000 executions in the long fuzz job (``.ci/fuzz``; the function is far slower per input than the
-parsers: it loads a formula and round-trips YAML, about 25 minutes on two cores), 2,000 in every other run.
+parsers: it loads a formula and round-trips YAML, about 16 minutes on two cores), 2,000 in every other run.
 Seeded and
 deterministic (``tests/support/fuzzing.py``; ``R2K8S_FUZZ_SEED``, ``R2K8S_FUZZ_WORKERS``). The count, the
 time and the rate are written to pytest's terminal, recorded as ``fuzz_executions`` and printed on stderr.
