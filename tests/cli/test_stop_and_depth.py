@@ -9,18 +9,17 @@ not a reason for an internal error.
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tarbuild import deep_tar
 
 from r2k8s.core.scratch import remove_tree
 
@@ -29,20 +28,6 @@ SOME_OTHER_WARE = "tar:6q7G4hWr283FpTa5Lf8heVqw9t97b5VoMU6AGszuBYAz9EzQdeHVFAou7
 
 def r2k8s(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "r2k8s", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
-
-
-def deep_tar(path: Path, depth: int) -> None:
-    """``a/a/…/a/f``, ``depth`` directories deep, in PAX format (long names), built with Python's tarfile."""
-    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as archive:
-        name = ""
-        for _ in range(depth):
-            name += "a/"
-            entry = tarfile.TarInfo(name.rstrip("/"))
-            entry.type, entry.mode = tarfile.DIRTYPE, 0o755
-            archive.addfile(entry)
-        entry = tarfile.TarInfo(name + "f")
-        entry.size = 2
-        archive.addfile(entry, io.BytesIO(b"hi"))
 
 
 @pytest.fixture
@@ -57,7 +42,7 @@ def leftovers(directory: Path) -> list[str]:
 
 
 def test_a_deep_ware_that_does_not_match_its_id_is_a_hash_mismatch_with_nothing_left(work: Path) -> None:
-    deep_tar(work / "deep.tar", 1_200)
+    (work / "deep.tar").write_bytes(deep_tar(1_200))
     done = r2k8s("unpack", SOME_OTHER_WARE, "out", "--source", "file://./deep.tar", cwd=work)
     assert done.returncode == 7, done.stderr
     assert "hash mismatch" in done.stderr
@@ -65,7 +50,7 @@ def test_a_deep_ware_that_does_not_match_its_id_is_a_hash_mismatch_with_nothing_
 
 
 def test_a_deep_ware_unpacks_and_packs_back(work: Path) -> None:
-    deep_tar(work / "deep.tar", 1_200)
+    (work / "deep.tar").write_bytes(deep_tar(1_200))
     ware = r2k8s("scan", "deep.tar", cwd=work).stdout.strip()
     done = r2k8s("unpack", ware, "out", "--source", "file://./deep.tar", "--filters", "lossless", cwd=work)
     assert done.returncode == 0, done.stderr
@@ -104,7 +89,7 @@ def stop_midway(argv: list[str], cwd: Path, signum: int) -> subprocess.Completed
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
 def test_a_stopped_unpack_exits_8_and_leaves_no_staging_directory(work: Path, signum: signal.Signals) -> None:
-    deep_tar(work / "deep.tar", 1_200)
+    (work / "deep.tar").write_bytes(deep_tar(1_200))
     ware = r2k8s("scan", "deep.tar", cwd=work).stdout.strip()
     StallingSource(work / "slow.tar", (work / "deep.tar").read_bytes())
     done = stop_midway(["unpack", ware, "out", "--source", "file://./slow.tar"], work, signum)
@@ -115,7 +100,7 @@ def test_a_stopped_unpack_exits_8_and_leaves_no_staging_directory(work: Path, si
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_stopped_scan_exits_8(work: Path, signum: signal.Signals) -> None:
-    deep_tar(work / "deep.tar", 1_200)
+    (work / "deep.tar").write_bytes(deep_tar(1_200))
     StallingSource(work / "slow.tar", (work / "deep.tar").read_bytes())
     done = stop_midway(["scan", "slow.tar"], work, signum)
     assert done.returncode == 8, done.stderr

@@ -51,3 +51,20 @@ def F(name: str, content: bytes = b"", mode: int = 0o644, **kw) -> Entry:
 
 def L(name: str, target: str, **kw) -> Entry:
     return Entry(name, tarfile.SYMTYPE, 0o777, linkname=target, **kw)
+
+
+def deep_tar(depth: int, *, uid: int = 0, gid: int = 0) -> bytes:
+    """``a/a/…/a/f`` (``depth`` directories, each listed, then the file ``f`` holding ``hi``), in PAX format for
+    the long names: the deep ware of issue 12, owned by ``uid``/``gid``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        name = ""
+        for _ in range(depth):
+            name += "a/"
+            entry = tarfile.TarInfo(name.rstrip("/"))
+            entry.type, entry.mode, entry.uid, entry.gid = tarfile.DIRTYPE, 0o755, uid, gid
+            archive.addfile(entry)
+        entry = tarfile.TarInfo(name + "f")
+        entry.size, entry.uid, entry.gid = 2, uid, gid
+        archive.addfile(entry, io.BytesIO(b"hi"))
+    return buffer.getvalue()

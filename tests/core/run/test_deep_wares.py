@@ -9,14 +9,13 @@ break every later fetch.
 
 from __future__ import annotations
 
-import io
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz, rootfs_ware_id
 from formula_runs import run_local, write_formula
+from tarbuild import deep_tar
 
 from r2k8s.core.scratch import remove_tree
 from r2k8s.core.ware.filters import UNPACK_CONSERVATIVE
@@ -27,26 +26,11 @@ pytestmark = [needs_root, needs_busybox]
 DEPTH = 1_200
 
 
-def deep_tar_bytes(depth: int) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        name = ""
-        for _ in range(depth):
-            name += "a/"
-            entry = tarfile.TarInfo(name.rstrip("/"))
-            entry.type, entry.mode = tarfile.DIRTYPE, 0o755
-            archive.addfile(entry)
-        entry = tarfile.TarInfo(name + "f")
-        entry.size = 2
-        archive.addfile(entry, io.BytesIO(b"hi"))
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def work(tmp_path: Path) -> Iterator[Path]:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "rootfs.tgz").write_bytes(rootfs_tgz())
-    (tmp_path / "pkg" / "deep.tar").write_bytes(deep_tar_bytes(DEPTH))
+    (tmp_path / "pkg" / "deep.tar").write_bytes(deep_tar(DEPTH))
     yield tmp_path
     for child in tmp_path.iterdir():  # pytest's own clean-up of old folders recurses: leave it nothing deep
         remove_tree(child)

@@ -15,13 +15,12 @@ import errno
 import io
 import os
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tarbuild import D, F, make_tar
+from tarbuild import D, F, deep_tar, make_tar
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.scratch import remove_tree
@@ -202,23 +201,8 @@ def test_an_unsweepable_staging_area_is_not_a_reason_to_fail(tmp_path: Path) -> 
 # --- deep wares --------------------------------------------------------------------------------
 
 
-def deep_tar(path: Path, depth: int) -> None:
-    """``a/a/…/a/f``, ``depth`` directories deep (PAX, for the long names)."""
-    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as archive:
-        name = ""
-        for _ in range(depth):
-            name += "a/"
-            entry = tarfile.TarInfo(name.rstrip("/"))
-            entry.type, entry.mode = tarfile.DIRTYPE, 0o755
-            entry.uid, entry.gid = os.getuid(), os.getgid()
-            archive.addfile(entry)
-        entry = tarfile.TarInfo(name + "f")
-        entry.size, entry.uid, entry.gid = 2, os.getuid(), os.getgid()
-        archive.addfile(entry, io.BytesIO(b"hi"))
-
-
 def test_a_deep_ware_with_the_wrong_id_leaves_no_staging_and_the_next_fetch_works(tmp_path: Path) -> None:
-    deep_tar(tmp_path / "deep.tar", 1_200)
+    (tmp_path / "deep.tar").write_bytes(deep_tar(1_200, uid=os.getuid(), gid=os.getgid()))
     claimed, _ = small("claimed", tmp_path)  # an ID the deep tarball does not have
     cache = WareCache(tmp_path / "cache")
     with pytest.raises(R2k8sError) as caught:
