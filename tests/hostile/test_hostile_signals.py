@@ -42,7 +42,6 @@ from hostile_inputs import (
     modern_formula_text,
     r2k8s_argv,
     read_chars,
-    remove_deep,
     run_process,
     silent_server,
     snapshot,
@@ -51,6 +50,8 @@ from hostile_inputs import (
     stalling_http,
     wait_for,
 )
+
+from r2k8s.core.scratch import remove_tree
 
 MiB = 1 << 20
 SIGNALS = [signal.SIGTERM, signal.SIGHUP, signal.SIGINT]
@@ -72,7 +73,7 @@ def big_tar() -> bytes:
 def box(tmp_path: Path) -> Iterator[Box]:
     made = Box(tmp_path / "box")
     yield made
-    remove_deep(made.root)
+    remove_tree(made.root)
 
 
 def wchan(pid: int) -> str:

@@ -15,7 +15,8 @@ Generators:
 
 Harness: :class:`Box` is one case's sandbox (its own ``HOME``, ``TMPDIR``, ware cache and jobs directory);
 :func:`run_process` runs a command with a timeout, a memory ceiling and its peak RSS; :func:`snapshot`
-and :func:`remove_deep` walk and remove trees of any depth without recursion or ``PATH_MAX``;
+walks trees of any depth without recursion or ``PATH_MAX`` (boxes are removed with the package's own
+``remove_tree``, which the unit tests prove at 5,000 levels);
 :class:`Case` and :func:`execute` run one case and list every problem (internal error, death by signal,
 hang, no message, wrong exit code, memory, writes outside the targets, staging left behind).
 """
@@ -47,6 +48,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from r2k8s.core.scratch import remove_tree
 
 BLOCK = 512
 MTIME = 1262304000
@@ -292,45 +295,6 @@ def _digest(name: str, dir_fd: int, size: int) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def remove_deep(path: Path) -> None:
-    """Remove ``path`` and everything under it, at any depth: every subdirectory is moved up into one flat
-    graveyard before it is emptied, so nothing recurses and no path grows past ``PATH_MAX``."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(info.st_mode):
-        os.unlink(path)
-        return
-    grave = Path(tempfile.mkdtemp(prefix=".grave-", dir=path.parent))
-    os.rename(path, grave / "0")
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    grave_fd = os.open(grave, flags)
-    pending, counter = ["0"], 1
-    try:
-        while pending:
-            name = pending.pop()
-            with contextlib.suppress(OSError):
-                os.chmod(name, 0o700, dir_fd=grave_fd)
-            fd = os.open(name, flags, dir_fd=grave_fd)
-            try:
-                with os.scandir(fd) as entries:
-                    listed = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
-                for child, is_dir in listed:
-                    if is_dir:
-                        os.rename(child, str(counter), src_dir_fd=fd, dst_dir_fd=grave_fd)
-                        pending.append(str(counter))
-                        counter += 1
-                    else:
-                        os.unlink(child, dir_fd=fd)
-            finally:
-                os.close(fd)
-            os.rmdir(name, dir_fd=grave_fd)
-    finally:
-        os.close(grave_fd)
-    os.rmdir(grave)
-
-
 STAGING = re.compile(rb"(^|/)(\.[^/]*\.unpack-[^/]*|\.tmp\.upload\.[^/]*)$")
 """Names of unpack's and save's staging entries (``.TARGET.unpack-*``, ``.tmp.upload.*``)."""
 
@@ -469,7 +433,7 @@ def execute(case: Case, base: Path, *, keep: bool = False) -> Report:
         return Report(case, ran, problems)
     finally:
         if not keep:
-            remove_deep(box.root)
+            remove_tree(box.root)
 
 
 # -- tar wares ------------------------------------------------------------------------------------------------
