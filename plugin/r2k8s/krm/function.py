@@ -212,6 +212,11 @@ def run(text: str, *, explain: bool = False, config_override: Any = None, origin
     return Processor(explain=explain, config_override=config_override, origin=origin).execute(text)
 
 
+def _ephemeral(container_path: tuple[Any, ...]) -> bool:
+    """Whether the container at ``container_path`` is an item of a pod's ``ephemeralContainers``."""
+    return len(container_path) >= 2 and container_path[-2] == "ephemeralContainers"
+
+
 def _skipped(item: Mapping[str, Any], function_config: Any) -> bool:
     kind = item.get("kind")
     if str(annotations_of(item).get(LOCAL_CONFIG, "")).lower() == "true" or (
@@ -274,11 +279,11 @@ class _Planner:
             )
 
         for site in sites:
-            if len(site.path) >= 2 and site.path[-2] == "ephemeralContainers":
+            if _ephemeral(site.path):
                 refuse_ephemeral(value_at(item, site.exact).get("name", "?"), site.path)
-        kept = [s for s in sites if not (len(s.path) >= 2 and s.path[-2] == "ephemeralContainers")]
+        kept = [s for s in sites if not _ephemeral(s.path)]
         for path in images_named(item, is_reference):
-            if path not in expandable and len(path) >= 2 and path[-2] == "ephemeralContainers":
+            if path not in expandable and _ephemeral(path):
                 name = value_at(item, path).get("name", "?")
                 refuse_ephemeral(name, path)
             elif path not in expandable:

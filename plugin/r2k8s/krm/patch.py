@@ -63,9 +63,18 @@ def _steps(document: Any, pointer: str) -> list[tuple[Any, Any]] | None:
     return steps
 
 
+def _last_key(container: Any) -> Any:
+    """The index or key of a non-empty sequence's or mapping's last element."""
+    return len(container) - 1 if isinstance(container, list) else list(container)[-1]
+
+
 def _is_last(container: Any, key: Any) -> bool:
-    last: Any = len(container) - 1 if isinstance(container, list) else list(container)[-1]
-    return bool(key == last)
+    return bool(key == _last_key(container))
+
+
+def _commented_collection(value: Any) -> bool:
+    """A non-empty round-trip sequence or mapping: what can hold the comment lines after it."""
+    return isinstance(value, (list, Mapping)) and len(value) > 0 and hasattr(value, "ca")
 
 
 def _end_slot(container: Any, key: Any) -> tuple[Any, Any, int]:
@@ -73,8 +82,8 @@ def _end_slot(container: Any, key: Any) -> tuple[Any, Any, int]:
     sequence item's, 2 of a mapping key's), as ruamel.yaml stores it."""
     while True:
         value = container[key]
-        if isinstance(value, (list, Mapping)) and len(value) and hasattr(value, "ca"):
-            container, key = value, (len(value) - 1 if isinstance(value, list) else list(value)[-1])
+        if _commented_collection(value):
+            container, key = value, _last_key(value)
             continue
         return container, key, 0 if isinstance(container, list) else 2
 
@@ -87,7 +96,7 @@ def _take_following_lines(document: Any, pointer: str) -> tuple[Any, _Anchor] | 
         return None
     container, key = steps[-1]
     value = container[key]
-    if not (isinstance(value, (list, Mapping)) and len(value) and hasattr(value, "ca")):
+    if not _commented_collection(value):
         return None
     end_container, end_key, index = _end_slot(container, key)
     slots = end_container.ca.items.get(end_key)
@@ -116,7 +125,7 @@ def _give_following_lines(document: Any, anchor: _Anchor, carried: Any) -> None:
     if container is None:  # the end of the document
         if not (isinstance(document, (list, Mapping)) and len(document)):
             return
-        container, key = document, (len(document) - 1 if isinstance(document, list) else list(document)[-1])
+        container, key = document, _last_key(document)
     elif isinstance(container, list):
         at = next((i for i, value in enumerate(container) if value is following), 0)
         key = at - 1 if at > 0 else None
