@@ -74,7 +74,7 @@ spec:
 
 def answers(text: str) -> list[str]:
     outputs = answers_over_each_path(text)
-    assert all("./web.formula" not in output for output in outputs)
+    assert all("image: ./web.formula" not in output for output in outputs), "every formula is expanded"
     return outputs
 
 

@@ -10,12 +10,10 @@ wrong hash keeps the pod in its init container with the reason in its log and ev
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,67 +21,15 @@ import pytest
 import tools
 import yaml
 from krm_inputs import BUSYBASH, HELM_CHART, copy_web_example
-from loopback_http import LoopbackWarehouse, serve
-from repo import FIXTURES, needs_shared
+from loopback_http import LoopbackWarehouse
+from repo import needs_shared
+from service_cluster import BUSYBASH_TGZ, cluster_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_shared]
 
-BUSYBASH_TGZ = FIXTURES / "repeatr" / "fixtures" / "busybash.tgz"
-
-
-def _settings() -> tuple[str, str]:
-    from testcluster.settings import NODE_IP, PYTHON_IMAGE
-
-    return os.environ.get("R2K8S_E2E_IMAGE", PYTHON_IMAGE), os.environ.get("R2K8S_E2E_HOST_IP", NODE_IP)
-
-
-@pytest.fixture(scope="module")
-def kubectl(cluster_kubeconfig: Path) -> Any:
-    binary = shutil.which("kubectl")
-    if binary is None:
-        from testcluster import build
-
-        binary = str(build.ensure_binaries().kubectl)
-
-    def call(
-        *args: Any, check: bool = True, input: str | None = None, timeout: float = 180
-    ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [binary, "--kubeconfig", str(cluster_kubeconfig), *map(str, args)],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if check and result.returncode != 0:
-            pytest.fail(f"kubectl {' '.join(map(str, args))} exited {result.returncode}: {result.stderr}")
-        return result
-
-    return call
-
-
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory, cluster_kubeconfig: Path) -> Iterator[LoopbackWarehouse]:
-    root = tmp_path_factory.mktemp("warehouse")
-    digest = BUSYBASH.split(":", 1)[1]
-    target = root / digest[:3] / digest[3:6] / digest
-    target.parent.mkdir(parents=True)
-    shutil.copy(BUSYBASH_TGZ, target)
-    with serve(root, host=_settings()[1]) as running:
-        yield running
-
-
-@pytest.fixture
-def namespace(kubectl: Any) -> Iterator[str]:
-    name = f"r2k8s-svc-{os.getpid()}-{int(time.time()) % 100000}"
-    kubectl("create", "namespace", name)
-    kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=baseline")
-    yield name
-    kubectl("delete", "namespace", name, "--wait=false", check=False)
-
 
 def function_config(warehouse: LoopbackWarehouse) -> dict[str, Any]:
-    image, _ = _settings()
+    image, _ = cluster_settings()
     return {
         "apiVersion": "fn.r2k8s.io/v1alpha1",
         "kind": "R2k8sFunction",
@@ -93,16 +39,6 @@ def function_config(warehouse: LoopbackWarehouse) -> dict[str, Any]:
             "warehouses": {"mirrors": [warehouse.ca_url()]},
         },
     }
-
-
-@pytest.fixture(scope="module")
-def r2k8s_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    import sys
-
-    directory = tmp_path_factory.mktemp("bin")
-    (directory / "r2k8s").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m r2k8s "$@"\n')
-    (directory / "r2k8s").chmod(0o755)
-    return {**os.environ, "PATH": f"{directory}{os.pathsep}{os.environ['PATH']}"}
 
 
 def build(example: Path, env: dict[str, str]) -> str:
@@ -130,11 +66,11 @@ def http_get(pod: dict[str, Any], port: int = 8080) -> str:
 
 
 def test_the_kustomize_example_serves_http_from_its_formula(
-    kubectl: Any, namespace: str, warehouse: LoopbackWarehouse, r2k8s_env: dict[str, str], tmp_path: Path
+    kubectl: Any, namespace: str, warehouse: LoopbackWarehouse, r2k8s_on_path: dict[str, str], tmp_path: Path
 ) -> None:
     example = copy_web_example(tmp_path / "web")
     (example / "r2k8s.yaml").write_text(yaml.safe_dump(function_config(warehouse)))
-    kubectl("apply", "-n", namespace, "-f", "-", input=build(example, r2k8s_env))
+    kubectl("apply", "-n", namespace, "-f", "-", input=build(example, r2k8s_on_path))
     kubectl("rollout", "status", "-n", namespace, "deployment/web", "--timeout=240s", timeout=260)
     pod = pod_of(kubectl, namespace, "app=web")
     assert http_get(pod).strip() == "hello from a formula"
@@ -165,7 +101,7 @@ def test_the_kustomize_example_serves_http_from_its_formula(
         "hello from a formula", "a new formula"
     )
     (example / "web.formula").write_text(json.dumps(formula))
-    kubectl("apply", "-n", namespace, "-f", "-", input=build(example, r2k8s_env))
+    kubectl("apply", "-n", namespace, "-f", "-", input=build(example, r2k8s_on_path))
     kubectl("rollout", "status", "-n", namespace, "deployment/web", "--timeout=240s", timeout=260)
     newer = pod_of(kubectl, namespace, "app=web")
     assert newer["metadata"]["name"] != name
@@ -173,7 +109,7 @@ def test_the_kustomize_example_serves_http_from_its_formula(
 
 
 def test_a_wrong_hash_keeps_the_pod_in_its_init_container_with_the_reason(
-    kubectl: Any, namespace: str, warehouse: LoopbackWarehouse, r2k8s_env: dict[str, str], tmp_path: Path
+    kubectl: Any, namespace: str, warehouse: LoopbackWarehouse, r2k8s_on_path: dict[str, str], tmp_path: Path
 ) -> None:
     example = copy_web_example(tmp_path / "web")
     (example / "r2k8s.yaml").write_text(yaml.safe_dump(function_config(warehouse)))
@@ -184,7 +120,7 @@ def test_a_wrong_hash_keeps_the_pod_in_its_init_container_with_the_reason(
     shutil.copy(BUSYBASH_TGZ, target)  # the right bytes under the wrong name: a hash mismatch
     text = (example / "web.formula").read_text().replace(BUSYBASH, wrong)
     (example / "web.formula").write_text(text)
-    kubectl("apply", "-n", namespace, "-f", "-", input=build(example, r2k8s_env))
+    kubectl("apply", "-n", namespace, "-f", "-", input=build(example, r2k8s_on_path))
     deadline = time.monotonic() + 180
     message = ""
     while time.monotonic() < deadline:
@@ -222,13 +158,13 @@ def test_the_helm_example_installs_with_the_post_renderer(
     kubectl: Any,
     namespace: str,
     warehouse: LoopbackWarehouse,
-    r2k8s_env: dict[str, str],
+    r2k8s_on_path: dict[str, str],
     tmp_path: Path,
     cluster_kubeconfig: Path,
 ) -> None:
     config = tmp_path / "r2k8s.yaml"
     config.write_text(yaml.safe_dump(function_config(warehouse)))
-    env = {**r2k8s_env, "KUBECONFIG": str(cluster_kubeconfig), "HELM_DATA_HOME": str(tmp_path / "helm")}
+    env = {**r2k8s_on_path, "KUBECONFIG": str(cluster_kubeconfig), "HELM_DATA_HOME": str(tmp_path / "helm")}
     result = subprocess.run(
         [
             str(tools.helm3()),

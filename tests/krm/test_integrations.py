@@ -7,10 +7,8 @@ kpt packages, hooks post-rendered by helm 4 only, clear failures.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +18,6 @@ import yaml
 from krm_inputs import HELM_CHART, HELM_PLUGIN, WEB_EXAMPLE, copy_web_example
 
 AGENT_IMAGE = "docker.io/library/python:3.11-slim"
-
-
-@pytest.fixture(scope="module")
-def r2k8s_on_path(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """An environment whose ``r2k8s`` on PATH runs this checkout with this interpreter."""
-    directory = tmp_path_factory.mktemp("bin")
-    script = directory / "r2k8s"
-    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m r2k8s "$@"\n')
-    script.chmod(0o755)
-    env = dict(os.environ)
-    env["PATH"] = f"{directory}{os.pathsep}{env.get('PATH', '')}"
-    return env
 
 
 def run(

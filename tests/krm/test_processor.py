@@ -21,6 +21,10 @@ ANCHORS = (
     "  spec:\n    template:\n      metadata: {labels: *l}\n"
     "      spec:\n        containers:\n        - {name: web, image: ./web.formula}\n"
 )
+FLOW_ITEM = (
+    LIST_HEAD
+    + "- {apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: a, image: ./web.formula}]}}\n"
+)
 INVALID_CONFIG = {
     "apiVersion": "fn.r2k8s.io/v1alpha1",
     "kind": "R2k8sFunction",
@@ -47,9 +51,8 @@ def over(path: IOPathFactory, text: str, **options: Any) -> Outcome | None:
 def test_an_input_without_formula_references_is_its_own_answer_on_the_splice_path(package: Path) -> None:
     outcome = run(NO_FORMULA)
     assert (outcome.path, outcome.exit_code, outcome.output) == ("splice", 0, NO_FORMULA)
-    full = over(RoundTripPath, NO_FORMULA)  # what the other path would have said: the same data, other bytes
-    assert full is not None and full.output != NO_FORMULA
-    assert yaml.safe_load(full.output) == yaml.safe_load(NO_FORMULA)
+    full = over(RoundTripPath, NO_FORMULA)  # the other path changes nothing either (issue 13, defect 7)
+    assert full is not None and full.output == NO_FORMULA
 
 
 def test_formula_references_in_plain_block_yaml_are_spliced(package: Path) -> None:
@@ -64,8 +67,7 @@ def test_formula_references_in_plain_block_yaml_are_spliced(package: Path) -> No
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        pytest.param(ANCHORS, 0, id="anchors"),
-        pytest.param(LIST_HEAD + "- {apiVersion: v1, kind: Pod, metadata: {name: p}}\n", 0, id="a flow-style item"),
+        pytest.param(FLOW_ITEM, 0, id="a flow-style item"),
         pytest.param(resource_list([deployment()]).replace("  ", "\t", 1), 1, id="a tab"),
         pytest.param(resource_list([deployment(image="./missing.formula")]), 1, id="a missing formula"),
         pytest.param(resource_list([deployment()], INVALID_CONFIG), 1, id="an invalid function config"),
@@ -96,7 +98,7 @@ def test_nothing_to_print_is_an_error(package: Path) -> None:
     assert (outcome.output, outcome.messages) == ("", [NO_RESOURCES])
 
 
-@pytest.mark.parametrize(("text", "path"), [(NO_FORMULA, "splice"), (ANCHORS, "round-trip")])
+@pytest.mark.parametrize(("text", "path"), [(NO_FORMULA, "splice"), (ANCHORS, "splice"), (FLOW_ITEM, "round-trip")])
 def test_explain_runs_on_whichever_path_reads_the_input(package: Path, text: str, path: str) -> None:
     outcome = run(text, explain=True)
     assert (outcome.path, outcome.exit_code) == (path, 0)

@@ -18,32 +18,12 @@ from typing import Any
 
 import pytest
 import yaml
-from repo import SHARED
+from realworld import CORPUS, REALWORLD, chunks, comments, loaded, needs_corpus
 
 from r2k8s.krm.function import run
 
-REALWORLD = SHARED / "realworld"
-CORPUS = sorted((REALWORLD / "corpus").rglob("*.y*ml")) if (REALWORLD / "corpus").is_dir() else []
-needs_corpus = pytest.mark.skipif(
-    not CORPUS, reason=f"no real-world corpus at {REALWORLD}/corpus (a fresh clone without ../shared)"
-)
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "ReplicaSet"}
-_MARKER = re.compile(r"^---[^\n]*\n", re.MULTILINE)
 _IMAGE = re.compile(r"^(\s*-?\s*image:[ \t]*)(\S[^\r\n]*)", re.MULTILINE)
-
-
-def chunks(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each ``---``-separated chunk of ``text``."""
-    starts = [0, *(m.end() for m in _MARKER.finditer(text))]
-    ends = [*(m.start() for m in _MARKER.finditer(text)), len(text)]
-    return list(zip(starts, ends, strict=True))
-
-
-def loaded(chunk: str) -> Any:
-    try:
-        return yaml.safe_load(chunk.replace("\n...\n", "\n"))
-    except yaml.YAMLError:
-        return None
 
 
 def pod_spec(document: dict[str, Any]) -> dict[str, Any]:
@@ -56,10 +36,15 @@ def pod_spec(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def without_pod(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` with its pod spec and its pod's formula annotation taken out."""
+    """``document`` with its pod spec, its pod's formula annotation and the resource's way back to what was
+    written (``r2k8s.io/source``, issue 13 defect 10) taken out."""
     import copy
 
     copied = copy.deepcopy(document)
+    own = copied.get("metadata") or {}
+    (own.get("annotations") or {}).pop("r2k8s.io/source", None)
+    if own.get("annotations") == {}:
+        del own["annotations"]
     holder = copied if copied["kind"] == "Pod" else None
     if holder is None:
         holder = (
@@ -76,10 +61,6 @@ def without_pod(document: dict[str, Any]) -> dict[str, Any]:
     if not metadata:
         holder.pop("metadata", None)
     return copied
-
-
-def comments(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
 
 
 @pytest.fixture
@@ -110,20 +91,8 @@ def workload_cases() -> list[Any]:
     return cases
 
 
-ROUND_TRIPPED = {"knative-docs/helloworld-python-sample-app.yaml#2"}
-"""Workloads in a file with an anchor or a tab elsewhere: such a file goes down the round trip whole, which
-re-writes every document (issue 13, defect 7, still open); strict, so the day it passes it must leave here."""
-
-
-def known_open(cases: list[Any]) -> list[Any]:
-    marked = pytest.mark.xfail(reason="issue 13, defect 7: an anchor re-serialises every document", strict=True)
-    return [
-        pytest.param(*case.values, id=case.id, marks=marked) if case.id in ROUND_TRIPPED else case for case in cases
-    ]
-
-
 @needs_corpus
-@pytest.mark.parametrize(("source", "number"), known_open(workload_cases()))
+@pytest.mark.parametrize(("source", "number"), workload_cases())
 def test_a_real_workload_naming_a_formula_changes_only_its_pod(source: Path, number: int, package: Path) -> None:
     original = source.read_bytes().decode()
     bounds = chunks(original)

@@ -136,13 +136,14 @@ def test_the_round_trip_writes_warnings_into_the_list_after_results_already_ther
     assert "results" not in yaml.safe_load(empty.write(empty.read(), [], [], Results()))  # none: no key at all
 
 
-def test_the_splice_path_leaves_writing_results_to_the_round_trip() -> None:
+def test_the_splice_path_appends_results_to_the_text_and_leaves_failures_to_the_round_trip() -> None:
     text = resource_list([deployment()])
     path = SplicePath(text, "stdin")
     given = path.read()
     assert path.write(given, [], [], Results()) == text
-    with pytest.raises(Fallback):
-        path.write(given, [], [], Results((Result("careful", Severity.WARNING),)))
+    warned = Results((Result("careful", Severity.WARNING),))
+    written = path.write(given, [], [], warned)
+    assert written.startswith(text) and yaml.safe_load(written)["results"] == warned.encode()  # issue 13, defect 7
     with pytest.raises(Fallback):
         path.failed(given, Results((Result("broken"),)))
 

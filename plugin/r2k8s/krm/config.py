@@ -88,6 +88,10 @@ class FunctionConfig:
     explain: bool = False
     formulas: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     """Inline formula documents by name (plain JSON-like data)."""
+    agent_namespaces: tuple[str, ...] = ()
+    """Namespaces that get the agent ConfigMap for cluster-scoped resources (their pods' namespaces)."""
+    knative_features: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """The cluster's Knative ``config-features`` flags the user gave, lower-cased values; the rest are defaults."""
     source: str = "the default function config"
 
     def fetch_urls(self, ware: str, urls: tuple[str, ...]) -> tuple[str, ...]:
@@ -184,6 +188,10 @@ def parse_function_config(config: Any, source: str = "functionConfig") -> Functi
         root=Path(root) if root else None,
         explain=bool(spec.get("explain", False)),
         formulas=dict(spec.get("formulas") or {}),
+        agent_namespaces=tuple(agent.get("namespaces") or ()),
+        knative_features={
+            str(flag): str(value).lower() for flag, value in ((spec.get("knative") or {}).get("features") or {}).items()
+        },
         source=where,
     )
 

@@ -29,6 +29,7 @@ ResourceList — the unchanged list back with an error ``result`` carrying
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
@@ -42,7 +43,8 @@ from r2k8s.krm.io_paths import Fallback, IOPath, IOPathFactory, RoundTripPath, S
 from r2k8s.krm.limits import Problem, might_be_hostile, shape_problem
 from r2k8s.krm.locate import ContainerSite, dotted, find_containers, images_named
 from r2k8s.krm.patch import Operation
-from r2k8s.krm.references import FormulaResolver, is_reference
+from r2k8s.krm.references import FormulaRef, FormulaResolver, is_reference
+from r2k8s.krm.rerender import SOURCE_ANNOTATION
 from r2k8s.krm.resource_list import (
     FunctionInput,
     InputProblem,
@@ -52,9 +54,8 @@ from r2k8s.krm.resource_list import (
     namespace_of,
     resource_ref,
     source_annotation,
-    source_file,
 )
-from r2k8s.krm.results import ResourceRef, Result, Results
+from r2k8s.krm.results import ResourceRef, Result, Results, Severity
 
 __all__ = ["IO_PATHS", "NO_RESOURCES", "REFUSED", "Outcome", "Processor", "run"]
 
@@ -238,7 +239,7 @@ class _Planner:
     def __init__(self, given: FunctionInput, config: FunctionConfig) -> None:
         self.given = given
         self.config = config
-        self.resolver = FormulaResolver(config)
+        self.resolver = FormulaResolver(config, given.function_config)
         self.results: list[Result] = []
         self.patches: list[tuple[int, list[Operation]]] = []
         self.namespaces: set[str | None] = set()
@@ -247,14 +248,50 @@ class _Planner:
         for index, item in enumerate(self.given.items):
             if _skipped(item, self.given.function_config):
                 continue
-            sites = [
-                s
-                for s in find_containers(item, self.config.field_paths)
-                if is_reference(str(value_at(item, s.exact).get("image")))
-            ]
-            sites = self._refuse_unexpandable(index, item, sites)
-            if sites:
-                self._plan_item(index, item, sites)
+            if SOURCE_ANNOTATION in annotations_of(item):
+                self._plan_again(index, item)
+                continue
+            operations = self._plan_sites(index, item)
+            if operations:
+                self.patches.append((index, operations))
+
+    def _plan_sites(self, index: int, item: Mapping[str, Any]) -> list[Operation]:
+        """The operations that expand ``item``'s formula containers (none: nothing to do, or refused)."""
+        sites = [
+            s
+            for s in find_containers(item, self.config.field_paths)
+            if is_reference(str(value_at(item, s.exact).get("image")))
+        ]
+        sites = self._refuse_unexpandable(index, item, sites)
+        return self._plan_item(index, item, sites) if sites else []
+
+    def _plan_again(self, index: int, item: Mapping[str, Any]) -> None:
+        """An item the function expanded before (:mod:`.rerender`): restore it, expand it with today's formulas,
+        agent and config, and change only what differs."""
+        from r2k8s.krm import rerender
+        from r2k8s.krm.patch import apply
+
+        fallback = self.given.sources[index] if index < len(self.given.sources) else None
+        try:
+            before = rerender.restored(item)
+        except ValueError as exc:
+            self.results.append(
+                Result.about(
+                    item,
+                    f"the {SOURCE_ANNOTATION} annotation, which r2k8s writes to expand this resource again, is"
+                    f" unreadable: {exc}; remove it (and expand the resource from its source)",
+                    field=dotted(("metadata", "annotations", SOURCE_ANNOTATION)),
+                    file=display_file(item, fallback),
+                )
+            )
+            return
+        assert before is not None  # the annotation is there
+        operations = self._plan_sites(index, before)
+        after = copy.deepcopy(before)
+        apply(after, operations)
+        changes = rerender.difference(item, after)
+        if changes:
+            self.patches.append((index, changes))
 
     def _refuse_unexpandable(
         self, index: int, item: Mapping[str, Any], sites: list[ContainerSite]
@@ -299,13 +336,18 @@ class _Planner:
                 )
         return kept
 
-    def _plan_item(self, index: int, item: Mapping[str, Any], sites: list[ContainerSite]) -> None:
+    def _plan_item(self, index: int, item: Mapping[str, Any], sites: list[ContainerSite]) -> list[Operation]:
         from r2k8s.agent_bundle import configmap_name  # imported only when there is work: start-up stays fast
+        from r2k8s.krm.owners import cluster_scoped, pod_rules
+        from r2k8s.krm.rerender import source_value
         from r2k8s.krm.rewrite import (
+            FORMULAS_ANNOTATION,
             PodChanges,
+            annotation_operations,
             container_operations,
             described,
             fetch_container,
+            formulas_value,
             malformed_fields,
             volume_owner,
         )
@@ -325,9 +367,10 @@ class _Planner:
         if annotation is not None and "\0" in annotation[1]:
             refuse(f"the path {annotation[1]!r} holds a NUL byte", dotted(("metadata", "annotations", annotation[0])))
         if len(self.results) > problems:
-            return
+            return []
         operations: list[Operation] = []
         pods: dict[tuple[Any, ...], PodChanges] = {}
+        annotated: dict[tuple[Any, ...], dict[str, str]] = {}
         for site in sites:
             container = value_at(item, site.exact)
             label = f"container {container.get('name', '?')!r}"
@@ -341,14 +384,15 @@ class _Planner:
                 )
                 continue
             owner = site.pod_spec if site.pod_spec is not None else volume_owner(item, site.path)
-            malformed = malformed_fields(item, site, owner)
+            rules = pod_rules(item, site.pod_spec, self.config) if site.pod_spec is not None else None
+            malformed = malformed_fields(item, site, owner, rules.annotations if rules else None)
             for path, problem in malformed:
                 inside = path[len(site.path) :] if path[: len(site.path)] == site.path else path[-1:]
                 refuse(f"{label}: {dotted(inside)}: {problem}", dotted(path))  # the result's field: the full path
             if malformed:
                 continue
             try:
-                ref = self.resolver.resolve(str(container["image"]), source_file(item))
+                ref = self.resolver.resolve(str(container["image"]), item)
             except R2k8sError as exc:
                 refuse(f"{label}: {exc.message}", field)
                 continue
@@ -357,18 +401,63 @@ class _Planner:
                     f"{label}: found no pod spec, 'volumes' list or 'spec' around it to hold the agent's volumes", field
                 )
                 continue
-            ops, spec_json = container_operations(item, site, ref, self.config)
+            if rules is not None and rules.refusals:
+                refuse(f"{label}: {rules.owner} would refuse the pod: {'; '.join(rules.refusals)}", field)
+                continue
+            if not self._feasible(item, shown, label, field, ref):
+                continue
+            ops, spec_json = container_operations(item, site, ref, self.config, rules)
             operations += ops
-            changes = pods.setdefault(owner, PodChanges(owner, standalone=site.pod_spec is None))
+            changes = pods.setdefault(owner, PodChanges(owner, rules))
             name = str(container.get("name") or f"container-{len(changes.formulas)}")
             changes.formulas[name] = ref.formula_id
-            if site.pod_spec is not None:
-                changes.fetches.append(fetch_container(name, self.config, spec_json))
+            if rules is not None:
+                annotated.setdefault(rules.annotations, {})[name] = ref.formula_id
+                if rules.init_containers:
+                    changes.fetches.append(fetch_container(name, self.config, spec_json, rules))
+        if operations and cluster_scoped(item) and not self.config.agent_namespaces:
+            refuse(
+                f"{item.get('kind')} is cluster-scoped: its pods run in namespaces this manifest does not name, and"
+                " each needs the agent ConfigMap; list them in the function config's spec.agent.namespaces",
+                "metadata",
+            )
+            return []
         for changes in pods.values():
             operations += changes.operations(item, self.config, configmap_name())  # built only when needed
-        if operations:
-            self.patches.append((index, operations))
+        if not operations:
+            return []
+        formulas = {path: {FORMULAS_ANNOTATION: formulas_value(named)} for path, named in annotated.items()}
+        formula_ops = [op for path, pairs in formulas.items() for op in annotation_operations(item, path, pairs)]
+        values = {path: dict(pairs) for path, pairs in formulas.items()}  # and the way back, beside them:
+        values.setdefault(("metadata", "annotations"), {})[SOURCE_ANNOTATION] = source_value(
+            item, [*operations, *formula_ops]
+        )
+        for path, pairs in values.items():
+            operations += annotation_operations(item, path, pairs)
+        if cluster_scoped(item):
+            self.namespaces.update(self.config.agent_namespaces)
+        else:
             self.namespaces.add(namespace_of(item))
+        return operations
+
+    def _feasible(self, item: Mapping[str, Any], shown: str | None, label: str, field: str, ref: FormulaRef) -> bool:
+        """Report what the pod could not do with ``ref``'s formula (:mod:`.feasibility`); whether it can run it."""
+        from r2k8s.krm.feasibility import service_findings
+        from r2k8s.krm.rewrite import pod_fetch_urls
+
+        runnable = True
+        for finding in service_findings(ref.loaded.formula, pod_fetch_urls(ref, self.config)):
+            self.results.append(
+                Result.about(
+                    item,
+                    f"{label}: formula {ref.origin}: {finding.message}",
+                    field=field,
+                    file=shown,
+                    severity=finding.severity,
+                )
+            )
+            runnable = runnable and finding.severity is not Severity.ERROR
+        return runnable
 
     def agent_configmaps(self) -> list[Any]:
         """The agent ConfigMaps to add: one per namespace with a patched item, unless the input has it."""

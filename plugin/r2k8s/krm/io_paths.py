@@ -126,13 +126,15 @@ class SplicePath:
     def write(self, given: FunctionInput, patches: Patches, added: Sequence[Any], results: Results) -> str:
         from r2k8s.krm import splice
 
-        if len(results):
-            raise Fallback("only the round trip writes results into the output")
-        if not patches:
+        if not patches and not added and not len(results):
             return self.text
         if self._layout is None:
             raise Fallback("nothing was read")
-        output = splice.splice(self.text, self._layout, {index: list(ops) for index, ops in patches}, list(added))
+        if any(index in self._layout.crossing for index, _ in patches):
+            raise Fallback("an alias crosses from a changed item into another part: the round trip writes all")
+        encoded = results.encode() if given.mode == "list" else []  # a plain stream has nowhere for results
+        changes = {index: list(ops) for index, ops in patches}
+        output = splice.splice(self.text, self._layout, changes, list(added), encoded)
         if output is None:
             raise Fallback("an item's text cannot be re-read on its own")
         return output
@@ -166,6 +168,9 @@ class RoundTripPath:
 
         if given.mode == "stream" and given.items and not patches and not added and not len(results):
             return self.text  # nothing changed: a plain stream (helm, a resolver) gets its own bytes back
+        spliced = self._spliced(given, patches, added, results)
+        if spliced is not None:
+            return spliced
         for index, operations in patches:
             apply_round_trip(given.items[index], operations)
         given.items.extend(added)
@@ -173,5 +178,34 @@ class RoundTripPath:
 
     def failed(self, given: FunctionInput | None, results: Results) -> str:
         if given is not None and given.mode == "list":
-            return write_output(given, results.encode())
+            spliced = self._spliced(given, (), (), results)
+            return spliced if spliced is not None else write_output(given, results.encode())
         return ""
+
+    def _spliced(self, given: FunctionInput, patches: Patches, added: Sequence[Any], results: Results) -> str | None:
+        """The answer with only the changed items re-written (by ruamel.yaml, as this path reads them) and the
+        rest of the text as it came; ``None`` where that cannot be done (libyaml cannot parse the text, an item
+        cannot be read on its own, a changed item's anchor or alias reaches into another part of the
+        ResourceList): then every item is written, every alias expanded.
+
+        The last is the one limit: the changed item is written with its aliases expanded and its anchors dropped,
+        so an alias elsewhere naming one of its anchors would name nothing, and its own alias naming an anchor
+        elsewhere cannot be read on its own. PyYAML writes such lists when one object is in two items; kpt (an
+        item per document) and kustomize (it expands aliases) do not."""
+        from r2k8s.krm import splice, yamlio
+
+        if not given.items and given.mode == "stream":
+            return None  # no resources: the answer is empty, and the processor says so
+        layout = splice.spans(self.text, given.mode)
+        if layout is None or len(layout.spans) != len(given.items):
+            return None
+        if any(index in layout.crossing for index, _ in patches):
+            return None
+        before = {index: yamlio.to_plain(given.items[index]) for index, _ in patches}
+
+        def rewrite(index: int, alone: str, operations: Sequence[Operation]) -> str | None:
+            return splice.rewrite_round_trip(alone, before[index], operations)
+
+        changes = {index: list(ops) for index, ops in patches}
+        encoded = results.encode() if given.mode == "list" else []
+        return splice.splice(self.text, layout, changes, list(added), encoded, rewrite)

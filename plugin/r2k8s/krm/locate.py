@@ -6,8 +6,11 @@ object the way kustomize's legacy image filter and the old polydawn/r2k8s
 did, and recognises two shapes:
 
 * a **pod spec**: a mapping reached through a key ``spec`` (or KServe's
-  ``predictor``/``transformer``/``explainer``, which inline a PodSpec) whose
-  ``containers`` is a list of mappings with a ``name``. Its ``containers``,
+  ``predictor``/``transformer``/``explainer``, which inline a PodSpec, or
+  ``template``/``worker``/``workers``, which KServe's LLMInferenceService and
+  ServingRuntime give a PodSpec) whose
+  ``containers`` is a list of mappings, each with a string ``name`` or none
+  (Knative names unnamed containers itself). Its ``containers``,
   ``initContainers`` and ``ephemeralContainers`` are container lists, and the
   pod spec itself can take new init containers and volumes. This covers every
   core workload (Pod, PodTemplate, Deployment, CronJob, …) and the CRDs of the
@@ -36,7 +39,7 @@ from r2k8s.core.jsonpath import JsonPath
 __all__ = ["ContainerSite", "FieldPath", "find_containers", "images_named"]
 
 
-POD_SPEC_KEYS = frozenset({"spec", "predictor", "transformer", "explainer"})
+POD_SPEC_KEYS = frozenset({"spec", "predictor", "transformer", "explainer", "template", "worker", "workers"})
 POD_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 STANDALONE_KEYS = frozenset({"container", "script"})
 STANDALONE_LISTS = frozenset({"containers", "initContainers", "sidecars", "steps"})
@@ -128,7 +131,7 @@ def _is_pod_spec(node: Any) -> bool:
     return (
         isinstance(containers, list)
         and bool(containers)
-        and all(isinstance(c, Mapping) and isinstance(c.get("name"), str) for c in containers)
+        and all(isinstance(c, Mapping) and isinstance(c.get("name", ""), str) for c in containers)
     )
 
 

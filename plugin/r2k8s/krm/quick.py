@@ -16,12 +16,14 @@ from typing import Any
 
 __all__ = ["CANDIDATE", "maybe_formula_reference", "unchanged"]
 
-CANDIDATE = re.compile(r"""["']?image["']?\s*:\s*["']?(?:\.\.?/|formula:)""")
+CANDIDATE = re.compile(r"""["']?image["']?\s*:\s*["']?(?:\.\.?/|formula:)|r2k8s\.io/source""")
+"""An ``image:`` that may name a formula, or the annotation of a resource expanded before (:mod:`.rerender`)."""
 RESOURCE_LIST_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
 
 
 def maybe_formula_reference(text: str) -> bool:
-    """False when no ``image:`` value in ``text`` can be a formula reference."""
+    """False when no ``image:`` value in ``text`` can be a formula reference, nor any resource be one the
+    function expanded before (which it expands again with today's formulas)."""
     return CANDIDATE.search(text) is not None
 
 

@@ -4,13 +4,16 @@ Two spellings, and only these (anything else is an ordinary image, left alone):
 
 * ``./path/name.formula`` or ``../…`` — the original r2k8s syntax: a path
   relative to the folder of the file the item came from (kpt's
-  ``internal.config.kubernetes.io/path`` annotation) or, when the
-  orchestrator does not say (kustomize, helm), to the root: the current
-  directory, which kustomize sets to the kustomization's folder. The file
-  must stay inside the root once symlinks are resolved: a package must not
-  read ``../../etc/secret.formula`` from outside itself. What is read is what
-  was checked: the resolved path, one component at a time without following
-  links (:func:`_read_beneath`).
+  ``internal.config.kubernetes.io/path`` annotation, kustomize's origin placed
+  by :mod:`.origins`) or, when the orchestrator does not say (helm, kustomize
+  without ``buildMetadata: [originAnnotations]``), to the root: the current
+  directory, which kustomize sets to the folder of the kustomization declaring
+  the transformer. The file must stay inside the root once symlinks are
+  resolved: a package must not read ``../../etc/secret.formula`` from outside
+  itself (for kustomize with origins, the root spans its local bases:
+  :attr:`.origins.KustomizeBuild.root`). What is read is what was checked: the
+  resolved path, one component at a time without following links
+  (:func:`_read_beneath`).
 * ``formula:NAME`` — a formula inlined in the function config's
   ``spec.formulas``, for orchestrators where the function cannot read files.
 
@@ -24,11 +27,14 @@ import errno
 import json
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.krm.config import FunctionConfig
+from r2k8s.krm.origins import KustomizeBuild
+from r2k8s.krm.resource_list import from_kustomize, source_file
 
 if TYPE_CHECKING:
     from r2k8s.formula_files import LoadedFormula  # imported lazily at run time: jsonschema is slow to import
@@ -52,15 +58,17 @@ class FormulaRef:
 
 
 class FormulaResolver:
-    def __init__(self, config: FunctionConfig) -> None:
+    def __init__(self, config: FunctionConfig, function_config: Any = None) -> None:
+        """``function_config``: the input's own (kustomize annotates its origin: :mod:`.origins`)."""
         self.config = config
         self.root = config.root_dir
+        self.kustomize = KustomizeBuild(function_config, Path.cwd(), config.root)
         self._cache: dict[str, FormulaRef] = {}
 
-    def resolve(self, image: str, item_file: str | None) -> FormulaRef:
+    def resolve(self, image: str, item: Mapping[str, Any]) -> FormulaRef:
         if image.startswith(FORMULA_PREFIX):
             return self._inline(image[len(FORMULA_PREFIX) :], image)
-        return self._file(image, item_file)
+        return self._file(image, item)
 
     def _inline(self, name: str, image: str) -> FormulaRef:
         key = f"inline:{name}"
@@ -80,16 +88,20 @@ class FormulaResolver:
         loaded = load_formula_bytes(data, origin, path=self.root / f"{name}.formula")
         return self._remember(key, image, loaded, origin)
 
-    def _file(self, image: str, item_file: str | None) -> FormulaRef:
+    def _file(self, image: str, item: Mapping[str, Any]) -> FormulaRef:
+        item_file = source_file(item)
         for where, text in (("image", image), (f"the item's path annotation {item_file!r}", item_file or "")):
             problem = _unnamable(text)
             if problem:
                 raise R2k8sError(Category.USAGE, f"image {image!r}: {where} holds {problem}, which no file name can")
-        base = self.root / Path(item_file).parent if item_file else self.root
+        try:
+            base, root, hint = self._start(item, item_file)
+        except R2k8sError as exc:
+            raise R2k8sError(exc.category, f"image {image!r}: {exc.message}") from None
         target = Path(os.path.normpath(base / image))
-        real_root = Path(os.path.realpath(self.root))
+        real_root = Path(os.path.realpath(root))
         real_target = Path(os.path.realpath(target))
-        shown = os.path.relpath(target, self.root)
+        shown = os.path.relpath(target, root)
         if not (real_target == real_root or real_root in real_target.parents):
             raise R2k8sError(
                 Category.USAGE,
@@ -102,9 +114,19 @@ class FormulaResolver:
             return self._cache[key]
         from r2k8s.formula_files import load_formula_bytes
 
-        data = _read_beneath(real_root, real_target.relative_to(real_root), image, shown, target)
+        data = _read_beneath(real_root, real_target.relative_to(real_root), image, shown, target, hint)
         loaded = load_formula_bytes(data, str(target), path=target)
         return self._remember(key, image, loaded, shown)
+
+    def _start(self, item: Mapping[str, Any], item_file: str | None) -> tuple[Path, Path, str]:
+        """The folder a relative formula path starts from, the root it must stay in, and what to add to "not
+        found" (the line that would have told the function where the item came from)."""
+        if not from_kustomize(item):
+            return (self.root / Path(item_file).parent if item_file else self.root), self.root, ""
+        placed = self.kustomize.place(item)
+        if placed is not None:
+            return placed.directory, placed.root, ""
+        return self.root, self.root, "" if self.kustomize.knows_origins else self.kustomize.missing_origin_hint()
 
     def _remember(self, key: str, image: str, loaded: LoadedFormula, origin: str) -> FormulaRef:
         ref = FormulaRef(image=image, loaded=loaded, formula_id=loaded.formula_id, origin=origin)
@@ -123,7 +145,7 @@ def _unnamable(text: str) -> str:
     return ""
 
 
-def _read_beneath(root: Path, relative: Path, image: str, shown: str, target: Path) -> bytes:
+def _read_beneath(root: Path, relative: Path, image: str, shown: str, target: Path, hint: str = "") -> bytes:
     """The content of ``root/relative`` (both resolved), read exactly where the root check looked.
 
     The check resolved every link; reading the unresolved path again would follow links anew, and a link
@@ -150,7 +172,7 @@ def _read_beneath(root: Path, relative: Path, image: str, shown: str, target: Pa
         name = parts[-1]
         file_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
     except OSError as exc:
-        raise _unreadable(exc, name, fd, image, shown, target) from None
+        raise _unreadable(exc, name, fd, image, shown, target, hint) from None
     finally:
         os.close(fd)
     if not stat.S_ISREG(os.fstat(file_fd).st_mode):  # before fdopen, which refuses a directory on its own
@@ -163,9 +185,11 @@ def _read_beneath(root: Path, relative: Path, image: str, shown: str, target: Pa
             raise R2k8sError(Category.USAGE, f"image {image!r}: formula file {shown}: {exc.strerror}") from None
 
 
-def _unreadable(exc: OSError, name: str, directory: int, image: str, shown: str, target: Path) -> R2k8sError:
-    """What went wrong opening component ``name`` in ``directory``: missing, a link (it was none when checked), or
-    whatever the system says."""
+def _unreadable(
+    exc: OSError, name: str, directory: int, image: str, shown: str, target: Path, hint: str = ""
+) -> R2k8sError:
+    """What went wrong opening component ``name`` in ``directory``: missing (then ``hint``: what would have said
+    where to look), a link (it was none when checked), or whatever the system says."""
     try:
         is_link = stat.S_ISLNK(os.lstat(name, dir_fd=directory).st_mode)
     except OSError:
@@ -173,7 +197,9 @@ def _unreadable(exc: OSError, name: str, directory: int, image: str, shown: str,
     if is_link:
         reason = f"{name!r} on its path became a symbolic link after the path was checked; refusing to follow it"
     elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
-        return R2k8sError(Category.USAGE, f"image {image!r}: formula file {shown} not found (looked for {target})")
+        return R2k8sError(
+            Category.USAGE, f"image {image!r}: formula file {shown} not found (looked for {target}){hint}"
+        )
     else:
         reason = exc.strerror or str(exc)
     return R2k8sError(Category.USAGE, f"image {image!r}: formula file {shown}: {reason}")

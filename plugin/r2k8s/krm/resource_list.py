@@ -20,13 +20,18 @@ if TYPE_CHECKING:
     from r2k8s.krm.limits import Problem
 
 __all__ = [
+    "KUSTOMIZE_ID_ANNOTATION",
+    "ORIGIN_ANNOTATION",
     "FunctionInput",
     "InputProblem",
+    "Origin",
     "annotations_of",
     "display_file",
     "file_index",
+    "from_kustomize",
     "metadata_of",
     "namespace_of",
+    "origin_of",
     "read_input",
     "resource_name",
     "resource_ref",
@@ -40,6 +45,11 @@ RESOURCE_LIST_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1bet
 PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
 HELM_FILENAME_ANNOTATION = "postrenderer.helm.sh/postrender-filename"
 INDEX_ANNOTATIONS = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index")
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+KUSTOMIZE_ID_ANNOTATION = "kustomize.config.k8s.io/id"
+"""kustomize puts it on every item it hands a function (and takes it off its output)."""
+ORIGIN_LIMIT = 16384
+"""An origin is a few short lines; a longer one is no origin kustomize wrote, and is not parsed."""
 _SOURCE_COMMENT = re.compile(r"^# Source: (.+)$", re.MULTILINE)
 _SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
 
@@ -194,18 +204,91 @@ def source_annotation(item: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 def source_file(item: Mapping[str, Any]) -> str | None:
-    """The package-relative file an item came from, where the orchestrator says (kpt)."""
+    """The package-relative file an item came from, where the orchestrator says (kpt).
+
+    Never under kustomize: after an earlier exec function, kyaml gives every item a made-up path
+    (``NAMESPACE/deployment_web.yaml``) that names no file; where kustomize read an item is its origin."""
     annotation = source_annotation(item)
-    return annotation[1] if annotation is not None else None
+    return annotation[1] if annotation is not None and not from_kustomize(item) else None
+
+
+def from_kustomize(item: Mapping[str, Any]) -> bool:
+    """Whether kustomize handed the function this item (it marks each with its resource id)."""
+    return KUSTOMIZE_ID_ANNOTATION in annotations_of(item)
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """kustomize's ``config.kubernetes.io/origin``: where it read an item, relative to the folder of the
+    kustomization being built (``buildMetadata: [originAnnotations]``), or in a remote base's repository."""
+
+    path: str | None = None
+    """The resource's file."""
+    configured_in: str | None = None
+    """The kustomization whose generator made it (``configuredIn``)."""
+    repo: str | None = None
+    """A remote base's repository URL; ``path`` is then inside it."""
+    ref: str | None = None
+
+    @property
+    def file(self) -> str | None:
+        """The file that wrote the item: its own, or the kustomization that generated it."""
+        return self.path or self.configured_in
+
+    def shown(self) -> str | None:
+        if self.repo:
+            return f"{self.repo}//{self.path or ''}" + (f"?ref={self.ref}" if self.ref else "")
+        return self.file
+
+
+def origin_of(item: Mapping[str, Any]) -> Origin | None:
+    """The item's origin annotation, or ``None`` when it has none; refused when it is no origin (naming it)."""
+    text = annotations_of(item).get(ORIGIN_ANNOTATION)
+    if text is None:
+        return None
+    import yaml  # PyYAML, only when an origin is read: it is small, and kustomize writes it in plain YAML
+
+    value: Any = None
+    if isinstance(text, str) and len(text) <= ORIGIN_LIMIT:
+        try:
+            value = yaml.safe_load(text)
+        except (yaml.YAMLError, RecursionError):
+            value = None
+    fields = {"path": "path", "configuredIn": "configured_in", "repo": "repo", "ref": "ref"}
+    if not isinstance(value, Mapping) or not any(isinstance(value.get(key), str) for key in fields):
+        raise _bad_input(
+            f"metadata.annotations.{ORIGIN_ANNOTATION}: not an origin kustomize writes"
+            " (a YAML mapping with a path, configuredIn or repo)"
+        )
+    return Origin(
+        **{name: value[key] for key, name in fields.items() if isinstance(value.get(key), str) and value[key]}
+    )
 
 
 def display_file(item: Mapping[str, Any], fallback: str | None = None) -> str | None:
-    """The file to name in messages: kpt's path, helm 4's template name, or helm 3's ``# Source:``.
+    """The file to name in messages: kpt's path, kustomize's origin, helm 4's template name, or helm 3's
+    ``# Source:``.
 
     A NUL byte (no file name holds one; a hostile annotation may) is shown as ``\\0``: a message must not
     carry it to a terminal or into kpt's results."""
-    shown = source_file(item) or (str(annotations_of(item).get(HELM_FILENAME_ANNOTATION) or "") or None) or fallback
+    shown = (
+        source_file(item)
+        or _origin_shown(item)
+        or (str(annotations_of(item).get(HELM_FILENAME_ANNOTATION) or "") or None)
+        or fallback
+    )
     return shown.replace("\0", "\\0") if shown else shown
+
+
+def _origin_shown(item: Mapping[str, Any]) -> str | None:
+    """kustomize's origin, for messages (never an error: a malformed one is refused where it is used)."""
+    if not from_kustomize(item):
+        return None
+    try:
+        origin = origin_of(item)
+    except R2k8sError:
+        return None
+    return origin.shown() if origin is not None else None
 
 
 def resource_name(item: Mapping[str, Any]) -> str:

@@ -28,6 +28,7 @@ nearest enclosing ``volumes`` list or ``spec``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -46,16 +47,21 @@ from r2k8s.core.formula.model import FormulaContext
 from r2k8s.core.jsonpath import JsonPath, pointer, value_at
 from r2k8s.krm.config import FunctionConfig
 from r2k8s.krm.locate import ContainerSite
+from r2k8s.krm.owners import PodRules
 from r2k8s.krm.references import FormulaRef
+from r2k8s.krm.scripts import refusals, script_operation, tekton_script
 
 __all__ = [
     "AGENT_VOLUME",
     "CACHE_VOLUME",
     "FORMULAS_ANNOTATION",
     "PodChanges",
+    "annotation_operations",
     "container_operations",
     "described",
+    "formulas_value",
     "malformed_fields",
+    "pod_fetch_urls",
 ]
 
 AGENT_VOLUME = "r2k8s-agent"
@@ -76,6 +82,19 @@ def _append(path: JsonPath, key: str, values: Sequence[Any], node: Mapping[str, 
     return [_set(path, key, list(values), node)]
 
 
+def pod_fetch_urls(ref: FormulaRef, config: FunctionConfig) -> dict[str, tuple[str, ...]]:
+    """Input path → the URLs the pod tries for it: the formula's, after the function config's warehouses."""
+    inputs = ref.loaded.formula.inputs or {}
+    fetch = {
+        path: config.fetch_urls(str(inputs[path]), urls)
+        for path, urls in ref.loaded.context.fetch_urls.items()
+        if path in inputs
+    }
+    for path in inputs:
+        fetch.setdefault(path, config.fetch_urls(str(inputs[path]), ()))
+    return fetch
+
+
 def _spec_for(
     ref: FormulaRef, container: Mapping[str, Any], config: FunctionConfig, env_names: Sequence[str]
 ) -> ServiceSpec:
@@ -85,17 +104,9 @@ def _spec_for(
         argv = tuple(str(a) for a in [*command, *(args or [])])
     elif args:
         argv = tuple(str(a) for a in [*(ref.loaded.formula.action.exec or ())[:1], *args])
-    inputs = ref.loaded.formula.inputs or {}
-    fetch = {
-        path: config.fetch_urls(str(inputs[path]), urls)
-        for path, urls in ref.loaded.context.fetch_urls.items()
-        if path in inputs
-    }
-    for path in inputs:
-        fetch.setdefault(path, config.fetch_urls(str(inputs[path]), ()))
     return ServiceSpec(
         formula=ref.loaded.formula,
-        context=FormulaContext(fetch_urls=fetch, save_urls={}),
+        context=FormulaContext(fetch_urls=pod_fetch_urls(ref, config), save_urls={}),
         formula_id=ref.formula_id,
         legacy_inputs=tuple(sorted(ref.loaded.legacy_inputs)),
         argv=argv,
@@ -128,15 +139,19 @@ def _env_operations(
 
 
 def _security_operations(path: JsonPath, container: Mapping[str, Any], capabilities: Sequence[str]) -> list[Operation]:
+    """Root, a writable root, and ``capabilities`` added (none: an owner that refuses ``add``; the runtime's
+    default set must then hold them) with no ``drop`` of them."""
     wanted = {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False, "readOnlyRootFilesystem": False}
+    added = {"capabilities": {"add": list(capabilities)}} if capabilities else {}
     current = container.get("securityContext")
     if not isinstance(current, Mapping):
-        return [_set(path, "securityContext", {**wanted, "capabilities": {"add": list(capabilities)}}, container)]
+        return [_set(path, "securityContext", {**wanted, **added}, container)]
     here = (*path, "securityContext")
     ops = [_set(here, key, value, current) for key, value in wanted.items() if current.get(key) != value]
     caps = current.get("capabilities")
     if not isinstance(caps, Mapping):
-        ops.append(_set(here, "capabilities", {"add": list(capabilities)}, current))
+        if capabilities:
+            ops.append(_set(here, "capabilities", {"add": list(capabilities)}, current))
     else:
         have = {str(c) for c in caps.get("add") or ()}
         missing = [c for c in capabilities if c not in have]
@@ -157,31 +172,41 @@ def _mounts() -> list[dict[str, Any]]:
 
 
 def container_operations(
-    resource: Any, site: ContainerSite, ref: FormulaRef, config: FunctionConfig
+    resource: Any, site: ContainerSite, ref: FormulaRef, config: FunctionConfig, rules: PodRules | None = None
 ) -> tuple[list[Operation], str]:
-    """Operations on the container itself; returns them and the spec JSON (for the fetch init container)."""
+    """Operations on the container itself; returns them and the spec JSON (for the fetch init container).
+
+    ``rules`` are its pod owner's (:mod:`.owners`; ``None`` for a standalone container): without init
+    containers the container fetches its own wares (``run``), as a standalone one does."""
+    fetched_before = site.pod_spec is not None and (rules is None or rules.init_containers)
+    capabilities = SERVE_CAPABILITIES if rules is None or rules.add_capabilities else ()
     path = site.path
     container = value_at(resource, path)
     formula_env = dict(apply_defaults(ref.loaded.formula).action.env or {})
-    spec_json = _spec_for(ref, container, config, sorted(_user_env_names(container) | set(formula_env))).to_json()
+    spec = _spec_for(ref, container, config, sorted(_user_env_names(container) | set(formula_env)))
+    script = tekton_script(site, container)  # Tekton runs the script (with the args), the agent from its prologue
+    spec_json = (spec if script is None else dataclasses.replace(spec, argv=None)).to_json()
     ops: list[Operation] = [
         _set(path, "image", config.agent_image, container),
         _set(path, "imagePullPolicy", config.image_pull_policy, container),
-        _set(path, "command", agent_argv("serve" if site.pod_spec is not None else "run"), container),
+        script_operation(path, container)
+        if script is not None
+        else _set(path, "command", agent_argv("serve" if fetched_before else "run"), container),
     ]
     for key in ("args", "workingDir"):
-        if key in container:
+        if key in container and not (script is not None and key == "args"):
             ops.append({"op": "remove", "path": pointer((*path, key))})
     ops += _env_operations(path, container, formula_env, spec_json)
-    ops += _security_operations(path, container, SERVE_CAPABILITIES)
+    ops += _security_operations(path, container, capabilities)
     if "terminationMessagePolicy" not in container:
         ops.append(_set(path, "terminationMessagePolicy", "FallbackToLogsOnError", container))
     ops += _append(path, "volumeMounts", _mounts(), container)
     return ops, spec_json
 
 
-def fetch_container(name: str, config: FunctionConfig, spec_json: str) -> dict[str, Any]:
-    return {
+def fetch_container(name: str, config: FunctionConfig, spec_json: str, rules: PodRules) -> dict[str, Any]:
+    """The init container that fetches and verifies ``name``'s wares before it starts."""
+    container: dict[str, Any] = {
         "name": _fetch_name(name),
         "image": config.agent_image,
         "imagePullPolicy": config.image_pull_policy,
@@ -201,6 +226,9 @@ def fetch_container(name: str, config: FunctionConfig, spec_json: str) -> dict[s
             {"name": CACHE_VOLUME, "mountPath": CACHE_DIR},
         ],
     }
+    if not rules.escalation_field:
+        del container["securityContext"]["allowPrivilegeEscalation"]
+    return container
 
 
 def _fetch_name(container: str) -> str:
@@ -218,20 +246,22 @@ def volumes(config: FunctionConfig, agent_configmap: str) -> list[dict[str, Any]
 class PodChanges:
     """What one pod spec (or standalone volume owner) collects from its formula containers, emitted last."""
 
-    def __init__(self, spec_path: JsonPath, standalone: bool) -> None:
+    def __init__(self, spec_path: JsonPath, rules: PodRules | None) -> None:
         self.spec_path = spec_path
-        self.standalone = standalone
+        self.rules = rules
+        """The pod owner's rules (:mod:`.owners`); ``None`` for a standalone container's volume owner."""
         self.fetches: list[dict[str, Any]] = []
         self.formulas: dict[str, str] = {}
 
     def operations(self, resource: Any, config: FunctionConfig, agent_configmap: str) -> list[Operation]:
+        """The volumes and fetch init containers (the formula annotation: :func:`annotation_operations`)."""
         spec = value_at(resource, self.spec_path)
         ops: list[Operation] = []
         existing = {str(v.get("name")) for v in spec.get("volumes") or () if isinstance(v, Mapping)}
         new_volumes = [v for v in volumes(config, agent_configmap) if v["name"] not in existing]
         if new_volumes:
             ops += _append(self.spec_path, "volumes", new_volumes, spec)
-        if self.standalone:
+        if not self.fetches:
             return ops
         if isinstance(spec.get("initContainers"), list):
             ops += [
@@ -240,19 +270,31 @@ class PodChanges:
             ]
         else:
             ops.append(_set(self.spec_path, "initContainers", list(self.fetches), spec))
-        template = self.spec_path[:-1]
-        holder = value_at(resource, template)
-        value = ",".join(f"{name}={fid}" for name, fid in sorted(self.formulas.items()))
-        metadata = holder.get("metadata")
-        if not isinstance(metadata, Mapping):
-            ops.append(_set(template, "metadata", {"annotations": {FORMULAS_ANNOTATION: value}}, holder))
-        elif not isinstance(metadata.get("annotations"), Mapping):
-            ops.append(_set((*template, "metadata"), "annotations", {FORMULAS_ANNOTATION: value}, metadata))
-        else:
-            ops.append(
-                _set((*template, "metadata", "annotations"), FORMULAS_ANNOTATION, value, metadata["annotations"])
-            )
         return ops
+
+
+def formulas_value(formulas: Mapping[str, str]) -> str:
+    """The ``r2k8s.io/formulas`` annotation: ``container=formula ID`` pairs, sorted."""
+    return ",".join(f"{name}={fid}" for name, fid in sorted(formulas.items()))
+
+
+def annotation_operations(resource: Any, path: JsonPath, values: Mapping[str, str]) -> list[Operation]:
+    """Set ``values`` in the annotations mapping at ``path``, making the mappings on the way that are absent
+    (:func:`malformed_fields` refused any that is not a mapping)."""
+    node = resource
+    for depth, key in enumerate(path):
+        if isinstance(node, list) and isinstance(key, int):  # a list index on the way (RayCluster's groups)
+            node = node[key]
+            continue
+        child = node.get(key)
+        listed = depth + 1 < len(path) and isinstance(path[depth + 1], int)
+        if not isinstance(child, list if listed else Mapping):
+            nested: Any = dict(values)
+            for inner in reversed(path[depth + 1 :]):
+                nested = {inner: nested}
+            return [_set(path[:depth], str(key), nested, node)]
+        node = child
+    return [_set(path, key, value, node) for key, value in values.items()]
 
 
 VOLUME_OWNER_KEYS = ("spec", "workflowSpec", "taskSpec")
@@ -295,12 +337,15 @@ def _wrong(value: Any, expected: str) -> bool:
     return False
 
 
-def malformed_fields(resource: Any, site: ContainerSite, owner: JsonPath | None) -> list[tuple[JsonPath, str]]:
+def malformed_fields(
+    resource: Any, site: ContainerSite, owner: JsonPath | None, annotations: JsonPath | None = None
+) -> list[tuple[JsonPath, str]]:
     """The fields the rewrite of ``site`` reads, replaces or extends that do not have their Kubernetes type.
 
     Each would otherwise crash the function (``env: 5``, ``initContainers: 7``) or be silently replaced or
     misread (``args: hello`` became the arguments ``h e l l o``, ``volumeMounts: x`` was dropped): refused
-    instead, as (field path, what it should be and is). ``owner`` is where the pod's volumes go
+    instead, as (field path, what it should be and is). ``annotations`` is where the pod's formula annotation
+    goes (:class:`~r2k8s.krm.owners.PodRules`). ``owner`` is where the pod's volumes go
     (:func:`volume_owner` for a standalone container)."""
     found: list[tuple[JsonPath, str]] = []
 
@@ -323,6 +368,10 @@ def malformed_fields(resource: Any, site: ContainerSite, owner: JsonPath | None)
     for key in ("command", "args"):
         check(container, path, key, _SCALARS)
     check(container, path, "workingDir", _STRING)
+    if site.pod_spec is None:  # Tekton's script, Argo's script template's source (see .scripts)
+        check(container, path, "script", _STRING)
+        if path and path[-1] == "script":
+            check(container, path, "source", _STRING)
     for index, entry in enumerate(check(container, path, "env", _LIST) or ()):
         if not isinstance(entry, Mapping):
             found.append(((*path, "env", index), f"expected a mapping with a string name, got {described(entry)}"))
@@ -333,13 +382,20 @@ def malformed_fields(resource: Any, site: ContainerSite, owner: JsonPath | None)
     capabilities = check(security, (*path, "securityContext"), "capabilities", _MAPPING)
     for key in ("add", "drop"):
         check(capabilities, (*path, "securityContext", "capabilities"), key, _SCALARS)
+    if not found:
+        found += refusals(site, container)
     if owner is not None:
         check_items(value_at(resource, owner), owner, "volumes")
     if site.pod_spec is not None:
         check_items(value_at(resource, site.pod_spec), site.pod_spec, "initContainers")
-        holder = site.pod_spec[:-1]
-        metadata = check(value_at(resource, holder), holder, "metadata", _MAPPING)
-        check(metadata, (*holder, "metadata"), "annotations", _MAPPING)
+    node: Any = resource
+    steps = tuple(annotations or ())
+    for depth, part in enumerate(steps):
+        if isinstance(part, int):  # a list index on the way (RayCluster's worker groups)
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            listed = depth + 1 < len(steps) and isinstance(steps[depth + 1], int)
+            node = check(node, steps[:depth], part, _LIST if listed else _MAPPING)
     return found
 
 

@@ -13,23 +13,34 @@ does not change is best served by its own bytes. So:
 3. :func:`splice` re-reads only the changed items' spans with ruamel.yaml,
    applies the operations, writes them back in place, and appends new items.
 
-Anything unusual — flow-style items, anchors or aliases (the output must have
-none), tabs, a ResourceList whose items are not a block sequence — makes
-:func:`layout` return ``None`` and the caller takes the full round-trip path.
+Anything unusual — flow-style items, a ResourceList whose items are not a
+block sequence, text libyaml does not read — makes :func:`layout` return
+``None`` and the caller takes the full round-trip path. Tabs, anchors and
+aliases do not: an untouched item is copied whatever it holds, and a changed
+item is re-read on its own and checked (its aliases are written expanded). An
+anchor or alias that reaches from a changed item into another part of the
+ResourceList cannot be kept that way (:attr:`Layout.crossing`): the full
+path then writes every item. Otherwise the full path splices too
+(:func:`spans`, :func:`rewrite_round_trip`): no path rewrites an item it does
+not change.
+
+Line ends: a rewritten item gets the line end of its own first line
+(``\r\n`` or ``\n``), new items and results the one of the line before them.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 import yaml
 
 from r2k8s.krm.patch import Operation, apply, apply_round_trip
 
-__all__ = ["Layout", "layout", "splice"]
+__all__ = ["Crossing", "Layout", "layout", "rewrite_round_trip", "spans", "splice"]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -47,6 +58,25 @@ class Layout:
     """Where new items go (after the last item); ``None`` when there is no block sequence to extend."""
     dash_column: int
     """List mode: the column of the items' ``-``."""
+    crossing: dict[int, Crossing] = dataclasses.field(default_factory=dict)
+    """List mode: items holding an anchor an alias elsewhere names, or an alias naming an anchor elsewhere (in
+    another item or outside the items), by item index; the first such one of each."""
+    results_at: int | None = None
+    """List mode: where a ``results:`` key can go (the end of a block root mapping that has none yet)."""
+    root_column: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Crossing:
+    """An anchor or alias of one item that the rest of the ResourceList depends on, or that depends on it."""
+
+    position: int
+    """Where the anchor or alias is in the text."""
+    name: str
+    alias: bool
+    """True: this item's alias names an anchor elsewhere; False: this item's anchor is named elsewhere."""
+    other: int | None
+    """The other item's index (``None``: outside the items, e.g. the function config)."""
 
 
 class _Unusual(Exception):
@@ -55,21 +85,28 @@ class _Unusual(Exception):
 
 def layout(text: str) -> Layout | None:
     """The items' spans, or ``None`` when the text is not plain block YAML (use the full path)."""
-    if "\t" in text:
-        return None
     try:
-        documents = list(yaml.load_all(text, Loader=_Loader))
-        return _spans(text, [d for d in documents if d is not None])
+        documents = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+        mode: Literal["list", "stream"] = (
+            "list"
+            if (len(documents) == 1 and isinstance(documents[0], dict) and documents[0].get("kind") == "ResourceList")
+            else "stream"
+        )
+        return _spans(text, documents, mode)
     except (_Unusual, yaml.YAMLError):
         return None
 
 
-def _spans(text: str, documents: list[Any]) -> Layout:
-    mode: Literal["list", "stream"] = (
-        "list"
-        if (len(documents) == 1 and isinstance(documents[0], dict) and documents[0].get("kind") == "ResourceList")
-        else "stream"
-    )
+def spans(text: str, mode: Literal["list", "stream"]) -> Layout | None:
+    """The items' spans from libyaml's events alone (no data: another reader read it), flow-style items allowed;
+    ``None`` when libyaml cannot parse the text."""
+    try:
+        return _spans(text, [], mode, flow_items=True)
+    except (_Unusual, yaml.YAMLError):
+        return None
+
+
+def _spans(text: str, documents: list[Any], mode: Literal["list", "stream"], *, flow_items: bool = False) -> Layout:
     item_depth = 3 if mode == "list" else 1
     spans: list[tuple[int, int, int]] = []
     depth = 0
@@ -77,11 +114,18 @@ def _spans(text: str, documents: list[Any]) -> Layout:
     items_value_next = False
     in_items = False
     append_at: int | None = len(text)
+    owners: dict[str, tuple[int | None, int]] = {}  # list mode: anchor -> (item index or None, position)
+    crossing: dict[int, Crossing] = {}
+    results_at: int | None = None
+    has_results = False
+    root_column = 0
     for event in yaml.parse(text, Loader=_Loader):
-        if getattr(event, "anchor", None) or isinstance(event, yaml.AliasEvent):
-            raise _Unusual("anchors or aliases")
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
+            if depth == 1 and mode == "list":
+                root_column = _position(event.start_mark)[1]
+                if event.flow_style or not isinstance(event, yaml.MappingStartEvent):
+                    has_results = True  # nowhere to add a key as text
             if depth == 2 and mode == "list":
                 in_items, items_value_next, root_key_next = items_value_next, False, True
                 if in_items and not isinstance(event, yaml.SequenceStartEvent):
@@ -89,11 +133,13 @@ def _spans(text: str, documents: list[Any]) -> Layout:
                 if in_items and event.flow_style:
                     append_at = None  # "items: []": fine to read, nowhere to splice new items into
             if depth == item_depth and (mode == "stream" or in_items):
-                if event.flow_style or not isinstance(event, yaml.MappingStartEvent):
+                if not isinstance(event, yaml.MappingStartEvent) or (event.flow_style and not flow_items):
                     raise _Unusual("an item that is not a block mapping")
                 start, column = _position(event.start_mark)
                 spans.append((start, -1, column))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            if depth == 1 and mode == "list" and not has_results:
+                results_at = _position(event.end_mark)[0]
             if depth == item_depth and (mode == "stream" or in_items):
                 start, _, column = spans[-1]
                 spans[-1] = (start, _position(event.end_mark)[0], column)
@@ -105,11 +151,32 @@ def _spans(text: str, documents: list[Any]) -> Layout:
         elif isinstance(event, yaml.ScalarEvent) and mode == "list" and depth == 1:
             if root_key_next:
                 items_value_next = event.value == "items"
+                has_results = has_results or event.value == "results"
             root_key_next = not root_key_next
+        if mode == "list" and (isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None)):
+            inside = spans and spans[-1][1] == -1 and in_items and depth >= item_depth
+            _note_anchor(event, len(spans) - 1 if inside else None, owners, crossing)
     if mode == "list" and not spans:
         append_at = None
     dash_column = max(0, spans[0][2] - 2) if mode == "list" and spans else 0
-    return Layout(mode, documents, spans, append_at, dash_column)
+    return Layout(mode, documents, spans, append_at, dash_column, crossing, results_at, root_column)
+
+
+def _note_anchor(
+    event: Any, item: int | None, owners: dict[str, tuple[int | None, int]], crossing: dict[int, Crossing]
+) -> None:
+    """Note an anchor's item; an alias naming an anchor of another item (or from outside the items) crosses."""
+    position, name = _position(event.start_mark)[0], str(event.anchor)
+    if not isinstance(event, yaml.AliasEvent):
+        owners[name] = (item, position)
+        return
+    owner, anchored = owners.get(name, (item, position))
+    if owner == item:
+        return
+    if item is not None:
+        crossing.setdefault(item, Crossing(position, name, True, owner))
+    if owner is not None:
+        crossing.setdefault(owner, Crossing(anchored, name, False, item))
 
 
 class _Mark(Protocol):
@@ -170,7 +237,7 @@ def _rewrite(body: str, plain: Any, operations: Sequence[Operation]) -> str | No
 
     patched = copy.deepcopy(plain)
     apply(patched, operations)
-    if "#" not in body and _dump_plain(plain).rstrip("\n") == body.rstrip("\n"):
+    if "#" not in body and "&" not in body and _dump_plain(plain).rstrip("\n") == body.rstrip("\n"):
         return _dump_plain(patched)
     documents = yamlio.load_documents(body)
     if len(documents) != 1:
@@ -192,33 +259,54 @@ def _item(plan: Layout, index: int) -> Any:
     return plan.documents[0]["items"][index] if plan.mode == "list" else plan.documents[index]
 
 
-def splice(text: str, plan: Layout, changes: Mapping[int, Sequence[Operation]], new_items: Sequence[Any]) -> str | None:
-    """Apply ``changes`` (item index → JSON-patch operations) in place and append ``new_items``.
+Rewrite = Callable[[int, str, Sequence[Operation]], "str | None"]
+"""How a changed item's text is written: (item index, its text alone at column 0 with ``\\n`` line ends, its
+operations) → its new text, or ``None`` when it cannot be written on its own."""
 
-    Returns ``None`` if an item's text cannot be re-read on its own (the caller takes the full path).
+
+def splice(
+    text: str,
+    plan: Layout,
+    changes: Mapping[int, Sequence[Operation]],
+    new_items: Sequence[Any],
+    results: Sequence[Any] = (),
+    rewrite: Rewrite | None = None,
+) -> str | None:
+    """Apply ``changes`` (item index → JSON-patch operations) in place, append ``new_items`` and (list mode)
+    a ``results`` key; every other byte is the input's.
+
+    ``rewrite`` writes each changed item (by default: checked against libyaml's data, :func:`_rewrite`).
+    Returns ``None`` if an item's text cannot be re-read on its own, or there is nowhere to put the new items or
+    results (the caller takes the full path).
     """
     from r2k8s.krm import yamlio
 
+    if rewrite is None:
+        rewrite = functools.partial(_rewrite_checked, plan)
     pieces: list[str] = []
     cursor = 0
     try:
         for index in sorted(changes):
             start, end, column = plan.spans[index]
+            if plan.mode == "stream" and column:
+                return None  # "--- {…}": a document on its marker's line
+            newline = _newline(text, start, end)
             body, tail = _body_and_tail(text[start:end])
-            alone = _dedent(body, column)
-            if yaml.load(alone, Loader=_Loader) != _item(plan, index):
-                return None  # its text reads otherwise on its own (the span is not the item): no splice
-            new_text = _rewrite(alone, _item(plan, index), changes[index])
+            alone = _dedent(body.replace("\r\n", "\n") if newline == "\r\n" else body, column)
+            new_text = rewrite(index, alone, changes[index])
             if new_text is None:
                 return None
             rewritten = _indent(new_text, column)
-            pieces += [text[cursor:start], rewritten, "\n", tail]
+            pieces += [text[cursor:start], rewritten.replace("\n", newline) if newline != "\n" else rewritten]
+            pieces += [newline, tail]
             cursor = end
     except (_Unusual, yamlio.YAMLError, yaml.YAMLError):
         return None
-    if plan.append_at is None:
+    if (new_items and plan.append_at is None) or (results and plan.results_at is None):
         return None
-    pieces.append(text[cursor : plan.append_at])
+    append_at = plan.append_at if plan.append_at is not None else cursor
+    if append_at < cursor:
+        return None
     addition = ""
     if new_items:
         if plan.mode == "list":
@@ -227,7 +315,53 @@ def splice(text: str, plan: Layout, changes: Mapping[int, Sequence[Operation]], 
                 addition += pad + "- " + _indent(_dump_new(item), plan.dash_column + 2) + "\n"
         else:
             addition = "".join("---\n" + _dump_new(item) for item in new_items)
-    before = "".join(pieces)
-    if addition and not before.endswith("\n"):
-        before += "\n"
-    return before + addition + text[plan.append_at :]
+    pieces.append(text[cursor:append_at])
+    output = _insert("".join(pieces), addition, _newline(text, 0, append_at, last=True))
+    if not results or plan.results_at is None:
+        return output + text[append_at:]
+    if plan.results_at < append_at:
+        return None
+    written = " " * plan.root_column + _indent("results:\n" + _dump_plain(list(results)), plan.root_column) + "\n"
+    output = _insert(output + text[append_at : plan.results_at], written, _newline(text, 0, plan.results_at, last=True))
+    return output + text[plan.results_at :]
+
+
+def _insert(before: str, addition: str, newline: str) -> str:
+    """``before`` and then ``addition`` (``\\n`` line ends) on lines of their own, in ``newline``."""
+    if not addition:
+        return before
+    if before and not before.endswith("\n"):
+        before += newline
+    return before + (addition.replace("\n", newline) if newline != "\n" else addition)
+
+
+def _newline(text: str, start: int, end: int, *, last: bool = False) -> str:
+    """The line end of the first (or ``last``) line ending within ``text[start:end]``; ``\\n`` if there is none."""
+    at = text.rfind("\n", start, end) if last else text.find("\n", start, end)
+    return "\r\n" if at > 0 and text[at - 1] == "\r" else "\n"
+
+
+def _rewrite_checked(plan: Layout, index: int, alone: str, operations: Sequence[Operation]) -> str | None:
+    if yaml.load(alone, Loader=_Loader) != _item(plan, index):
+        return None  # its text reads otherwise on its own (the span is not the item): no splice
+    return _rewrite(alone, _item(plan, index), operations)
+
+
+def rewrite_round_trip(alone: str, before: Any, operations: Sequence[Operation]) -> str | None:
+    """An item's new text for the full path: ruamel.yaml reads ``alone`` (``None`` unless that gives ``before``,
+    the item as ruamel.yaml read it within the whole input), applies ``operations`` and writes it block style,
+    aliases expanded; ``None`` unless the written text reads back as ``before`` patched."""
+    from r2k8s.krm import yamlio
+
+    documents = yamlio.load_documents(alone)
+    if len(documents) != 1 or yamlio.to_plain(documents[0]) != before:
+        return None
+    document = documents[0]
+    if hasattr(document, "fa") and document.fa.flow_style():
+        document.fa.set_block_style()  # a flow item ("- {…}", a JSON document) goes block, its insides stay
+    apply_round_trip(document, operations)
+    written = yamlio.dump_documents([document])
+    patched = copy.deepcopy(before)
+    apply(patched, operations)
+    again = yamlio.load_documents(written)
+    return written if len(again) == 1 and yamlio.to_plain(again[0]) == patched else None

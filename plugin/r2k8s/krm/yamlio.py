@@ -31,7 +31,7 @@ from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarint import ScalarInt
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, ScalarString
 
 __all__ = [
     "NestedKeyError",
@@ -159,6 +159,7 @@ def needs_quotes(text: str) -> bool:
 def block(value: Any) -> Any:
     """``value`` (plain JSON-like data) as round-trip objects that dump in block style and read back equal.
 
+    New strings of several lines are written as literal blocks (``|``) where that keeps them exact.
     New strings that YAML 1.1 readers would take for a boolean, number, null or
     date (``yes``, ``0644``, ``12:30:00``, ``2024-01-01``) are double-quoted:
     ruamel.yaml speaks YAML 1.2 and would write them plain, and Kubernetes'
@@ -170,6 +171,22 @@ def block(value: Any) -> Any:
         return CommentedMap((key, block(item)) for key, item in value.items())
     if isinstance(value, list):
         return CommentedSeq(block(item) for item in value)
+    if isinstance(value, str) and "\n" in value.rstrip("\n") and _literal_reads_back(value):
+        return LiteralScalarString(value)  # a script stays lines (a "|" block), not one quoted line
     if isinstance(value, str) and needs_quotes(value):
         return DoubleQuotedScalarString(value)
     return value
+
+
+def _literal_reads_back(text: str) -> bool:
+    """Whether ``text`` written as a literal block scalar (``|``) reads back as exactly ``text``: not for text
+    with control characters, carriage returns or trailing spaces, which only a quoted scalar keeps."""
+    if any(ord(c) < 32 and c not in "\t\n" for c in text) or "\x7f" in text:
+        return False
+    stream = io.StringIO()
+    writer = YAML(typ="rt")
+    try:
+        writer.dump({"v": LiteralScalarString(text)}, stream)
+        return bool(YAML(typ="rt").load(stream.getvalue())["v"] == text)
+    except YAMLError:
+        return False

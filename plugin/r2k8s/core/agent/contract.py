@@ -60,7 +60,7 @@ NODE_NAME_ENV = "R2K8S_NODE_NAME"
 AGENT_ENV_PREFIX = "R2K8S_"
 """r2k8s's own variables; a service action never inherits them."""
 
-AGENT_COMMANDS = ("fetch", "serve", "run")
+AGENT_COMMANDS = ("fetch", "serve", "run", "script")
 """The service agent's commands; any other command line is the build agent's."""
 
 FETCH_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "MKNOD", "SETFCAP")

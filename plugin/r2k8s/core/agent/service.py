@@ -21,6 +21,15 @@ Commands (``python3 /r2k8s/agent/r2k8s-agent.pyz COMMAND``; the spec is in
 ``run``
     ``fetch`` then ``serve`` in one process, for containers that have no pod
     spec of their own to hold an init container (Argo, Tekton).
+``script FILE [ARG...]``
+    ``run`` for a Tekton ``script:`` step or sidecar: the action is the script in
+    ``FILE`` after the r2k8s prologue, with ``ARG...`` (see :mod:`r2k8s.core.agent.script`).
+
+Arguments after ``serve`` or ``run`` are ones the orchestrator appended to the
+container's command — Argo appends a ``script`` template's source file — and
+follow the action's argv, as they would follow an image's entrypoint: after the
+container's own ``command``/``args``, else after the formula exec's first word
+(or alone, when the formula has no exec).
 
 Standard library only.
 """
@@ -40,6 +49,7 @@ from typing import NoReturn
 
 # Everything ``serve`` touches after the takeover must be imported now: the image's
 # standard library is about to be deleted (the reference's §4.6 lesson: tarfile's lazy gzip).
+import r2k8s.core.agent.script
 import r2k8s.core.agent.takeover
 import r2k8s.core.run.cradle
 import r2k8s.core.warehouse.cache
@@ -144,8 +154,18 @@ def _resolve_command(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
     return argv[0]
 
 
-def serve(spec: ServiceSpec, root: str = "/", *, environ: Mapping[str, str] | None = None) -> int:
-    """Take over ``root`` and run the action as its child; return the action's exit status."""
+def serve(
+    spec: ServiceSpec,
+    root: str = "/",
+    *,
+    environ: Mapping[str, str] | None = None,
+    extra: tuple[str, ...] = (),
+    script: r2k8s.core.agent.script.Script | None = None,
+) -> int:
+    """Take over ``root`` and run the action as its child; return the action's exit status.
+
+    ``extra``: arguments appended to the action's argv (see the module's docstring); with ``script``, the
+    action is that script and ``extra`` its arguments."""
     # Blocked from here on, not only once the action runs: a SIGTERM during the takeover (PID 1 would drop it)
     # stays pending and is forwarded to the action as soon as it exists.
     signal.pthread_sigmask(signal.SIG_BLOCK, set(FORWARDED) | {signal.SIGCHLD})
@@ -157,7 +177,7 @@ def serve(spec: ServiceSpec, root: str = "/", *, environ: Mapping[str, str] | No
     action = formula.action
     if spec.cwd is not None:
         action = dataclasses.replace(action, cwd=spec.cwd)
-    if action.exec is None and spec.argv is None:
+    if action.exec is None and spec.argv is None and not extra and script is None:
         raise R2k8sError(Category.JOB_INVALID, "the formula has no action exec and the container no command")
     with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
         mountinfo = handle.read()
@@ -165,7 +185,11 @@ def serve(spec: ServiceSpec, root: str = "/", *, environ: Mapping[str, str] | No
     r2k8s.core.run.cradle.tidy_filesystem(root, action)
     env = action_environment(os.environ if environ is None else environ, spec)
     argv = spec.argv if spec.argv is not None else tuple(action.exec or ())
-    program = _resolve_command(argv, env) if spec.argv is not None else argv[0]
+    if script is not None:
+        argv = script.argv(extra)
+    elif extra:
+        argv = (*(spec.argv if spec.argv is not None else tuple(action.exec or ())[:1]), *extra)
+    program = _resolve_command(argv, env) if spec.argv is not None and script is None else argv[0]
     userinfo = action.userinfo
     uid, gid = (userinfo.uid, userinfo.gid) if userinfo else (1000, 1000)
     _log(f"formula {spec.formula_id}: starting {argv[0]!r} as {uid}:{gid} in {action.cwd}")
@@ -225,10 +249,16 @@ def main(argv: list[str] | None = None) -> int:
     command = args[0]
     try:
         spec = ServiceSpec.from_json(os.environ.get(SERVICE_SPEC_ENV, ""))
+        if command == "script":
+            if len(args) < 2:
+                raise R2k8sError(Category.USAGE, "usage: r2k8s-agent.pyz script FILE [ARG...]")
+            script = r2k8s.core.agent.script.read_script(args[1])
+            fetch(spec)
+            return serve(spec, extra=tuple(args[2:]), script=script)
         if command in ("fetch", "run"):
             fetch(spec)
         if command in ("serve", "run"):
-            return serve(spec)
+            return serve(spec, extra=tuple(args[1:]))
         return 0
     except R2k8sError as exc:
         return _fail(exc, TERMINATION_LOG)

@@ -1,0 +1,125 @@
+"""Issue 13, defect 11: what a formula pod cannot do is refused (or warned about) at render time, naming the
+container, instead of being expanded into a pod that fails later in its fetch init container."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from krm_inputs import BUSYBASH, deployment, formula_document, resource_list
+
+from r2k8s.krm.function import run
+
+GIT_COMMIT = "git:3a8ce2f0d7e7d0c1b5b8f7e0f1c2d3e4f5a6b7c8"
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(package: Path, document: dict[str, Any]) -> None:
+    (package / "web.formula").write_text(json.dumps(document))
+
+
+def with_inputs(inputs: dict[str, str], urls: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    document = formula_document()
+    document["formula"]["inputs"] = inputs
+    document["context"]["fetchUrls"] = (
+        urls if urls is not None else {path: ["ca+https://warehouse.example/wares"] for path in inputs}
+    )
+    return document
+
+
+def results_of(output: str) -> list[dict[str, Any]]:
+    return list(yaml.safe_load(output).get("results") or [])
+
+
+@pytest.mark.parametrize(
+    ("inputs", "says"),
+    [
+        ({"/": BUSYBASH, "/src": GIT_COMMIT}, "cannot unpack packtype 'git'"),
+        ({"/": BUSYBASH, "/data": "zip:8PLv1ZbTfyBtPmJFV3Z2GLZJwRXa3AhxoBs1fX6cj3TrYPygN3bu7pLYkMaU6vA1pF"}, "'zip'"),
+        ({"/": BUSYBASH, "/host": "mount:ro:/srv/data"}, "host mount"),
+    ],
+    ids=["git", "zip", "mount"],
+)
+def test_an_input_the_agent_cannot_place_is_an_error_naming_the_container_and_input(
+    package: Path, inputs: dict[str, str], says: str
+) -> None:
+    write(package, with_inputs(inputs))
+    outcome = run(resource_list([deployment()]))
+    assert outcome.exit_code == 1
+    [error] = [r for r in results_of(outcome.output) if r["severity"] == "error"]
+    assert says in error["message"] and "container 'web'" in error["message"]
+    assert error["field"] == {"path": "spec.template.spec.containers[0].image"}
+    assert error["resourceRef"]["name"] == "web"
+    assert yaml.safe_load(outcome.output)["items"][0]["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "./web.formula"
+    ), "nothing is expanded when a container cannot run"
+
+
+def test_an_input_without_any_warehouse_is_an_error(package: Path) -> None:
+    write(package, with_inputs({"/": BUSYBASH}, urls={}))
+    outcome = run(resource_list([deployment()]))
+    assert outcome.exit_code == 1
+    assert any("has no warehouse URL" in m for m in outcome.messages)
+
+
+def test_a_mirror_in_the_function_config_is_a_warehouse(package: Path) -> None:
+    write(package, with_inputs({"/": BUSYBASH}, urls={}))
+    config = {
+        "apiVersion": "fn.r2k8s.io/v1alpha1",
+        "kind": "R2k8sFunction",
+        "metadata": {"name": "r2k8s"},
+        "spec": {"warehouses": {"mirrors": ["ca+https://mirror.example/wares"]}},
+    }
+    outcome = run(resource_list([deployment()], config))
+    assert outcome.exit_code == 0, outcome.messages
+    assert results_of(outcome.output) == []
+
+
+def test_file_only_warehouses_warn_and_a_rewrite_silences_the_warning(package: Path) -> None:
+    write(package, with_inputs({"/": BUSYBASH}, urls={"/": ["ca+file://./wares"]}))
+    outcome = run(resource_list([deployment()]))
+    assert outcome.exit_code == 0
+    [warning] = results_of(outcome.output)
+    assert warning["severity"] == "warning" and "warehouses.rewrite" in warning["message"]
+    assert "initContainers" in yaml.safe_load(outcome.output)["items"][0]["spec"]["template"]["spec"]
+    config = {
+        "apiVersion": "fn.r2k8s.io/v1alpha1",
+        "kind": "R2k8sFunction",
+        "metadata": {"name": "r2k8s"},
+        "spec": {"warehouses": {"rewrite": [{"from": "ca+file://", "to": "ca+http://warehouse.svc/"}]}},
+    }
+    rewritten = run(resource_list([deployment()], config))
+    assert rewritten.exit_code == 0 and results_of(rewritten.output) == []
+
+
+def test_outputs_and_a_hostname_are_warnings_and_the_pod_is_still_expanded(package: Path) -> None:
+    document = formula_document()
+    document["formula"]["outputs"] = {"/out": {"packtype": "tar"}}
+    document["formula"]["action"]["hostname"] = "builder"
+    write(package, document)
+    outcome = run(resource_list([deployment()]))
+    assert outcome.exit_code == 0
+    messages = sorted(r["message"] for r in results_of(outcome.output))
+    assert all(r["severity"] == "warning" for r in results_of(outcome.output))
+    assert len(messages) == 2
+    assert "never packs or saves" in messages[1] and "/out" in messages[1]
+    assert "hostname 'builder'" in messages[0]
+    assert yaml.safe_load(outcome.output)["items"][0]["spec"]["template"]["spec"]["containers"][0]["command"]
+
+
+def test_a_plain_stream_says_the_warning_on_stderr_and_keeps_the_output_a_stream(package: Path) -> None:
+    document = formula_document()
+    document["formula"]["outputs"] = {"/out": {"packtype": "tar"}}
+    write(package, document)
+    outcome = run(yaml.safe_dump(deployment()))
+    assert outcome.exit_code == 0
+    assert any(m.startswith("warning") or "never packs" in m for m in outcome.messages)
+    assert "ResourceList" not in outcome.output
