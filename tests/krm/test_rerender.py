@@ -15,7 +15,7 @@ import tools
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from krm_inputs import WEB_EXAMPLE, resource_list, write_formula
+from krm_inputs import WEB_EXAMPLE, as_list, resource_list, write_formula
 
 from r2k8s.core.formula.ids import formula_id
 from r2k8s.formula_files import load_formula_file
@@ -287,3 +287,73 @@ def test_kpt_render_in_place_re_expands_after_a_formula_change(tmp_path: Path, r
     assert {yaml.safe_load((pkg / c).read_text())["metadata"]["name"] for c in configmaps} == referenced
     text = (pkg / "deployment.yaml").read_text()
     assert "# the formula replaces the image" in text
+    for path in pkg.glob("*.yaml"):  # as an older r2k8s, with another agent, would have left the package
+        path.write_text(as_if_an_older_r2k8s(path.read_text()))
+    render()
+    left = sorted(yaml.safe_load(p.read_text())["metadata"]["name"] for p in pkg.glob("configmap_r2k8s-agent-*.yaml"))
+    assert left == sorted(referenced), "the upgrade's render replaced the old agent's ConfigMap"
+    assert OLD_AGENT not in "".join(p.read_text() for p in pkg.glob("*.yaml"))
+
+
+OLD_AGENT = "r2k8s-agent-000000000000"
+
+
+def as_if_an_older_r2k8s(text: str) -> str:
+    """``text`` (an expansion) as an r2k8s whose agent was another would have written it."""
+    from r2k8s.agent_bundle import configmap_name
+
+    return text.replace(configmap_name(), OLD_AGENT)
+
+
+@pytest.mark.parametrize("form", ["list", "stream"])
+def test_a_new_agent_replaces_the_old_agent_configmap_nothing_names_any_more(package: Path, form: str) -> None:
+    from r2k8s.agent_bundle import configmap_name
+
+    given = as_list(DEPLOYMENT) if form == "list" else DEPLOYMENT
+    old = as_if_an_older_r2k8s(expanded(given))
+    assert OLD_AGENT in old and configmap_name() not in old
+    outcome = run(old)
+    assert outcome.exit_code == 0, outcome.messages
+    new = outcome.output
+    assert OLD_AGENT not in new, "the old agent ConfigMap is gone with the last reference to it"
+    documents = [d for d in yaml.safe_load_all(new) if d]
+    items = documents[0]["items"] if form == "list" else documents
+    assert [i["kind"] for i in items] == ["Deployment", "ConfigMap"]
+    assert items[1]["metadata"]["name"] == configmap_name()
+    volumes = items[0]["spec"]["template"]["spec"]["volumes"]
+    assert {v["configMap"]["name"] for v in volumes if "configMap" in v} == {configmap_name()}
+    assert expanded(new) == new
+    if form == "list":  # the splice left the item out: every other byte is as it was, comments too
+        assert outcome.path == "splice"
+        assert "# Give the sidecar a moment." in new and "# keep this name" in new
+
+
+def test_an_old_agent_configmap_still_named_elsewhere_stays(package: Path) -> None:
+    old = as_if_an_older_r2k8s(expanded(resource_list([yaml.safe_load(DEPLOYMENT)])))
+    document = yaml.safe_load(old)
+    pinned = {  # expanded by the older r2k8s, without the way back: nothing re-expands it
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "pinned"},
+        "spec": {
+            "containers": [{"name": "c", "image": "busybox"}],
+            "volumes": [{"name": "a", "configMap": {"name": OLD_AGENT}}],
+        },
+    }
+    document["items"].append(pinned)
+    names = [i["metadata"]["name"] for i in yaml.safe_load(expanded(yaml.safe_dump(document)))["items"]]
+    assert OLD_AGENT in names and "pinned" in names
+
+
+def test_without_a_re_render_no_configmap_is_ever_left_out(package: Path) -> None:
+    stray = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": OLD_AGENT,
+            "labels": {"app.kubernetes.io/managed-by": "r2k8s", "app.kubernetes.io/component": "agent"},
+        },
+    }
+    outcome = run(resource_list([yaml.safe_load(DEPLOYMENT), stray]))
+    assert outcome.exit_code == 0
+    assert OLD_AGENT in [i["metadata"]["name"] for i in yaml.safe_load(outcome.output)["items"]]

@@ -162,7 +162,7 @@ class Processor:
             return self._failed(io, given, results)
         if explaining:
             return Outcome(planner.explanation(), results, io.name)
-        output = io.write(given, planner.patches, planner.agent_configmaps(), results)
+        output = io.write(given, planner.patches, planner.agent_configmaps(), results, planner.stale_agents())
         if not output.strip():
             return Outcome("", Results((Result(NO_RESOURCES),)), io.name)
         return Outcome(output, results, io.name)
@@ -218,6 +218,22 @@ def _ephemeral(container_path: tuple[Any, ...]) -> bool:
     return len(container_path) >= 2 and container_path[-2] == "ephemeralContainers"
 
 
+def _configmaps_named(data: Any) -> set[str]:
+    """The names of the ConfigMaps ``data`` mounts (``configMap: {name: …}``, in volumes or projections)."""
+    found: set[str] = set()
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            reference = node.get("configMap")
+            if isinstance(reference, Mapping) and isinstance(reference.get("name"), str):
+                found.add(reference["name"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
 def _skipped(item: Mapping[str, Any], function_config: Any) -> bool:
     kind = item.get("kind")
     if str(annotations_of(item).get(LOCAL_CONFIG, "")).lower() == "true" or (
@@ -243,6 +259,8 @@ class _Planner:
         self.results: list[Result] = []
         self.patches: list[tuple[int, list[Operation]]] = []
         self.namespaces: set[str | None] = set()
+        self.expanded_again = False
+        """Whether a resource expanded before was expanded again differently (:meth:`_plan_again`)."""
 
     def plan(self) -> None:
         for index, item in enumerate(self.given.items):
@@ -292,6 +310,7 @@ class _Planner:
         changes = rerender.difference(item, after)
         if changes:
             self.patches.append((index, changes))
+            self.expanded_again = True
 
     def _refuse_unexpandable(
         self, index: int, item: Mapping[str, Any], sites: list[ContainerSite]
@@ -458,6 +477,45 @@ class _Planner:
             )
             runnable = runnable and finding.severity is not Severity.ERROR
         return runnable
+
+    def stale_agents(self) -> set[int]:
+        """The items that are agent ConfigMaps of another r2k8s version which, once this run's changes are made,
+        no resource names: a re-render that moved resources to today's agent leaves them behind (kpt deletes
+        what a function leaves out of its ResourceList). Only after such a re-render: any other run keeps
+        every ConfigMap it was given."""
+        if not self.expanded_again:
+            return set()
+        from r2k8s.agent_bundle import MANAGED_BY, configmap_name
+        from r2k8s.krm import yamlio
+        from r2k8s.krm.patch import apply
+
+        today = configmap_name()
+        candidates = {}
+        for index, item in enumerate(self.given.items):
+            labels = metadata_of(item).get("labels")
+            name = metadata_of(item).get("name")
+            if (
+                item.get("kind") == "ConfigMap"
+                and isinstance(labels, Mapping)
+                and all(labels.get(key) == value for key, value in MANAGED_BY.items())
+                and labels.get("app.kubernetes.io/component") == "agent"
+                and isinstance(name, str)
+                and name.startswith("r2k8s-agent-")
+                and name != today
+            ):
+                candidates[index] = name
+        if not candidates:
+            return set()
+        patched = dict(self.patches)
+        named: set[str] = set()
+        for index, item in enumerate(self.given.items):
+            if index in candidates:
+                continue
+            data = yamlio.to_plain(item)
+            if index in patched:
+                apply(data, patched[index])
+            named |= _configmaps_named(data)
+        return {index for index, name in candidates.items() if name not in named}
 
     def agent_configmaps(self) -> list[Any]:
         """The agent ConfigMaps to add: one per namespace with a patched item, unless the input has it."""

@@ -24,7 +24,7 @@ exact one runs; any other path gets the exact check.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from r2k8s.krm.patch import Operation
@@ -64,8 +64,16 @@ class IOPath(Protocol):
         """True when the input itself is the answer, without planning (the text can change nothing)."""
         ...
 
-    def write(self, given: FunctionInput, patches: Patches, added: Sequence[Any], results: Results) -> str:
-        """The output: ``given`` with ``patches`` applied, ``added`` items appended and non-error ``results``."""
+    def write(
+        self,
+        given: FunctionInput,
+        patches: Patches,
+        added: Sequence[Any],
+        results: Results,
+        removed: Collection[int] = (),
+    ) -> str:
+        """The output: ``given`` with ``patches`` applied, the items at ``removed`` left out, ``added`` items
+        appended and non-error ``results``."""
         ...
 
     def failed(self, given: FunctionInput | None, results: Results) -> str:
@@ -123,10 +131,17 @@ class SplicePath:
 
         return not maybe_formula_reference(self.text) and not explaining
 
-    def write(self, given: FunctionInput, patches: Patches, added: Sequence[Any], results: Results) -> str:
+    def write(
+        self,
+        given: FunctionInput,
+        patches: Patches,
+        added: Sequence[Any],
+        results: Results,
+        removed: Collection[int] = (),
+    ) -> str:
         from r2k8s.krm import splice
 
-        if not patches and not added and not len(results):
+        if not patches and not added and not len(results) and not removed:
             return self.text
         if self._layout is None:
             raise Fallback("nothing was read")
@@ -134,9 +149,9 @@ class SplicePath:
             raise Fallback("an alias crosses from a changed item into another part: the round trip writes all")
         encoded = results.encode() if given.mode == "list" else []  # a plain stream has nowhere for results
         changes = {index: list(ops) for index, ops in patches}
-        output = splice.splice(self.text, self._layout, changes, list(added), encoded)
+        output = splice.splice(self.text, self._layout, changes, list(added), encoded, removed=removed)
         if output is None:
-            raise Fallback("an item's text cannot be re-read on its own")
+            raise Fallback("an item's text cannot be re-read (or left out) on its own")
         return output
 
     def failed(self, given: FunctionInput | None, results: Results) -> str:
@@ -163,16 +178,25 @@ class RoundTripPath:
     def as_given(self, explaining: bool) -> bool:
         return False  # the round trip always writes its own output (aliases expanded, dash comments dropped)
 
-    def write(self, given: FunctionInput, patches: Patches, added: Sequence[Any], results: Results) -> str:
+    def write(
+        self,
+        given: FunctionInput,
+        patches: Patches,
+        added: Sequence[Any],
+        results: Results,
+        removed: Collection[int] = (),
+    ) -> str:
         from r2k8s.krm.patch import apply_round_trip
 
-        if given.mode == "stream" and given.items and not patches and not added and not len(results):
+        if given.mode == "stream" and given.items and not patches and not added and not len(results) and not removed:
             return self.text  # nothing changed: a plain stream (helm, a resolver) gets its own bytes back
-        spliced = self._spliced(given, patches, added, results)
+        spliced = self._spliced(given, patches, added, results, removed)
         if spliced is not None:
             return spliced
         for index, operations in patches:
             apply_round_trip(given.items[index], operations)
+        for index in sorted(removed, reverse=True):
+            del given.items[index]
         given.items.extend(added)
         return write_output(given, results.encode())
 
@@ -182,7 +206,14 @@ class RoundTripPath:
             return spliced if spliced is not None else write_output(given, results.encode())
         return ""
 
-    def _spliced(self, given: FunctionInput, patches: Patches, added: Sequence[Any], results: Results) -> str | None:
+    def _spliced(
+        self,
+        given: FunctionInput,
+        patches: Patches,
+        added: Sequence[Any],
+        results: Results,
+        removed: Collection[int] = (),
+    ) -> str | None:
         """The answer with only the changed items re-written (by ruamel.yaml, as this path reads them) and the
         rest of the text as it came; ``None`` where that cannot be done (libyaml cannot parse the text, an item
         cannot be read on its own, a changed item's anchor or alias reaches into another part of the
@@ -208,4 +239,4 @@ class RoundTripPath:
 
         changes = {index: list(ops) for index, ops in patches}
         encoded = results.encode() if given.mode == "list" else []
-        return splice.splice(self.text, layout, changes, list(added), encoded, rewrite)
+        return splice.splice(self.text, layout, changes, list(added), encoded, rewrite, removed=removed)

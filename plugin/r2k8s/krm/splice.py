@@ -33,7 +33,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 import yaml
@@ -271,9 +271,12 @@ def splice(
     new_items: Sequence[Any],
     results: Sequence[Any] = (),
     rewrite: Rewrite | None = None,
+    *,
+    removed: Collection[int] = (),
 ) -> str | None:
-    """Apply ``changes`` (item index → JSON-patch operations) in place, append ``new_items`` and (list mode)
-    a ``results`` key; every other byte is the input's.
+    """Apply ``changes`` (item index → JSON-patch operations) in place, leave out the items at ``removed``
+    (list mode: the item's own lines, from its ``-``; the comment lines after it stay), append ``new_items``
+    and (list mode) a ``results`` key; every other byte is the input's.
 
     ``rewrite`` writes each changed item (by default: checked against libyaml's data, :func:`_rewrite`).
     Returns ``None`` if an item's text cannot be re-read on its own, or there is nowhere to put the new items or
@@ -286,8 +289,17 @@ def splice(
     pieces: list[str] = []
     cursor = 0
     try:
-        for index in sorted(changes):
+        if removed and plan.mode != "list":
+            return None  # a document between "---" markers: the full path leaves it out
+        for index in sorted({*changes, *removed}):
             start, end, column = plan.spans[index]
+            if index in removed:
+                cut = _item_lines(text, start, end)
+                if cut is None:
+                    return None
+                pieces.append(text[cursor : cut[0]])
+                cursor = cut[1]
+                continue
             if plan.mode == "stream" and column:
                 return None  # "--- {…}": a document on its marker's line
             newline = _newline(text, start, end)
@@ -324,6 +336,21 @@ def splice(
     written = " " * plan.root_column + _indent("results:\n" + _dump_plain(list(results)), plan.root_column) + "\n"
     output = _insert(output + text[append_at : plan.results_at], written, _newline(text, 0, plan.results_at, last=True))
     return output + text[plan.results_at :]
+
+
+def _item_lines(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Where the list item whose mapping spans ``text[start:end]`` begins (the start of its ``-`` line) and its
+    own lines end (after its last line break; the blank and comment lines after it are not its own), or
+    ``None`` for a layout this does not take apart (``- `` not alone before the mapping on its line)."""
+    dash = text.rfind("-", 0, start)
+    line_start = text.rfind("\n", 0, dash) + 1
+    if dash < 0 or text[line_start:dash].strip() or text[dash + 1 : start].strip():
+        return None
+    body, _ = _body_and_tail(text[start:end])
+    stop = start + len(body)
+    if not body.endswith("\n"):
+        stop = text.find("\n", stop) + 1 or len(text)
+    return line_start, stop
 
 
 def _insert(before: str, addition: str, newline: str) -> str:
