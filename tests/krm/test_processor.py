@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -132,9 +133,11 @@ class Recording(RoundTripPath):
         self.calls.append(("as_given", explaining))
         return super().as_given(explaining)
 
-    def write(self, given: FunctionInput, patches: Patches, added: Any, results: Results) -> str:
+    def write(
+        self, given: FunctionInput, patches: Patches, added: Any, results: Results, removed: Collection[int] = ()
+    ) -> str:
         self.calls.append(("write", ([index for index, _ in patches], [a["kind"] for a in added], len(results))))
-        return super().write(given, patches, added, results)
+        return super().write(given, patches, added, results, removed)
 
     def failed(self, given: FunctionInput | None, results: Results) -> str:
         self.calls.append(("failed", [r.message for r in results]))

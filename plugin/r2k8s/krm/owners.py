@@ -90,9 +90,15 @@ def _group(item: Mapping[str, Any]) -> str:
     return api_version.split("/")[0] if isinstance(api_version, str) and "/" in api_version else ""
 
 
+def _kind(item: Mapping[str, Any]) -> str:
+    """The item's ``kind`` when it is a string (a malformed one matches no rule), else ``""``."""
+    kind = item.get("kind")
+    return kind if isinstance(kind, str) else ""
+
+
 def cluster_scoped(item: Mapping[str, Any]) -> bool:
     """Whether ``item`` is of a known cluster-scoped kind that holds containers."""
-    return (_group(item), item.get("kind")) in CLUSTER_SCOPED_KINDS
+    return (_group(item), _kind(item)) in CLUSTER_SCOPED_KINDS
 
 
 def _knative_flag(config: FunctionConfig, flag: str) -> str:
@@ -141,7 +147,7 @@ def _template_annotations(pod_spec: JsonPath) -> JsonPath:
 
 def pod_rules(item: Mapping[str, Any], pod_spec: JsonPath, config: FunctionConfig) -> PodRules:
     """The rules for the pod spec at ``pod_spec`` in ``item``."""
-    group, kind = _group(item), item.get("kind")
+    group, kind = _group(item), _kind(item)
     if group == KNATIVE_SERVING:
         return _knative(config, _template_annotations(pod_spec), f"Knative Serving ({kind})")
     if group == KSERVE and kind == "InferenceService" and len(pod_spec) == 2 and pod_spec[0] == "spec":
