@@ -8,42 +8,12 @@ kpt packages, hooks post-rendered by helm 4 only, clear failures.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
-from typing import Any
 
-import pytest
 import tools
 import yaml
 from krm_inputs import HELM_CHART, HELM_PLUGIN, WEB_EXAMPLE, copy_web_example
-
-AGENT_IMAGE = "docker.io/library/python:3.11-slim"
-
-
-def run(
-    argv: list[Any], env: dict[str, str], cwd: Path | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(a) for a in argv], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
-    if check and result.returncode != 0:
-        pytest.fail(
-            f"{argv[0]} exited {result.returncode}\nstdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}"
-        )
-    return result
-
-
-def by_kind(text: str) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {}
-    for document in yaml.safe_load_all(text):
-        if document:
-            found.setdefault(document["kind"], []).append(document)
-    return found
-
-
-def assert_expanded(pod_spec: dict[str, Any], container: str = "web") -> None:
-    main = next(c for c in pod_spec["containers"] if c["name"] == container)
-    assert main["image"] == AGENT_IMAGE and main["command"][-1] == "serve"
-    assert [c["name"] for c in pod_spec["initContainers"]] == [f"r2k8s-fetch-{container}"]
-
+from orchestrators import AGENT_IMAGE, assert_expanded, by_kind, helm_env, run
 
 # -- kustomize -----------------------------------------------------------------------------
 
@@ -135,14 +105,6 @@ def test_kpt_reports_the_error_result_and_writes_nothing(r2k8s_on_path: dict[str
 
 
 # -- helm ----------------------------------------------------------------------------------
-
-
-def helm_env(base: dict[str, str], home: Path) -> dict[str, str]:
-    env = dict(base)
-    for name in ("HELM_DATA_HOME", "HELM_CONFIG_HOME", "HELM_CACHE_HOME"):
-        env[name] = str(home / name.lower())
-    env.pop("HELM_PLUGINS", None)
-    return env
 
 
 def test_helm3_post_renderer_expands_templates_but_never_hooks(r2k8s_on_path: dict[str, str], tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
-from krm_inputs import deployment, resource_list, write_formula
+from krm_inputs import deployment, formula_document, resource_list, write_formula
 
-from r2k8s.krm.function import NO_RESOURCES, Outcome, Processor, run
+from r2k8s.krm.function import NO_RESOURCES, ONLY_FORMULAS, Outcome, Processor, run
 from r2k8s.krm.io_paths import Fallback, IOPathFactory, Patches, RoundTripPath, SplicePath
 from r2k8s.krm.resource_list import FunctionInput
 from r2k8s.krm.results import Results
@@ -99,6 +99,17 @@ def test_nothing_to_print_is_an_error(package: Path) -> None:
     assert (outcome.output, outcome.messages) == ("", [NO_RESOURCES])
 
 
+def test_a_plain_stream_of_formula_resources_alone_says_why_nothing_would_be_printed(package: Path) -> None:
+    formula = {
+        "apiVersion": "fn.r2k8s.io/v1alpha1",
+        "kind": "Formula",
+        "metadata": {"name": "web", "annotations": {"config.kubernetes.io/local-config": "true"}},
+        "spec": formula_document(),
+    }
+    outcome = run(yaml.safe_dump(formula))
+    assert (outcome.output, outcome.messages, outcome.exit_code) == ("", [ONLY_FORMULAS], 1)
+
+
 @pytest.mark.parametrize(("text", "path"), [(NO_FORMULA, "splice"), (ANCHORS, "splice"), (FLOW_ITEM, "round-trip")])
 def test_explain_runs_on_whichever_path_reads_the_input(package: Path, text: str, path: str) -> None:
     outcome = run(text, explain=True)
@@ -155,7 +166,8 @@ def test_the_processor_runs_one_flow_over_the_path_it_is_given(package: Path) ->
     assert RECORDED[-1].calls == [
         ("read", None),
         ("as_given", False),
-        ("write", ([0, 2], ["ConfigMap", "ConfigMap"], 0)),  # patched items; one agent ConfigMap per namespace
+        # patched items; one agent ConfigMap per namespace; one result, the info saying so
+        ("write", ([0, 2], ["ConfigMap", "ConfigMap"], 1)),
     ]
 
     Processor().process(resource_list([deployment()], INVALID_CONFIG), Recording)

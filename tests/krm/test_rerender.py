@@ -299,9 +299,12 @@ OLD_AGENT = "r2k8s-agent-000000000000"
 
 
 def as_if_an_older_r2k8s(text: str) -> str:
-    """``text`` (an expansion) as an r2k8s whose agent was another would have written it."""
+    """``text`` (an expansion) as an r2k8s whose agent was another would have written it, without the results
+    of that run (kpt writes a package's files without them; the summary would name the agent ConfigMap)."""
     from r2k8s.agent_bundle import configmap_name
 
+    if "\nresults:\n" in text:
+        text = text[: text.index("\nresults:\n") + 1]
     return text.replace(configmap_name(), OLD_AGENT)
 
 

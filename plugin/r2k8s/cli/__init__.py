@@ -1,6 +1,6 @@
 """The ``r2k8s`` command line: :func:`main` is the console script.
 
-One module per command group: :mod:`formulas` (``formula-id``), :mod:`wares`
+One module per command group: :mod:`formulas` (``formula-id``, ``formula-resource``), :mod:`wares`
 (``scan``, ``pack``, ``unpack``), :mod:`run` (``run``), :mod:`fn` (the KRM
 function); :mod:`console` holds what they share, :mod:`app` the parser and the
 dispatch. This module only answers the commonest call of all before importing

@@ -44,13 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"r2k8s {__version__}")
     sub: Subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    from r2k8s.cli import cache, formulas, run, wares
+    from r2k8s.cli import cache, check, formulas, run, wares
 
     formulas.add_parsers(sub)
     wares.add_parsers(sub)
     run.add_parsers(sub)
     fn.add_parsers(sub)
     cache.add_parsers(sub)
+    check.add_parsers(sub)
     return parser
 
 

@@ -53,12 +53,15 @@ def cmd_fn(args: argparse.Namespace) -> None:
         write_stdout(text)  # nothing to expand: the input is the answer (and start-up stays short)
         return
     from r2k8s.krm.function import run
+    from r2k8s.krm.results import Results, Severity
 
     config = _config_document(args.config) if args.config else None
     if args.extra:
         log(f"note: ignoring extra arguments {args.extra!r} (configure the function with --config or functionConfig)")
     outcome = run(text, explain=args.explain, config_override=config)
-    for line in outcome.results.stderr_lines():
+    # infos (the summary of what changed) are for kpt, which shows a ResourceList's results: kustomize passes
+    # an exec function's stderr on, and would print them on every build
+    for line in Results(r for r in outcome.results if r.severity is not Severity.INFO).stderr_lines():
         log(line)
     if outcome.output:
         write_stdout(outcome.output)

@@ -27,12 +27,22 @@ Syntax:
   and ``1e3`` stay strings; no timestamps), duplicate keys keep the last value.
   A legacy file in JSON syntax is read the same way, as repeatr did.
 
+A document some other reader decoded already (a ``Formula`` resource's ``spec``
+in a KRM function's input) is checked by :func:`load_formula_data` the same
+way, minus the syntax: it has no text, so its errors name JSON paths only.
+
 Validation: the JSON Schemas in ``schemas/`` (the same ones editors use), then
 the typed model, which adds the checks a schema cannot express. Every error
 becomes one line ``FILE:LINE:COL: $.json.path: problem`` (several lines if the
 schema finds several problems), raised as ``R2k8sError(Category.USAGE, …)``.
 """
 
-from r2k8s.formula_files.loader import LoadedFormula, load_formula_bytes, load_formula_file
+from r2k8s.formula_files.loader import (
+    FormulaInvalid,
+    LoadedFormula,
+    load_formula_bytes,
+    load_formula_data,
+    load_formula_file,
+)
 
-__all__ = ["LoadedFormula", "load_formula_bytes", "load_formula_file"]
+__all__ = ["FormulaInvalid", "LoadedFormula", "load_formula_bytes", "load_formula_data", "load_formula_file"]

@@ -35,7 +35,14 @@ from r2k8s.formula_files.yaml_nodes import (
     top_level_kind,
 )
 
-__all__ = ["MAX_REPORTED_ERRORS", "LoadedFormula", "load_formula_bytes", "load_formula_file"]
+__all__ = [
+    "MAX_REPORTED_ERRORS",
+    "FormulaInvalid",
+    "LoadedFormula",
+    "load_formula_bytes",
+    "load_formula_data",
+    "load_formula_file",
+]
 
 
 MAX_REPORTED_ERRORS = 20
@@ -55,6 +62,9 @@ class LoadedFormula:
     """For legacy files: mount path -> legacy input, whose ware ID carries a legacy hash."""
     notes: tuple[str, ...] = ()
     """Warnings: keys repeatr ignored, trailing bytes it ignored, what a legacy conversion dropped."""
+    document: Any = None
+    """The document as decoded (plain data), before defaults: what a Formula resource carries as its ``spec``
+    (``r2k8s formula-resource``), which :func:`load_formula_data` reads back to the same formula."""
 
     @property
     def formula_id(self) -> str:
@@ -78,6 +88,30 @@ def load_formula_bytes(data: bytes, source: str, *, path: Path | None = None) ->
     """Parse formula file content; ``source`` names it in error messages."""
     loader = _Loader(data, source, path if path is not None else Path(source))
     return loader.load()
+
+
+def load_formula_data(value: Any, source: str, *, path: Path | None = None) -> LoadedFormula:
+    """Check and parse a formula document another reader decoded already (a Formula resource's ``spec``, plain
+    data): modern or legacy by its keys, as a file is. There is no text, so errors carry no positions; each
+    problem's JSON path is on the :class:`FormulaInvalid` raised, for callers that name fields their own way."""
+    loader = _Loader(b"", source, path if path is not None else Path(source))
+    no_positions = SourceMap()
+    if isinstance(value, dict) and "formula" in value:
+        loaded = loader._modern(value, no_positions, {}, ())
+    elif isinstance(value, dict) and value.keys() & {"inputs", "action", "outputs"}:
+        loaded = loader._legacy_value(value, no_positions, {})
+    else:
+        raise loader._not_a_formula()
+    return dataclasses.replace(loaded, document=value)
+
+
+class FormulaInvalid(R2k8sError):
+    """A formula the schema or the model refuses: the message says where (``FILE:LINE:COL: $.path: problem``
+    lines); :attr:`problems` holds each problem's JSON path, sorted as the message lists them."""
+
+    def __init__(self, message: str, problems: tuple[Problem, ...]) -> None:
+        super().__init__(Category.USAGE, message)
+        self.problems = problems
 
 
 class _Loader:
@@ -156,7 +190,7 @@ class _Loader:
             formula, context = parse_formula_document(value)
         except FormulaError as exc:
             raise self._report([Problem(exc.path, exc.problem, exc.at_key)], source_map, scalars) from None
-        return LoadedFormula(self.path, "modern", formula, context, notes=notes)
+        return LoadedFormula(self.path, "modern", formula, context, notes=notes, document=value)
 
     def _check_yaml_ints(self, value: Any, builder: YamlBuilder, source_map: SourceMap) -> None:
         problems = []
@@ -186,21 +220,25 @@ class _Loader:
         node = compose(data, self.source, column_fix)
         builder = YamlBuilder(self.source, legacy=True, column_fix=column_fix)
         value = builder.build(node, ()) if node is not None else None
-        source_map = SourceMap(builder.values, builder.keys)
+        return self._legacy_value(value, SourceMap(builder.values, builder.keys), builder.scalars)
+
+    def _legacy_value(self, value: Any, source_map: SourceMap, scalars: dict[JsonPath, Scalar]) -> LoadedFormula:
         problems = schema_problems(value, "formula-legacy.schema.json")
         if problems:
-            raise self._report(problems, source_map, builder.scalars)
+            raise self._report(problems, source_map, scalars)
         try:
             legacy = parse_legacy_formula(value)
             view = to_modern(legacy)
         except FormulaError as exc:
-            raise self._report([Problem(exc.path, exc.problem, exc.at_key)], source_map, builder.scalars) from None
+            raise self._report([Problem(exc.path, exc.problem, exc.at_key)], source_map, scalars) from None
         notes = [
             f"{self._where(source_map, path, True)}{json_path(path)}: unknown key ignored (as repeatr v0.15 did)"
             for path in ignored_keys(value)
         ]
         notes.extend(f"{self.source}: {note}" for note in view.notes)
-        return LoadedFormula(self.path, "legacy", view.formula, view.context, legacy, view.legacy_inputs, tuple(notes))
+        return LoadedFormula(
+            self.path, "legacy", view.formula, view.context, legacy, view.legacy_inputs, tuple(notes), value
+        )
 
     # errors
 
@@ -208,7 +246,9 @@ class _Loader:
         position = source_map.key(path) if at_key else source_map.value(path)
         return f"{self.source}:{position}: " if position else f"{self.source}: "
 
-    def _report(self, problems: list[Problem], source_map: SourceMap, scalars: dict[JsonPath, Scalar]) -> R2k8sError:
+    def _report(
+        self, problems: list[Problem], source_map: SourceMap, scalars: dict[JsonPath, Scalar]
+    ) -> FormulaInvalid:
         lines = []
         ordered = sorted(
             problems,
@@ -227,7 +267,7 @@ class _Loader:
             )
         if len(ordered) > MAX_REPORTED_ERRORS:
             lines.append(f"{self.source}: ... and {len(ordered) - MAX_REPORTED_ERRORS} more problems")
-        return R2k8sError(Category.USAGE, "\n".join(lines))
+        return FormulaInvalid("\n".join(lines), tuple(ordered))
 
 
 def _no_column_fix(line: int, column: int) -> int:

@@ -39,6 +39,7 @@ from r2k8s.core.agent.contract import AGENT_ZIPAPP
 from r2k8s.core.errors import R2k8sError
 from r2k8s.core.jsonpath import value_at
 from r2k8s.krm.config import FunctionConfig, environment_overrides, parse_function_config
+from r2k8s.krm.formula_items import FormulaItems
 from r2k8s.krm.io_paths import Fallback, IOPath, IOPathFactory, RoundTripPath, SplicePath
 from r2k8s.krm.limits import Problem, might_be_hostile, shape_problem
 from r2k8s.krm.locate import ContainerSite, dotted, find_containers, images_named
@@ -57,11 +58,15 @@ from r2k8s.krm.resource_list import (
 )
 from r2k8s.krm.results import ResourceRef, Result, Results, Severity
 
-__all__ = ["IO_PATHS", "NO_RESOURCES", "REFUSED", "Outcome", "Processor", "run"]
+__all__ = ["IO_PATHS", "NO_RESOURCES", "ONLY_FORMULAS", "REFUSED", "Outcome", "Processor", "run"]
 
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 PASSED_THROUGH_KINDS = frozenset({"Kptfile"})
 NO_RESOURCES = "the input held no resources: refusing to print nothing"
+ONLY_FORMULAS = (
+    "the input held only Formula resources, which a plain stream leaves out (they are never applied):"
+    " refusing to print nothing"
+)
 _LONE_LF = re.compile("(?<!\r)\n")
 REFUSED = "limits"
 """:attr:`Outcome.path` of an input refused before any I/O path read it (:mod:`.limits`)."""
@@ -162,9 +167,13 @@ class Processor:
             return self._failed(io, given, results)
         if explaining:
             return Outcome(planner.explanation(), results, io.name)
-        output = io.write(given, planner.patches, planner.agent_configmaps(), results, planner.stale_agents())
+        formulas_left_out = planner.formula_items.left_out(given.mode)
+        removed = planner.stale_agents() | formulas_left_out
+        added = planner.agent_configmaps()
+        results = Results((*results, *planner.summary(added)))
+        output = io.write(given, planner.patches, added, results, removed)
         if not output.strip():
-            return Outcome("", Results((Result(NO_RESOURCES),)), io.name)
+            return Outcome("", Results((Result(ONLY_FORMULAS if formulas_left_out else NO_RESOURCES),)), io.name)
         return Outcome(output, results, io.name)
 
     def _shape_problem(self, text: str, *, exact: bool) -> Problem | None:
@@ -213,6 +222,11 @@ def run(text: str, *, explain: bool = False, config_override: Any = None, origin
     return Processor(explain=explain, config_override=config_override, origin=origin).execute(text)
 
 
+def _counted(number: int, noun: str) -> str:
+    """``1 container``, ``3 containers``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _ephemeral(container_path: tuple[Any, ...]) -> bool:
     """Whether the container at ``container_path`` is an item of a pod's ``ephemeralContainers``."""
     return len(container_path) >= 2 and container_path[-2] == "ephemeralContainers"
@@ -255,12 +269,15 @@ class _Planner:
     def __init__(self, given: FunctionInput, config: FunctionConfig) -> None:
         self.given = given
         self.config = config
-        self.resolver = FormulaResolver(config, given.function_config)
-        self.results: list[Result] = []
+        self.formula_items = FormulaItems(given.items, given.sources, config)
+        self.resolver = FormulaResolver(config, given.function_config, self.formula_items)
+        self.results: list[Result] = list(self.formula_items.results)
         self.patches: list[tuple[int, list[Operation]]] = []
         self.namespaces: set[str | None] = set()
         self.expanded_again = False
         """Whether a resource expanded before was expanded again differently (:meth:`_plan_again`)."""
+        self.containers: dict[int, int] = {}
+        """How many containers each item expanded (by item index), for :meth:`summary`."""
 
     def plan(self) -> None:
         for index, item in enumerate(self.given.items):
@@ -388,6 +405,7 @@ class _Planner:
         if len(self.results) > problems:
             return []
         operations: list[Operation] = []
+        expanded = 0
         pods: dict[tuple[Any, ...], PodChanges] = {}
         annotated: dict[tuple[Any, ...], dict[str, str]] = {}
         for site in sites:
@@ -427,6 +445,7 @@ class _Planner:
                 continue
             ops, spec_json = container_operations(item, site, ref, self.config, rules)
             operations += ops
+            expanded += 1
             changes = pods.setdefault(owner, PodChanges(owner, rules))
             name = str(container.get("name") or f"container-{len(changes.formulas)}")
             changes.formulas[name] = ref.formula_id
@@ -457,6 +476,7 @@ class _Planner:
             self.namespaces.update(self.config.agent_namespaces)
         else:
             self.namespaces.add(namespace_of(item))
+        self.containers[index] = expanded
         return operations
 
     def _feasible(self, item: Mapping[str, Any], shown: str | None, label: str, field: str, ref: FormulaRef) -> bool:
@@ -516,6 +536,32 @@ class _Planner:
                 apply(data, patched[index])
             named |= _configmaps_named(data)
         return {index for index, name in candidates.items() if name not in named}
+
+    def summary(self, added: Sequence[Any]) -> list[Result]:
+        """The ``info`` result saying what the run changed, as kpt's functions report success (kpt shows it as
+        ``[info]``); none when nothing changed: an input with nothing to expand comes back as it was, results
+        and all, as the quick path answers it without reading it. Never written into a plain stream (it has no
+        ``results``), nor printed on stderr (:mod:`r2k8s.cli.fn`): kustomize would show it on every build."""
+        if not self.patches and not added:
+            return []
+        patched = [index for index, _ in self.patches]
+        again = [index for index in patched if SOURCE_ANNOTATION in annotations_of(self.given.items[index])]
+        new = [index for index in patched if index not in again]
+        parts = []
+        if new:
+            containers = sum(self.containers.get(index, 0) for index in new)
+            parts.append(f"expanded {_counted(containers, 'container')} in {_counted(len(new), 'resource')}")
+        if again:
+            parts.append(
+                f"expanded {_counted(len(again), 'resource')} again (a formula, the agent or the config changed)"
+            )
+        if added:
+            names = sorted({str(metadata_of(configmap).get("name")) for configmap in added})
+            parts.append(f"added {_counted(len(added), 'agent ConfigMap')} ({', '.join(names)})")
+        stale = len(self.stale_agents())
+        if stale:
+            parts.append(f"left out {_counted(stale, 'agent ConfigMap')} of another r2k8s version that nothing names")
+        return [Result("; ".join(parts), Severity.INFO)]
 
     def agent_configmaps(self) -> list[Any]:
         """The agent ConfigMaps to add: one per namespace with a patched item, unless the input has it."""

@@ -127,8 +127,12 @@ class SplicePath:
         return config  # libyaml's data is plain already (and so is a --config document, or it is used as given)
 
     def as_given(self, explaining: bool) -> bool:
+        from r2k8s.krm.formula_items import is_formula_item
         from r2k8s.krm.quick import maybe_formula_reference
 
+        layout = self._layout
+        if layout is not None and layout.mode == "stream" and any(map(is_formula_item, layout.documents)):
+            return False  # a plain stream goes to a cluster: its Formula items are left out
         return not maybe_formula_reference(self.text) and not explaining
 
     def write(

@@ -3,7 +3,8 @@
 kustomize, kpt and helm start the function for every build, most often on inputs it will not
 change, so this check runs before anything else is imported: one regular expression over the
 text, then libyaml to make sure the input is a well-formed ResourceList (with ``items`` and no
-function config to validate) or a stream of resources. Anything else goes to the function proper,
+function config to validate) or a stream of resources without Formula items (a plain stream goes
+to a cluster: the function proper leaves them out). Anything else goes to the function proper,
 which also produces every error message — including an input that might nest too deeply or use
 YAML aliases (:func:`~r2k8s.krm.limits.might_be_hostile`): libyaml's composer recurses in C, and
 only the function proper checks the shape of such an input before anything composes it.
@@ -50,4 +51,10 @@ def unchanged(text: str) -> bool:
             and all(isinstance(item, dict) for item in items)
             and not document.get("functionConfig")
         )
-    return bool(documents) and all(isinstance(document, dict) for document in documents)
+    return bool(documents) and all(isinstance(document, dict) and not _formula(document) for document in documents)
+
+
+def _formula(document: dict[str, Any]) -> bool:
+    """A Formula resource (:mod:`.formula_items`): a plain stream goes to a cluster, so the function proper
+    leaves it out."""
+    return document.get("kind") == "Formula" and document.get("apiVersion") == "fn.r2k8s.io/v1alpha1"

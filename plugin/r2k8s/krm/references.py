@@ -14,8 +14,10 @@ Two spellings, and only these (anything else is an ordinary image, left alone):
   :attr:`.origins.KustomizeBuild.root`). What is read is what was checked: the
   resolved path, one component at a time without following links
   (:func:`_read_beneath`).
-* ``formula:NAME`` — a formula inlined in the function config's
-  ``spec.formulas``, for orchestrators where the function cannot read files.
+* ``formula:NAME`` — for orchestrators where the function cannot read files:
+  a ``Formula`` item of the input named NAME (:mod:`.formula_items`), or a
+  formula inlined in the function config's ``spec.formulas`` (the two may not
+  give one name different formulas: :class:`~.formula_items.FormulaItems`).
 
 Formulas are loaded (and validated) once per file or name.
 """
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.krm.config import FunctionConfig
+from r2k8s.krm.formula_items import FormulaItems
 from r2k8s.krm.origins import KustomizeBuild
 from r2k8s.krm.resource_list import from_kustomize, source_file
 
@@ -58,9 +61,13 @@ class FormulaRef:
 
 
 class FormulaResolver:
-    def __init__(self, config: FunctionConfig, function_config: Any = None) -> None:
-        """``function_config``: the input's own (kustomize annotates its origin: :mod:`.origins`)."""
+    def __init__(
+        self, config: FunctionConfig, function_config: Any = None, formula_items: FormulaItems | None = None
+    ) -> None:
+        """``function_config``: the input's own (kustomize annotates its origin: :mod:`.origins`);
+        ``formula_items``: the input's Formula items, which ``formula:NAME`` names too."""
         self.config = config
+        self.formula_items = formula_items
         self.root = config.root_dir
         self.kustomize = KustomizeBuild(function_config, Path.cwd(), config.root)
         self._cache: dict[str, FormulaRef] = {}
@@ -74,11 +81,18 @@ class FormulaResolver:
         key = f"inline:{name}"
         if key in self._cache:
             return self._cache[key]
+        found = self.formula_items.find(name) if self.formula_items is not None else None
+        if found is not None:
+            if found.loaded is None:
+                raise R2k8sError(Category.USAGE, f"image {image!r}: {found.shown} is invalid (see its errors)")
+            return self._remember(key, image, found.loaded, found.shown)
         if name not in self.config.formulas:
-            known = ", ".join(sorted(self.config.formulas)) or "none"
+            items = self.formula_items.names() if self.formula_items is not None else []
+            known = ", ".join(sorted({*self.config.formulas, *items})) or "none"
             raise R2k8sError(
                 Category.USAGE,
-                f"image {image!r}: no formula named {name!r} in the function config's spec.formulas (known: {known})",
+                f"image {image!r}: no formula named {name!r}: no Formula resource in the input has that name, nor"
+                f" does the function config's spec.formulas (known: {known})",
             )
         from r2k8s.formula_files import load_formula_bytes
         from r2k8s.krm.yamlio import to_plain

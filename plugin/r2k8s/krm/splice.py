@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
@@ -44,6 +45,8 @@ __all__ = ["Crossing", "Layout", "layout", "rewrite_round_trip", "spans", "splic
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_MARKER = re.compile(r"^---(?:[ \t].*)?\r?$", re.MULTILINE)
+"""A document start marker line (``---``, maybe with a comment or a value after it)."""
 
 
 @dataclasses.dataclass
@@ -275,7 +278,8 @@ def splice(
     removed: Collection[int] = (),
 ) -> str | None:
     """Apply ``changes`` (item index → JSON-patch operations) in place, leave out the items at ``removed``
-    (list mode: the item's own lines, from its ``-``; the comment lines after it stay), append ``new_items``
+    (list mode: the item's own lines, from its ``-``; the comment lines after it stay; stream mode: the
+    document from its ``---`` line to the next one), append ``new_items``
     and (list mode) a ``results`` key; every other byte is the input's.
 
     ``rewrite`` writes each changed item (by default: checked against libyaml's data, :func:`_rewrite`).
@@ -289,12 +293,10 @@ def splice(
     pieces: list[str] = []
     cursor = 0
     try:
-        if removed and plan.mode != "list":
-            return None  # a document between "---" markers: the full path leaves it out
         for index in sorted({*changes, *removed}):
             start, end, column = plan.spans[index]
             if index in removed:
-                cut = _item_lines(text, start, end)
+                cut = _item_lines(text, start, end) if plan.mode == "list" else _document_lines(text, plan, index)
                 if cut is None:
                     return None
                 pieces.append(text[cursor : cut[0]])
@@ -351,6 +353,24 @@ def _item_lines(text: str, start: int, end: int) -> tuple[int, int] | None:
     if not body.endswith("\n"):
         stop = text.find("\n", stop) + 1 or len(text)
     return line_start, stop
+
+
+def _document_lines(text: str, plan: Layout, index: int) -> tuple[int, int] | None:
+    """Where stream document ``index`` begins (its ``---`` line; the start of the text for a first document
+    without one, with the comments before it, helm's ``# Source:``) and ends (the next document's ``---`` line,
+    or the end of the text), or ``None`` for a layout this does not take apart (a document on its marker's
+    line, documents a ``...`` separates without a ``---``)."""
+    start, end, column = plan.spans[index]
+    if column:
+        return None
+    before = list(_MARKER.finditer(text, plan.spans[index - 1][1] if index else 0, start))
+    if not before and index:
+        return None
+    following = plan.spans[index + 1][0] if index + 1 < len(plan.spans) else None
+    after = _MARKER.search(text, end, following if following is not None else len(text))
+    if after is None and following is not None:
+        return None
+    return (before[-1].start() if before else 0), (after.start() if after is not None else len(text))
 
 
 def _insert(before: str, addition: str, newline: str) -> str:
