@@ -20,6 +20,14 @@ Rows, each the median of ``--repeat`` fresh processes (cases interleaved):
   --enable-exec`` of a kustomization whose transformer is the r2k8s function
   (``config.kubernetes.io/function: {exec: {path: <console script>}}``).
 
+With ``--image IMAGE`` (the function's image, e.g. ``localhost/r2k8s/function:v0.1.0`` after
+``image/build --load``), two more rows: ``r2k8s fn in podman``, the same ResourceList piped to
+``podman run --rm -i --network none --user nobody`` with the resources' folder mounted on
+``/source``; and ``kustomize + r2k8s container``, the same kustomization with the transformer in
+kustomize's ``container:`` form (``mounts: [{src: ., dst: /source}]``), kustomize's ``docker`` being
+podman (a link on PATH). Their peak RSS is podman's client (the function runs under conmon, outside
+the measured tree); the overhead over the exec form is printed under the table.
+
 kustomize runs only up to ``--kustomize-max`` resources (default 5,000):
 ``kustomize build`` itself grows about quadratically with the resource count
 (kubernetes-sigs/kustomize#5084), so 20,000 would take it hours per run; above
@@ -391,6 +399,10 @@ def measure(
     return Sample(seconds, int(rss), cpu, max(0.0, busy - cpu) / seconds), out_file, stderr
 
 
+# An image still naming the formula; r2k8s.io/source (the way back for re-renders) names it as a value too.
+LEFT_REFERENCE = re.compile(r"^[ -]*image: [\"']?\./web\.formula", re.MULTILINE)
+
+
 def check_output(case: str, out_file: Path, generated: Generated) -> str:
     text = out_file.read_text()
     documents = len(re.findall(r"^kind: ", text, re.MULTILINE))
@@ -401,7 +413,7 @@ def check_output(case: str, out_file: Path, generated: Generated) -> str:
             f"{'ok' if ok else 'MISMATCH'}: {renamed}/{generated.nginx_containers} nginx images renamed,"
             f" {documents} documents"
         )
-    left = text.count("./web.formula")
+    left = len(LEFT_REFERENCE.findall(text))
     annotated = text.count("r2k8s.io/formulas:")
     ok = left == 0 and annotated == generated.formula_containers
     return (
@@ -477,7 +489,7 @@ def bench_stream(n: int, repeat: int, work: Path, env: dict[str, str], script: P
         if run == 0:
             text = out_file.read_text()
             documents = len(re.findall(r"^kind: ", text, re.MULTILINE))
-            ok = text.count("r2k8s.io/formulas:") == 1 and "./web.formula" not in text and documents == n + 2
+            ok = text.count("r2k8s.io/formulas:") == 1 and not LEFT_REFERENCE.search(text) and documents == n + 2
             case.check = (
                 f"{'ok' if ok else 'MISMATCH'}: 1 formula Deployment rewritten among {n + 1}, {documents} documents"
                 " out (the agent ConfigMap added)"
@@ -487,10 +499,40 @@ def bench_stream(n: int, repeat: int, work: Path, env: dict[str, str], script: P
     return case
 
 
+def container_kustomization(where: Path, image: str) -> Path:
+    """A copy of the r2k8s kustomization whose transformer is the container form of the function."""
+    container = where.with_name(where.name + "-container")
+    shutil.copytree(where, container)
+    config = function_config(Path("unused"))
+    config["metadata"]["annotations"]["config.kubernetes.io/function"] = (
+        f"container:\n  image: {image}\n  mounts:\n  - type: bind\n    src: .\n    dst: /source\n"
+    )
+    (container / "r2k8s.yaml").write_text(dump(config))
+    return container
+
+
+def podman_as_docker(work: Path) -> dict[str, str]:
+    """PATH with ``docker`` = podman: kustomize execs ``docker run --rm``, whose exit status podman's API
+    service loses before podman 4.6 (containers/podman#18889); podman itself reports it."""
+    directory = work / "podman-as-docker"
+    directory.mkdir(exist_ok=True)
+    link = directory / "docker"
+    if not link.exists():
+        link.symlink_to(shutil.which("podman") or "podman")
+    return {"PATH": f"{directory}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def bench_size(
-    n: int, repeat: int, work: Path, env: dict[str, str], script: Path, kustomize: Path | None, log
+    n: int,
+    repeat: int,
+    work: Path,
+    env: dict[str, str],
+    script: Path,
+    kustomize: Path | None,
+    log,
+    image: str | None = None,
 ) -> list[Case]:
-    """The three cases on ``n`` resources; without ``kustomize``, only ``r2k8s fn``."""
+    """The three cases on ``n`` resources (five with ``image``); without ``kustomize``, only the function's."""
     started = time.perf_counter()
     generated = generate(n)
     paths = write_case(work / f"n{n}", generated, script)
@@ -502,21 +544,31 @@ def bench_size(
     scratch = work / "scratch"
     scratch.mkdir(exist_ok=True)
     plans = [("r2k8s fn", [str(script)], paths["r2k8s"], paths["list"])]
+    podman_run = ["podman", "run", "--rm", "-i", "--network", "none", "--user", "nobody"]
+    podman_run += ["--security-opt=no-new-privileges", "--mount", f"type=bind,src={paths['r2k8s']},dst=/source"]
+    if image is not None:
+        plans.append(("r2k8s fn in podman", [*podman_run, image], paths["r2k8s"], paths["list"]))
+    if kustomize is not None and image is not None:
+        container = container_kustomization(paths["r2k8s"], image)
+        argv = [str(kustomize), "build", "--enable-alpha-plugins", "."]
+        plans.append(("kustomize + r2k8s container", argv, container, None))
     if kustomize is not None:
         plans = [
             ("baseline kustomize images:", [str(kustomize), "build", "."], paths["images"], None),
-            *plans,
+            *plans[:2],
             (
                 "kustomize + r2k8s fn",
                 [str(kustomize), "build", "--enable-alpha-plugins", "--enable-exec", "."],
                 paths["r2k8s"],
                 None,
             ),
+            *plans[2:],
         ]
     cases = [Case(name, n) for name, *_ in plans]
     for run in range(repeat):
         for case, (name, argv, cwd, stdin) in zip(cases, plans, strict=True):
-            sample, out_file, _ = measure(argv, scratch, cwd, env, stdin)
+            case_env = {**env, **podman_as_docker(work)} if name.endswith("container") else env
+            sample, out_file, _ = measure(argv, scratch, cwd, case_env, stdin)
             case.samples.append(sample)
             if run == 0:
                 case.check = check_output(name, out_file, generated)
@@ -608,6 +660,19 @@ def tool_version(argv: list[str]) -> str:
         return f"unknown ({exc.__class__.__name__})"
 
 
+def container_overhead(cases: list[Case]) -> None:
+    """The container form beside the exec form, per n: ratio and difference of the median wall times."""
+    pairs = (("r2k8s fn in podman", "r2k8s fn"), ("kustomize + r2k8s container", "kustomize + r2k8s fn"))
+    for container_name, exec_name in pairs:
+        for case in cases:
+            exec_case = next((c for c in cases if c.n == case.n and c.name == exec_name), None)
+            if case.name == container_name and exec_case is not None:
+                print(
+                    f"container overhead, n={case.n:,}: {container_name} / {exec_name} ="
+                    f" {case.median / exec_case.median:.2f}x ({case.median - exec_case.median:+.2f} s)"
+                )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -633,6 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         " quadratically with the resource count, 20,000 takes it hours on 2 cores",
     )
     parser.add_argument("--r2k8s", help="r2k8s console script (default: the one next to this interpreter)")
+    parser.add_argument("--image", help="the function's image in podman's store: adds the container rows")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the tables")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -664,7 +730,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             if n > args.kustomize_max:
                 skipped.append(n)
-            cases += bench_size(n, args.repeat, work, env, script, kustomize if n <= args.kustomize_max else None, log)
+            within = kustomize if n <= args.kustomize_max else None
+            cases += bench_size(n, args.repeat, work, env, script, within, log, args.image)
         for n in stream_sizes:
             cases.append(bench_stream(n, args.repeat, work, env, script, log))
     finally:
@@ -714,6 +781,7 @@ def main(argv: list[str] | None = None) -> int:
             f"(n={n:,}: kustomize rows skipped, n > --kustomize-max {args.kustomize_max:,}: kustomize build grows"
             " about quadratically with the resource count, kubernetes-sigs/kustomize#5084)"
         )
+    container_overhead(cases)
     print("\nChecks and noise (other load = CPUs busy with anything else during the run, max over runs):")
     for case in cases:
         runs = ", ".join(f"{s.seconds:.2f}" for s in case.samples)
