@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from function_image import FunctionImage, session_image
+from image_under_test import FunctionImage, session_image
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,9 @@ answer must be the exec form's, byte for byte, on the same input.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from function_image import REPOSITORY, FunctionImage, build
+from image_under_test import REPOSITORY, FunctionImage, build, ensure_runtime
 from krm_inputs import WEB_EXAMPLE
 from program_runs import run
 from repo import REPO_ROOT
@@ -123,3 +125,21 @@ def test_two_builds_from_one_checkout_give_one_digest(function_image: FunctionIm
     again = build(tmp_path / "again.oci.tar", "--repository", REPOSITORY, "--fresh")
     assert again.digest == function_image.digest
     assert again.archive.read_bytes() == function_image.archive.read_bytes()
+
+
+def test_the_test_clusters_image_archives_come_from_the_same_writer_and_skopeo_reads_them(tmp_path: Path) -> None:
+    """tests/support/testcluster writes its pause and Python images with image/'s OCI writer: one layout writer."""
+    from testcluster.oci import layer_from_files, read_image_archive, write_image_archive
+
+    ensure_runtime()
+    layer = tmp_path / "layer.tar"
+    layer_from_files(layer, {"pause": (b"#!/bin/sh\n", 0o755), "etc/motd": (b"hi\n", 0o644)})
+    name = "registry.example:5000/pause:3.10"
+    written = write_image_archive(tmp_path / "a.oci.tar", name, layer, {"Entrypoint": ["/pause"]})
+    again = write_image_archive(tmp_path / "b.oci.tar", name, layer, {"Entrypoint": ["/pause"]})
+    assert (tmp_path / "a.oci.tar").read_bytes() == (tmp_path / "b.oci.tar").read_bytes()
+    assert read_image_archive(written.path) == written and again.digest == written.digest
+    manifest = run(["skopeo", "inspect", "--raw", f"oci-archive:{written.path}"], dict(os.environ)).stdout
+    assert "sha256:" + hashlib.sha256(manifest).hexdigest() == written.digest
+    config = json.loads(run(["skopeo", "inspect", "--config", f"oci-archive:{written.path}"], dict(os.environ)).stdout)
+    assert config["config"]["Entrypoint"] == ["/pause"] and config["architecture"] == "amd64"

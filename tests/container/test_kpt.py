@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tools
 import yaml
-from function_image import FunctionImage
+from image_under_test import FunctionImage
 from krm_inputs import WEB_EXAMPLE
 from orchestrators import AGENT_IMAGE, assert_expanded, package_with_a_formula_resource
 from program_runs import run, snapshot

@@ -2,7 +2,7 @@
 
 ``kubectl kustomize`` cannot run exec functions (it has no ``--enable-exec`` and skips them without a
 word); the container form is the one it runs. Both exec ``docker``: podman under that name, and the
-docker client against podman's API service (see tests/support/function_image.py for why failures are
+docker client against podman's API service (see tests/support/image_under_test.py for why failures are
 shown with the first). The formula file reaches the container through the function's ``mounts``:
 kustomize joins a relative ``src`` to the root of the kustomization that declares the transformer
 (not to the current directory) and mounts it read-only. The output is the exec form's, byte for byte.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import tools
-from function_image import FunctionImage
+from image_under_test import FunctionImage
 from krm_inputs import WEB_EXAMPLE, copy_web_example
 from orchestrators import package_with_a_formula_resource
 from program_runs import run

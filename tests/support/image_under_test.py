@@ -35,7 +35,7 @@ import installs
 import pytest
 from repo import REPO_ROOT
 
-__all__ = ["BUILD", "REPOSITORY", "FunctionImage", "build", "session_image"]
+__all__ = ["BUILD", "REPOSITORY", "FunctionImage", "build", "ensure_runtime", "session_image"]
 
 BUILD = REPO_ROOT / "image" / "build"
 INSTALL = REPO_ROOT / ".ci" / "install-container-runtime"
