@@ -34,6 +34,8 @@ from r2k8s.krm.resource_list import display_file, metadata_of
 
 __all__ = ["Expanded", "Reference", "expanded_in", "read_expanded"]
 
+FORMULA_API_VERSION = "fn.r2k8s.io/v1alpha1"
+"""A ``Formula`` resource's (:mod:`r2k8s.krm.formula_items`)."""
 FORMULAS_ANNOTATION = "r2k8s.io/formulas"
 """The pod annotation the function writes (:data:`r2k8s.krm.rewrite.FORMULAS_ANNOTATION`, which pulls in the
 whole rewrite)."""
@@ -66,6 +68,8 @@ class Expanded:
     inputs: int = 0
     errors: list[str] = dataclasses.field(default_factory=list)
     """An input that could not be read, or a container that does not hold together: one message each."""
+    formula_items: dict[str, tuple[str, Path | None, Any]] = dataclasses.field(default_factory=dict)
+    """Formula resources by name (what ``image: formula:NAME`` names): the file, its path, and the ``spec``."""
 
 
 def read_expanded(paths: Sequence[str], recursive: bool = False) -> Expanded:
@@ -92,6 +96,9 @@ def expanded_in(source: Source, into: Expanded) -> None:
         into.resources += 1
         own = display_file(resource, helm_source)
         file = source.name if own in (None, source.name) else f"{source.name} ({own})"
+        if resource.get("kind") == "Formula" and resource.get("apiVersion") == FORMULA_API_VERSION:
+            into.formula_items.setdefault(resource_id(resource).name, (file, source.path, resource.get("spec")))
+            continue
         try:
             into.containers += _containers(resource, file)
         except R2k8sError as exc:
