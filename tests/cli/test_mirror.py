@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -71,7 +73,7 @@ def test_expanded_manifests_are_mirrored_from_http_then_found_verified(
     again = mirror("-f", "out.yaml", "--to", "ca+file://./offline", cwd=tmp_path)
     assert again.returncode == 0
     assert again.stdout == f"present {BUSYBASH} (already there, verified)\n"
-    assert "0 copied, 1 already there, 0 failed, of 1 wares (1 expanded containers" in again.stderr
+    assert "0 copied, 1 already there, 0 failed, of 1 ware (1 expanded container, 0 formula references)" in again.stderr
 
 
 def test_the_urls_are_tried_in_rios_order_and_a_bad_copy_in_the_target_is_replaced(
@@ -161,6 +163,30 @@ def test_a_lock_is_enough_to_mirror(tmp_path: Path, origin: LoopbackWarehouse) -
     assert done.stdout.startswith(f"copied {BUSYBASH}")
 
 
+def test_a_stop_signal_mid_transfer_leaves_nothing_half_written(tmp_path: Path, origin: LoopbackWarehouse) -> None:
+    origin.body_delay = 0.3  # a pause after every 64 KiB: the transfer is certainly under way when the signal goes
+    write_formula(tmp_path / "web.formula", urls=[origin.ca_url()])
+    write_documents(tmp_path / "deploy.yaml", [deployment()])
+    (tmp_path / "offline").mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "r2k8s", "mirror", "-f", "deploy.yaml", "--to", "ca+file://./offline"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".tmp.upload.") for p in (tmp_path / "offline").iterdir()):
+        assert time.monotonic() < deadline and process.poll() is None, "the transfer never started"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 8, stderr
+    assert stdout == "" and "cancelled: received SIGTERM" in stderr
+    assert files_under(tmp_path / "offline") == []
+
+
 @pytest.mark.parametrize(
     ("target", "code", "message"),
     [
@@ -178,7 +204,7 @@ def test_manifests_needing_no_ware_are_an_error_not_an_empty_success(tmp_path: P
     write_documents(tmp_path / "plain.yaml", [deployment(image="nginx")])
     done = mirror("-f", "plain.yaml", "--to", "ca+file://./offline", cwd=tmp_path)
     assert done.returncode == 1
-    assert "nothing to mirror: no expanded container or formula reference in 1 resources of 1 inputs" in done.stderr
+    assert "nothing to mirror: no expanded container or formula reference in 1 resource of 1 input" in done.stderr
 
 
 @pytest.mark.slow

@@ -47,7 +47,7 @@ def add_parsers(sub: Subparsers) -> None:
 
 def cmd_mirror(args: argparse.Namespace) -> None:
     from r2k8s.expanded.lock import read_lock
-    from r2k8s.expanded.mirror import FAILED, MirrorResult, mirror_wares, needs_of, target_warehouse
+    from r2k8s.expanded.mirror import COPIED, FAILED, PRESENT, MirrorResult, mirror_wares, needs_of, target_warehouse
     from r2k8s.expanded.reader import Expanded, read_expanded
 
     paths: list[str] = args.filename or ([] if args.lock else ["-"])
@@ -59,40 +59,40 @@ def cmd_mirror(args: argparse.Namespace) -> None:
     for message in found.errors:
         log(f"error: {message}")
     containers = [*(lock.containers if lock is not None else ()), *found.containers]
-    references = []
-    for reference in found.references:  # each formula is loaded once it is reached, so each is named
-        try:
-            needs_of([], [reference], found)
-        except R2k8sError as exc:
-            found.errors.append(exc.message)
-            log(f"error: {exc.message}")
-            continue
-        references.append(reference)
-    needs = needs_of(containers, references, found)
+    needs, unloadable = needs_of(containers, found.references, found)
+    for message in unloadable:
+        log(f"error: {message}")
+    found.errors += unloadable
+    references = len(found.references) - len(unloadable)
 
     def report(result: MirrorResult) -> None:
         print(result.line(), flush=True)
 
     results = mirror_wares(needs, warehouse, log, report)
     failed = [result for result in results if result.status == FAILED]
-    counts = {status: sum(1 for r in results if r.status == status) for status in ("copied", "present")}
+    counts = {status: sum(1 for r in results if r.status == status) for status in (COPIED, PRESENT)}
     log(
-        f"{counts['copied']} copied, {counts['present']} already there, {len(failed)} failed, of {len(results)} wares"
-        f" ({len(containers)} expanded containers, {len(references)} formula references) into {args.to}"
+        f"{counts[COPIED]} copied, {counts[PRESENT]} already there, {len(failed)} failed, of"
+        f" {_count(len(results), 'ware')} ({_count(len(containers), 'expanded container')},"
+        f" {_count(references, 'formula reference')}) into {args.to}"
     )
     if failed:
         first = failed[0]
         raise R2k8sError(
             first.category or Category.USAGE,
-            f"{len(failed)} ware{'s' if len(failed) != 1 else ''} not mirrored: "
+            f"{_count(len(failed), 'ware')} not mirrored: "
             + "; ".join(result.need.ware for result in failed)
-            + (f"; and {len(found.errors)} problems in the input (above)" if found.errors else ""),
+            + (f"; and {_count(len(found.errors), 'problem')} in the input (above)" if found.errors else ""),
         )
     if found.errors:
-        raise R2k8sError(Category.USAGE, f"{len(found.errors)} problems in the input (above)")
+        raise R2k8sError(Category.USAGE, f"{_count(len(found.errors), 'problem')} in the input (above)")
     if not results:
         raise R2k8sError(
             Category.USAGE,
-            f"nothing to mirror: no expanded container or formula reference in {found.resources} resources"
-            f" of {found.inputs} inputs" + (" and the lock lists no container" if lock is not None else ""),
+            f"nothing to mirror: no expanded container or formula reference in {_count(found.resources, 'resource')}"
+            f" of {_count(found.inputs, 'input')}" + (" and the lock lists no container" if lock is not None else ""),
         )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

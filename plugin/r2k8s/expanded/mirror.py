@@ -84,21 +84,25 @@ def _add(
 
 def needs_of(
     containers: Sequence[ExpandedContainer], references: Sequence[Reference], found: Expanded
-) -> list[WareNeed]:
-    """Every ware the containers and the formulas the references name need, in the order first needed.
-
-    A formula that cannot be loaded is an error naming the reference (:class:`R2k8sError`)."""
+) -> tuple[list[WareNeed], list[str]]:
+    """Every ware the containers, and the formulas the references name, need, in the order first needed; and
+    one error for each reference whose formula cannot be loaded (named by its manifest, resource, container)."""
     needs: dict[tuple[str, bool], WareNeed] = {}
+    errors = []
     for entry in containers:
         for ware in entry.inputs:
             _add(needs, ware.ware, ware.legacy, ware.urls, entry.where(), None)
     for reference in references:
-        loaded, base = _load(reference, found)
+        try:
+            loaded, base = _load(reference, found)
+        except R2k8sError as exc:
+            errors.append(exc.message)
+            continue
         inputs = loaded.formula.inputs or {}
         for path in sorted(inputs):
             urls = loaded.context.fetch_urls.get(path, ())
             _add(needs, str(inputs[path]), path in loaded.legacy_inputs, urls, reference.where(), base)
-    return list(needs.values())
+    return list(needs.values()), errors
 
 
 def _load(reference: Reference, found: Expanded) -> tuple[Any, Path]:
