@@ -153,3 +153,18 @@ def test_a_bad_lock_is_named_with_its_field_before_any_output(tmp_path: Path) ->
         f"{lock}: not a valid FormulaLock: spec.containers[0].formulaID: expected a string, got integer 7"
         in done.stderr
     )
+
+
+def test_control_characters_in_names_are_escaped_in_the_table(tmp_path: Path) -> None:
+    path = expanded_web(tmp_path)
+    docs = documents(path)
+    hostile = "web\x1b[31m\nfake row"
+    docs[0]["spec"]["template"]["spec"]["containers"][0]["name"] = hostile
+    annotations = docs[0]["spec"]["template"]["metadata"]["annotations"]
+    annotations["r2k8s.io/formulas"] = annotations["r2k8s.io/formulas"].replace("web=", f"{hostile}=")
+    write_documents(path, docs)
+    done = inspect(path)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 2
+    assert "web\\x1b[31m\\x0afake row" in done.stdout and "\x1b" not in done.stdout
+    assert json.loads(inspect(path, "-o", "json").stdout)["containers"][0]["container"] == hostile

@@ -265,3 +265,22 @@ import resource, subprocess, sys
 code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
 print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
+
+
+def test_a_legacy_formulas_ware_is_verified_with_the_legacy_hash(tmp_path: Path) -> None:
+    scanned = subprocess.run(
+        [sys.executable, "-m", "r2k8s", "scan", "--legacy", str(BUSYBASH_TGZ)], capture_output=True, text=True
+    )
+    legacy_hash = scanned.stdout.strip()
+    (tmp_path / "src").mkdir()
+    shutil.copy(BUSYBASH_TGZ, tmp_path / "src" / legacy_hash)  # the legacy flat CA layout
+    (tmp_path / "old.formula").write_text(
+        f'inputs:\n\t"/":\n\t\ttype: "tar"\n\t\thash: "{legacy_hash}"\n\t\tsilo: "file+ca://./src"\n'
+        'action:\n\tcommand: ["/bin/sh", "-c", "echo old"]\n'
+    )
+    write_documents(tmp_path / "pod.yaml", [deployment(image="./old.formula")])
+    done = mirror("-f", "pod.yaml", "--to", "ca+file://./offline", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"copied tar:{legacy_hash} from {tmp_path / 'src' / legacy_hash}")
+    again = mirror("-f", "pod.yaml", "--to", "ca+file://./offline", cwd=tmp_path)
+    assert again.stdout == f"present tar:{legacy_hash} (already there, verified)\n"

@@ -222,3 +222,22 @@ def test_every_expanded_container_reads_back_with_its_files_formula_id(
     assert [(e.container, e.formula_id) for e in found.containers] == [
         (f"c{index}", formula_id_of(folder / f"f{index}.formula")) for index in range(len(scripts))
     ]
+
+
+def test_a_legacy_formula_reads_back_with_its_legacy_id_and_legacy_inputs(tmp_path: Path) -> None:
+    legacy_hash = "aLMH4qK1EdlPDavdhErOs0BPxqO0i6lUaeRE4DuUmnNMxhHtF56gkoeSulvwWNqT"
+    (tmp_path / "old.formula").write_text(
+        'inputs:\n\t"/":\n\t\ttype: "tar"\n\t\thash: "' + legacy_hash + '"\n'
+        '\t\tsilo: "http+ca://repeatr.s3.amazonaws.com/assets/"\n'
+        'action:\n\tcommand: ["/bin/sh", "-c", "echo old"]\n'
+    )
+    (tmp_path / "out.yaml").write_text(expand(tmp_path, [deployment(image="./old.formula")]))
+    found = read_expanded([str(tmp_path / "out.yaml")])
+    assert found.errors == []
+    (entry,) = found.containers
+    assert entry.legacy and entry.formula_id == formula_id_of(tmp_path / "old.formula")
+    assert [(w.ware, w.legacy) for w in entry.inputs] == [(f"tar:{legacy_hash}", True)]
+
+    docs = documents(tmp_path / "out.yaml")  # its ID cannot be hashed again, but must still match the annotation
+    docs[0]["spec"]["template"]["metadata"]["annotations"]["r2k8s.io/formulas"] = "web=Other"
+    assert "says formula Other, but env R2K8S_FORMULA runs" in only_error(write_documents(tmp_path / "out.yaml", docs))

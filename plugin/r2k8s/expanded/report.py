@@ -34,9 +34,15 @@ def _rows(entry: ExpandedContainer) -> list[tuple[str, ...]]:
     return rows
 
 
+def _shown(cell: str) -> str:
+    """``cell`` with control characters escaped: a hostile name must not break the table or drive a terminal."""
+    return "".join(f"\\x{ord(c):02x}" if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c for c in cell)
+
+
 def table(entries: Sequence[ExpandedContainer]) -> str:
     """The header and a row per container and input ware, columns aligned (the last one is not padded)."""
-    rows: list[tuple[str, ...]] = [HEADERS, *(row for entry in entries for row in _rows(entry))]
+    rows: list[tuple[str, ...]] = [HEADERS]
+    rows += [tuple(_shown(cell) for cell in row) for entry in entries for row in _rows(entry)]
     widths = [max(len(row[column]) for row in rows) for column in range(len(HEADERS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     return "\n".join(lines)
