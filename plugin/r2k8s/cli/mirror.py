@@ -26,7 +26,7 @@ def add_parsers(sub: Subparsers) -> None:
         help="copy every ware some manifests (or a formula lock) need into one warehouse, for offline clusters",
         description="Copy every input ware of the formulas the manifests run (expanded manifests: the warehouses "
         "their pods would try; unexpanded ones: the formula files they name, relative to the manifest) or a "
-        "formula lock lists, from their warehouses in rio's fallback order, into one content-addressed file "
+        "formula lock lists, from the first of their warehouses that serves it, into one content-addressed file "
         "warehouse: verified by hash, atomically, skipping what is already there (verified). Serve that folder "
         "in the cluster and point the function config's warehouses.mirrors or rewrite at it.",
     )

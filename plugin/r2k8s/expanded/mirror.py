@@ -7,8 +7,9 @@ relative to the manifest naming them, ``formula:NAME`` from Formula resources
 beside), and copy each into one content-addressed file warehouse. Serve that
 folder inside the cluster and point ``warehouses.mirrors``/``rewrite`` at it.
 
-Each ware is read with rio's fallback order (:func:`open_ware`: a missing
-warehouse or ware moves on, anything else stops), streamed into the target's
+Each ware is read from its URLs in order (passing over any warehouse that
+does not serve it, where a pod passes over only missing ones: :func:`_open`),
+streamed into the target's
 staging file while its tree hash is computed, and renamed into place only
 when the hash is the ware's ID: a mismatch or a cut transfer leaves nothing
 behind, and no ware is ever held in memory. A ware already in the target is
@@ -205,12 +206,35 @@ def _present(warehouse: WarehouseURL, ware: WareID, legacy: bool, log: LogFn) ->
     return hashed == ware
 
 
+def _open(need: WareNeed, ware: WareID, log: LogFn) -> tuple[BinaryIO, str]:
+    """The first of the need's warehouses that serves ``ware``, in their order. Unlike a pod (rio's
+    ``PickReader``, which moves on only from a missing warehouse or ware), any warehouse that does not serve it
+    (unreachable, refusing, missing, lacking it) is passed over: the machine mirroring usually cannot reach the
+    in-cluster mirror an expansion lists first, and every byte is verified anyway. A ware that arrives wrong
+    (its hash, a corrupt tar) stops the search, as for a pod: a broken warehouse is never hidden."""
+    from r2k8s.core.warehouse.fetch import open_ware
+
+    tried = []
+    reachable = False
+    for url in need.urls:
+        try:
+            return open_ware(ware, [url], Path.cwd(), log)
+        except R2k8sError as exc:
+            if exc.category not in (Category.WAREHOUSE_UNAVAILABLE, Category.WARE_NOT_FOUND):
+                raise
+            reachable = reachable or exc.category is Category.WARE_NOT_FOUND
+            tried.append(f"{url}: {exc.message}")
+    if not need.urls:
+        raise R2k8sError(Category.WARE_NOT_FOUND, "no warehouse URL names it")
+    category = Category.WARE_NOT_FOUND if reachable else Category.WAREHOUSE_UNAVAILABLE
+    raise R2k8sError(category, f"no warehouse served it (tried: {'; '.join(tried)})")
+
+
 def _copy(need: WareNeed, ware: WareID, warehouse: WarehouseURL, log: LogFn) -> str:
     """Copy ``ware`` into ``warehouse``; returns where it came from. Raises what stopped it (nothing is left)."""
-    from r2k8s.core.warehouse.fetch import open_ware
     from r2k8s.core.warehouse.save import begin_save
 
-    stream, location = open_ware(ware, need.urls, Path.cwd(), log)
+    stream, location = _open(need, ware, log)
     with stream, begin_save(warehouse.raw, Path.cwd(), log) as sink:
         hashed = _tree_id(io.BufferedReader(_Tee(stream, sink.file), _CHUNK), ware, need.legacy)
         if hashed != ware:
@@ -234,10 +258,7 @@ def mirror_wares(
             else:
                 result = MirrorResult(need, COPIED, f"from {_copy(need, ware, warehouse, log)}")
         except R2k8sError as exc:
-            tried = f" (tried: {', '.join(need.urls)})" if need.urls and "tried:" not in exc.message else ""
-            if not need.urls:
-                tried = " (no warehouse URL names it)"
-            result = MirrorResult(need, FAILED, f"{exc.message}{tried}; needed by {need.needed_by[0]}", exc.category)
+            result = MirrorResult(need, FAILED, f"{exc.message}; needed by {need.needed_by[0]}", exc.category)
         report(result)
         results.append(result)
     return results
