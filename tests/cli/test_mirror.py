@@ -140,6 +140,19 @@ def test_unexpanded_manifests_read_their_formula_files_and_formula_resources(
     assert lines[1].startswith(f"failed {other}: hash mismatch")
     assert "needed by app/job.yaml: Deployment/job: container 'job'" in lines[1]
 
+    config = {  # a kustomize folder's function config may inline formulas too
+        "apiVersion": "fn.r2k8s.io/v1alpha1",
+        "kind": "R2k8sFunction",
+        "metadata": {"name": "r2k8s"},
+        "spec": {"formulas": {"inline": formula_document(urls=[origin.ca_url()])}},
+    }
+    (tmp_path / "inline").mkdir()
+    write_documents(tmp_path / "inline" / "r2k8s.yaml", [config])
+    write_documents(tmp_path / "inline" / "deploy.yaml", [deployment(image="formula:inline")])
+    done = mirror("-f", "inline", "--to", "ca+file://./offline", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"present {BUSYBASH}")
+
     missing = write_documents(tmp_path / "missing.yaml", [deployment(image="./nowhere.formula")])
     done = mirror("-f", missing, "--to", "ca+file://./offline", cwd=tmp_path)
     assert done.returncode == 1

@@ -118,13 +118,13 @@ def _load(reference: Reference, found: Expanded) -> tuple[Any, Path]:
             known = ", ".join(sorted(found.formula_items)) or "none"
             raise R2k8sError(
                 Category.USAGE,
-                f"{reference.where()}: image {image!r} names no Formula resource of the inputs (known: {known});"
-                " give the file holding it with -f",
+                f"{reference.where()}: image {image!r} names no Formula resource or function config formula of the"
+                f" inputs (known: {known}); give the file holding it with -f",
             )
         file, path, spec = item
         base = path.parent if path is not None else Path.cwd()
         try:
-            return load_formula_data(spec, f"{file}: Formula/{name}: spec", path=base / name), base
+            return load_formula_data(spec, f"{file}: formula {name!r}", path=base / name), base
         except R2k8sError as exc:
             raise R2k8sError(exc.category, f"{reference.where()}: {exc.message}") from None
     folder = reference.path.parent if reference.path is not None else Path.cwd()

@@ -69,7 +69,8 @@ class Expanded:
     errors: list[str] = dataclasses.field(default_factory=list)
     """An input that could not be read, or a container that does not hold together: one message each."""
     formula_items: dict[str, tuple[str, Path | None, Any]] = dataclasses.field(default_factory=dict)
-    """Formula resources by name (what ``image: formula:NAME`` names): the file, its path, and the ``spec``."""
+    """What ``image: formula:NAME`` names, by name: Formula resources and function configs' ``spec.formulas``
+    among the inputs (the file, its path, the formula document)."""
 
 
 def read_expanded(paths: Sequence[str], recursive: bool = False) -> Expanded:
@@ -96,14 +97,25 @@ def expanded_in(source: Source, into: Expanded) -> None:
         into.resources += 1
         own = display_file(resource, helm_source)
         file = source.name if own in (None, source.name) else f"{source.name} ({own})"
-        if resource.get("kind") == "Formula" and resource.get("apiVersion") == FORMULA_API_VERSION:
-            into.formula_items.setdefault(resource_id(resource).name, (file, source.path, resource.get("spec")))
+        if resource.get("apiVersion") == FORMULA_API_VERSION and resource.get("kind") in ("Formula", "R2k8sFunction"):
+            _formula_items(resource, file, source.path, into)
             continue
         try:
             into.containers += _containers(resource, file)
         except R2k8sError as exc:
             into.errors.append(exc.message)
         into.references += _references(resource, file, source.path)
+
+
+def _formula_items(resource: Mapping[str, Any], file: str, path: Path | None, into: Expanded) -> None:
+    """What ``image: formula:NAME`` may name: a Formula resource, or a function config's ``spec.formulas``."""
+    if resource.get("kind") == "Formula":
+        into.formula_items.setdefault(resource_id(resource).name, (file, path, resource.get("spec")))
+        return
+    spec = resource.get("spec")
+    inline = spec.get("formulas") if isinstance(spec, Mapping) else None
+    for name, document in inline.items() if isinstance(inline, Mapping) else ():
+        into.formula_items.setdefault(str(name), (file, path, document))
 
 
 def resource_id(resource: Mapping[str, Any]) -> ResourceId:
