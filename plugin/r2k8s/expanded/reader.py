@@ -51,8 +51,6 @@ class Reference:
     resource: ResourceId
     container: str
     image: str
-    document: Mapping[str, Any] = dataclasses.field(compare=False, repr=False)
-    """The whole resource (its annotations say which file wrote it)."""
 
     def where(self) -> str:
         return f"{self.file}: {self.resource.text()}: container {self.container!r}"
@@ -133,7 +131,7 @@ def _references(resource: Mapping[str, Any], file: str, path: Path | None) -> li
         if isinstance(image, str) and is_reference(image):
             name = container.get("name")
             shown = str(name) if isinstance(name, str) else site.field
-            found.append(Reference(file, path, resource_id(resource), shown, image, resource))
+            found.append(Reference(file, path, resource_id(resource), shown, image))
     return found
 
 
