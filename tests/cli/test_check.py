@@ -162,7 +162,7 @@ def test_a_folder_without_manifests_is_an_error_that_mentions_R(tmp_path: Path) 
     (tmp_path / "overlays" / "prod" / "web.yaml").write_text(yaml.safe_dump(deployment(image="nginx")))
     done = check(tmp_path / "overlays")
     assert done.returncode == 1
-    assert f"{tmp_path / 'overlays'}: no .yaml, .yml or .json files in it (-R checks its subfolders)" in done.stderr
+    assert f"{tmp_path / 'overlays'}: no .yaml, .yml or .json files in it (-R reads its subfolders)" in done.stderr
     assert check("-R", tmp_path / "overlays").returncode == 0
 
 

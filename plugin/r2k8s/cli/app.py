@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"r2k8s {__version__}")
     sub: Subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    from r2k8s.cli import cache, check, formulas, run, wares
+    from r2k8s.cli import cache, check, formulas, inspect, mirror, run, wares
 
     formulas.add_parsers(sub)
     wares.add_parsers(sub)
@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     fn.add_parsers(sub)
     cache.add_parsers(sub)
     check.add_parsers(sub)
+    inspect.add_parsers(sub)
+    mirror.add_parsers(sub)
     return parser
 
 

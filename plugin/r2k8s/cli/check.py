@@ -5,15 +5,13 @@ stdout lists each image that is still a formula reference, one per line
 is none, 1 when there is any, or when an input cannot be read (each named).
 No argument reads stdin. A folder contributes its ``.yaml``, ``.yml`` and
 ``.json`` files in file-name order; ``-R`` walks its subfolders too, as
-``kubectl apply -R -f`` does. The search itself is :mod:`r2k8s.krm.check`.
+``kubectl apply -R -f`` does (:mod:`r2k8s.krm.manifests`). The search itself is :mod:`r2k8s.krm.check`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 from r2k8s.cli.console import Subparsers, log
 from r2k8s.core.errors import Category, R2k8sError
@@ -50,20 +48,21 @@ def add_parsers(sub: Subparsers) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> None:
-    from r2k8s.krm.check import Source, findings
+    from r2k8s.krm.check import findings
+    from r2k8s.krm.manifests import read_sources
 
     paths: list[str] = args.paths or ["-"]
     if paths == ["-"] and sys.stdin.isatty():
         raise R2k8sError(Category.USAGE, "nothing to check: name files or folders, or pipe manifests on stdin")
     unreadable = inputs = resources = 0
     found = []
-    for source in _sources(paths, args.recursive):
+    for source in read_sources(paths, args.recursive):
         if isinstance(source, R2k8sError):
             unreadable += 1
             log(f"error: {source.message}")
             continue
         try:
-            count, here = findings(Source(*source))
+            count, here = findings(source)
         except R2k8sError as exc:
             unreadable += 1
             log(f"error: {exc.message}")
@@ -88,54 +87,6 @@ def cmd_check(args: argparse.Namespace) -> None:
             f"{_count(unreadable, 'input')} could not be read (above); no formula references in {checked}",
         )
     log(f"no formula references: checked {checked}")
-
-
-def _sources(paths: list[str], recursive: bool) -> Iterator[tuple[str, str] | R2k8sError]:
-    """(name, text) of every input in order, one at a time, or the error that stops one being read, in its
-    place. stdin is read once, however often ``-`` is named."""
-    from r2k8s.krm.check import manifest_files
-
-    stdin_read = False
-    for given in paths:
-        if given == "-":
-            if not stdin_read:
-                stdin_read = True
-                yield _decoded(sys.stdin.buffer.read(), "stdin")
-            continue
-        path = Path(given)
-        if not path.is_dir():
-            yield _read(path)
-            continue
-        try:
-            files = manifest_files(path, recursive)
-        except R2k8sError as exc:
-            yield exc
-            continue
-        if not files:
-            nested = not recursive and any(p.is_dir() for p in path.iterdir())
-            yield R2k8sError(
-                Category.USAGE,
-                f"{given}: no .yaml, .yml or .json files in it{' (-R checks its subfolders)' if nested else ''}",
-            )
-        for file in files:
-            yield _read(file)
-
-
-def _read(path: Path) -> tuple[str, str] | R2k8sError:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return R2k8sError(Category.USAGE, f"{path}: {exc.strerror or exc}")
-    return _decoded(data, str(path))
-
-
-def _decoded(data: bytes, name: str) -> tuple[str, str] | R2k8sError:
-    try:
-        return name, data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return R2k8sError(
-            Category.USAGE, f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        )
 
 
 def _count(number: int, noun: str) -> str:

@@ -11,29 +11,22 @@ template``) or a ``kind: List`` (``kubectl get -o yaml``), YAML or JSON.
 It finds containers exactly as the function does (:func:`.locate.find_containers`,
 by shape, not by kind), and also every other named ``image`` the function
 would refuse to leave as it is (:func:`.locate.images_named`): either would
-reach the cluster unexpanded. Input is read as the function reads it, with its
-shape checks first (:mod:`.limits`): a YAML alias bomb is refused, not expanded.
+reach the cluster unexpanded. Inputs are read by :mod:`.manifests`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.jsonpath import value_at
-from r2k8s.krm.limits import might_be_hostile, shape_problem
 from r2k8s.krm.locate import ContainerSite, dotted, find_containers, images_named
+from r2k8s.krm.manifests import Source, resources
 from r2k8s.krm.references import is_reference
-from r2k8s.krm.resource_list import display_file, resource_name, stream_sources
+from r2k8s.krm.resource_list import display_file, resource_name
 
-__all__ = ["MANIFEST_SUFFIXES", "Finding", "Source", "findings", "manifest_files", "resources"]
-
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-"""The files a folder contributes, as ``kubectl apply -f DIR`` takes them."""
+__all__ = ["Finding", "findings"]
 
 _POD_LISTS = {
     "containers": "container",
@@ -48,14 +41,6 @@ _STANDALONE = {
     "sidecars": "sidecar",
     "steps": "step",
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class Source:
-    """One input: a file's name (or ``stdin``) and its text."""
-
-    name: str
-    text: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,76 +62,6 @@ class Finding:
         """``file: Kind/namespace/name: field: what``, the shape of the function's own messages."""
         where = f"{self.file}: {self.resource}: {self.field}"
         return f"{where}: {self.holder} has image {self.image!r}: a formula, not expanded"
-
-
-def manifest_files(directory: Path, recursive: bool) -> list[Path]:
-    """The ``.yaml``, ``.yml`` and ``.json`` files of ``directory`` in file-name order; with ``recursive``, its
-    subfolders' too, each where its name falls (``kubectl apply -R``'s walk). Hidden folders are skipped when
-    walking (``.git``); a symbolic link to a folder is not followed (no walk loops)."""
-    found: list[Path] = []
-    try:
-        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
-    except OSError as exc:
-        raise R2k8sError(Category.USAGE, f"{directory}: {exc.strerror or exc}") from None
-    for entry in entries:
-        path = Path(entry.path)
-        if entry.is_dir(follow_symlinks=False):
-            if recursive and not entry.name.startswith("."):
-                found += manifest_files(path, recursive)
-        elif entry.name.endswith(MANIFEST_SUFFIXES) and entry.is_file():
-            found.append(path)
-    return found
-
-
-def resources(source: Source) -> Iterator[tuple[Mapping[str, Any], str | None]]:
-    """Each resource in ``source`` and its helm ``# Source:`` name, if any: the items of a ResourceList,
-    each document of a stream, the items of a ``kind: List`` (or ``DeploymentList``…), nested ones too.
-
-    Refuses (a usage error naming the file) text that is no YAML, a document that is no mapping, and what
-    the function refuses to read (:mod:`.limits`)."""
-    import yaml
-
-    text = source.text
-    if "\0" in text:
-        raise R2k8sError(Category.USAGE, f"{source.name}: not a text file (a NUL byte at offset {text.index(chr(0))})")
-    problem = shape_problem(text) if might_be_hostile(text) else None
-    if problem is not None:
-        field = f" at {problem.field}" if problem.field else ""
-        raise R2k8sError(Category.USAGE, f"{source.name}: {problem.message}{field}: refused before reading it")
-    try:
-        documents = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f": line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise R2k8sError(Category.USAGE, f"{source.name}{where}: not valid YAML: {reason}") from None
-    chunks = [name for _, name in stream_sources(text)]
-    names = chunks if len(chunks) == len(documents) else [None] * len(documents)
-    kept = [(document, name) for document, name in zip(documents, names, strict=True) if document is not None]
-    for number, (document, name) in enumerate(kept, start=1):
-        if not isinstance(document, Mapping):
-            raise R2k8sError(
-                Category.USAGE,
-                f"{source.name}: document {number} is not a resource (a mapping), it is {type(document).__name__}",
-            )
-        yield from _flattened(document, name, source.name, f"document {number}")
-
-
-def _flattened(
-    document: Mapping[str, Any], name: str | None, file: str, where: str
-) -> Iterator[tuple[Mapping[str, Any], str | None]]:
-    kind = document.get("kind")
-    items = document.get("items")
-    if not (isinstance(kind, str) and kind.endswith("List") and isinstance(items, list)):
-        yield document, name
-        return
-    for index, item in enumerate(items):
-        if not isinstance(item, Mapping):
-            raise R2k8sError(
-                Category.USAGE,
-                f"{file}: {where}: {kind} items[{index}] is not a resource (a mapping), it is {type(item).__name__}",
-            )
-        yield from _flattened(item, name, file, f"{where} items[{index}]")
 
 
 def findings(source: Source) -> tuple[int, list[Finding]]:
