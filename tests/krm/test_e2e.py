@@ -22,6 +22,7 @@ import tools
 import yaml
 from krm_inputs import BUSYBASH, HELM_CHART, copy_web_example
 from loopback_http import LoopbackWarehouse
+from orchestrators import kustomize_exec_build
 from repo import needs_shared
 from service_cluster import BUSYBASH_TGZ, cluster_settings
 
@@ -41,18 +42,6 @@ def function_config(warehouse: LoopbackWarehouse) -> dict[str, Any]:
     }
 
 
-def build(example: Path, env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [str(tools.kustomize()), "build", "--enable-alpha-plugins", "--enable-exec", str(example)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 def pod_of(kubectl: Any, namespace: str, selector: str) -> dict[str, Any]:
     pods = json.loads(kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json").stdout)["items"]
     live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
@@ -70,7 +59,7 @@ def test_the_kustomize_example_serves_http_from_its_formula(
 ) -> None:
     example = copy_web_example(tmp_path / "web")
     (example / "r2k8s.yaml").write_text(yaml.safe_dump(function_config(warehouse)))
-    kubectl("apply", "-n", namespace, "-f", "-", input=build(example, r2k8s_on_path))
+    kubectl("apply", "-n", namespace, "-f", "-", input=kustomize_exec_build(example, r2k8s_on_path))
     kubectl("rollout", "status", "-n", namespace, "deployment/web", "--timeout=240s", timeout=260)
     pod = pod_of(kubectl, namespace, "app=web")
     assert http_get(pod).strip() == "hello from a formula"
@@ -101,7 +90,7 @@ def test_the_kustomize_example_serves_http_from_its_formula(
         "hello from a formula", "a new formula"
     )
     (example / "web.formula").write_text(json.dumps(formula))
-    kubectl("apply", "-n", namespace, "-f", "-", input=build(example, r2k8s_on_path))
+    kubectl("apply", "-n", namespace, "-f", "-", input=kustomize_exec_build(example, r2k8s_on_path))
     kubectl("rollout", "status", "-n", namespace, "deployment/web", "--timeout=240s", timeout=260)
     newer = pod_of(kubectl, namespace, "app=web")
     assert newer["metadata"]["name"] != name
@@ -120,7 +109,7 @@ def test_a_wrong_hash_keeps_the_pod_in_its_init_container_with_the_reason(
     shutil.copy(BUSYBASH_TGZ, target)  # the right bytes under the wrong name: a hash mismatch
     text = (example / "web.formula").read_text().replace(BUSYBASH, wrong)
     (example / "web.formula").write_text(text)
-    kubectl("apply", "-n", namespace, "-f", "-", input=build(example, r2k8s_on_path))
+    kubectl("apply", "-n", namespace, "-f", "-", input=kustomize_exec_build(example, r2k8s_on_path))
     deadline = time.monotonic() + 180
     message = ""
     while time.monotonic() < deadline:

@@ -22,6 +22,7 @@ from orchestrators import (
     by_kind,
     formula_resource,
     helm_env,
+    kustomize_exec_build,
     package_with_a_formula_resource,
     run,
 )
@@ -77,8 +78,7 @@ def test_kustomize_exec_expands_from_the_formula_resource_and_outputs_no_formula
     (package / "kustomization.yaml").write_text(
         "resources:\n- deployment.yaml\n- service.yaml\n- web.formula.yaml\ntransformers:\n- r2k8s.yaml\n"
     )
-    result = run([tools.kustomize(), "build", "--enable-alpha-plugins", "--enable-exec", package], r2k8s_on_path)
-    found = by_kind(result.stdout)
+    found = by_kind(kustomize_exec_build(package, r2k8s_on_path))
     assert sorted(found) == ["ConfigMap", "Deployment", "Service"]  # the Formula is local-config: never output
     assert_expanded(found["Deployment"][0]["spec"]["template"]["spec"])
 

@@ -17,27 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import tools
 import yaml
 from krm_inputs import BUSYBASH, copy_web_example
 from loopback_http import serve
+from orchestrators import kustomize_exec_build
 from repo import needs_shared
 from service_cluster import BUSYBASH_TGZ, cluster_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_shared]
-
-
-def build(example: Path, env: dict[str, str]) -> str:
-    """``kustomize build`` with exec functions, as the README's kustomize row says."""
-    done = subprocess.run(
-        [str(tools.kustomize()), "build", "--enable-alpha-plugins", "--enable-exec", str(example)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def r2k8s(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -72,7 +59,7 @@ def test_a_mirrored_warehouse_served_in_the_cluster_is_all_a_pod_needs(
             "warehouses": {"rewrite": [{"from": origin.ca_url(), "to": offline.ca_url()}]},
         }
         (example / "r2k8s.yaml").write_text(yaml.safe_dump(config))
-        rendered = build(example, r2k8s_on_path)
+        rendered = kustomize_exec_build(example, r2k8s_on_path)
         (tmp_path / "rendered.yaml").write_text(rendered)
         listed = json.loads(r2k8s("inspect", "-o", "json", tmp_path / "rendered.yaml", cwd=tmp_path).stdout)
         (container,) = listed["containers"]

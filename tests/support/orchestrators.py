@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import program_runs
+import tools
 import yaml
 from krm_inputs import WEB_EXAMPLE
 
@@ -20,6 +21,7 @@ __all__ = [
     "by_kind",
     "formula_resource",
     "helm_env",
+    "kustomize_exec_build",
     "package_with_a_formula_resource",
     "run",
 ]
@@ -33,6 +35,11 @@ def run(
     """:func:`program_runs.run`, its output as text: the orchestrators' output is YAML to read, not bytes to compare."""
     result = program_runs.run(argv, env, cwd=cwd, check=check)
     return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(), result.stderr.decode())
+
+
+def kustomize_exec_build(directory: Path, env: dict[str, str]) -> str:
+    """The output of ``kustomize build --enable-alpha-plugins --enable-exec DIRECTORY`` (the README's way)."""
+    return run([tools.kustomize(), "build", "--enable-alpha-plugins", "--enable-exec", directory], env).stdout
 
 
 def by_kind(text: str) -> dict[str, list[dict[str, Any]]]:
