@@ -1,0 +1,109 @@
+"""``resolve``: manifests in files, folders, stdin or URLs in; one stream ready for ``kubectl apply`` out.
+
+The expansion is the function's own (:class:`r2k8s.krm.function.Processor`), run once over the sources
+joined into one plain stream (:mod:`.stream`), told where each resource came from (:mod:`r2k8s.krm.sourced`):
+a relative formula path starts at the folder of the file naming it and must stay inside the root
+(:mod:`.root`), messages name that file, and each expanded pod template gets the record
+(:mod:`.record`). Everything else is the function's: the errors (file, resource, field), the agent
+ConfigMap (one per namespace, across all files), Formula resources found by ``formula:NAME`` in any
+source and left out of the stream, documents it does not change copied byte for byte.
+
+A relative formula path in a manifest read from a URL is refused rather than fetched next to it: a
+formula decides what runs, so it comes from files the user has, or from a Formula resource, whose content
+is in the manifest stream itself (:data:`URL_REFUSAL`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.krm.results import Results
+from r2k8s.krm.sourced import ItemSource, Sourcing
+from r2k8s.resolve.record import recorder
+from r2k8s.resolve.root import choose_root
+from r2k8s.resolve.sources import SourceFile, read_sources
+from r2k8s.resolve.stream import join
+
+__all__ = ["URL_REFUSAL", "ResolveFailed", "Resolved", "resolve", "resolve_files"]
+
+URL_REFUSAL = (
+    "this manifest was read from {url}, and a relative formula path is not fetched from next to it: a formula"
+    " decides what runs, so r2k8s reads it from files you have; download the package and resolve its files, or"
+    " name a Formula resource (image: formula:NAME; 'r2k8s formula-resource' writes one), which any source,"
+    " that URL too, may carry"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolved:
+    """What a resolve gives: the stream, and the same documents as plain data (for a lock file)."""
+
+    text: str
+    """The multi-document YAML stream, for ``kubectl apply -f -``."""
+    documents: tuple[Any, ...]
+    """Each document of :attr:`text`, in order, as plain data (dicts, lists, strings, numbers)."""
+    root: Path
+    sources: tuple[str, ...]
+    """The inputs read, as named in messages (files, ``stdin``, URLs), in order."""
+    results: Results
+    """Warnings and the summary of what changed (no errors: those raise :class:`ResolveFailed`)."""
+
+
+class ResolveFailed(R2k8sError):
+    """The function refused the input: every problem is in :attr:`results` (file, resource, field)."""
+
+    def __init__(self, results: Results) -> None:
+        super().__init__(Category.USAGE, "; ".join(results.messages()))
+        self.results = results
+
+
+def resolve(
+    given: Sequence[str],
+    *,
+    recursive: bool = False,
+    root: Path | None = None,
+    config: Any = None,
+    config_file: Path | None = None,
+    record: bool = True,
+) -> Resolved:
+    """Resolve the files, folders, ``-`` and URLs ``given`` (``-R``: ``recursive``); ``root`` overrides the
+    chosen one (:mod:`.root`); ``config`` is a function config document (``config_file``: its file, for the
+    record); without ``record``, no ``r2k8s.io/formula-origins``."""
+    files = read_sources(given, recursive=recursive)
+    chosen = Path(root).absolute() if root is not None else choose_root(given)
+    return resolve_files(files, chosen, config=config, config_file=config_file, record=record)
+
+
+def resolve_files(
+    files: Sequence[SourceFile],
+    root: Path,
+    *,
+    config: Any = None,
+    config_file: Path | None = None,
+    record: bool = True,
+) -> Resolved:
+    """Resolve sources already read (:func:`~.sources.read_sources`) under ``root``."""
+    import yaml
+
+    from r2k8s.krm.function import Processor
+
+    joined = join(files)
+    if not joined.files:
+        names = ", ".join(file.shown for file in files)
+        raise R2k8sError(Category.USAGE, f"no resources in {names}: refusing to print nothing")
+    items = [
+        ItemSource(file.shown, file.path, URL_REFUSAL.format(url=file.url) if file.url else "")
+        for file in joined.files
+    ]
+    sourcing = Sourcing(items, root, recorder(root, joined.files, config_file) if record else None)
+    outcome = Processor(config_override=config, origin=files[0].shown, sourcing=sourcing).execute(joined.text)
+    if outcome.exit_code:
+        raise ResolveFailed(outcome.results)
+    documents = tuple(
+        d for d in yaml.load_all(outcome.output, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d is not None
+    )
+    return Resolved(outcome.output, documents, root, tuple(file.shown for file in files), outcome.results)
