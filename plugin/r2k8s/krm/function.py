@@ -170,7 +170,7 @@ class Processor:
         if self.sourcing is not None:
             config = dataclasses.replace(config, root=self.sourcing.root)
         explaining = self.explain or config.explain
-        if io.as_given(explaining):
+        if io.as_given(explaining) and not (self.sourcing is not None and self.sourcing.left_out):
             return Outcome(text, Results(), io.name)  # nothing can change: the input is the answer, byte for byte
         planner = _Planner(given, config, self.sourcing)
         try:
@@ -183,7 +183,7 @@ class Processor:
         if explaining:
             return Outcome(planner.explanation(), results, io.name)
         formulas_left_out = planner.formula_items.left_out(given.mode)
-        removed = planner.stale_agents() | formulas_left_out
+        removed = planner.stale_agents() | formulas_left_out | (self.sourcing.left_out if self.sourcing else set())
         added = planner.agent_configmaps()
         results = Results((*results, *planner.summary(added)))
         output = io.write(given, planner.patches, added, results, removed)

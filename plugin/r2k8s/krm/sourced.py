@@ -54,3 +54,5 @@ class Sourcing:
     """The root, overriding the function config's ``spec.root``."""
     record: Recorder | None = None
     """When given, the pod templates get :data:`ORIGINS_ANNOTATION`."""
+    left_out: frozenset[int] = frozenset()
+    """Items the output leaves out (by index), as it leaves out Formula items: what must not reach a cluster."""

@@ -6,7 +6,7 @@ the record of each formula's origin (:mod:`.record`, with :mod:`.git`): :mod:`.r
 :class:`Resolved`, holds the stream and its documents as plain data.
 """
 
-from r2k8s.resolve.resolver import URL_REFUSAL, ResolveFailed, Resolved, resolve, resolve_files
+from r2k8s.resolve.resolver import URL_REFUSAL, Resolved, ResolveFailed, resolve, resolve_files
 from r2k8s.resolve.sources import SourceFile, read_sources
 
 __all__ = ["URL_REFUSAL", "ResolveFailed", "Resolved", "SourceFile", "read_sources", "resolve", "resolve_files"]

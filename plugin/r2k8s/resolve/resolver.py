@@ -16,11 +16,14 @@ is in the manifest stream itself (:data:`URL_REFUSAL`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.krm.config import API_VERSION, KIND
+from r2k8s.krm.formula_items import LOCAL_CONFIG
+from r2k8s.krm.resource_list import annotations_of
 from r2k8s.krm.results import Results
 from r2k8s.krm.sourced import ItemSource, Sourcing
 from r2k8s.resolve.record import recorder
@@ -96,10 +99,24 @@ def resolve_files(
         names = ", ".join(file.shown for file in files)
         raise R2k8sError(Category.USAGE, f"no resources in {names}: refusing to print nothing")
     items = [
-        ItemSource(file.shown, file.path, URL_REFUSAL.format(url=file.url) if file.url else "")
-        for file in joined.files
+        ItemSource(file.shown, file.path, URL_REFUSAL.format(url=file.url) if file.url else "") for file in joined.files
     ]
-    sourcing = Sourcing(items, root, recorder(root, joined.files, config_file) if record else None)
+    configs = [index for index, document in enumerate(joined.documents) if _is_function_config(document)]
+    if config is None and configs:
+        if len(configs) > 1:
+            shown = " and ".join(joined.files[index].shown for index in configs[:2])
+            raise R2k8sError(
+                Category.USAGE, f"two function configs (kind R2k8sFunction) among the sources, in {shown}: keep one"
+            )
+        config, config_file = joined.documents[configs[0]], joined.files[configs[0]].path
+    left_out = frozenset(configs) | {i for i, d in enumerate(joined.documents) if _local_config(d)}
+    if len(left_out) == len(joined.documents):
+        raise R2k8sError(
+            Category.USAGE,
+            f"nothing to apply in {', '.join(file.shown for file in files)}: every resource is local config (a"
+            " Kptfile, a function config, a config.kubernetes.io/local-config resource): refusing to print nothing",
+        )
+    sourcing = Sourcing(items, root, recorder(root, joined.files, config_file) if record else None, left_out)
     outcome = Processor(config_override=config, origin=files[0].shown, sourcing=sourcing).execute(joined.text)
     if outcome.exit_code:
         raise ResolveFailed(outcome.results)
@@ -107,3 +124,13 @@ def resolve_files(
         d for d in yaml.load_all(outcome.output, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d is not None
     )
     return Resolved(outcome.output, documents, root, tuple(file.shown for file in files), outcome.results)
+
+
+def _is_function_config(document: Mapping[str, Any]) -> bool:
+    return document.get("kind") == KIND and document.get("apiVersion") == API_VERSION
+
+
+def _local_config(document: Mapping[str, Any]) -> bool:
+    """What never goes to a cluster: a Kptfile, or a resource marked ``config.kubernetes.io/local-config`` (as
+    kustomize leaves them out of its build; a Formula is one)."""
+    return document.get("kind") == "Kptfile" or str(annotations_of(document).get(LOCAL_CONFIG, "")).lower() == "true"

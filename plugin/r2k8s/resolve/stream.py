@@ -8,16 +8,14 @@ that a problem names *its* file and line rather than a place in the joined text,
 can be counted: the function leaves empty documents out, as this count does, so the n-th resource it reads
 is the n-th counted here, and that says which file it came from.
 
-What a file may hold: YAML documents and JSON (JSON is YAML; a JSON file libyaml cannot read, such as one
-indented with tabs, is written again as two-space JSON). A ``kind: List`` is one resource, as the function
-takes it. A ResourceList is refused: it is the function's input (pipe it to ``r2k8s fn``), and this
-command's output goes to a cluster.
+What a file may hold: YAML documents and JSON (JSON is YAML: it is read, and kept, as it is). A ``kind:
+List`` is one resource, as the function takes it. A ResourceList is refused: it is the function's input (pipe
+it to ``r2k8s fn``), and this command's output goes to a cluster.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,6 +35,8 @@ class Joined:
     """One per resource (not per document: empty ones are none)."""
     counts: tuple[int, ...]
     """How many resources each source holds, in source order."""
+    documents: tuple[Any, ...]
+    """Each resource as plain data, as libyaml read it (one per entry of :attr:`files`)."""
 
 
 def join(sources: Sequence[SourceFile]) -> Joined:
@@ -44,10 +44,12 @@ def join(sources: Sequence[SourceFile]) -> Joined:
     pieces: list[str] = []
     files: list[SourceFile] = []
     counts: list[int] = []
+    documents: list[Any] = []
     for source in sources:
-        text, count = _checked(source)
-        counts.append(count)
-        files += [source] * count
+        text, kept = _checked(source)
+        counts.append(len(kept))
+        files += [source] * len(kept)
+        documents += kept
         if pieces:
             end = "\r\n" if "\r\n" in text else "\n"
             if not pieces[-1].endswith("\n"):
@@ -55,11 +57,11 @@ def join(sources: Sequence[SourceFile]) -> Joined:
             directive = text.lstrip().startswith("%")  # a directive may only follow a document's end
             pieces.append(f"...{end}" if directive else f"---{end}")
         pieces.append(text)
-    return Joined("".join(pieces), tuple(files), tuple(counts))
+    return Joined("".join(pieces), tuple(files), tuple(counts), tuple(documents))
 
 
-def _checked(source: SourceFile) -> tuple[str, int]:
-    """The source's text (JSON libyaml cannot read written again) and how many resources it holds."""
+def _checked(source: SourceFile) -> tuple[str, list[Any]]:
+    """The source's text and its resources."""
     import yaml
 
     text = source.text
@@ -70,25 +72,20 @@ def _checked(source: SourceFile) -> tuple[str, int]:
     try:
         documents = [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))]
     except yaml.YAMLError as exc:
-        rewritten = _json_again(text)
-        if rewritten is None:
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            where = f": line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-            reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise R2k8sError(Category.USAGE, f"{source.shown}{where}: not valid YAML: {reason}") from None
-        text, documents = rewritten, [json.loads(rewritten)]
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f": line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise R2k8sError(Category.USAGE, f"{source.shown}{where}: not valid YAML: {reason}") from None
     kept = [document for document in documents if document is not None]
     for number, document in enumerate(kept, start=1):
         _check_document(source, number, document, len(kept))
-    return text, len(kept)
+    return text, kept
 
 
 def _check_document(source: SourceFile, number: int, document: Any, count: int) -> None:
     where = f"{source.shown}: document {number}" if count > 1 else source.shown
     if not isinstance(document, Mapping):
-        raise R2k8sError(
-            Category.USAGE, f"{where}: not a resource (a mapping): it is {_described(document)}"
-        )
+        raise R2k8sError(Category.USAGE, f"{where}: not a resource (a mapping): it is {_described(document)}")
     if document.get("kind") == "ResourceList":
         raise R2k8sError(
             Category.USAGE,
@@ -101,14 +98,3 @@ def _described(value: Any) -> str:
     if isinstance(value, list):
         return "a list (a JSON array or YAML sequence; write a kind: List, or one document per resource)"
     return f"a {type(value).__name__}"
-
-
-def _json_again(text: str) -> str | None:
-    """``text`` as two-space JSON when it is JSON libyaml could not read (tabs), else ``None``."""
-    if not text.lstrip().startswith(("{", "[")):
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
