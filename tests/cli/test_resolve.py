@@ -177,3 +177,12 @@ def test_the_stream_passes_the_api_servers_server_side_dry_run(tmp_path: Path, c
         "service/web",
     ]
     assert formula_id(formulas["worker"]) in done.stdout
+
+
+def test_a_file_named_like_a_command_runs_the_command_and_resolve_needs_a_source(tmp_path: Path) -> None:
+    write(tmp_path / "formula-id", "not a manifest\n")
+    command = r2k8s("formula-id", cwd=tmp_path)
+    assert command.returncode == 1 and "resolve" not in command.stderr
+    nothing = r2k8s("resolve", cwd=tmp_path)
+    assert (nothing.returncode, nothing.stdout) == (1, "")
+    assert nothing.stderr.endswith("nothing to resolve: name files, folders or URLs with -f (- for stdin)\n")

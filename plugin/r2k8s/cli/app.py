@@ -56,8 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMANDS = frozenset({"formula-id", "formula-resource", "scan", "pack", "unpack", "run", "fn", "cache", "check"})
-"""Words that are commands, never files to resolve (``resolve`` is handled on its own)."""
+def _command_names() -> set[str]:
+    """The subcommands' names: a file named like one is never resolved in its place."""
+    return {
+        name
+        for action in build_parser()._actions  # argparse keeps its subcommands there, with no public accessor
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
 
 
 def _files_named(words: Sequence[str]) -> list[str]:
@@ -84,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         from r2k8s.cli.resolve import as_filenames, names_manifests
 
-        if words and words[0] not in _COMMANDS and names_manifests(words[0]):
+        if words and names_manifests(words[0]) and words[0] not in _command_names():
             argv = words = ["resolve", *words]  # the seed's usage: r2k8s FILE… is r2k8s resolve -f FILE…
         if words[:1] == ["resolve"]:
             argv = words = ["resolve", *as_filenames(words[1:])]
