@@ -51,7 +51,7 @@ def test_the_seeds_one_line_usage_writes_a_stream_ready_to_apply(tmp_path: Path)
     assert ORIGINS in ready and "image: ./web.formula" not in ready
     agent = [d for d in yaml.safe_load_all(ready) if d is not None][1]["metadata"]["name"]
     assert done.stderr == (
-        "r2k8s: resolved 2 resources from 1 source: expanded 1 container in 1 resource; added 1 agent ConfigMap"
+        "r2k8s: resolved 1 resource from 1 source: expanded 1 container in 1 resource; added 1 agent ConfigMap"
         f" ({agent})\n"
     )
 

@@ -106,6 +106,6 @@ def cmd_resolve(args: argparse.Namespace) -> None:
     summary = [result.message for result in resolved.results if result.severity is Severity.INFO]
     sources = len(resolved.sources)
     log(
-        f"resolved {len(resolved.documents)} resources from {sources} source{'' if sources == 1 else 's'}"
-        + (f": {summary[0]}" if summary else ": no formula to expand")
+        f"resolved {resolved.read} resource{'' if resolved.read == 1 else 's'} from {sources}"
+        f" source{'' if sources == 1 else 's'}" + (f": {summary[0]}" if summary else ": no formula to expand")
     )

@@ -16,6 +16,7 @@ is in the manifest stream itself (:data:`URL_REFUSAL`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,13 +48,22 @@ class Resolved:
 
     text: str
     """The multi-document YAML stream, for ``kubectl apply -f -``."""
-    documents: tuple[Any, ...]
-    """Each document of :attr:`text`, in order, as plain data (dicts, lists, strings, numbers)."""
     root: Path
     sources: tuple[str, ...]
     """The inputs read, as named in messages (files, ``stdin``, URLs), in order."""
     results: Results
     """Warnings and the summary of what changed (no errors: those raise :class:`ResolveFailed`)."""
+    read: int
+    """How many resources the sources held."""
+
+    @functools.cached_property
+    def documents(self) -> tuple[Any, ...]:
+        """Each document of :attr:`text`, in order, as plain data (dicts, lists, strings, numbers); read on first
+        use (the stream's agent ConfigMaps alone are megabytes: the command line never needs them)."""
+        import yaml
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return tuple(d for d in yaml.load_all(self.text, Loader=loader) if d is not None)
 
 
 class ResolveFailed(R2k8sError):
@@ -90,8 +100,6 @@ def resolve_files(
     record: bool = True,
 ) -> Resolved:
     """Resolve sources already read (:func:`~.sources.read_sources`) under ``root``."""
-    import yaml
-
     from r2k8s.krm.function import Processor
 
     joined = join(files)
@@ -120,10 +128,8 @@ def resolve_files(
     outcome = Processor(config_override=config, origin=files[0].shown, sourcing=sourcing).execute(joined.text)
     if outcome.exit_code:
         raise ResolveFailed(outcome.results)
-    documents = tuple(
-        d for d in yaml.load_all(outcome.output, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d is not None
-    )
-    return Resolved(outcome.output, documents, root, tuple(file.shown for file in files), outcome.results)
+    names = tuple(file.shown for file in files)
+    return Resolved(outcome.output, root, names, outcome.results, len(joined.documents))
 
 
 def _is_function_config(document: Mapping[str, Any]) -> bool:
