@@ -128,8 +128,8 @@ def resolve_files(
     outcome = Processor(config_override=config, origin=files[0].shown, sourcing=sourcing).execute(joined.text)
     if outcome.exit_code:
         raise ResolveFailed(outcome.results)
-    names = tuple(file.shown for file in files)
-    return Resolved(outcome.output, root, names, outcome.results, len(joined.documents))
+    read = tuple(file.shown for file in files)
+    return Resolved(outcome.output, root, read, outcome.results, len(joined.documents))
 
 
 def _is_function_config(document: Mapping[str, Any]) -> bool:
