@@ -186,3 +186,29 @@ def test_a_file_named_like_a_command_runs_the_command_and_resolve_needs_a_source
     nothing = r2k8s("resolve", cwd=tmp_path)
     assert (nothing.returncode, nothing.stdout) == (1, "")
     assert nothing.stderr.endswith("nothing to resolve: name files, folders or URLs with -f (- for stdin)\n")
+
+
+def test_root_and_config_options_read_in_any_order_among_the_sources(tmp_path: Path) -> None:
+    formulas = package(tmp_path)
+    config = {
+        "apiVersion": "fn.r2k8s.io/v1alpha1",
+        "kind": "R2k8sFunction",
+        "metadata": {"name": "r2k8s"},
+        "spec": {"agent": {"image": "registry.example/python:3.12"}},
+    }
+    write(tmp_path / "config" / "r2k8s.yaml", dump(config))
+    web = tmp_path / "web"
+    refused = r2k8s("../jobs/batch/worker.yaml", cwd=web)
+    assert refused.returncode == 1 and "use --root to widen it" in refused.stderr
+    options = ("--root", "..", "../jobs/batch/worker.yaml", "--config", "../config/r2k8s.yaml", "deploy.yaml")
+    done = r2k8s("resolve", *options, cwd=web)
+    assert done.returncode == 0, done.stderr
+    bare = r2k8s(*options[2:3], *options[:2], *options[3:], cwd=web)  # the bare form starts with a file
+    assert bare.stdout == done.stdout
+    worker, deploy, _ = [d for d in yaml.safe_load_all(done.stdout) if d is not None]
+    assert worker["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/python:3.12"
+    records = [d["spec"]["template"]["metadata"]["annotations"][ORIGINS] for d in (worker, deploy)]
+    assert records == [
+        f'{{"worker":{{"formulaID":"{formula_id(formulas["worker"])}","path":"jobs/shared/worker.formula"}}}}',
+        f'{{"web":{{"formulaID":"{formula_id(formulas["web"])}","path":"web/web.formula"}}}}',
+    ]

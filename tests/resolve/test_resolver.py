@@ -254,3 +254,17 @@ def test_the_documents_are_the_streams_own(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.chdir(tmp_path)
     resolved = resolve(["web"])
     assert list(resolved.documents) == [d for d in yaml.safe_load_all(resolved.text) if d is not None]
+
+
+def test_a_json_manifest_is_expanded_beside_yaml_ones_left_as_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    formulas = package(tmp_path)
+    write(tmp_path / "web" / "api.json", json.dumps(deployment("api", "./web.formula"), indent="\t"))
+    monkeypatch.chdir(tmp_path)
+    resolved = resolve(["web"])
+    assert [d["metadata"]["name"] for d in resolved.documents[:3]] == ["api", "web", "web"]
+    api = resolved.documents[0]
+    assert origins(api) == {"api": {"formulaID": formula_id(formulas["web"]), "path": "web/web.formula"}}
+    assert SERVICE in resolved.text
+    assert sum(1 for d in resolved.documents if d["kind"] == "ConfigMap") == 2  # default namespace and apps
