@@ -16,6 +16,9 @@ Rows, each the median of ``--repeat`` fresh processes (cases interleaved):
   ``images: [{name: nginx, newName: ..., newTag: ...}]`` on the resources;
 * ``r2k8s fn``: the r2k8s console script, the ResourceList (items plus the
   function config) on stdin, output to a file;
+* ``r2k8s resolve -f DIR``: the same resources, one file each (``res-00000.yaml`` …) in a folder
+  with ``web.formula``, resolved into one stream (each file read, joined, the function's processor
+  run once, the formula-origins record written);
 * ``kustomize + r2k8s fn``: ``kustomize build --enable-alpha-plugins
   --enable-exec`` of a kustomization whose transformer is the r2k8s function
   (``config.kubernetes.io/function: {exec: {path: <console script>}}``).
@@ -328,6 +331,10 @@ def write_case(where: Path, generated: Generated, script: Path) -> dict[str, Pat
         )
     )
     (where / "r2k8s" / "r2k8s.yaml").write_text(dump(config))
+    (where / "resolve").mkdir()
+    shutil.copyfile(FORMULA, where / "resolve" / "web.formula")
+    for index, document in enumerate(generated.documents):
+        (where / "resolve" / f"res-{index:05d}.yaml").write_text(dump(document))
     resource_list = where / "r2k8s" / "resourcelist.yaml"
     resource_list.write_text(
         dump(
@@ -339,7 +346,7 @@ def write_case(where: Path, generated: Generated, script: Path) -> dict[str, Pat
             }
         )
     )
-    return {"images": where / "images", "r2k8s": where / "r2k8s", "list": resource_list}
+    return {"images": where / "images", "r2k8s": where / "r2k8s", "list": resource_list, "resolve": where / "resolve"}
 
 
 # --- measuring -----------------------------------------------------------------------------------------------------
@@ -416,6 +423,13 @@ def check_output(case: str, out_file: Path, generated: Generated) -> str:
     left = len(LEFT_REFERENCE.findall(text))
     annotated = text.count("r2k8s.io/formulas:")
     ok = left == 0 and annotated == generated.formula_containers
+    if "resolve" in case:  # and each expanded pod template records where its formula came from
+        recorded = text.count("r2k8s.io/formula-origins: ")
+        ok = ok and recorded == annotated
+        return (
+            f"{'ok' if ok else 'MISMATCH'}: {annotated}/{generated.formula_containers} pod templates rewritten,"
+            f" {recorded} records, {left} formula references left, {documents} documents"
+        )
     return (
         f"{'ok' if ok else 'MISMATCH'}: {annotated}/{generated.formula_containers} pod templates rewritten,"
         f" {left} formula references left, {documents} documents"
@@ -532,7 +546,7 @@ def bench_size(
     log,
     image: str | None = None,
 ) -> list[Case]:
-    """The three cases on ``n`` resources (five with ``image``); without ``kustomize``, only the function's."""
+    """The four cases on ``n`` resources (six with ``image``); without ``kustomize``, only the function's two."""
     started = time.perf_counter()
     generated = generate(n)
     paths = write_case(work / f"n{n}", generated, script)
@@ -564,6 +578,8 @@ def bench_size(
             ),
             *plans[2:],
         ]
+    resolving = ("r2k8s resolve -f DIR", [str(script), "resolve", "-f", "."], paths["resolve"], None)
+    plans.insert(next(i for i, plan in enumerate(plans) if plan[0] == "r2k8s fn") + 1, resolving)
     cases = [Case(name, n) for name, *_ in plans]
     for run in range(repeat):
         for case, (name, argv, cwd, stdin) in zip(cases, plans, strict=True):

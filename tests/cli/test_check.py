@@ -181,7 +181,7 @@ def test_unreadable_inputs_are_named_and_the_others_still_checked(tmp_path: Path
     )
     assert errors[1] == f"r2k8s: error: {name}/2-binary.yaml: not UTF-8 text (byte 0xff at offset 10)"
     assert errors[2] == f"r2k8s: error: {name}/3-scalar.yaml: document 1 is not a resource (a mapping), it is str"
-    assert errors[3] == f"r2k8s: error: {tmp_path / 'missing.yaml'}: No such file or directory"
+    assert errors[3] == f"r2k8s: error: {tmp_path / 'missing.yaml'}: no such file or folder"
     assert done.stdout.startswith(f"{name}/4-web.yaml: Deployment/web:")
     assert errors[4].endswith("; and 4 inputs could not be read")
 

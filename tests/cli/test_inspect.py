@@ -94,7 +94,7 @@ def test_an_edited_expansion_and_an_unreadable_input_are_named_and_the_rest_stil
     assert done.returncode == 1
     assert len(done.stdout.splitlines()) == 2  # the header and the good one
     assert f"r2k8s: error: {edited}: Deployment/web: container 'web': spec.template.metadata.annotations" in done.stderr
-    assert f"r2k8s: error: {tmp_path / 'missing.yaml'}: No such file or directory" in done.stderr
+    assert f"r2k8s: error: {tmp_path / 'missing.yaml'}: no such file or folder" in done.stderr
     assert done.stderr.splitlines()[-1] == "r2k8s: error: repeatr-usage-error: 2 problems in the input (above)"
 
 

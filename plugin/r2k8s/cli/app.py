@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"r2k8s {__version__}")
     sub: Subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    from r2k8s.cli import cache, check, formulas, inspect, mirror, run, wares
+    from r2k8s.cli import cache, check, formulas, inspect, mirror, resolve, run, wares
 
     formulas.add_parsers(sub)
     wares.add_parsers(sub)
@@ -52,9 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
     fn.add_parsers(sub)
     cache.add_parsers(sub)
     check.add_parsers(sub)
+    resolve.add_parsers(sub)
     inspect.add_parsers(sub)
     mirror.add_parsers(sub)
     return parser
+
+
+def _command_names() -> set[str]:
+    """The subcommands' names: a file named like one is never resolved in its place."""
+    return {
+        name
+        for action in build_parser()._actions  # argparse keeps its subcommands there, with no public accessor
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
+
+
+def _files_named(words: Sequence[str]) -> list[str]:
+    """The words given to ``fn`` that name manifests (files, folders, URLs): the function reads none of them."""
+    from r2k8s.cli.resolve import names_manifests
+
+    return [word for word in words if names_manifests(word)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,7 +81,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["fn"]:  # the function's start-up counts: skip building every other subcommand's parser
         args = fn.standalone_parser().parse_args(words[1:])
+        files = _files_named(args.extra)
+        if files:
+            log(
+                f"error: {Category.USAGE.wire_name}: 'r2k8s fn' is the KRM function: it reads manifests on stdin and"
+                f" takes no files (given {', '.join(files)}); to expand files run 'r2k8s resolve -f FILE' or"
+                f" 'r2k8s FILE', or pipe them: 'r2k8s fn < FILE'"
+            )
+            return Category.USAGE.exit_code
     else:
+        from r2k8s.cli.resolve import as_filenames, names_manifests
+
+        if words and names_manifests(words[0]) and words[0] not in _command_names():
+            argv = words = ["resolve", *words]  # the seed's usage: r2k8s FILE… is r2k8s resolve -f FILE…
+        if words[:1] == ["resolve"]:
+            argv = words = ["resolve", *as_filenames(words[1:])]
         args = build_parser().parse_args(argv)
         if getattr(args, "run", None) is None:
             build_parser().print_help(sys.stderr)

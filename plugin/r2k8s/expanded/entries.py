@@ -61,9 +61,15 @@ class Origin:
     """The formula file relative to the root, the ``formula:NAME`` name, or the URL."""
     git_commit: str | None = None
     git_dirty: bool | None = None
+    defined_in: str | None = None
+    """For ``formula``: the file (relative to the root) or URL holding the Formula resource or config, if known."""
+    defined_by: str = "source"
+    """Which key names :attr:`defined_in`: ``source`` (a file) or ``url``."""
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {self.source: self.value}
+        if self.defined_in is not None:
+            doc[self.defined_by] = self.defined_in
         if self.git_commit is not None:
             doc["git"] = {"commit": self.git_commit, "dirty": bool(self.git_dirty)}
         return doc
@@ -71,6 +77,8 @@ class Origin:
     def text(self) -> str:
         """``web.formula``, ``formula:web`` or the URL, with ``@commit`` (``+dirty``) when git says one."""
         shown = f"formula:{self.value}" if self.source == "formula" else self.value
+        if self.defined_in is not None:
+            shown += f" from {self.defined_in}"
         if self.git_commit is not None:
             shown += f"@{self.git_commit[:12]}{'+dirty' if self.git_dirty else ''}"
         return shown

@@ -2,9 +2,11 @@
 
 ``r2k8s resolve`` writes, beside ``r2k8s.io/formulas`` on each pod template, a
 compact JSON object: container name → ``{"formulaID": …, "path": FILE}`` (the
-formula file relative to the root), ``{"formula": NAME}`` or ``{"url": URL}``,
-with ``"git": {"commit": 40 hex, "dirty": bool}`` when the file is in a git
-work tree. The function itself does not write it, so its absence is no error.
+formula file relative to the root), ``{"formula": NAME}`` (with ``"source"``,
+the file holding the Formula resource or config relative to the root, or
+``"url"``, where that was read) or ``{"url": URL}``, with ``"git": {"commit":
+40 hex, "dirty": bool}`` when the file is in a git work tree. The function
+itself does not write it, so its absence is no error.
 What is there is checked: a malformed value is an error naming the field, so a
 lock never records an origin nobody wrote.
 """
@@ -54,18 +56,25 @@ def parse_origin(entry: Any, field: str) -> tuple[str, Origin]:
     formula_id = entry.get("formulaID")
     if not isinstance(formula_id, str) or not formula_id:
         raise wrong("formulaID: expected a formula ID (a string)")
-    sources = [key for key in ORIGIN_SOURCES if key in entry]
-    if len(sources) != 1:
-        raise wrong(f"expected exactly one of path, formula, url; got {', '.join(sources) or 'none'}")
-    unknown = sorted(set(entry) - {"formulaID", "git", *ORIGIN_SOURCES})
+    unknown = sorted(set(entry) - {"formulaID", "git", "source", *ORIGIN_SOURCES})
     if unknown:
-        raise wrong(f"unknown key {unknown[0]!r} (allowed: formulaID, path, formula, url, git)")
-    value = entry[sources[0]]
-    if not isinstance(value, str) or not value:
-        raise wrong(f"{sources[0]}: expected a non-empty string")
+        raise wrong(f"unknown key {unknown[0]!r} (allowed: formulaID, path, formula, source, url, git)")
+    for key in ("source", *ORIGIN_SOURCES):
+        if key in entry and (not isinstance(entry[key], str) or not entry[key]):
+            raise wrong(f"{key}: expected a non-empty string")
+    if "formula" in entry:
+        if "path" in entry or ("source" in entry and "url" in entry):
+            raise wrong("a formula:NAME origin has formula and at most one of source, url")
+        kind, value, defined_in = "formula", entry["formula"], entry.get("source", entry.get("url"))
+    else:
+        sources = [key for key in ORIGIN_SOURCES if key in entry]
+        if len(sources) != 1 or "source" in entry:
+            raise wrong(f"expected exactly one of path, formula, url; got {', '.join(sources) or 'none'}")
+        kind, value, defined_in = sources[0], entry[sources[0]], None
+    where = "url" if "url" in entry and kind == "formula" else "source"
     git = entry.get("git")
     if git is None:
-        return formula_id, Origin(sources[0], value)
+        return formula_id, Origin(kind, value, defined_in=defined_in, defined_by=where)
     if not isinstance(git, Mapping):
         raise wrong("git: expected an object with commit and dirty")
     commit, dirty = git.get("commit"), git.get("dirty", False)
@@ -73,4 +82,4 @@ def parse_origin(entry: Any, field: str) -> tuple[str, Origin]:
         raise wrong("git.commit: expected 40 lower-case hex digits")
     if not isinstance(dirty, bool):
         raise wrong("git.dirty: expected true or false")
-    return formula_id, Origin(sources[0], value, commit, dirty)
+    return formula_id, Origin(kind, value, commit, dirty, defined_in, where)

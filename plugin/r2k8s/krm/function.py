@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -57,6 +58,7 @@ from r2k8s.krm.resource_list import (
     source_annotation,
 )
 from r2k8s.krm.results import ResourceRef, Result, Results, Severity
+from r2k8s.krm.sourced import ORIGINS_ANNOTATION, Sourcing
 
 __all__ = ["IO_PATHS", "NO_RESOURCES", "ONLY_FORMULAS", "REFUSED", "Outcome", "Processor", "run"]
 
@@ -105,13 +107,17 @@ class Processor:
         config_override: Any = None,
         origin: str = "stdin",
         paths: Sequence[IOPathFactory] = IO_PATHS,
+        sourcing: Sourcing | None = None,
     ) -> None:
+        """``sourcing``: a resolver's word on where each item came from, the root and the record to write
+        (:mod:`.sourced`); the function itself gives none."""
         if not paths:
             raise ValueError("a processor needs at least one I/O path")
         self.explain = explain
         self.config_override = config_override
         self.origin = origin
         self.paths = tuple(paths)
+        self.sourcing = sourcing
         self._checked: tuple[str, bool, Problem | None] | None = None
 
     def execute(self, text: str) -> Outcome:
@@ -145,6 +151,13 @@ class Processor:
             return self._failed(io, None, Results((_problem_result(exc.problem, exc.message),)))
         except R2k8sError as exc:
             return self._failed(io, None, Results((Result(exc.message),)))
+        if self.sourcing is not None:
+            if len(self.sourcing.items) != len(given.items):
+                raise RuntimeError(
+                    f"the resolver counted {len(self.sourcing.items)} resources, the {io.name} path read"
+                    f" {len(given.items)}"
+                )
+            given.sources = [source.shown for source in self.sourcing.items]
         override = self.config_override is not None
         raw_config = self.config_override if override else given.function_config
         try:
@@ -154,10 +167,12 @@ class Processor:
         except R2k8sError as exc:
             return self._failed(io, given, Results((Result(exc.message),)))
         config = environment_overrides(config)
+        if self.sourcing is not None:
+            config = dataclasses.replace(config, root=self.sourcing.root)
         explaining = self.explain or config.explain
-        if io.as_given(explaining):
+        if io.as_given(explaining) and not (self.sourcing is not None and self.sourcing.left_out):
             return Outcome(text, Results(), io.name)  # nothing can change: the input is the answer, byte for byte
-        planner = _Planner(given, config)
+        planner = _Planner(given, config, self.sourcing)
         try:
             planner.plan()
         except R2k8sError as exc:
@@ -168,7 +183,7 @@ class Processor:
         if explaining:
             return Outcome(planner.explanation(), results, io.name)
         formulas_left_out = planner.formula_items.left_out(given.mode)
-        removed = planner.stale_agents() | formulas_left_out
+        removed = planner.stale_agents() | formulas_left_out | (self.sourcing.left_out if self.sourcing else set())
         added = planner.agent_configmaps()
         results = Results((*results, *planner.summary(added)))
         output = io.write(given, planner.patches, added, results, removed)
@@ -266,9 +281,10 @@ def _skipped(item: Mapping[str, Any], function_config: Any) -> bool:
 class _Planner:
     """Finds the formula containers of one input and plans their operations; explains the plan."""
 
-    def __init__(self, given: FunctionInput, config: FunctionConfig) -> None:
+    def __init__(self, given: FunctionInput, config: FunctionConfig, sourcing: Sourcing | None = None) -> None:
         self.given = given
         self.config = config
+        self.sourcing = sourcing
         self.formula_items = FormulaItems(given.items, given.sources, config)
         self.resolver = FormulaResolver(config, given.function_config, self.formula_items)
         self.results: list[Result] = list(self.formula_items.results)
@@ -408,6 +424,7 @@ class _Planner:
         expanded = 0
         pods: dict[tuple[Any, ...], PodChanges] = {}
         annotated: dict[tuple[Any, ...], dict[str, str]] = {}
+        recorded: dict[tuple[Any, ...], dict[str, Any]] = {}
         for site in sites:
             container = value_at(item, site.exact)
             label = f"container {container.get('name', '?')!r}"
@@ -429,7 +446,8 @@ class _Planner:
             if malformed:
                 continue
             try:
-                ref = self.resolver.resolve(str(container["image"]), item)
+                source = self.sourcing.items[index] if self.sourcing is not None else None
+                ref = self.resolver.resolve(str(container["image"]), item, source)
             except R2k8sError as exc:
                 refuse(f"{label}: {exc.message}", field)
                 continue
@@ -451,6 +469,8 @@ class _Planner:
             changes.formulas[name] = ref.formula_id
             if rules is not None:
                 annotated.setdefault(rules.annotations, {})[name] = ref.formula_id
+                if self.sourcing is not None and self.sourcing.record is not None:
+                    recorded.setdefault(rules.annotations, {})[name] = dict(self.sourcing.record(ref))
                 if rules.init_containers:
                     changes.fetches.append(fetch_container(name, self.config, spec_json, rules))
         if operations and cluster_scoped(item) and not self.config.agent_namespaces:
@@ -465,6 +485,8 @@ class _Planner:
         if not operations:
             return []
         formulas = {path: {FORMULAS_ANNOTATION: formulas_value(named)} for path, named in annotated.items()}
+        for path, origins in recorded.items():  # a resolver's record, beside it (:mod:`.sourced`)
+            formulas[path][ORIGINS_ANNOTATION] = json.dumps(origins, sort_keys=True, separators=(",", ":"))
         formula_ops = [op for path, pairs in formulas.items() for op in annotation_operations(item, path, pairs)]
         values = {path: dict(pairs) for path, pairs in formulas.items()}  # and the way back, beside them:
         values.setdefault(("metadata", "annotations"), {})[SOURCE_ANNOTATION] = source_value(

@@ -1,13 +1,15 @@
-"""Reading manifests as ``kubectl apply -f`` takes them: files, folders (``-R``) and stdin, in order.
+"""Reading manifests as ``kubectl apply -f`` takes them: files, folders (``-R``), stdin and http(s) URLs, in order.
 
-Every command that reads rendered or written manifests (``r2k8s check``,
+Every command that reads rendered or written manifests (``r2k8s resolve``, ``check``,
 ``inspect``, ``mirror``) reads them here, so each accepts the same inputs: a
 ResourceList (kpt, kustomize), a plain multi-document stream (``kustomize
 build``, ``helm template``) or a ``kind: List`` (``kubectl get -o yaml``), YAML
 or JSON. Input is read as the function reads it, with its shape checks first
 (:mod:`.limits`): a YAML alias bomb is refused, not expanded. An input that
 cannot be read is handed back as its error, in its place, so a command can
-name it and go on with the others.
+name it and go on with the others. A URL is fetched with a plain GET (redirects
+followed); anything but a 2xx answer, a silent server or an unreachable one is
+its error, naming the URL.
 """
 
 from __future__ import annotations
@@ -23,20 +25,41 @@ from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.krm.limits import might_be_hostile, shape_problem
 from r2k8s.krm.resource_list import stream_sources
 
-__all__ = ["MANIFEST_SUFFIXES", "Source", "manifest_files", "read_sources", "resources"]
+__all__ = [
+    "MANIFEST_SUFFIXES",
+    "STDIN",
+    "URL_TIMEOUT",
+    "Source",
+    "is_url",
+    "manifest_files",
+    "read_sources",
+    "resources",
+]
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 """The files a folder contributes, as ``kubectl apply -f DIR`` takes them."""
+STDIN = "-"
+URL_TIMEOUT = 60.0
+"""Seconds a server may stay silent before a URL source fails."""
+URL_LIMIT = 256 * 1024 * 1024
+"""The largest manifest a URL may send (a manifest is text; a server sending more is not serving one)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """One input: a file's name (or ``stdin``) and its text."""
+    """One input: how to name it (the path as given, joined to its folder's for a folder's files; ``stdin``; the
+    URL) and its text."""
 
     name: str
     text: str
     path: Path | None = None
-    """The file read (``None`` for stdin): what a relative formula path starts from."""
+    """The file read, absolute (``None`` for stdin and URLs): what a relative formula path starts from."""
+    url: str | None = None
+
+
+def is_url(word: str) -> bool:
+    """Whether ``word`` is an http(s) URL, as a source."""
+    return word.startswith(("http://", "https://"))
 
 
 def manifest_files(directory: Path, recursive: bool) -> list[Path]:
@@ -63,10 +86,16 @@ def read_sources(paths: Sequence[str], recursive: bool) -> Iterator[Source | R2k
     its manifest files), one at a time, or the error that stops one being read, in its place."""
     stdin_read = False
     for given in paths:
-        if given == "-":
+        if given == STDIN:
             if not stdin_read:
                 stdin_read = True
-                yield _decoded(sys.stdin.buffer.read(), "stdin", None)
+                if sys.stdin is None or sys.stdin.isatty():
+                    yield R2k8sError(Category.USAGE, "-: stdin is a terminal: pipe manifests into it")
+                else:
+                    yield _decoded(sys.stdin.buffer.read(), "stdin", None)
+            continue
+        if is_url(given):
+            yield _fetched(given)
             continue
         path = Path(given)
         if not path.is_dir():
@@ -90,18 +119,43 @@ def read_sources(paths: Sequence[str], recursive: bool) -> Iterator[Source | R2k
 def _read(path: Path) -> Source | R2k8sError:
     try:
         data = path.read_bytes()
+    except FileNotFoundError:
+        return R2k8sError(Category.USAGE, f"{path}: no such file or folder")
     except OSError as exc:
         return R2k8sError(Category.USAGE, f"{path}: {exc.strerror or exc}")
-    return _decoded(data, str(path), path)
+    return _decoded(data, str(path), path.absolute())
+
+
+def _fetched(url: str) -> Source | R2k8sError:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"User-Agent": "r2k8s", "Accept": "*/*"})
+    try:
+        with urllib.request.urlopen(request, timeout=URL_TIMEOUT) as response:
+            data = response.read(URL_LIMIT + 1)
+    except urllib.error.HTTPError as exc:
+        return R2k8sError(Category.USAGE, f"{url}: the server answered HTTP {exc.code} {exc.reason}")
+    except urllib.error.URLError as exc:
+        return R2k8sError(Category.USAGE, f"{url}: cannot fetch it: {exc.reason}")
+    except (OSError, ValueError) as exc:  # a timeout, a connection reset, a malformed URL
+        return R2k8sError(Category.USAGE, f"{url}: cannot fetch it: {exc}")
+    if len(data) > URL_LIMIT:
+        return R2k8sError(Category.USAGE, f"{url}: larger than {URL_LIMIT // 2**20} MiB: not a manifest")
+    return dataclasses.replace(source, url=url) if isinstance(source := _decoded(data, url, None), Source) else source
 
 
 def _decoded(data: bytes, name: str, path: Path | None) -> Source | R2k8sError:
+    """UTF-8 text, a leading byte-order mark dropped (it may only start a stream, and a resolver joins sources)."""
     try:
-        return Source(name, data.decode("utf-8"), path)
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return R2k8sError(
             Category.USAGE, f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
         )
+    if "\0" in text:
+        return R2k8sError(Category.USAGE, f"{name}: not a text file (a NUL byte at offset {text.index(chr(0))})")
+    return Source(name, text.removeprefix("\ufeff"), path)
 
 
 def resources(source: Source) -> Iterator[tuple[Mapping[str, Any], str | None]]:

@@ -38,6 +38,7 @@ from r2k8s.krm.config import FunctionConfig
 from r2k8s.krm.formula_items import FormulaItems
 from r2k8s.krm.origins import KustomizeBuild
 from r2k8s.krm.resource_list import from_kustomize, source_file
+from r2k8s.krm.sourced import ItemSource
 
 if TYPE_CHECKING:
     from r2k8s.formula_files import LoadedFormula  # imported lazily at run time: jsonschema is slow to import
@@ -58,6 +59,12 @@ class FormulaRef:
     loaded: LoadedFormula
     formula_id: str
     origin: str
+    file: Path | None = None
+    """A file reference's formula file (its path as named, made absolute; symbolic links not resolved)."""
+    name: str | None = None
+    """A ``formula:NAME`` reference's name."""
+    item: int | None = None
+    """A ``formula:NAME`` reference's Formula item (its index in the input), when a Formula resource gave it."""
 
 
 class FormulaResolver:
@@ -72,9 +79,13 @@ class FormulaResolver:
         self.kustomize = KustomizeBuild(function_config, Path.cwd(), config.root)
         self._cache: dict[str, FormulaRef] = {}
 
-    def resolve(self, image: str, item: Mapping[str, Any]) -> FormulaRef:
+    def resolve(self, image: str, item: Mapping[str, Any], source: ItemSource | None = None) -> FormulaRef:
+        """The formula ``image`` names in ``item``; ``source``: where a resolver read the item (:mod:`.sourced`),
+        which then decides where its relative paths start, whatever the item's annotations say."""
         if image.startswith(FORMULA_PREFIX):
             return self._inline(image[len(FORMULA_PREFIX) :], image)
+        if source is not None:
+            return self._sourced(image, source)
         return self._file(image, item)
 
     def _inline(self, name: str, image: str) -> FormulaRef:
@@ -85,7 +96,7 @@ class FormulaResolver:
         if found is not None:
             if found.loaded is None:
                 raise R2k8sError(Category.USAGE, f"image {image!r}: {found.shown} is invalid (see its errors)")
-            return self._remember(key, image, found.loaded, found.shown)
+            return self._remember(key, image, found.loaded, found.shown, name=name, item=found.index)
         if name not in self.config.formulas:
             items = self.formula_items.names() if self.formula_items is not None else []
             known = ", ".join(sorted({*self.config.formulas, *items})) or "none"
@@ -100,7 +111,7 @@ class FormulaResolver:
         origin = f"{self.config.source} spec.formulas.{name}"
         data = json.dumps(to_plain(self.config.formulas[name])).encode()
         loaded = load_formula_bytes(data, origin, path=self.root / f"{name}.formula")
-        return self._remember(key, image, loaded, origin)
+        return self._remember(key, image, loaded, origin, name=name)
 
     def _file(self, image: str, item: Mapping[str, Any]) -> FormulaRef:
         item_file = source_file(item)
@@ -112,6 +123,21 @@ class FormulaResolver:
             base, root, hint = self._start(item, item_file)
         except R2k8sError as exc:
             raise R2k8sError(exc.category, f"image {image!r}: {exc.message}") from None
+        return self._load_file(image, base, root, hint, "set spec.root to widen it")
+
+    def _sourced(self, image: str, source: ItemSource) -> FormulaRef:
+        """A relative path in an item a resolver read: from the folder of its file (an item read from a URL or
+        stdin says what it does instead: :class:`~.sourced.ItemSource`)."""
+        problem = _unnamable(image)
+        if problem:
+            raise R2k8sError(Category.USAGE, f"image {image!r}: image holds {problem}, which no file name can")
+        if source.refusal:
+            raise R2k8sError(Category.USAGE, f"image {image!r}: {source.refusal}")
+        base = source.path.parent if source.path is not None else Path.cwd()
+        return self._load_file(image, base, self.root, "", source.widen)
+
+    def _load_file(self, image: str, base: Path, root: Path, hint: str, widen: str) -> FormulaRef:
+        """Load the formula at ``image`` from ``base``, which must stay in ``root`` (``widen``: how to widen it)."""
         target = Path(os.path.normpath(base / image))
         real_root = Path(os.path.realpath(root))
         real_target = Path(os.path.realpath(target))
@@ -121,7 +147,7 @@ class FormulaResolver:
                 Category.USAGE,
                 f"image {image!r}: the formula path resolves to {real_target}, outside the root"
                 f" {real_root} (formula files must be inside the package or kustomization;"
-                " set spec.root to widen it)",
+                f" {widen})",
             )
         key = f"file:{real_target}"
         if key in self._cache:
@@ -130,7 +156,7 @@ class FormulaResolver:
 
         data = _read_beneath(real_root, real_target.relative_to(real_root), image, shown, target, hint)
         loaded = load_formula_bytes(data, str(target), path=target)
-        return self._remember(key, image, loaded, shown)
+        return self._remember(key, image, loaded, shown, file=target)
 
     def _start(self, item: Mapping[str, Any], item_file: str | None) -> tuple[Path, Path, str]:
         """The folder a relative formula path starts from, the root it must stay in, and what to add to "not
@@ -142,8 +168,20 @@ class FormulaResolver:
             return placed.directory, placed.root, ""
         return self.root, self.root, "" if self.kustomize.knows_origins else self.kustomize.missing_origin_hint()
 
-    def _remember(self, key: str, image: str, loaded: LoadedFormula, origin: str) -> FormulaRef:
-        ref = FormulaRef(image=image, loaded=loaded, formula_id=loaded.formula_id, origin=origin)
+    def _remember(
+        self,
+        key: str,
+        image: str,
+        loaded: LoadedFormula,
+        origin: str,
+        *,
+        file: Path | None = None,
+        name: str | None = None,
+        item: int | None = None,
+    ) -> FormulaRef:
+        ref = FormulaRef(
+            image=image, loaded=loaded, formula_id=loaded.formula_id, origin=origin, file=file, name=name, item=item
+        )
         self._cache[key] = ref
         return ref
 
