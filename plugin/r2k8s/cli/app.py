@@ -58,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and len(sys.argv) == 1 and not sys.stdin.isatty():
         argv = ["fn"]  # kustomize, kpt and helm run the function with stdin piped and no arguments
-    words = list(sys.argv[1:] if argv is None else argv)
+    words = fn.function_words(list(sys.argv[1:] if argv is None else argv))
     if words[:1] == ["fn"]:  # the function's start-up counts: skip building every other subcommand's parser
-        args = fn.standalone_parser().parse_args(words[1:])
+        args = fn.parse_function_arguments(words[1:])
     else:
         args = build_parser().parse_args(argv)
         if getattr(args, "run", None) is None:

@@ -15,7 +15,16 @@ from pathlib import Path
 from r2k8s.cli.console import Parser, Subparsers, log
 from r2k8s.core.errors import Category, R2k8sError
 
-__all__ = ["PARSER", "add_arguments", "add_parsers", "cmd_fn", "standalone_parser"]
+__all__ = [
+    "FUNCTION_OPTIONS",
+    "PARSER",
+    "add_arguments",
+    "add_parsers",
+    "cmd_fn",
+    "function_words",
+    "parse_function_arguments",
+    "standalone_parser",
+]
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -39,9 +48,35 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--config", metavar="FILE", help="function config file (overrides the ResourceList's functionConfig)"
     )
-    p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # helm --post-renderer-args, ignored with a note
     p.set_defaults(run=cmd_fn)
     return p
+
+
+FUNCTION_OPTIONS = ("--config", "--explain")
+"""The function's own options: also accepted as ``r2k8s``'s first word, where helm 3 puts its
+``--post-renderer-args`` (``r2k8s --config FILE``; helm 4's plugin runs ``r2k8s fn`` and appends them)."""
+
+
+def function_words(words: list[str]) -> list[str]:
+    """``words`` with ``fn`` put in front when they begin with one of :data:`FUNCTION_OPTIONS`
+    (``--config FILE``, ``--config=FILE``, ``--explain``): helm 3 runs ``r2k8s --config FILE``."""
+    first = words[0] if words else ""
+    if first.partition("=")[0] in FUNCTION_OPTIONS:
+        return ["fn", *words]
+    return words
+
+
+def parse_function_arguments(words: list[str]) -> argparse.Namespace:
+    """The options of ``r2k8s fn``; anything else is a usage error (exit 1) naming it and the accepted options,
+    never ignored: a mistyped ``--post-renderer-args`` must not render without the config it meant to give."""
+    parser = standalone_parser()
+    args, unknown = parser.parse_known_args(words)
+    if unknown:
+        parser.error(
+            f"unrecognized arguments: {' '.join(unknown)} (the function accepts --config FILE and --explain;"
+            " helm passes them with --post-renderer-args, one word each)"
+        )
+    return args
 
 
 def cmd_fn(args: argparse.Namespace) -> None:
@@ -56,8 +91,6 @@ def cmd_fn(args: argparse.Namespace) -> None:
     from r2k8s.krm.results import Results, Severity
 
     config = _config_document(args.config) if args.config else None
-    if args.extra:
-        log(f"note: ignoring extra arguments {args.extra!r} (configure the function with --config or functionConfig)")
     outcome = run(text, explain=args.explain, config_override=config)
     # infos (the summary of what changed) are for kpt, which shows a ResourceList's results: kustomize passes
     # an exec function's stderr on, and would print them on every build
