@@ -18,6 +18,7 @@ from r2k8s.core.errors import Category, R2k8sError
 __all__ = [
     "FUNCTION_OPTIONS",
     "PARSER",
+    "TOP_LEVEL_OPTIONS",
     "add_arguments",
     "add_parsers",
     "cmd_fn",
@@ -53,15 +54,19 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 FUNCTION_OPTIONS = ("--config", "--explain")
-"""The function's own options: also accepted as ``r2k8s``'s first word, where helm 3 puts its
-``--post-renderer-args`` (``r2k8s --config FILE``; helm 4's plugin runs ``r2k8s fn`` and appends them)."""
+"""The function's own options, also taken as ``r2k8s``'s first word: helm 3 runs its post-renderer with
+``--post-renderer-args`` after the program (``r2k8s --config FILE``); helm 4's plugin runs ``r2k8s fn ARGS``."""
+
+TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
+"""The options of ``r2k8s`` itself: any other leading option can only be meant for the function."""
 
 
 def function_words(words: list[str]) -> list[str]:
-    """``words`` with ``fn`` put in front when they begin with one of :data:`FUNCTION_OPTIONS`
-    (``--config FILE``, ``--config=FILE``, ``--explain``): helm 3 runs ``r2k8s --config FILE``."""
+    """``words`` with ``fn`` put in front when they begin with an option that is not ``r2k8s``'s own
+    (``--config FILE``, ``--config=FILE``, ``--explain``, or a mistyped one, which the function's parser
+    then names, listing :data:`FUNCTION_OPTIONS`)."""
     first = words[0] if words else ""
-    if first.partition("=")[0] in FUNCTION_OPTIONS:
+    if first.startswith("-") and first.partition("=")[0] not in TOP_LEVEL_OPTIONS:
         return ["fn", *words]
     return words
 
@@ -74,7 +79,7 @@ def parse_function_arguments(words: list[str]) -> argparse.Namespace:
     if unknown:
         parser.error(
             f"unrecognized arguments: {' '.join(unknown)} (the function accepts --config FILE and --explain;"
-            " helm passes them with --post-renderer-args, one word each)"
+            " helm passes them with --post-renderer-args)"
         )
     return args
 
