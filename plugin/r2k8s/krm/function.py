@@ -464,7 +464,7 @@ class _Planner:
                 "metadata",
             )
             return []
-        events = hook_events(item)
+        events = hook_events(item) or None  # a hook helm drops (an unknown event) is left as any resource
         agent = configmap_name() if events is None else hook_configmap_name(configmap_name())  # built when needed
         for changes in pods.values():
             operations += changes.operations(item, self.config, agent)
