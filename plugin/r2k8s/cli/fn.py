@@ -40,7 +40,8 @@ def standalone_parser() -> argparse.ArgumentParser:
 PARSER = {
     "help": "the KRM function: ResourceList (or a plain YAML stream, for helm) on stdin, rewritten on stdout",
     "description": "Expand every container whose image is ./path.formula or formula:NAME into a pod that fetches,"
-    " verifies and runs the formula. 'r2k8s' with stdin piped and no arguments does the same.",
+    " verifies and runs the formula. 'r2k8s' with stdin piped and no arguments does the same, as do"
+    " 'r2k8s --config FILE' and 'r2k8s --explain' (helm 3 puts --post-renderer-args after the program).",
 }
 
 

@@ -22,6 +22,7 @@ import (
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/loader"
 	"helm.sh/helm/v4/pkg/cli"
+	"helm.sh/helm/v4/pkg/kube"
 	"helm.sh/helm/v4/pkg/postrenderer"
 	ri "helm.sh/helm/v4/pkg/release"
 	release "helm.sh/helm/v4/pkg/release/v1"
@@ -78,6 +79,7 @@ func run(argv []string) error {
 		install := action.NewInstall(cfg)
 		install.ReleaseName, install.Namespace, install.Timeout = name, *namespace, *timeout
 		install.PostRenderer, install.PostRenderStrategy = pr, action.PostRenderStrategy(*strategy)
+		install.WaitStrategy = kube.HookOnlyStrategy // the CLI's default: wait for hooks only
 		if command == "template" {
 			install.DryRunStrategy, install.Replace = action.DryRunClient, true
 		}
@@ -86,6 +88,7 @@ func run(argv []string) error {
 		upgrade := action.NewUpgrade(cfg)
 		upgrade.Namespace, upgrade.Timeout = *namespace, *timeout
 		upgrade.PostRenderer, upgrade.PostRenderStrategy = pr, action.PostRenderStrategy(*strategy)
+		upgrade.WaitStrategy = kube.HookOnlyStrategy
 		rel, err = upgrade.RunWithContext(ctx, name, chrt, map[string]any{})
 	default:
 		return fmt.Errorf("unknown command %q", command)
