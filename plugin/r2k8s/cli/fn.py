@@ -1,4 +1,5 @@
-"""``r2k8s fn``: the KRM function for kustomize, kpt and helm (also ``r2k8s`` with stdin piped and no arguments).
+"""``r2k8s fn``: the KRM function for kustomize, kpt and helm (also ``r2k8s`` with stdin piped and no arguments,
+or with the function's options first, where helm 3 puts ``--post-renderer-args``: ``r2k8s --config FILE``).
 
 Start-up counts here (orchestrators run the function once per build), so
 this module imports only the standard library and :mod:`r2k8s.krm.quick`
