@@ -12,7 +12,8 @@ from pathlib import Path
 
 import tools
 import yaml
-from krm_inputs import HELM_CHART, HELM_PLUGIN, WEB_EXAMPLE, copy_web_example
+from helm_setup import install_helm4_plugin
+from krm_inputs import HELM_CHART, WEB_EXAMPLE, copy_web_example
 from orchestrators import AGENT_IMAGE, assert_expanded, by_kind, helm_env, run
 
 # -- kustomize -----------------------------------------------------------------------------
@@ -122,7 +123,7 @@ def test_helm3_post_renderer_expands_templates_but_never_hooks(r2k8s_on_path: di
 def test_helm4_plugin_post_renders_hooks_and_keeps_file_names(r2k8s_on_path: dict[str, str], tmp_path: Path) -> None:
     helm = tools.helm4()
     env = helm_env(r2k8s_on_path, tmp_path)
-    run([helm, "plugin", "install", HELM_PLUGIN], env)
+    install_helm4_plugin(helm, env, tmp_path / "dist")
     result = run([helm, "template", "rel", ".", "--post-renderer", "r2k8s"], env, cwd=HELM_CHART)
     found = by_kind(result.stdout)
     assert_expanded(found["Deployment"][0]["spec"]["template"]["spec"])
@@ -153,7 +154,7 @@ def test_helm4_fails_on_the_post_renderers_error(r2k8s_on_path: dict[str, str], 
     """
     helm = tools.helm4()
     env = helm_env(r2k8s_on_path, tmp_path)
-    run([helm, "plugin", "install", HELM_PLUGIN], env)
+    install_helm4_plugin(helm, env, tmp_path / "dist")
     result = run(
         [helm, "template", "rel", HELM_CHART, "--post-renderer", "r2k8s", "--set", "image=./nope.formula"],
         env,

@@ -156,7 +156,7 @@ def test_the_command_prints_each_result_with_its_severity_and_exits_by_the_rule(
     )
     monkeypatch.setattr(function, "run", lambda text, **_: warned)
     monkeypatch.setattr("sys.stdin", io.StringIO("image: ./web.formula\n"))  # not answered by the quick check
-    args = argparse.Namespace(explain=False, config=None, extra=[])
+    args = argparse.Namespace(explain=False, config=None)
     cmd_fn(args)  # warnings and infos alone: exit 0 (no SystemExit)
     captured = capsys.readouterr()
     assert captured.out == "kind: Service\n"

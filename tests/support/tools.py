@@ -130,6 +130,32 @@ def helm4() -> Path:
     return _cached("R2K8S_HELM4", "helm4", "helm", versions)
 
 
+#: Builds the helm 4 SDK program (tests/support/helm_sdk/main.go) and prints its path.
+HELM_SDK_BUILD = Path(__file__).resolve().parent / "helm_sdk" / "build"
+
+
+def helm4_sdk() -> Path:
+    """``helm-sdk-separate``: installs, upgrades or renders a chart through the helm 4 SDK with the post-render
+    strategy ``separate`` (helm-controller's), which the helm CLI does not offer; built with ``go build`` from
+    the Go module proxy into ``$R2K8S_CI_CACHE/bin`` on first use (minutes cold), as kustomize is."""
+    if shutil.which("go") is None:
+        pytest.fail("go is not on PATH: it builds kustomize and the helm 4 SDK program (tests/support/helm_sdk)")
+    cache = cache_bin().parent
+    outcome = installs.run_once(
+        ("helm4-sdk", str(HELM_SDK_BUILD), str(cache)),
+        [HELM_SDK_BUILD],
+        f"the helm 4 SDK program into {cache}",
+        dict(os.environ, R2K8S_CI_CACHE=str(cache)),
+    )
+    lines = outcome.output.strip().splitlines()
+    if outcome.ok and lines and os.access(lines[-1], os.X_OK):
+        return Path(lines[-1])
+    offline = installs.unreachable(_sources("kustomize"))
+    if offline is not None:
+        pytest.skip(f"the helm 4 SDK program cannot be built: no network ({offline})")
+    pytest.fail(f"building the helm 4 SDK program failed: {outcome.describe()}")
+
+
 def kpt() -> Path:
     """kpt from PATH (it is not installable from the registries CI reaches; the CI image has it)."""
     overridden = _override("R2K8S_KPT")

@@ -68,27 +68,12 @@ def _command_names() -> set[str]:
     }
 
 
-def _files_named(words: Sequence[str]) -> list[str]:
-    """The words given to ``fn`` that name manifests (files, folders, URLs): the function reads none of them."""
-    from r2k8s.cli.resolve import names_manifests
-
-    return [word for word in words if names_manifests(word)]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and len(sys.argv) == 1 and not sys.stdin.isatty():
         argv = ["fn"]  # kustomize, kpt and helm run the function with stdin piped and no arguments
-    words = list(sys.argv[1:] if argv is None else argv)
+    words = fn.function_words(list(sys.argv[1:] if argv is None else argv))
     if words[:1] == ["fn"]:  # the function's start-up counts: skip building every other subcommand's parser
-        args = fn.standalone_parser().parse_args(words[1:])
-        files = _files_named(args.extra)
-        if files:
-            log(
-                f"error: {Category.USAGE.wire_name}: 'r2k8s fn' is the KRM function: it reads manifests on stdin and"
-                f" takes no files (given {', '.join(files)}); to expand files run 'r2k8s resolve -f FILE' or"
-                f" 'r2k8s FILE', or pipe them: 'r2k8s fn < FILE'"
-            )
-            return Category.USAGE.exit_code
+        args = fn.parse_function_arguments(words[1:])
     else:
         from r2k8s.cli.resolve import as_filenames, names_manifests
 

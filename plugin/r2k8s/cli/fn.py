@@ -1,4 +1,5 @@
-"""``r2k8s fn``: the KRM function for kustomize, kpt and helm (also ``r2k8s`` with stdin piped and no arguments).
+"""``r2k8s fn``: the KRM function for kustomize, kpt and helm (also ``r2k8s`` with stdin piped and no arguments,
+or with the function's options first, where helm 3 puts ``--post-renderer-args``: ``r2k8s --config FILE``).
 
 Start-up counts here (orchestrators run the function once per build), so
 this module imports only the standard library and :mod:`r2k8s.krm.quick`
@@ -15,7 +16,17 @@ from pathlib import Path
 from r2k8s.cli.console import Parser, Subparsers, log
 from r2k8s.core.errors import Category, R2k8sError
 
-__all__ = ["PARSER", "add_arguments", "add_parsers", "cmd_fn", "standalone_parser"]
+__all__ = [
+    "FUNCTION_OPTIONS",
+    "PARSER",
+    "TOP_LEVEL_OPTIONS",
+    "add_arguments",
+    "add_parsers",
+    "cmd_fn",
+    "function_words",
+    "parse_function_arguments",
+    "standalone_parser",
+]
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -30,7 +41,8 @@ def standalone_parser() -> argparse.ArgumentParser:
 PARSER = {
     "help": "the KRM function: ResourceList (or a plain YAML stream, for helm) on stdin, rewritten on stdout",
     "description": "Expand every container whose image is ./path.formula or formula:NAME into a pod that fetches,"
-    " verifies and runs the formula. 'r2k8s' with stdin piped and no arguments does the same.",
+    " verifies and runs the formula. 'r2k8s' with stdin piped and no arguments does the same, as do"
+    " 'r2k8s --config FILE' and 'r2k8s --explain' (helm 3 puts --post-renderer-args after the program).",
 }
 
 
@@ -39,9 +51,49 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--config", metavar="FILE", help="function config file (overrides the ResourceList's functionConfig)"
     )
-    p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # helm --post-renderer-args, ignored with a note
     p.set_defaults(run=cmd_fn)
     return p
+
+
+FUNCTION_OPTIONS = ("--config", "--explain")
+"""The function's own options, also taken as ``r2k8s``'s first word: helm 3 runs its post-renderer with
+``--post-renderer-args`` after the program (``r2k8s --config FILE``); helm 4's plugin runs ``r2k8s fn ARGS``."""
+
+TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
+"""The options of ``r2k8s`` itself: any other leading option can only be meant for the function."""
+
+
+def function_words(words: list[str]) -> list[str]:
+    """``words`` with ``fn`` put in front when they begin with an option that is not ``r2k8s``'s own
+    (``--config FILE``, ``--config=FILE``, ``--explain``, or a mistyped one, which the function's parser
+    then names, listing :data:`FUNCTION_OPTIONS`)."""
+    first = words[0] if words else ""
+    if first.startswith("-") and first.partition("=")[0] not in TOP_LEVEL_OPTIONS:
+        return ["fn", *words]
+    return words
+
+
+def parse_function_arguments(words: list[str]) -> argparse.Namespace:
+    """The options of ``r2k8s fn``; anything else is a usage error (exit 1) naming it and the accepted options,
+    never ignored: a mistyped ``--post-renderer-args`` must not render without the config it meant to give."""
+    parser = standalone_parser()
+    args, unknown = parser.parse_known_args(words)
+    if unknown:
+        from r2k8s.cli.resolve import names_manifests
+
+        files = [word for word in unknown if names_manifests(word)]
+        parser.error(
+            f"unrecognized arguments: {' '.join(unknown)} (the function accepts --config FILE and --explain;"
+            " helm passes them with --post-renderer-args)"
+            + (
+                f". 'r2k8s fn' is the KRM function: it reads manifests on stdin and takes no files (given"
+                f" {', '.join(files)}); to expand files run 'r2k8s resolve -f FILE' or 'r2k8s FILE', or pipe them:"
+                " 'r2k8s fn < FILE'"
+                if files
+                else ""
+            )
+        )
+    return args
 
 
 def cmd_fn(args: argparse.Namespace) -> None:
@@ -56,8 +108,6 @@ def cmd_fn(args: argparse.Namespace) -> None:
     from r2k8s.krm.results import Results, Severity
 
     config = _config_document(args.config) if args.config else None
-    if args.extra:
-        log(f"note: ignoring extra arguments {args.extra!r} (configure the function with --config or functionConfig)")
     outcome = run(text, explain=args.explain, config_override=config)
     # infos (the summary of what changed) are for kpt, which shows a ResourceList's results: kustomize passes
     # an exec function's stderr on, and would print them on every build

@@ -41,6 +41,7 @@ from r2k8s.core.errors import R2k8sError
 from r2k8s.core.jsonpath import value_at
 from r2k8s.krm.config import FunctionConfig, environment_overrides, parse_function_config
 from r2k8s.krm.formula_items import FormulaItems
+from r2k8s.krm.helm_hooks import HookNeeds, hook_configmap_name, hook_events
 from r2k8s.krm.io_paths import Fallback, IOPath, IOPathFactory, RoundTripPath, SplicePath
 from r2k8s.krm.limits import Problem, might_be_hostile, shape_problem
 from r2k8s.krm.locate import ContainerSite, dotted, find_containers, images_named
@@ -290,6 +291,9 @@ class _Planner:
         self.results: list[Result] = list(self.formula_items.results)
         self.patches: list[tuple[int, list[Operation]]] = []
         self.namespaces: set[str | None] = set()
+        """The namespaces whose ordinary resources mount the agent: each gets the agent ConfigMap."""
+        self.hook_namespaces: dict[str | None, HookNeeds] = {}
+        """The namespaces whose helm hooks mount the agent: each gets the hooks' own ConfigMap (:mod:`.helm_hooks`)."""
         self.expanded_again = False
         """Whether a resource expanded before was expanded again differently (:meth:`_plan_again`)."""
         self.containers: dict[int, int] = {}
@@ -480,8 +484,10 @@ class _Planner:
                 "metadata",
             )
             return []
+        events = hook_events(item) or None  # a hook helm drops (an unknown event) is left as any resource
+        agent = configmap_name() if events is None else hook_configmap_name(configmap_name())  # built when needed
         for changes in pods.values():
-            operations += changes.operations(item, self.config, configmap_name())  # built only when needed
+            operations += changes.operations(item, self.config, agent)
         if not operations:
             return []
         formulas = {path: {FORMULAS_ANNOTATION: formulas_value(named)} for path, named in annotated.items()}
@@ -494,10 +500,12 @@ class _Planner:
         )
         for path, pairs in values.items():
             operations += annotation_operations(item, path, pairs)
-        if cluster_scoped(item):
-            self.namespaces.update(self.config.agent_namespaces)
-        else:
-            self.namespaces.add(namespace_of(item))
+        namespaces = self.config.agent_namespaces if cluster_scoped(item) else (namespace_of(item),)
+        for namespace in namespaces:
+            if events is None:
+                self.namespaces.add(namespace)
+            else:
+                self.hook_namespaces.setdefault(namespace, HookNeeds()).add(item, events)
         self.containers[index] = expanded
         return operations
 
@@ -531,7 +539,7 @@ class _Planner:
         from r2k8s.krm import yamlio
         from r2k8s.krm.patch import apply
 
-        today = configmap_name()
+        today = {configmap_name(), hook_configmap_name(configmap_name())}
         candidates = {}
         for index, item in enumerate(self.given.items):
             labels = metadata_of(item).get("labels")
@@ -543,7 +551,7 @@ class _Planner:
                 and labels.get("app.kubernetes.io/component") == "agent"
                 and isinstance(name, str)
                 and name.startswith("r2k8s-agent-")
-                and name != today
+                and name not in today
             ):
                 candidates[index] = name
         if not candidates:
@@ -586,8 +594,9 @@ class _Planner:
         return [Result("; ".join(parts), Severity.INFO)]
 
     def agent_configmaps(self) -> list[Any]:
-        """The agent ConfigMaps to add: one per namespace with a patched item, unless the input has it."""
-        if not self.namespaces:
+        """The agent ConfigMaps to add: one per namespace with a patched item, unless the input has it; and,
+        where helm hooks mount the agent, the hooks' own, as a hook ordered before them (:mod:`.helm_hooks`)."""
+        if not self.namespaces and not self.hook_namespaces:
             return []
         from r2k8s.agent_bundle import agent_zipapp, configmap_manifest, configmap_name
         from r2k8s.krm import yamlio
@@ -598,13 +607,22 @@ class _Planner:
             for item in self.given.items
             if item.get("kind") == "ConfigMap" and isinstance(metadata_of(item).get("name"), str)
         }
+        wanted: list[tuple[str | None, str, dict[str, str] | None]] = [
+            (namespace, name, None) for namespace in self.namespaces
+        ]
+        for namespace, needs in self.hook_namespaces.items():
+            annotations = needs.annotations()
+            if annotations is not None:
+                wanted.append((namespace, hook_configmap_name(name), annotations))
         added = []
-        for namespace in sorted(self.namespaces, key=lambda n: n or ""):
-            if (namespace, name) in present:
+        for namespace, configmap, annotations in sorted(wanted, key=lambda w: (w[0] or "", w[1])):
+            if (namespace, configmap) in present:
                 continue
-            manifest = configmap_manifest(name, agent_zipapp())
+            manifest = configmap_manifest(configmap, agent_zipapp())
             if namespace:
                 manifest["metadata"]["namespace"] = namespace
+            if annotations:
+                manifest["metadata"]["annotations"] = annotations
             added.append(yamlio.block(manifest))
         return added
 
