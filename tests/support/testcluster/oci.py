@@ -20,7 +20,7 @@ _IMAGE_TOOLS = Path(__file__).resolve().parents[3] / "image"
 if str(_IMAGE_TOOLS) not in sys.path:
     sys.path.append(str(_IMAGE_TOOLS))  # appended: tests/support (and any module there) keeps precedence
 
-from function_image.oci import Image, read_manifest_digest, write_archive  # noqa: E402 (found through the line above)
+from function_image.oci import Image, read_manifest_digest, write_archive  # noqa: E402 - found through the line above
 
 __all__ = ["ImageArchive", "layer_from_files", "read_image_archive", "write_image_archive"]
 
