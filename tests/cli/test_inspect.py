@@ -5,27 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
+from cli_runs import r2k8s
 from expansions import documents, expand, expanded_web, write_documents
 from krm_inputs import BUSYBASH, deployment, write_formula
 
 from r2k8s.formula_files import load_formula_file
-
-
-def inspect(*args: str | Path, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "r2k8s", "inspect", *map(str, args)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
-    assert "Traceback" not in done.stderr, done.stderr
-    return done
 
 
 def test_the_table_has_a_row_per_container_and_input_ware(tmp_path: Path) -> None:
@@ -168,3 +155,7 @@ def test_control_characters_in_names_are_escaped_in_the_table(tmp_path: Path) ->
     assert len(done.stdout.splitlines()) == 2
     assert "web\\x1b[31m\\x0afake row" in done.stdout and "\x1b" not in done.stdout
     assert json.loads(inspect(path, "-o", "json").stdout)["containers"][0]["container"] == hostile
+
+
+def inspect(*args: str | Path, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return r2k8s("inspect", *args, stdin=stdin, cwd=cwd)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runs import r2k8s
 from expansions import expand, write_documents
 from krm_inputs import BUSYBASH, deployment, formula_document, write_formula
 from loopback_http import LoopbackWarehouse, serve
@@ -22,19 +23,6 @@ from repo import needs_shared
 from service_cluster import BUSYBASH_TGZ
 
 pytestmark = needs_shared
-
-
-def mirror(*args: str | Path, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "r2k8s", "mirror", *map(str, args)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
-    assert "Traceback" not in done.stderr, done.stderr
-    return done
 
 
 def ca_path(root: Path, ware: str) -> Path:
@@ -317,3 +305,7 @@ def test_a_legacy_formulas_ware_is_verified_with_the_legacy_hash(tmp_path: Path)
     assert done.stdout.startswith(f"copied tar:{legacy_hash} from {tmp_path / 'src' / legacy_hash}")
     again = mirror("-f", "pod.yaml", "--to", "ca+file://./offline", cwd=tmp_path)
     assert again.stdout == f"present tar:{legacy_hash} (already there, verified)\n"
+
+
+def mirror(*args: str | Path, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return r2k8s("mirror", *args, cwd=cwd, stdin=stdin, timeout=300)

@@ -7,34 +7,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
+from cli_runs import r2k8s
 from krm_inputs import write_formula
 from loopback_http import serve
 from resolve_packages import SERVICE, dump, formula_id, package, write
 
 ORIGINS = "r2k8s.io/formula-origins"
-
-
-def r2k8s(
-    *args: str, cwd: Path, stdin: str | None = None, stdout: Any = subprocess.PIPE
-) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "r2k8s", *args],
-        input=stdin,
-        stdin=subprocess.DEVNULL if stdin is None else None,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
-    assert "Traceback" not in done.stderr, done.stderr
-    return done
 
 
 def kinds(text: str) -> list[str]:

@@ -24,22 +24,16 @@ from krm_inputs import BUSYBASH, HELM_CHART, copy_web_example
 from loopback_http import LoopbackWarehouse
 from orchestrators import kustomize_exec_build
 from repo import needs_shared
-from service_cluster import BUSYBASH_TGZ, cluster_settings
+from service_cluster import BUSYBASH_TGZ, cluster_function_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_shared]
 
 
 def function_config(warehouse: LoopbackWarehouse) -> dict[str, Any]:
-    image, _ = cluster_settings()
-    return {
-        "apiVersion": "fn.r2k8s.io/v1alpha1",
-        "kind": "R2k8sFunction",
-        "metadata": {"name": "r2k8s", "annotations": {"config.kubernetes.io/function": "exec:\n  path: r2k8s\n"}},
-        "spec": {
-            "agent": {"image": image, "imagePullPolicy": "Never"},
-            "warehouses": {"mirrors": [warehouse.ca_url()]},
-        },
-    }
+    """The cluster's function config, as a kustomize exec transformer."""
+    config = cluster_function_config({"mirrors": [warehouse.ca_url()]})
+    config["metadata"]["annotations"] = {"config.kubernetes.io/function": "exec:\n  path: r2k8s\n"}
+    return config
 
 
 def pod_of(kubectl: Any, namespace: str, selector: str) -> dict[str, Any]:

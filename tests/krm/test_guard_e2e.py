@@ -23,7 +23,7 @@ import tools
 import yaml
 from krm_inputs import deployment, write_formula
 from repo import REPO_ROOT
-from service_cluster import cluster_settings
+from service_cluster import cluster_function_config, cluster_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -124,9 +124,7 @@ def test_the_functions_expansion_and_ordinary_images_are_admitted(kubectl: Any, 
     """The real function's output applies, and the pods its Deployment's ReplicaSet makes pass the guard too."""
     image, _ = cluster_settings()
     write_formula(tmp_path / "web.formula")
-    config = {"apiVersion": "fn.r2k8s.io/v1alpha1", "kind": "R2k8sFunction", "metadata": {"name": "r2k8s"}}
-    config["spec"] = {"agent": {"image": image, "imagePullPolicy": "Never"}}
-    (tmp_path / "r2k8s.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "r2k8s.yaml").write_text(yaml.safe_dump(cluster_function_config()))
     expanded = subprocess.run(
         [sys.executable, "-m", "r2k8s", "fn", "--config", "r2k8s.yaml"],
         input=yaml.safe_dump(deployment()),

@@ -20,7 +20,7 @@ from helm_setup import hooked_chart, install_helm4_plugin
 from loopback_http import LoopbackWarehouse
 from orchestrators import helm_env, run
 from repo import needs_shared
-from service_cluster import cluster_settings
+from service_cluster import cluster_function_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_shared]
 
@@ -28,21 +28,9 @@ AGENT = "app.kubernetes.io/component=agent"  # helm sets managed-by=Helm on a re
 
 
 def function_config(path: Path, warehouse: LoopbackWarehouse) -> Path:
-    """The function config the cluster needs: its agent image (no registry), the host's warehouse."""
-    image, _ = cluster_settings()
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "fn.r2k8s.io/v1alpha1",
-                "kind": "R2k8sFunction",
-                "metadata": {"name": "r2k8s"},
-                "spec": {
-                    "agent": {"image": image, "imagePullPolicy": "Never"},
-                    "warehouses": {"mirrors": [warehouse.ca_url()]},
-                },
-            }
-        )
-    )
+    """The function config the cluster needs, written to ``path``: its agent image (no registry), the host's
+    warehouse."""
+    path.write_text(yaml.safe_dump(cluster_function_config({"mirrors": [warehouse.ca_url()]})))
     return path
 
 

@@ -11,26 +11,24 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cli_runs import r2k8s
 from krm_inputs import BUSYBASH, copy_web_example
 from loopback_http import serve
 from orchestrators import kustomize_exec_build
 from repo import needs_shared
-from service_cluster import BUSYBASH_TGZ, cluster_settings
+from service_cluster import BUSYBASH_TGZ, cluster_function_config, cluster_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_shared]
 
 
-def r2k8s(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "r2k8s", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
+def succeeded(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    done = r2k8s(*args, cwd=cwd, timeout=300)
     assert done.returncode == 0, done.stderr
     return done
 
@@ -38,7 +36,7 @@ def r2k8s(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_a_mirrored_warehouse_served_in_the_cluster_is_all_a_pod_needs(
     kubectl: Any, namespace: str, r2k8s_on_path: dict[str, str], tmp_path: Path
 ) -> None:
-    image, host = cluster_settings()
+    _, host = cluster_settings()
     example = copy_web_example(tmp_path / "web")
     digest = BUSYBASH.split(":", 1)[1]
     with serve(tmp_path / "origin") as origin:
@@ -48,20 +46,21 @@ def test_a_mirrored_warehouse_served_in_the_cluster_is_all_a_pod_needs(
         formula = json.loads((example / "web.formula").read_text())
         formula["context"]["fetchUrls"]["/"] = [origin.ca_url()]
         (example / "web.formula").write_text(json.dumps(formula))
-        mirrored = r2k8s("mirror", "-f", "deployment.yaml", "--to", f"ca+file://{tmp_path / 'offline'}", cwd=example)
+        mirrored = succeeded(
+            "mirror", "-f", "deployment.yaml", "--to", f"ca+file://{tmp_path / 'offline'}", cwd=example
+        )
         assert mirrored.stdout.startswith(f"copied {BUSYBASH} from {origin.url('/')}")
         assert origin.requests == [f"/{digest[:3]}/{digest[3:6]}/{digest}"]
     # the original warehouse is gone; only the mirror, served on the cluster bridge, remains
     with serve(tmp_path / "offline", host=host) as offline:
-        config = yaml.safe_load((example / "r2k8s.yaml").read_text())
-        config["spec"] = {
-            "agent": {"image": image, "imagePullPolicy": "Never"},
-            "warehouses": {"rewrite": [{"from": origin.ca_url(), "to": offline.ca_url()}]},
-        }
+        config = yaml.safe_load((example / "r2k8s.yaml").read_text())  # the exec transformer's annotation kept
+        config["spec"] = cluster_function_config({"rewrite": [{"from": origin.ca_url(), "to": offline.ca_url()}]})[
+            "spec"
+        ]
         (example / "r2k8s.yaml").write_text(yaml.safe_dump(config))
         rendered = kustomize_exec_build(example, r2k8s_on_path)
         (tmp_path / "rendered.yaml").write_text(rendered)
-        listed = json.loads(r2k8s("inspect", "-o", "json", tmp_path / "rendered.yaml", cwd=tmp_path).stdout)
+        listed = json.loads(succeeded("inspect", "-o", "json", tmp_path / "rendered.yaml", cwd=tmp_path).stdout)
         (container,) = listed["containers"]
         assert container["inputs"] == [{"path": "/", "ware": BUSYBASH, "warehouses": [offline.ca_url()]}]
 

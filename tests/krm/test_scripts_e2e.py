@@ -28,7 +28,7 @@ import yaml
 from krm_inputs import resource_list, write_formula
 from loopback_http import LoopbackWarehouse
 from repo import needs_shared
-from service_cluster import cluster_settings
+from service_cluster import cluster_function_config, cluster_settings
 
 from r2k8s.krm.function import run
 
@@ -47,16 +47,7 @@ def expand(resource: dict[str, Any], warehouse: LoopbackWarehouse, tmp_path: Pat
     """The function's output for ``resource`` (its image ``./app.formula``: busybash, env GREETING)."""
     write_formula(tmp_path / "app.formula", exec_=["/bin/sh", "-c", "echo the formula exec"], env={"GREETING": "hi"})
     monkeypatch.chdir(tmp_path)
-    image, _ = cluster_settings()
-    config = {
-        "apiVersion": "fn.r2k8s.io/v1alpha1",
-        "kind": "R2k8sFunction",
-        "metadata": {"name": "r2k8s"},
-        "spec": {
-            "agent": {"image": image, "imagePullPolicy": "Never"},
-            "warehouses": {"mirrors": [warehouse.ca_url()]},
-        },
-    }
+    config = cluster_function_config({"mirrors": [warehouse.ca_url()]})
     outcome = run(resource_list([resource], config))
     assert outcome.exit_code == 0, outcome.messages
     items: list[Any] = yaml.safe_load(outcome.output)["items"]
