@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 from krm_inputs import as_list, deployment, write_formula
+from loopback_http import serve
 
 HOW_TO = "kustomize build --enable-alpha-plugins --enable-exec"
 
@@ -193,3 +194,19 @@ def test_an_alias_bomb_is_refused_not_expanded() -> None:
     done = check(stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n" + "\n".join(lines) + "\n")
     assert done.returncode == 1 and "refused before reading it" in done.stderr
     assert done.stderr.startswith("r2k8s: error: stdin: ")
+
+
+def test_a_url_is_fetched_and_checked_like_a_file_and_an_unserved_one_is_named(tmp_path: Path) -> None:
+    """``check``, ``inspect`` and ``mirror`` read inputs as ``resolve`` does (krm/manifests.py): URLs too."""
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "all.yaml").write_text(yaml.safe_dump_all(workloads()[:1], sort_keys=False))
+    with serve(served) as server:
+        url, gone = server.url("/all.yaml"), server.url("/gone.yaml")
+        done = check(url, gone, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        f"{url}: Deployment/web: spec.template.spec.containers[0].image: container 'web' has image"
+        " './web.formula': a formula, not expanded",
+    ]
+    assert f"{gone}: the server answered HTTP 404" in done.stderr

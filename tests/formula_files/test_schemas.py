@@ -20,7 +20,12 @@ from r2k8s.core.formula.parse import parse_formula_document
 from r2k8s.formula_files import load_formula_bytes
 
 SCHEMAS = REPO_ROOT / "schemas"
-NAMES = ("formula.schema.json", "formula-legacy.schema.json", "formula-resource.schema.json")
+NAMES = (
+    "formula.schema.json",
+    "formula-legacy.schema.json",
+    "formula-resource.schema.json",
+    "formula-lock.schema.json",
+)
 
 
 def schema(name: str) -> dict:

@@ -11,9 +11,8 @@ No argument reads stdin. A folder contributes its ``.yaml``, ``.yml`` and
 from __future__ import annotations
 
 import argparse
-import sys
 
-from r2k8s.cli.console import Subparsers, log
+from r2k8s.cli.console import Subparsers, add_manifest_paths, log, manifest_paths
 from r2k8s.core.errors import Category, R2k8sError
 
 __all__ = ["HOW_TO_EXPAND", "add_parsers", "cmd_check"]
@@ -36,14 +35,7 @@ def add_parsers(sub: Subparsers) -> None:
         "Lists each such image on stdout (file, resource, field, container, image). "
         "Exit 0: none; 1: some, or an input that cannot be read.",
     )
-    p.add_argument(
-        "paths",
-        nargs="*",
-        metavar="FILE|DIR|-",
-        help="manifests to check: files, folders (their .yaml, .yml and .json files, in name order) or - for"
-        " stdin (the default)",
-    )
-    p.add_argument("-R", "--recursive", action="store_true", help="check folders' subfolders too, as kubectl -R")
+    add_manifest_paths(p, "manifests to check")
     p.set_defaults(run=cmd_check)
 
 
@@ -51,9 +43,7 @@ def cmd_check(args: argparse.Namespace) -> None:
     from r2k8s.krm.check import findings
     from r2k8s.krm.manifests import read_sources
 
-    paths: list[str] = args.paths or ["-"]
-    if paths == ["-"] and sys.stdin.isatty():
-        raise R2k8sError(Category.USAGE, "nothing to check: name files or folders, or pipe manifests on stdin")
+    paths = manifest_paths(args, "check")
     unreadable = inputs = resources = 0
     found = []
     for source in read_sources(paths, args.recursive):

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import TYPE_CHECKING
 
-from r2k8s.cli.console import Subparsers, log
+from r2k8s.cli.console import Subparsers, add_manifest_paths, log, manifest_paths
 from r2k8s.core.errors import Category, R2k8sError
 
 if TYPE_CHECKING:
@@ -42,14 +41,7 @@ def add_parsers(sub: Subparsers) -> None:
         "'kind: List', YAML or JSON. Exit 0; 1 if an input cannot be read, an expansion was edited, or the "
         "manifests differ from --lock.",
     )
-    p.add_argument(
-        "paths",
-        nargs="*",
-        metavar="FILE|DIR|-",
-        help="expanded manifests: files, folders (their .yaml, .yml and .json files, in name order) or - for stdin"
-        " (the default)",
-    )
-    p.add_argument("-R", "--recursive", action="store_true", help="read folders' subfolders too, as kubectl -R")
+    add_manifest_paths(p, "expanded manifests")
     p.add_argument("-o", "--output", choices=["table", "json"], default="table", help="table (default) or json")
     p.add_argument(
         "--lock-output", metavar="FILE", help="write the formula lock (a FormulaLock document) for these manifests"
@@ -65,9 +57,7 @@ def cmd_inspect(args: argparse.Namespace) -> str | None:
     from r2k8s.expanded.reader import read_expanded
     from r2k8s.expanded.report import inspect_document, table
 
-    paths: list[str] = args.paths or ["-"]
-    if paths == ["-"] and sys.stdin.isatty():
-        raise R2k8sError(Category.USAGE, "nothing to inspect: name files or folders, or pipe manifests on stdin")
+    paths = manifest_paths(args, "inspect")
     lock = read_lock(args.lock) if args.lock else None  # a bad lock is named before any output
     found = read_expanded(paths, args.recursive)
     if args.output == "json":

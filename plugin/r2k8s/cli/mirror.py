@@ -35,8 +35,8 @@ def add_parsers(sub: Subparsers) -> None:
         "--filename",
         action="append",
         default=[],
-        metavar="FILE|DIR|-",
-        help="manifests (expanded or not): files, folders or - for stdin; repeat for more (default: stdin,"
+        metavar="FILE|DIR|URL|-",
+        help="manifests (expanded or not): files, folders, http(s) URLs or - for stdin; repeat for more (default: stdin,"
         " unless --lock is given)",
     )
     p.add_argument("-R", "--recursive", action="store_true", help="read folders' subfolders too, as kubectl -R")
