@@ -36,8 +36,8 @@ def add_parsers(sub: Subparsers) -> None:
         action="append",
         default=[],
         metavar="FILE|DIR|URL|-",
-        help="manifests (expanded or not): files, folders, http(s) URLs or - for stdin; repeat for more (default: stdin,"
-        " unless --lock is given)",
+        help="manifests (expanded or not): files, folders, http(s) URLs or - for stdin; repeat for more"
+        " (default: stdin, unless --lock is given)",
     )
     p.add_argument("-R", "--recursive", action="store_true", help="read folders' subfolders too, as kubectl -R")
     p.add_argument("--lock", metavar="FILE", help="a formula lock (r2k8s inspect --lock-output): mirror its wares too")
