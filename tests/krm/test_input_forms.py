@@ -63,3 +63,19 @@ def test_a_quoted_agent_image_in_the_config_file_is_used_as_written(package: Pat
     assert done.returncode == 0, done.stderr
     web = next(d for d in yaml.safe_load_all(done.stdout) if d and d["kind"] == "Deployment")
     assert web["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/python:3.12-slim"
+
+
+def test_a_kubectl_list_gets_the_agent_configmap_in_each_of_its_items_namespaces() -> None:
+    """``kubectl get -o yaml`` gives a ``kind: List``: kubectl applies its items, in their own namespaces, so the
+    agent ConfigMap their pods mount must be there, not in the List's (which has none)."""
+    apps, jobs = deployment("web"), deployment("worker")
+    apps["metadata"]["namespace"], jobs["metadata"]["namespace"] = "apps", "jobs"
+    nested = {"apiVersion": "v1", "kind": "List", "items": [jobs]}
+    text = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": [apps, nested]})
+    for output in answers_over_each_path(text):
+        documents = [d for d in yaml.safe_load_all(output) if d]
+        agents = [d["metadata"].get("namespace") for d in documents if d["kind"] == "ConfigMap"]
+        assert sorted(agents) == ["apps", "jobs"]
+        (listed,) = [d for d in documents if d["kind"] == "List"]
+        web = listed["items"][0]["spec"]["template"]["spec"]
+        assert web["initContainers"][0]["name"] == "r2k8s-fetch-web"

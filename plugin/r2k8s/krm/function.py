@@ -53,6 +53,7 @@ from r2k8s.krm.resource_list import (
     InputProblem,
     annotations_of,
     display_file,
+    holder_namespace,
     metadata_of,
     namespace_of,
     resource_ref,
@@ -426,6 +427,8 @@ class _Planner:
             return []
         operations: list[Operation] = []
         expanded = 0
+        holders: set[str | None] = set()
+        """The namespaces of the resources holding the expanded containers (a ``kind: List``'s items')."""
         pods: dict[tuple[Any, ...], PodChanges] = {}
         annotated: dict[tuple[Any, ...], dict[str, str]] = {}
         recorded: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -468,6 +471,7 @@ class _Planner:
             ops, spec_json = container_operations(item, site, ref, self.config, rules)
             operations += ops
             expanded += 1
+            holders.add(holder_namespace(item, site.path))
             changes = pods.setdefault(owner, PodChanges(owner, rules))
             name = str(container.get("name") or f"container-{len(changes.formulas)}")
             changes.formulas[name] = ref.formula_id
@@ -500,7 +504,7 @@ class _Planner:
         )
         for path, pairs in values.items():
             operations += annotation_operations(item, path, pairs)
-        namespaces = self.config.agent_namespaces if cluster_scoped(item) else (namespace_of(item),)
+        namespaces = self.config.agent_namespaces if cluster_scoped(item) else sorted(holders, key=lambda n: n or "")
         for namespace in namespaces:
             if events is None:
                 self.namespaces.add(namespace)

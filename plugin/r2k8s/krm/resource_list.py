@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from r2k8s.core.errors import Category, R2k8sError
@@ -29,6 +29,7 @@ __all__ = [
     "display_file",
     "file_index",
     "from_kustomize",
+    "holder_namespace",
     "metadata_of",
     "namespace_of",
     "origin_of",
@@ -192,6 +193,25 @@ def annotations_of(item: Mapping[str, Any]) -> Mapping[str, Any]:
 def namespace_of(item: Mapping[str, Any]) -> str | None:
     namespace = metadata_of(item).get("namespace")
     return str(namespace) if namespace else None
+
+
+def holder_namespace(item: Mapping[str, Any], path: Sequence[Any]) -> str | None:
+    """The namespace of the resource holding ``path``: in a ``kind: List`` (``kubectl get -o yaml``; nested ones
+    too) the namespace of the item the path runs into, which is where its pods run (a List's own metadata is
+    nothing kubectl applies); else ``item``'s."""
+    holder, rest = item, tuple(path)
+    while (
+        isinstance(holder.get("kind"), str)
+        and str(holder["kind"]).endswith("List")
+        and isinstance(holder.get("items"), list)
+        and len(rest) >= 2
+        and rest[0] == "items"
+        and isinstance(rest[1], int)
+        and 0 <= rest[1] < len(holder["items"])
+        and isinstance(holder["items"][rest[1]], Mapping)
+    ):
+        holder, rest = holder["items"][rest[1]], rest[2:]
+    return namespace_of(holder)
 
 
 def source_annotation(item: Mapping[str, Any]) -> tuple[str, str] | None:
