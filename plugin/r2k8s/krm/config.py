@@ -73,6 +73,10 @@ class Rewrite:
     replacement: str
 
 
+REPOSITORY_PACKTYPE_PREFIXES = ("git:",)
+"""Wares whose warehouses are repositories (remotes), not folders of wares: mirrors do not serve them."""
+
+
 @dataclasses.dataclass(frozen=True)
 class FunctionConfig:
     agent_image: str = DEFAULT_IMAGE
@@ -95,7 +99,11 @@ class FunctionConfig:
     source: str = "the default function config"
 
     def fetch_urls(self, ware: str, urls: tuple[str, ...]) -> tuple[str, ...]:
-        """The URLs a pod tries for ``ware``: per-ware ones, mirrors, then the formula's, rewritten."""
+        """The URLs a pod tries for ``ware``: per-ware ones, mirrors, then the formula's, rewritten.
+
+        Mirrors are ware warehouses (a folder of wares by ID), so a ``git:`` ware, whose warehouses are
+        repositories, never gets them: a mirror URL in its list would be a remote that is not a repository.
+        """
         rewritten = []
         for url in urls:
             for rule in self.rewrites:
@@ -104,7 +112,8 @@ class FunctionConfig:
                     break
             rewritten.append(url)
         merged: list[str] = []
-        for url in (*self.by_ware.get(ware, ()), *self.mirrors, *rewritten):
+        mirrors = () if ware.startswith(REPOSITORY_PACKTYPE_PREFIXES) else self.mirrors
+        for url in (*self.by_ware.get(ware, ()), *mirrors, *rewritten):
             if url not in merged:
                 merged.append(url)
         return tuple(merged)
