@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.ware.git.indexpack import index_pack
+from r2k8s.core.ware.git.odb import ObjectDirectory
 from r2k8s.core.warehouse.git.pick import Formats
 
 GIT_ENV = {
@@ -192,10 +194,13 @@ class GitBinaryObjects:
     def _run(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(["git", *args], env=self._env, capture_output=True, check=False)
 
-    def contains(self, oid: str) -> bool:
+    def has(self, oid: str) -> bool:
         return self._run("cat-file", "-e", oid).returncode == 0
 
-    def read_object(self, oid: str) -> tuple[str, bytes]:
+    def close(self) -> None:
+        pass
+
+    def read(self, oid: str) -> tuple[str, bytes]:
         kind = self._run("cat-file", "-t", oid)
         if kind.returncode:
             raise R2k8sError(Category.WARE_NOT_FOUND, f"object {oid} not found")
@@ -220,4 +225,13 @@ def git_binary_indexer(stream: BinaryIO, pack_dir: Path) -> Path:
 def git_binary_formats(scratch: Path) -> Formats:
     """:class:`~r2k8s.core.warehouse.git.pick.Formats` backed by the real ``git``."""
     git_dir = make_repo(scratch / "oracle.git", bare=True)
-    return Formats(git_binary_indexer, lambda objects: GitBinaryObjects(objects, git_dir))
+    return Formats(git_binary_indexer, lambda objects: GitBinaryObjects(objects, git_dir), _no_checkout)
+
+
+def r2k8s_formats() -> Formats:
+    """The format half's indexer and object directory (checkout left out: these tests judge the transport)."""
+    return Formats(index_pack, ObjectDirectory, _no_checkout)
+
+
+def _no_checkout(*args: object) -> None:
+    raise AssertionError("the git oracle only indexes and reads objects; checking out is the format half's")

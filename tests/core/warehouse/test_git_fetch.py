@@ -3,8 +3,9 @@
 Real servers only: ``git http-backend`` behind a loopback HTTP bridge
 (:mod:`git_http`), repositories made with the real ``git``. Packs are indexed
 and read by :class:`~r2k8s.core.warehouse.git.pick.Formats` given in each
-test; the ``oracle`` fixture uses the real ``git`` for that, so what the
-transport received is judged by git itself.
+test; the ``oracle`` fixture runs each test twice: with the real ``git`` for
+that, so what the transport received is judged by git itself, and with the
+format half (:mod:`r2k8s.core.ware.git`) that production uses.
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from git_http import GitServer, bare_copy, commit, git, git_binary_formats, make_repo, serve_git
+from git_http import GitServer, bare_copy, commit, git, git_binary_formats, make_repo, r2k8s_formats, serve_git
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.warehouse.git.pick import Formats, pick
 from r2k8s.core.warehouse.git.remotes import slugify_remote
 
 
-@pytest.fixture
-def oracle(tmp_path: Path) -> Formats:
-    return git_binary_formats(tmp_path / "oracle")
+@pytest.fixture(params=["git", "r2k8s"])
+def oracle(request: pytest.FixtureRequest, tmp_path: Path) -> Formats:
+    """The real ``git`` indexing and reading what arrived, then the format half's own."""
+    if request.param == "git":
+        return git_binary_formats(tmp_path / "oracle")
+    return r2k8s_formats()
 
 
 @pytest.fixture

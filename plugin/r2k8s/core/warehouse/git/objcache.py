@@ -65,12 +65,16 @@ _MODE_GITLINK = b"160000"
 class ObjectSource(Protocol):
     """What this package needs of an object store (git's layout, or several of them)."""
 
-    def contains(self, oid: str) -> bool:
+    def has(self, oid: str) -> bool:
         """Whether the object is there, without reading it."""
         ...
 
-    def read_object(self, oid: str) -> tuple[str, bytes]:
+    def read(self, oid: str) -> tuple[str, bytes]:
         """The object's type and bytes, verified against its ID; a missing one is WARE_NOT_FOUND."""
+        ...
+
+    def close(self) -> None:
+        """Let go of open files (packs); the store may still be used afterwards, reopening what it needs."""
         ...
 
 
@@ -87,14 +91,18 @@ class UnionSource:
     def __init__(self, sources: Sequence[ObjectSource]) -> None:
         self._sources = list(sources)
 
-    def contains(self, oid: str) -> bool:
-        return any(source.contains(oid) for source in self._sources)
+    def has(self, oid: str) -> bool:
+        return any(source.has(oid) for source in self._sources)
 
-    def read_object(self, oid: str) -> tuple[str, bytes]:
+    def read(self, oid: str) -> tuple[str, bytes]:
         for source in self._sources[:-1]:
-            if source.contains(oid):
-                return source.read_object(oid)
-        return self._sources[-1].read_object(oid)
+            if source.has(oid):
+                return source.read(oid)
+        return self._sources[-1].read(oid)
+
+    def close(self) -> None:
+        for source in self._sources:
+            source.close()
 
 
 def _tree_entries(data: bytes, oid: str) -> Iterator[tuple[bytes, str]]:
@@ -125,9 +133,9 @@ def missing_from(source: ObjectSource, commit: str, cancel: threading.Event | No
     A commit that is not there at all raises WARE_NOT_FOUND, for the caller's
     "not in this repository" handling; an object of the wrong type is corrupt.
     """
-    if not source.contains(commit):
+    if not source.has(commit):
         raise R2k8sError(Category.WARE_NOT_FOUND, f"commit {commit} is not in this repository")
-    kind, data = source.read_object(commit)
+    kind, data = source.read(commit)
     if kind != "commit":
         raise R2k8sError(Category.USAGE, f"{commit} is a {kind}, not a commit: only commit hashes are ware IDs")
     pending = [_commit_tree(data, commit)]
@@ -139,9 +147,9 @@ def missing_from(source: ObjectSource, commit: str, cancel: threading.Event | No
         if tree in seen:
             continue
         seen.add(tree)
-        if not source.contains(tree):
+        if not source.has(tree):
             return f"tree {tree} is missing"
-        kind, data = source.read_object(tree)
+        kind, data = source.read(tree)
         if kind != "tree":
             raise R2k8sError(_CORRUPT, f"git object {tree} should be a tree but is a {kind}")
         for mode, oid in _tree_entries(data, tree):
@@ -150,7 +158,7 @@ def missing_from(source: ObjectSource, commit: str, cancel: threading.Event | No
             if mode == _MODE_TREE:
                 pending.append(oid)
             elif oid not in seen:
-                if not source.contains(oid):
+                if not source.has(oid):
                     return f"blob {oid} is missing"
                 seen.add(oid)
     return None
@@ -219,9 +227,9 @@ class ObjectsCache:
         """Whether the cache holds ``commit`` complete: recorded, or (a clone rio left here) checked now."""
         if commit in self.complete():
             return True
-        source = self.source()
-        if not source.contains(commit) or missing_from(source, commit, cancel) is not None:
-            return False
+        with contextlib.closing(self.source()) as source:
+            if not source.has(commit) or missing_from(source, commit, cancel) is not None:
+                return False
         self.record(commit)
         return True
 
@@ -251,8 +259,11 @@ class ObjectsCache:
                 raise _cache_error(f"cannot make a staging dir under {staging_root}", exc) from None
             pack_dir = staging / "pack"
             pack_dir.mkdir()
-            receive(pack_dir)
-            union = UnionSource([self._open_objects(staging), self.source()])
+            try:
+                receive(pack_dir)
+            except OSError as exc:
+                raise _cache_error(f"cannot store a fetched pack in {pack_dir}", exc) from None
+            union = stack.enter_context(contextlib.closing(UnionSource([self._open_objects(staging), self.source()])))
             try:
                 missing = missing_from(union, commit, cancel)
             except R2k8sError as exc:

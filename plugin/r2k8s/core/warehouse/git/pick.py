@@ -31,34 +31,46 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from r2k8s.core.aliases import LogFn
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.errors import quote as _q
+from r2k8s.core.ware.filters import Filters
 from r2k8s.core.warehouse.fetch import HTTP_TIMEOUT_SECONDS, ProgressRule
 from r2k8s.core.warehouse.git.objcache import Indexer, ObjectsCache, ObjectSource, OpenObjects, missing_from
 from r2k8s.core.warehouse.git.remotes import GitRemote
 from r2k8s.core.warehouse.git.smarthttp import Advertisement, discover, fetch_pack
 
-__all__ = ["Formats", "Picked", "local_objects_dir", "pick"]
+__all__ = ["Checkout", "Formats", "Picked", "local_objects_dir", "pick"]
 
 _UNAVAILABLE = Category.WAREHOUSE_UNAVAILABLE
 _NOT_FOUND = Category.WARE_NOT_FOUND
 
 
+Checkout = Callable[
+    [ObjectSource, str, Path, Filters, Callable[[str, str, str], ObjectSource], LogFn | None, threading.Event | None],
+    None,
+]
+"""Place a commit's tree: ``(objects, commit, target, filters, submodule source, log, cancel)``."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Formats:
-    """The object-format functions this package drives: index a pack stream, open an objects directory."""
+    """The object-format functions this package drives: index a pack stream, open objects, check out a tree.
+
+    One bundle so tests can judge the transport by the real ``git``.
+    """
 
     indexer: Indexer
     open_objects: OpenObjects
+    checkout: Checkout
 
 
 @dataclasses.dataclass
 class Picked:
-    """The warehouse that had the commit, and the object store to check it out from."""
+    """The warehouse that had the commit, and the object store to check it out from (the caller closes it)."""
 
     remote: GitRemote
     source: ObjectSource
@@ -127,7 +139,11 @@ def pick(
             continue
         try:
             if advert is None:
-                _check_local(source, commit, raw, cancel)
+                try:
+                    _check_local(source, commit, raw, cancel)
+                except BaseException:
+                    source.close()
+                    raise
                 emit(f"info: read for ware {_q(ware)} opened from warehouse {_q(raw)}")
                 return Picked(remote, source)
             picked = _fetch_remote(
@@ -153,7 +169,7 @@ def pick(
 
 def _check_local(source: ObjectSource, commit: str, raw: str, cancel: threading.Event | None) -> None:
     """The commit is in the local repository and complete there (a missing object there is corruption)."""
-    if not source.contains(commit):
+    if not source.has(commit):
         raise R2k8sError(_NOT_FOUND, f"commit {commit} is not in this repository")
     missing = missing_from(source, commit, cancel)
     if missing is not None:
