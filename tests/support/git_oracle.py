@@ -7,12 +7,17 @@ check that what the package writes is what git would accept.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import stat
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
+
+from r2k8s.core.ware.fsmeta import DEFAULT_TIME
 
 GIT = shutil.which("git")
 requires_git = pytest.mark.skipif(GIT is None, reason="needs the git binary as an oracle")
@@ -81,3 +86,28 @@ def write_tree_files(root: Path, files: dict[str, bytes | str], executable: froz
         else:
             path.write_bytes(content)
             path.chmod(0o755 if name in executable else 0o644)
+
+
+def rio_metadata(root: Path) -> None:
+    """Give an extracted tree rio's git metadata, deepest first (the root last: 0:0)."""
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        for name in filenames + dirnames:
+            path = Path(dirpath) / name
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                os.lchown(path, 1000, 1000)
+            else:
+                os.chown(path, 1000, 1000)
+                path.chmod(0o755 if stat.S_ISDIR(st.st_mode) or st.st_mode & 0o100 else 0o644)
+            os.utime(path, (DEFAULT_TIME, DEFAULT_TIME), follow_symlinks=False)
+    os.chown(root, 0, 0)
+    root.chmod(0o755)
+    os.utime(root, (DEFAULT_TIME, DEFAULT_TIME))
+
+
+def archived(repo: Path, commit: str, into: Path) -> Path:
+    """``git archive`` of ``commit`` extracted into ``into`` (which is made)."""
+    into.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(git(repo, "archive", "--format=tar", commit))) as tar:
+        tar.extractall(into, filter="fully_trusted")
+    return into
