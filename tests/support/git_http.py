@@ -20,7 +20,7 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.ware.git.indexpack import index_pack
-from r2k8s.core.ware.git.odb import ObjectDirectory
+from r2k8s.core.ware.git.odb import ObjectDirectory, ObjectStream
 from r2k8s.core.warehouse.git.pick import Formats
 
 GIT_ENV = {
@@ -87,6 +87,19 @@ def bare_copy(repo: Path, target: Path) -> Path:
     return target
 
 
+def _cgi_head(stdout: BinaryIO) -> tuple[int, list[tuple[str, str]]]:
+    """The CGI response's status and headers (``Status:`` becomes the status)."""
+    status = 200
+    headers: list[tuple[str, str]] = []
+    while (line := stdout.readline().decode("latin-1").rstrip("\r\n")) != "":
+        name, _, value = line.partition(":")
+        if name.lower() == "status":
+            status = int(value.split()[0])
+        else:
+            headers.append((name, value.strip()))
+    return status, headers
+
+
 @dataclass
 class GitServer:
     root: Path
@@ -139,29 +152,29 @@ def _handler_for(server: GitServer) -> type[http.server.BaseHTTPRequestHandler]:
             protocol = self.headers.get("Git-Protocol")
             if protocol and server.protocol_v2:
                 env["GIT_PROTOCOL"] = protocol
-            done = subprocess.run(backend, input=body, env=env, capture_output=True, check=False)
-            head, _, payload = done.stdout.partition(b"\r\n\r\n")
-            if not _:
-                head, _, payload = done.stdout.partition(b"\n\n")
-            status = 200
-            headers: list[tuple[str, str]] = []
-            for line in head.decode("latin-1").splitlines():
-                name, _, value = line.partition(":")
-                if name.lower() == "status":
-                    status = int(value.split()[0])
-                elif name:
-                    headers.append((name, value.strip()))
-            if server.tamper is not None and path.endswith("/git-upload-pack"):
-                payload = server.tamper(payload)
-            with server.lock:
-                server.sent.append(len(payload))
+            with subprocess.Popen(backend, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env) as proc:
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(body)
+                proc.stdin.close()
+                status, headers = _cgi_head(proc.stdout)
+                if server.tamper is not None and path.endswith("/git-upload-pack"):
+                    payload = server.tamper(proc.stdout.read())
+                    self._answer(status, [*headers, ("Content-Length", str(len(payload)))], [payload])
+                else:  # streamed, as a real server does: a big pack is never held here either
+                    self._answer(status, headers, iter(lambda: proc.stdout.read(65536), b""))
+
+        def _answer(self, status: int, headers: list[tuple[str, str]], chunks: Iterable[bytes]) -> None:
             self.send_response(status)
             for name, value in headers:
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
+            count = 0
             with suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(payload)
+                for chunk in chunks:
+                    self.wfile.write(chunk)
+                    count += len(chunk)
+            with server.lock:
+                server.sent.append(count)
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -185,6 +198,10 @@ def serve_git(root: Path, *, protocol_v2: bool = True) -> Iterator[GitServer]:
         httpd.server_close()
 
 
+def _hex(oid: bytes | str) -> str:
+    return oid if isinstance(oid, str) else oid.hex()
+
+
 class GitBinaryObjects:
     """An objects directory read through the real ``git cat-file``: the oracle until the format half is used."""
 
@@ -194,13 +211,18 @@ class GitBinaryObjects:
     def _run(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(["git", *args], env=self._env, capture_output=True, check=False)
 
-    def has(self, oid: str) -> bool:
-        return self._run("cat-file", "-e", oid).returncode == 0
+    def has(self, oid: bytes | str) -> bool:
+        return self._run("cat-file", "-e", _hex(oid)).returncode == 0
 
     def close(self) -> None:
         pass
 
-    def read(self, oid: str) -> tuple[str, bytes]:
+    def stream(self, oid: bytes | str) -> ObjectStream:
+        kind, data = self.read(oid)
+        return ObjectStream(kind, len(data), iter([data]))
+
+    def read(self, oid: bytes | str) -> tuple[str, bytes]:
+        oid = _hex(oid)
         kind = self._run("cat-file", "-t", oid)
         if kind.returncode:
             raise R2k8sError(Category.WARE_NOT_FOUND, f"object {oid} not found")

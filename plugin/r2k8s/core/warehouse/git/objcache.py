@@ -40,6 +40,7 @@ from typing import BinaryIO, Protocol
 from r2k8s.core.aliases import LogFn
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.scratch import scratch_dir, sweep_stale
+from r2k8s.core.ware.git.odb import ObjectStream
 from r2k8s.core.ware.unpack import FULL_ERRNOS
 
 __all__ = [
@@ -65,12 +66,16 @@ _MODE_GITLINK = b"160000"
 class ObjectSource(Protocol):
     """What this package needs of an object store (git's layout, or several of them)."""
 
-    def has(self, oid: str) -> bool:
+    def has(self, oid: bytes | str) -> bool:
         """Whether the object is there, without reading it."""
         ...
 
-    def read(self, oid: str) -> tuple[str, bytes]:
+    def read(self, oid: bytes | str) -> tuple[str, bytes]:
         """The object's type and bytes, verified against its ID; a missing one is WARE_NOT_FOUND."""
+        ...
+
+    def stream(self, oid: bytes | str) -> ObjectStream:
+        """The object in chunks (a checkout places blobs without holding them)."""
         ...
 
     def close(self) -> None:
@@ -91,14 +96,17 @@ class UnionSource:
     def __init__(self, sources: Sequence[ObjectSource]) -> None:
         self._sources = list(sources)
 
-    def has(self, oid: str) -> bool:
+    def has(self, oid: bytes | str) -> bool:
         return any(source.has(oid) for source in self._sources)
 
-    def read(self, oid: str) -> tuple[str, bytes]:
-        for source in self._sources[:-1]:
-            if source.has(oid):
-                return source.read(oid)
-        return self._sources[-1].read(oid)
+    def _owner(self, oid: bytes | str) -> ObjectSource:
+        return next((source for source in self._sources[:-1] if source.has(oid)), self._sources[-1])
+
+    def read(self, oid: bytes | str) -> tuple[str, bytes]:
+        return self._owner(oid).read(oid)
+
+    def stream(self, oid: bytes | str) -> ObjectStream:
+        return self._owner(oid).stream(oid)
 
     def close(self) -> None:
         for source in self._sources:
