@@ -106,6 +106,9 @@ class GitServer:
     protocol_v2: bool = True
     port: int = 0
     tamper: Callable[[bytes], bytes] | None = None
+    stall: float = 0.0
+    """Seconds to wait, headers sent, before the body of a ``git-upload-pack`` answer (a stalling server)."""
+    stopping: threading.Event = field(default_factory=threading.Event)
     force_status: dict[str, int] = field(default_factory=dict)
     """Answer a path with this status (and an empty body) instead of running the backend."""
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -168,6 +171,9 @@ def _handler_for(server: GitServer) -> type[http.server.BaseHTTPRequestHandler]:
             for name, value in headers:
                 self.send_header(name, value)
             self.end_headers()
+            if server.stall and self.path.endswith("/git-upload-pack"):
+                self.wfile.flush()
+                server.stopping.wait(server.stall)
             count = 0
             with suppress(BrokenPipeError, ConnectionResetError):
                 for chunk in chunks:
@@ -194,6 +200,7 @@ def serve_git(root: Path, *, protocol_v2: bool = True) -> Iterator[GitServer]:
     try:
         yield server
     finally:
+        server.stopping.set()
         httpd.shutdown()
         httpd.server_close()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from git_http import GitServer, bare_copy, commit, git, git_binary_formats, make_repo, r2k8s_formats, serve_git
 
 from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.warehouse.fetch import ProgressRule, interrupt_transfers, resume_transfers
 from r2k8s.core.warehouse.git.pick import Formats, pick
 from r2k8s.core.warehouse.git.remotes import slugify_remote
 
@@ -265,3 +267,48 @@ def test_a_local_repository_without_the_commit_is_not_found(tmp_path: Path, sour
     with pytest.raises(R2k8sError) as info:
         pick("2" * 40, [f"file://{source}"], tmp_path / "objs", oracle)
     assert info.value.category is Category.WARE_NOT_FOUND
+
+
+def test_a_stalling_server_is_bounded_by_the_progress_rule(
+    tmp_path: Path, source: Path, server: GitServer, oracle: Formats
+) -> None:
+    head = commit(source, {"a": "a\n"})
+    url = _publish(source, server)
+    server.stall = 30.0
+    started = time.monotonic()
+    with pytest.raises(R2k8sError) as info:
+        pick(head, [url], tmp_path / "objs", oracle, progress=ProgressRule(1024, 0.5))
+    assert info.value.category is Category.WAREHOUSE_UNAVAILABLE
+    assert "too slow" in info.value.message and "POST" in info.value.message
+    assert time.monotonic() - started < 10
+
+
+def test_a_stop_signal_cuts_a_git_fetch_at_once(
+    tmp_path: Path, source: Path, server: GitServer, oracle: Formats
+) -> None:
+    head = commit(source, {"a": "a\n"})
+    url = _publish(source, server)
+    server.stall = 30.0
+    failures: list[R2k8sError] = []
+
+    def fetch() -> None:
+        try:
+            pick(head, [url], tmp_path / "objs", oracle)
+        except R2k8sError as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=fetch)
+    started = time.monotonic()
+    thread.start()
+    while not any(method == "POST" for method, _ in server.requests) and time.monotonic() - started < 10:
+        time.sleep(0.02)
+    time.sleep(0.2)
+    interrupt_transfers()
+    try:
+        thread.join(10)
+    finally:
+        resume_transfers()
+    assert not thread.is_alive() and time.monotonic() - started < 10
+    [failure] = failures
+    assert failure.category is Category.WAREHOUSE_UNAVAILABLE
+    assert not list((tmp_path / "objs" / slugify_remote(url) / "objects" / "pack").iterdir())

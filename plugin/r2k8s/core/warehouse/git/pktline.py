@@ -127,7 +127,9 @@ class SidebandReader(io.RawIOBase):
     """The pack inside a side-band stream: channel 1's bytes, until the flush that ends it.
 
     Channel 2 (progress) goes to ``log`` a line at a time; channel 3 (the
-    server's error) is ``rio-warehouse-unavailable`` with the server's words.
+    server's error) is ``rio-warehouse-unavailable`` with the server's words,
+    and so is the stream ending without its flush (a hang-up: the indexer
+    must not take a cut connection for a corrupt pack).
     ``cancel``, when set, stops the transfer at the next packet
     (``rio-cancelled``). ``received`` counts the pack bytes delivered.
     """
@@ -162,6 +164,11 @@ class SidebandReader(io.RawIOBase):
             raise R2k8sError(Category.CANCELLED, "cancelled while fetching")
         packet = self._packets.read(eof_ok=True)
         if packet is None:
+            if self._packets.last_special == b"":
+                raise R2k8sError(
+                    _UNAVAILABLE,
+                    f"{self._where}: the server hung up in the middle of the pack, after {self.received} bytes of it",
+                )
             self._done = True
             self._flush_progress()
             return

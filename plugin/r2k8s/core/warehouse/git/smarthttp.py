@@ -238,9 +238,7 @@ def _skip_to_pack(packets: PktReader, version: int, want: str, where: str) -> No
         if data is None:
             if packets.last_special == b"":
                 raise R2k8sError(
-                    _NOT_FOUND if version == 2 else _UNAVAILABLE,
-                    f"{where}: the server ended the fetch without sending a pack"
-                    + (f" (it does not have commit {want})" if version == 2 else ""),
+                    _UNAVAILABLE, f"{where}: the server hung up before sending the pack (for commit {want})"
                 )
             continue
         text = data.decode("utf-8", "replace").removesuffix("\n")
