@@ -312,3 +312,18 @@ def test_a_stop_signal_cuts_a_git_fetch_at_once(
     [failure] = failures
     assert failure.category is Category.WAREHOUSE_UNAVAILABLE
     assert not list((tmp_path / "objs" / slugify_remote(url) / "objects" / "pack").iterdir())
+
+
+def test_a_clone_rio_left_in_the_cache_is_used_and_recorded_without_fetching(
+    tmp_path: Path, source: Path, server: GitServer, oracle: Formats
+) -> None:
+    head = commit(source, {"a": "from rio's clone\n"})
+    url = _publish(source, server)
+    rio_clone = tmp_path / "objs" / slugify_remote(url)
+    git("clone", "-q", "--bare", "--no-local", source, rio_clone)  # rio's bare clone, in its own layout
+    git("-C", rio_clone, "repack", "-q", "-a", "-d")
+    server.requests.clear()
+    picked = pick(head, [url], tmp_path / "objs", oracle)
+    assert picked.received == 0
+    assert [method for method, _ in server.requests] == ["GET"]
+    assert (rio_clone / "r2k8s-complete").read_text() == f"{head}\n"
