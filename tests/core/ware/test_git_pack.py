@@ -220,3 +220,35 @@ def test_fuzzed_packs_raise_only_clean_errors(deltified_repo: Path, tmp_path: Pa
             index_pack(io.BytesIO(bytes(data)), pack_dir, max_object=1 << 20)
         except R2k8sError:
             assert os.listdir(pack_dir) == []
+
+
+def test_dropped_bases_are_rebuilt(deltified_repo: Path, tmp_path: Path) -> None:
+    """With no budget for held bases, every base is dropped and rebuilt from its chain: the same index."""
+    stream = pack_stream(deltified_repo)
+    roomy = index_pack(io.BytesIO(stream), tmp_path / "roomy")
+    tight = index_pack(io.BytesIO(stream), tmp_path / "tight", base_budget=0)
+    assert tight.index_path.read_bytes() == roomy.index_path.read_bytes()
+
+
+def test_objects_over_the_memory_limit_are_refused_only_when_held(deltified_repo: Path, tmp_path: Path) -> None:
+    stream = pack_stream(deltified_repo)
+    with pytest.raises(R2k8sError, match="limit"):
+        index_pack(io.BytesIO(stream), tmp_path / "small", max_object=1000)
+    assert os.listdir(tmp_path / "small") == []
+
+
+def test_indexing_a_large_blob_keeps_memory_flat(tmp_path: Path) -> None:
+    import tracemalloc
+
+    repo = init(tmp_path / "repo")
+    (repo / "big").write_bytes(os.urandom(1 << 20) * 30)
+    commit_all(repo)
+    stream = pack_stream(repo)
+    tracemalloc.start()
+    try:
+        result = index_pack(io.BytesIO(stream), tmp_path / "pack")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(result.object_ids) == 3
+    assert peak < 6 << 20, f"indexing a 30 MiB blob allocated {peak >> 20} MiB at peak"
