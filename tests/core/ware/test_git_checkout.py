@@ -17,6 +17,7 @@ import pytest
 from git_oracle import archived, commit_all, git, init, requires_git, rio_metadata, write_tree_files
 
 from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.scratch import remove_tree
 from r2k8s.core.ware.filters import PACK_CONSERVATIVE, PACK_LOSSLESS, UNPACK_LOSSLESS, Filters
 from r2k8s.core.ware.fsmeta import DEFAULT_TIME
 from r2k8s.core.ware.git.checkout import MAX_TREE_DEPTH, checkout_commit
@@ -292,3 +293,4 @@ def test_rios_tree_depth_limit(tmp_path: Path) -> None:
                 result = unpack_git(WareID("git", commit), store, target, MINE)
                 assert result.entries == depth + 1
                 assert result.filtered_id == pack_tree(target, PACK_LOSSLESS)
+                remove_tree(target)  # pytest's own clean-up of old temporary directories recurses too deep for it
