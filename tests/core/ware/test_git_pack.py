@@ -252,3 +252,30 @@ def test_indexing_a_large_blob_keeps_memory_flat(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert len(result.object_ids) == 3
     assert peak < 6 << 20, f"indexing a 30 MiB blob allocated {peak >> 20} MiB at peak"
+
+
+def test_a_damaged_store_raises_only_clean_errors(deltified_repo: Path, tmp_path: Path) -> None:
+    """Bytes of a stored pack or its index changed after indexing: every read is refused or still correct."""
+    stored = index_pack(io.BytesIO(pack_stream(deltified_repo)), tmp_path / "good" / "pack")
+    expected = all_objects(deltified_repo)
+    rng = random.Random(99)
+    for run in range(30):
+        objects = tmp_path / f"run{run}"
+        (objects / "pack").mkdir(parents=True)
+        for source in (stored.pack_path, stored.index_path):
+            data = bytearray(source.read_bytes())
+            if (source is stored.pack_path) == (run % 2 == 0):
+                for _ in range(rng.randint(1, 3)):
+                    data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+            (objects / "pack" / source.name).write_bytes(bytes(data))
+        try:
+            store = ObjectDirectory(objects)
+        except R2k8sError:
+            continue
+        with store:
+            for oid, kind in expected.items():
+                try:
+                    got_kind, data = store.read(oid)
+                except R2k8sError:
+                    continue
+                assert got_kind == kind and object_id(kind, data).hex() == oid

@@ -283,10 +283,11 @@ class ObjectDirectory:
                 offset = entry.base_offset
                 continue
             base_offset = pack.index.find(entry.base_id)
-            if base_offset is None:  # not in this pack: a base elsewhere in this directory (read and verified)
-                kind_name, outside = self.read(entry.base_id)
-                base = (OBJECT_TYPES.index(kind_name) + 1, outside)
-                break
+            if base_offset is None:  # git completes thin packs when it stores them, and so does index_pack
+                raise ware_corrupt(
+                    f"corrupt git pack {str(file.path)!r}: the delta at {entry.offset} has its base"
+                    f" {entry.base_id.hex()} outside the pack"
+                )
             offset = base_offset
         kind, data = base[0], base[1]
         for entry in reversed(chain):
