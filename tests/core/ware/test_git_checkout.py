@@ -294,3 +294,16 @@ def test_rios_tree_depth_limit(tmp_path: Path) -> None:
                 assert result.entries == depth + 1
                 assert result.filtered_id == pack_tree(target, PACK_LOSSLESS)
                 remove_tree(target)  # pytest's own clean-up of old temporary directories recurses too deep for it
+
+
+def test_names_that_are_not_utf8(tmp_path: Path) -> None:
+    """Git names are bytes: they are placed as the same bytes, and hashed as the tar code hashes such names."""
+    repo = init(tmp_path / "repo")
+    raw = b"caf\xe9-latin1.txt"
+    with open(os.path.join(os.fsencode(repo), raw), "wb") as file:
+        file.write(b"x\n")
+    commit = commit_all(repo)
+    with ObjectDirectory(find_objects_dir(repo)) as objects:
+        result = unpack_git(WareID("git", commit), objects, tmp_path / "out", MINE)
+    assert os.listdir(os.fsencode(tmp_path / "out")) == [raw]
+    assert result.filtered_id == pack_tree(tmp_path / "out", PACK_LOSSLESS)
