@@ -17,9 +17,10 @@ import pytest
 from git_oracle import archived, commit_all, git, init, requires_git, rio_metadata, write_tree_files
 
 from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.scratch import remove_tree
 from r2k8s.core.ware.filters import PACK_CONSERVATIVE, PACK_LOSSLESS, UNPACK_LOSSLESS, Filters
 from r2k8s.core.ware.fsmeta import DEFAULT_TIME
-from r2k8s.core.ware.git.checkout import checkout_commit
+from r2k8s.core.ware.git.checkout import MAX_TREE_DEPTH, checkout_commit
 from r2k8s.core.ware.git.objects import object_id
 from r2k8s.core.ware.git.odb import ObjectDirectory, find_objects_dir
 from r2k8s.core.ware.git.unpack import unpack_git
@@ -271,3 +272,38 @@ def test_duplicate_names_and_malformed_commits_are_refused(tmp_path: Path) -> No
             with pytest.raises(R2k8sError) as refused:
                 checkout_commit(store, commit, None, MINE)
             assert refused.value.category is Category.WARE_CORRUPT
+
+
+def test_rios_tree_depth_limit(tmp_path: Path) -> None:
+    """go-git's walker (rio's) refuses a directory 1025 levels deep; 1024 levels are placed."""
+    objects = tmp_path / "objects"
+    for depth, refused in ((MAX_TREE_DEPTH, False), (MAX_TREE_DEPTH + 1, True)):
+        tree = _write_loose(objects, "tree", b"")
+        for _ in range(depth):
+            tree = _write_loose(objects, "tree", b"40000 d\x00" + bytes.fromhex(tree))
+        text = b"tree %s\nauthor a <a> 0 +0000\ncommitter a <a> 0 +0000\n\nm\n" % tree.encode()
+        commit = _write_loose(objects, "commit", text)
+        with ObjectDirectory(objects) as store:
+            if refused:
+                with pytest.raises(R2k8sError, match="maximum tree depth") as error:
+                    checkout_commit(store, commit, None, MINE)
+                assert error.value.category is Category.WARE_CORRUPT
+            else:
+                target = tmp_path / "out"
+                result = unpack_git(WareID("git", commit), store, target, MINE)
+                assert result.entries == depth + 1
+                assert result.filtered_id == pack_tree(target, PACK_LOSSLESS)
+                remove_tree(target)  # pytest's own clean-up of old temporary directories recurses too deep for it
+
+
+def test_names_that_are_not_utf8(tmp_path: Path) -> None:
+    """Git names are bytes: they are placed as the same bytes, and hashed as the tar code hashes such names."""
+    repo = init(tmp_path / "repo")
+    raw = b"caf\xe9-latin1.txt"
+    with open(os.path.join(os.fsencode(repo), raw), "wb") as file:
+        file.write(b"x\n")
+    commit = commit_all(repo)
+    with ObjectDirectory(find_objects_dir(repo)) as objects:
+        result = unpack_git(WareID("git", commit), objects, tmp_path / "out", MINE)
+    assert os.listdir(os.fsencode(tmp_path / "out")) == [raw]
+    assert result.filtered_id == pack_tree(tmp_path / "out", PACK_LOSSLESS)

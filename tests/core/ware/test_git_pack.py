@@ -220,3 +220,62 @@ def test_fuzzed_packs_raise_only_clean_errors(deltified_repo: Path, tmp_path: Pa
             index_pack(io.BytesIO(bytes(data)), pack_dir, max_object=1 << 20)
         except R2k8sError:
             assert os.listdir(pack_dir) == []
+
+
+def test_dropped_bases_are_rebuilt(deltified_repo: Path, tmp_path: Path) -> None:
+    """With no budget for held bases, every base is dropped and rebuilt from its chain: the same index."""
+    stream = pack_stream(deltified_repo)
+    roomy = index_pack(io.BytesIO(stream), tmp_path / "roomy")
+    tight = index_pack(io.BytesIO(stream), tmp_path / "tight", base_budget=0)
+    assert tight.index_path.read_bytes() == roomy.index_path.read_bytes()
+
+
+def test_objects_over_the_memory_limit_are_refused_only_when_held(deltified_repo: Path, tmp_path: Path) -> None:
+    stream = pack_stream(deltified_repo)
+    with pytest.raises(R2k8sError, match="limit"):
+        index_pack(io.BytesIO(stream), tmp_path / "small", max_object=1000)
+    assert os.listdir(tmp_path / "small") == []
+
+
+def test_indexing_a_large_blob_keeps_memory_flat(tmp_path: Path) -> None:
+    import tracemalloc
+
+    repo = init(tmp_path / "repo")
+    (repo / "big").write_bytes(os.urandom(1 << 20) * 30)
+    commit_all(repo)
+    stream = pack_stream(repo)
+    tracemalloc.start()
+    try:
+        result = index_pack(io.BytesIO(stream), tmp_path / "pack")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(result.object_ids) == 3
+    assert peak < 6 << 20, f"indexing a 30 MiB blob allocated {peak >> 20} MiB at peak"
+
+
+def test_a_damaged_store_raises_only_clean_errors(deltified_repo: Path, tmp_path: Path) -> None:
+    """Bytes of a stored pack or its index changed after indexing: every read is refused or still correct."""
+    stored = index_pack(io.BytesIO(pack_stream(deltified_repo)), tmp_path / "good" / "pack")
+    expected = all_objects(deltified_repo)
+    rng = random.Random(99)
+    for run in range(30):
+        objects = tmp_path / f"run{run}"
+        (objects / "pack").mkdir(parents=True)
+        for source in (stored.pack_path, stored.index_path):
+            data = bytearray(source.read_bytes())
+            if (source is stored.pack_path) == (run % 2 == 0):
+                for _ in range(rng.randint(1, 3)):
+                    data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+            (objects / "pack" / source.name).write_bytes(bytes(data))
+        try:
+            store = ObjectDirectory(objects)
+        except R2k8sError:
+            continue
+        with store:
+            for oid, kind in expected.items():
+                try:
+                    got_kind, data = store.read(oid)
+                except R2k8sError:
+                    continue
+                assert got_kind == kind and object_id(kind, data).hex() == oid

@@ -1,7 +1,8 @@
 """Checking out a commit's tree as rio's git transmat does: the entries, their metadata, and the tree hash.
 
 rio (``transmat/git/git_unpack.go``) walks the commit's tree depth first in
-the tree's stored order (go-git's recursive ``TreeWalker``) and gives every
+the tree's stored order (go-git's recursive ``TreeWalker``, which refuses
+directories nested more than 1024 deep: so does this) and gives every
 entry uid 1000, gid 1000 and mtime 2010-01-01 (``fs.DefaultTime``):
 directories 0755, files 0644, executables (100755) 0755, symlinks 0644 with
 the blob as target. Git has no metadata for the root, which gets
@@ -58,7 +59,10 @@ from r2k8s.core.ware.ingest import Placer
 from r2k8s.core.ware.treehash import TreeHash
 from r2k8s.core.ware.wareid import WareID
 
-__all__ = ["GIT_GID", "GIT_UID", "GitCheckout", "ObjectStore", "SubmoduleObjects", "checkout_commit"]
+__all__ = ["GIT_GID", "GIT_UID", "MAX_TREE_DEPTH", "GitCheckout", "ObjectStore", "SubmoduleObjects", "checkout_commit"]
+
+#: go-git's ``maxTreeDepth``: its tree walker refuses a directory nested more deeply (rio: "corrupt git tree").
+MAX_TREE_DEPTH = 1024
 
 #: The owner rio gives every entry of a git tree (the root excepted).
 GIT_UID = 1000
@@ -202,6 +206,11 @@ class _Walk:
                 self.add(_dir(path))
                 tree = parse_tree(_read_kind(objects, entry.oid, TREE, "tree"), entry.oid)
                 stack.append((iter(tree), path + "/"))
+                if len(stack) - 1 > MAX_TREE_DEPTH:
+                    raise ware_corrupt(
+                        f"corrupt git tree: maximum tree depth exceeded ({len(stack) - 1} levels; rio's go-git"
+                        f" walks at most {MAX_TREE_DEPTH})"
+                    )
             elif mode == MODE_SYMLINK:
                 target = _read_kind(objects, entry.oid, BLOB, "symlink blob")
                 if b"\x00" in target:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import os
+import time
 import zlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -118,6 +120,7 @@ class ObjectDirectory:
         self._packs: dict[Path, _Pack] = {}
         self._cache: collections.OrderedDict[tuple[Path, int], tuple[int, bytes]] = collections.OrderedDict()
         self._cached_bytes = 0
+        self._pack_dir_stamp: tuple[int, int] | None = None
         self._alternates = self._read_alternates(_depth)
         self.refresh()
 
@@ -137,10 +140,21 @@ class ObjectDirectory:
         return found
 
     def refresh(self) -> None:
-        """Look for packs added since the last look (an index names a complete pack)."""
+        """Look for packs added since the last look (an index names a complete pack).
+
+        Cheap when nothing changed: the pack directory is listed again only when its inode or mtime did,
+        or when that mtime is recent (a coarse clock may give a pack added just after the last look the
+        same mtime).
+        """
         pack_dir = self.path / "pack"
-        if not pack_dir.is_dir():
+        try:
+            st = os.stat(pack_dir)
+        except FileNotFoundError:
             return
+        stamp = (st.st_ino, st.st_mtime_ns)
+        if stamp == self._pack_dir_stamp and time.time_ns() - st.st_mtime_ns > 2_000_000_000:
+            return
+        self._pack_dir_stamp = stamp
         for index_path in sorted(pack_dir.glob("pack-*.idx")):
             if index_path not in self._packs and index_path.with_suffix(".pack").exists():
                 self._packs[index_path] = _Pack(index_path)
@@ -269,10 +283,11 @@ class ObjectDirectory:
                 offset = entry.base_offset
                 continue
             base_offset = pack.index.find(entry.base_id)
-            if base_offset is None:  # not in this pack: a base elsewhere in this directory (read and verified)
-                kind_name, outside = self.read(entry.base_id)
-                base = (OBJECT_TYPES.index(kind_name) + 1, outside)
-                break
+            if base_offset is None:  # git completes thin packs when it stores them, and so does index_pack
+                raise ware_corrupt(
+                    f"corrupt git pack {str(file.path)!r}: the delta at {entry.offset} has its base"
+                    f" {entry.base_id.hex()} outside the pack"
+                )
             offset = base_offset
         kind, data = base[0], base[1]
         for entry in reversed(chain):
