@@ -73,6 +73,26 @@ def test_a_git_input_is_placed_by_the_agent(package: Path) -> None:
     assert not [r for r in results_of(outcome.output) if r["severity"] == "error"]
 
 
+@pytest.mark.parametrize(
+    ("ware", "url", "says"),
+    [
+        ("git:main", "https://git.example/src.git", "only commit hashes are ware IDs"),
+        (GIT_COMMIT, "ssh://git.example/src.git", "not supported by r2k8s"),
+        (GIT_COMMIT, "ca+https://warehouse.example/wares", "doesn't support"),
+    ],
+    ids=["branch-name", "ssh", "ca-warehouse"],
+)
+def test_a_git_input_the_agent_would_refuse_is_an_error(package: Path, ware: str, url: str, says: str) -> None:
+    write(
+        package,
+        with_inputs({"/": BUSYBASH, "/src": ware}, urls={"/": ["ca+https://warehouse.example/wares"], "/src": [url]}),
+    )
+    outcome = run(resource_list([deployment()]))
+    assert outcome.exit_code == 1
+    [error] = [r for r in results_of(outcome.output) if r["severity"] == "error"]
+    assert says in error["message"] and "'/src'" in error["message"]
+
+
 def test_an_input_without_any_warehouse_is_an_error(package: Path) -> None:
     write(package, with_inputs({"/": BUSYBASH}, urls={}))
     outcome = run(resource_list([deployment()]))
