@@ -252,6 +252,15 @@ def test_local_repositories_are_used_in_place(tmp_path: Path, source: Path, orac
     assert relative.remote.path == repo
 
 
+def test_a_linked_work_tree_is_read_through_its_gitdir_and_commondir(
+    tmp_path: Path, source: Path, oracle: Formats
+) -> None:
+    head = commit(source, {"a": "a\n"})
+    git("-C", source, "worktree", "add", "-q", "--detach", tmp_path / "linked", head)
+    assert (tmp_path / "linked" / ".git").is_file()
+    assert pick(head, [f"file://{tmp_path / 'linked'}"], tmp_path / "objs", oracle).remote.path == tmp_path / "linked"
+
+
 def test_a_local_path_that_is_no_repository_is_unavailable(tmp_path: Path, source: Path, oracle: Formats) -> None:
     head = commit(source, {"a": "a\n"})
     (tmp_path / "plain").mkdir()

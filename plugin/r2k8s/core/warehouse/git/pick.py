@@ -29,7 +29,6 @@ Standard library only.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ from r2k8s.core.aliases import LogFn
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.ware.filters import Filters
+from r2k8s.core.ware.git.odb import find_objects_dir
 from r2k8s.core.warehouse.fetch import HTTP_TIMEOUT_SECONDS, ProgressRule
 from r2k8s.core.warehouse.git.objcache import Indexer, ObjectsCache, ObjectSource, OpenObjects, missing_from
 from r2k8s.core.warehouse.git.remotes import GitRemote
@@ -79,31 +79,21 @@ class Picked:
 
 
 def local_objects_dir(remote: GitRemote) -> Path:
-    """A local repository's objects directory: ``.git/objects``, a ``.git`` file's gitdir, or a bare one's.
+    """A local repository's objects directory (:func:`~r2k8s.core.ware.git.odb.find_objects_dir`: a work
+    tree's ``.git``, a ``gitdir:`` file and its ``commondir`` as ``git worktree`` makes them, or a bare one).
 
     Anything else is not a repository: WAREHOUSE_UNAVAILABLE, as rio says of
     a local warehouse its ``ls-remote`` cannot open ("warehouse does not exist").
     """
     assert remote.path is not None
-    path = remote.path
-    dot_git = path / ".git"
-    gitdir: Path | None = None
     try:
-        if dot_git.is_dir():
-            gitdir = dot_git
-        elif dot_git.is_file():
-            text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
-            if text.startswith("gitdir:"):
-                gitdir = Path(os.path.join(path, text.removeprefix("gitdir:").strip()))
-        elif (path / "objects").is_dir() and (path / "HEAD").is_file():
-            gitdir = path
+        return find_objects_dir(remote.path)
+    except R2k8sError as exc:
+        raise R2k8sError(_UNAVAILABLE, f"warehouse does not exist: {_q(remote.raw)} ({exc.message})") from None
     except OSError as exc:
         raise R2k8sError(
-            _UNAVAILABLE, f"warehouse does not exist: {_q(remote.raw)} ({path}: {exc.strerror or exc})"
+            _UNAVAILABLE, f"warehouse does not exist: {_q(remote.raw)} ({remote.path}: {exc.strerror or exc})"
         ) from None
-    if gitdir is None or not (gitdir / "objects").is_dir():
-        raise R2k8sError(_UNAVAILABLE, f"warehouse does not exist: {_q(remote.raw)} ({path} is not a git repository)")
-    return gitdir / "objects"
 
 
 def pick(
