@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.server
 import os
 import shutil
+import ssl
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -115,8 +116,10 @@ class GitServer:
     sent: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    scheme: str = "http"
+
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{name}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/{name}"
 
 
 def _handler_for(server: GitServer) -> type[http.server.BaseHTTPRequestHandler]:
@@ -189,11 +192,13 @@ def _handler_for(server: GitServer) -> type[http.server.BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve_git(root: Path, *, protocol_v2: bool = True) -> Iterator[GitServer]:
-    """Serve the repositories under ``root`` with ``git http-backend`` on a free loopback port."""
-    server = GitServer(root=root, protocol_v2=protocol_v2)
+def serve_git(root: Path, *, protocol_v2: bool = True, tls: ssl.SSLContext | None = None) -> Iterator[GitServer]:
+    """Serve the repositories under ``root`` with ``git http-backend`` on a free loopback port (HTTPS with ``tls``)."""
+    server = GitServer(root=root, protocol_v2=protocol_v2, scheme="https" if tls else "http")
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(server))
     httpd.daemon_threads = True
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     server.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

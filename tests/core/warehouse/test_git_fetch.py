@@ -11,7 +11,10 @@ format half (:mod:`r2k8s.core.ware.git`) that production uses.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -336,3 +339,28 @@ def test_a_clone_rio_left_in_the_cache_is_used_and_recorded_without_fetching(
     assert picked.received == 0
     assert [method for method, _ in server.requests] == ["GET"]
     assert (rio_clone / "r2k8s-complete").read_text() == f"{head}\n"
+
+
+def test_https_remotes_verify_certificates(
+    tmp_path: Path, source: Path, oracle: Formats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert)]
+        + ["-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    head = commit(source, {"a": "over TLS\n"})
+    (tmp_path / "served").mkdir()
+    with serve_git(tmp_path / "served", tls=context) as server:
+        url = _publish(source, server)
+        with pytest.raises(R2k8sError) as info:  # an unknown certificate: the warehouse is unavailable
+            pick(head, [url], tmp_path / "objs", oracle)
+        assert info.value.category is Category.WAREHOUSE_UNAVAILABLE and "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        assert pick(head, [url], tmp_path / "objs", oracle).received > 0
