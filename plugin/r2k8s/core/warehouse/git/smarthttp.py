@@ -249,7 +249,9 @@ def _skip_to_pack(packets: PktReader, version: int, want: str, where: str) -> No
                 return
             if text in ("acknowledgments", "shallow-info", "wanted-refs", "packfile-uris"):
                 continue
-            if data[:1] in (b"\x01", b"\x02", b"\x03") or any(
+            if data[:1] == b"\x03":
+                raise _refusal(data[1:].decode("utf-8", "replace"), want, where)
+            if data[:1] in (b"\x01", b"\x02") or any(
                 text.startswith(p) for p in ("ACK ", "NAK", "ready", "shallow ", "unshallow ")
             ):
                 continue
