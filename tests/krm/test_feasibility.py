@@ -44,11 +44,10 @@ def results_of(output: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("inputs", "says"),
     [
-        ({"/": BUSYBASH, "/src": GIT_COMMIT}, "cannot unpack packtype 'git'"),
         ({"/": BUSYBASH, "/data": "zip:8PLv1ZbTfyBtPmJFV3Z2GLZJwRXa3AhxoBs1fX6cj3TrYPygN3bu7pLYkMaU6vA1pF"}, "'zip'"),
         ({"/": BUSYBASH, "/host": "mount:ro:/srv/data"}, "host mount"),
     ],
-    ids=["git", "zip", "mount"],
+    ids=["zip", "mount"],
 )
 def test_an_input_the_agent_cannot_place_is_an_error_naming_the_container_and_input(
     package: Path, inputs: dict[str, str], says: str
@@ -63,6 +62,35 @@ def test_an_input_the_agent_cannot_place_is_an_error_naming_the_container_and_in
     assert yaml.safe_load(outcome.output)["items"][0]["spec"]["template"]["spec"]["containers"][0]["image"] == (
         "./web.formula"
     ), "nothing is expanded when a container cannot run"
+
+
+def test_a_git_input_is_placed_by_the_agent(package: Path) -> None:
+    """The agent's ware cache fetches ``git:`` commits (smart HTTP, no git binary in the image)."""
+    write(package, with_inputs({"/": BUSYBASH, "/src": GIT_COMMIT}, urls={
+        "/": ["ca+https://warehouse.example/wares"], "/src": ["https://git.example/src.git"]}))  # fmt: skip
+    outcome = run(resource_list([deployment()]))
+    assert outcome.exit_code == 0, outcome.messages
+    assert not [r for r in results_of(outcome.output) if r["severity"] == "error"]
+
+
+@pytest.mark.parametrize(
+    ("ware", "url", "says"),
+    [
+        ("git:main", "https://git.example/src.git", "only commit hashes are ware IDs"),
+        (GIT_COMMIT, "ssh://git.example/src.git", "not supported by r2k8s"),
+        (GIT_COMMIT, "ca+https://warehouse.example/wares", "doesn't support"),
+    ],
+    ids=["branch-name", "ssh", "ca-warehouse"],
+)
+def test_a_git_input_the_agent_would_refuse_is_an_error(package: Path, ware: str, url: str, says: str) -> None:
+    write(
+        package,
+        with_inputs({"/": BUSYBASH, "/src": ware}, urls={"/": ["ca+https://warehouse.example/wares"], "/src": [url]}),
+    )
+    outcome = run(resource_list([deployment()]))
+    assert outcome.exit_code == 1
+    [error] = [r for r in results_of(outcome.output) if r["severity"] == "error"]
+    assert says in error["message"] and "'/src'" in error["message"]
 
 
 def test_an_input_without_any_warehouse_is_an_error(package: Path) -> None:

@@ -14,6 +14,8 @@ staging file while its tree hash is computed, and renamed into place only
 when the hash is the ware's ID: a mismatch or a cut transfer leaves nothing
 behind, and no ware is ever held in memory. A ware already in the target is
 hashed too; only a verified copy is skipped (a bad one is replaced).
+``git:`` wares fail with a usage error saying to mirror their repository:
+a commit lives in a git remote, not in a content-addressed warehouse.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ COPIED = "copied"
 PRESENT = "present"
 FAILED = "failed"
 _CHUNK = 1 << 20
+_GIT_NOT_MIRRORED = (
+    "a git ware is a commit fetched from its repository, which no content-addressed warehouse holds: mirror the"
+    " repository itself (git clone --mirror, served over smart HTTP) and point the input's URLs at it"
+    " (warehouses.rewrite)"
+)
 
 
 @dataclasses.dataclass
@@ -76,7 +83,7 @@ def _add(
 ) -> None:
     need = needs.setdefault((ware, legacy), WareNeed(ware, legacy))
     for url in urls:
-        absolute = _absolute(url, base)
+        absolute = url if ware.startswith("git:") else _absolute(url, base)  # git remotes: reported, never read
         if absolute not in need.urls:
             need.urls.append(absolute)
     if who not in need.needed_by:
@@ -253,6 +260,8 @@ def mirror_wares(
     for need in needs:
         try:
             ware = WareID.parse(need.ware)
+            if ware.packtype == "git":
+                raise R2k8sError(Category.USAGE, _GIT_NOT_MIRRORED)
             if _present(warehouse, ware, need.legacy, log):
                 result = MirrorResult(need, PRESENT, "(already there, verified)")
             else:

@@ -7,7 +7,9 @@ finding names the container and the field:
 
 errors (the pod could never run it):
 
-* an input whose packtype the agent does not unpack (``git:``, ``zip:`` today): it has only ``tar``;
+* an input whose packtype the agent does not unpack (``zip:`` today): it has ``tar`` and ``git``;
+* a ``git:`` input that names no full commit hash, or a git remote the agent cannot fetch from
+  (``ssh://``, ``git://``, a ``ca+`` warehouse URL): the fetch would refuse it;
 * a ``mount:`` input: a host bind mount of the machine running the formula, which a pod has no way to make;
 * an input with no warehouse URL after the function config's ``warehouses`` (the agent would have nowhere
   to fetch it from);
@@ -27,11 +29,26 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 
+from r2k8s.core.errors import R2k8sError
 from r2k8s.core.formula.model import Formula
+from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.cache import SUPPORTED_PACKTYPES
+from r2k8s.core.warehouse.git.remotes import GitRemote, check_commit_ware
 from r2k8s.krm.results import Severity
 
 __all__ = ["Finding", "service_findings"]
+
+
+def _git_problem(ware: WareID, urls: tuple[str, ...]) -> str | None:
+    """Why the agent's git fetch would refuse ``ware`` or one of its URLs before reaching any (usage errors)."""
+    try:
+        check_commit_ware(ware)
+        for url in urls:
+            GitRemote.parse(url)
+    except R2k8sError as exc:
+        return exc.message
+    return None
+
 
 _LOCAL_SCHEMES = ("file://", "ca+file://", "file+ca://")
 
@@ -63,6 +80,11 @@ def service_findings(formula: Formula, fetch_urls: Mapping[str, tuple[str, ...]]
             )
             continue
         urls = fetch_urls.get(path, ())
+        if ware.packtype == "git":
+            problem = _git_problem(ware, urls)
+            if problem is not None:
+                yield Finding(Severity.ERROR, f"input {path!r} ({ware}): {problem}")
+                continue
         if not urls:
             yield Finding(
                 Severity.ERROR,

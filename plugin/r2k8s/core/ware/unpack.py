@@ -26,7 +26,9 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
+from r2k8s.core.aliases import LogFn
 from r2k8s.core.errors import Category, R2k8sError, ware_corrupt
 from r2k8s.core.scratch import remove_tree
 from r2k8s.core.ware import fsmeta
@@ -37,7 +39,7 @@ from r2k8s.core.ware.tar.compression import ByteSource
 from r2k8s.core.ware.tree import DirectoryCursor
 from r2k8s.core.ware.wareid import WareID
 
-__all__ = ["FULL_ERRNOS", "DirectoryPlacer", "PlacementError", "unpack_tar"]
+__all__ = ["FULL_ERRNOS", "DirectoryPlacer", "PlacementError", "place_staged", "unpack_tar"]
 
 
 _KIND_WORDS = {fsmeta.SYMLINK: "a symlink", fsmeta.FILE: "a file"}
@@ -258,6 +260,39 @@ def _move_into_place(staging: Path, target: Path) -> None:
         ) from None
 
 
+T = TypeVar("T")
+
+
+def place_staged(target: Path, fill: Callable[[DirectoryPlacer], T], log: LogFn | None = None) -> T:
+    """Run ``fill`` with a placer into a fresh staging directory beside ``target``; move it onto ``target``.
+
+    The one all-or-nothing step of every unpack: ``target`` must not exist or
+    be an empty directory; whatever ``fill`` raises (a corrupt ware, a hash
+    mismatch it checks, I/O) removes the staging directory and leaves the
+    target as it was. On success directory metadata is applied
+    (:meth:`DirectoryPlacer.finish`) and the tree renamed into place; ``fill``'s
+    result is returned.
+    """
+    target = Path(os.path.abspath(target))
+    _check_target(target)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.unpack-", dir=target.parent))
+    except OSError as exc:
+        raise PlacementError(
+            f"cannot make a staging directory beside {str(target)!r}: {_reason(exc)}", exc.errno
+        ) from None
+    placer = DirectoryPlacer(staging)
+    try:
+        result = fill(placer)
+        placer.finish()
+        _move_into_place(staging, target)
+    except BaseException:
+        placer.close()
+        _discard(staging, log)
+        raise
+    return result
+
+
 def unpack_tar(
     ware_id: WareID,
     stream: ByteSource,
@@ -276,29 +311,17 @@ def unpack_tar(
     """
     if ware_id.packtype != "tar":
         raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id}: only tar wares are supported")
-    target = Path(os.path.abspath(target))
-    _check_target(target)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.unpack-", dir=target.parent))
-    except OSError as exc:
-        raise PlacementError(
-            f"cannot make a staging directory beside {str(target)!r}: {_reason(exc)}", exc.errno
-        ) from None
-    placer = DirectoryPlacer(staging)
-    try:
+
+    def fill(placer: DirectoryPlacer) -> WareID:
         result = ingest_tar(stream, filters, placer, log, legacy=legacy)
         if result.prefilter_id != ware_id:
             raise R2k8sError(
                 Category.HASH_MISMATCH,
                 f"hash mismatch: expected {ware_id}, the data hashes to {result.prefilter_id}",
             )
-        placer.finish()
-        _move_into_place(staging, target)
-    except BaseException:
-        placer.close()
-        _discard(staging, log)
-        raise
-    return result.filtered_id
+        return result.filtered_id
+
+    return place_staged(target, fill, log)
 
 
 def _discard(staging: Path, log: Callable[[str], None] | None) -> None:

@@ -1,6 +1,7 @@
 """A local cache of unpacked filesets, keyed by ware ID, laid out as rio lays out its own.
 
-An entry for ``tar:H`` lives at ``<root>/tar/fileset/<H[0:3]>/<H[3:6]>/<H>``
+An entry for ``tar:H`` lives at ``<root>/tar/fileset/<H[0:3]>/<H[3:6]>/<H>``, one for
+``git:H`` at ``<root>/git/fileset/…`` alike
 (rio ``cache/filesetCache.go``; shard names are '-'-padded like the
 warehouse's, so a short hash cannot index out of range). The root is
 :func:`default_root`: ``$R2K8S_CACHE`` if set and non-empty, otherwise
@@ -40,7 +41,12 @@ Guarantees:
   filling an entry is ``rio-cache-problem`` naming the cache and saying it is
   full: the user's fix is the cache's filesystem, not a path they chose.
 
-Only the ``tar`` packtype can be cached; ``mount:`` "wares" are host bind
+The ``tar`` and ``git`` packtypes can be cached (:data:`SUPPORTED_PACKTYPES`;
+each is filled as its row of ``_PACKTYPES`` says: ``tar`` streams a file and
+:func:`unpack_tar` verifies it, ``git`` is
+:func:`~r2k8s.core.warehouse.git.wares.fetch_git_tree`, which keeps each
+remote's git objects under ``<root>/git/objs`` as rio does and refuses any
+``git:`` ID but a full commit hash); ``mount:`` "wares" are host bind
 mounts, not cache entries: :meth:`WareCache.ensure` refuses them and
 :meth:`WareCache.ensure_all` leaves them out of its result, for the caller to
 mount directly. Filesystem failures on the cache itself are ``rio-cache-problem``
@@ -60,7 +66,7 @@ import io
 import os
 import stat
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -72,6 +78,8 @@ from r2k8s.core.ware.filters import UNPACK_LOSSLESS
 from r2k8s.core.ware.unpack import FULL_ERRNOS, PlacementError, unpack_tar
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.fetch import open_ware
+from r2k8s.core.warehouse.git.remotes import check_commit_ware
+from r2k8s.core.warehouse.git.wares import fetch_git_tree
 from r2k8s.core.warehouse.urls import hash_file_name, shard_dirs
 
 __all__ = ["CACHE_ENV", "PRIVATE_MODE", "SUPPORTED_PACKTYPES", "CachedEntry", "WareCache", "default_root"]
@@ -79,7 +87,59 @@ __all__ = ["CACHE_ENV", "PRIVATE_MODE", "SUPPORTED_PACKTYPES", "CachedEntry", "W
 CACHE_ENV = "R2K8S_CACHE"
 """Environment variable naming the cache root (see :func:`default_root`)."""
 
-SUPPORTED_PACKTYPES = ("tar",)
+_Fill = Callable[
+    ["WareCache", WareID, Path, Sequence[str], Path | None, LogFn | None, bool, threading.Event | None], None
+]
+"""Fetch a ware and place its verified tree at a staging path: ``(cache, ware, staged, urls, base_dir, log,
+legacy, cancel)``. The caller made the staging directory and publishes or removes what was placed."""
+
+
+def _fill_tar(
+    cache: WareCache,
+    ware: WareID,
+    staged: Path,
+    urls: Sequence[str],
+    base_dir: Path | None,
+    log: LogFn | None,
+    legacy: bool,
+    cancel: threading.Event | None,
+) -> None:
+    """rio's tar transmat: stream from the first warehouse that has the file; :func:`unpack_tar` verifies."""
+    reader, _location = open_ware(ware, urls, base_dir, log)
+    with reader:
+        source = io.BufferedReader(_Cancellable(reader, cancel)) if cancel is not None else reader
+        unpack_tar(ware, source, staged, UNPACK_LOSSLESS, log, legacy=legacy)
+
+
+def _fill_git(
+    cache: WareCache,
+    ware: WareID,
+    staged: Path,
+    urls: Sequence[str],
+    base_dir: Path | None,
+    log: LogFn | None,
+    legacy: bool,
+    cancel: threading.Event | None,
+) -> None:
+    """rio's git transmat: the commit from the first repository that has it (objects cached per remote under
+    ``<root>/git/objs``), checked out with its submodules. A commit hash means the same in legacy formulas."""
+    fetch_git_tree(ware, urls, staged, UNPACK_LOSSLESS, cache.root, base_dir, log, cancel)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Packtype:
+    fill: _Fill
+    check: Callable[[WareID], object] | None = None
+    """Refuses IDs of this packtype that are no hash (a usage error) before anything is locked or fetched."""
+
+
+_PACKTYPES: dict[str, _Packtype] = {
+    "tar": _Packtype(_fill_tar),
+    "git": _Packtype(_fill_git, check_commit_ware),
+}
+"""How each packtype that can be cached is filled: adding one is adding a row."""
+
+SUPPORTED_PACKTYPES = tuple(_PACKTYPES)
 
 PRIVATE_MODE = 0o700
 """The mode of the cache root: entries hold setuid files and devices as the wares say, for root's eyes only."""
@@ -150,6 +210,9 @@ class WareCache:
                 f"cannot cache ware {_q(ware)}: packtype {_q(ware.packtype)} is not supported"
                 f" (supported: {', '.join(SUPPORTED_PACKTYPES)})"
             )
+        check = _PACKTYPES[ware.packtype].check
+        if check is not None:
+            check(ware)
         hash_file_name(ware, "a cache entry")
         return ware
 
@@ -372,19 +435,16 @@ class WareCache:
             except OSError as exc:
                 raise _cache_error(f"cannot make a staging dir under {tmp_root}", exc) from None
             staged = workdir / ware.hash
-            reader, _location = open_ware(ware, urls, base_dir, log)
-            with reader:
-                source = io.BufferedReader(_Cancellable(reader, cancel)) if cancel is not None else reader
-                try:
-                    unpack_tar(ware, source, staged, UNPACK_LOSSLESS, log, legacy=legacy)
-                except PlacementError as exc:
-                    if exc.errno not in FULL_ERRNOS:
-                        raise
-                    raise R2k8sError(
-                        _CACHE,
-                        f"the ware cache {self.root} is full: {exc.message}; free space on its filesystem or use"
-                        f" a larger cache (--cache, ${CACHE_ENV}, or the pod's cache volume)",
-                    ) from None
+            try:
+                _PACKTYPES[ware.packtype].fill(self, ware, staged, urls, base_dir, log, legacy, cancel)
+            except PlacementError as exc:
+                if exc.errno not in FULL_ERRNOS:
+                    raise
+                raise R2k8sError(
+                    _CACHE,
+                    f"the ware cache {self.root} is full: {exc.message}; free space on its filesystem or use"
+                    f" a larger cache (--cache, ${CACHE_ENV}, or the pod's cache volume)",
+                ) from None
             self._publish(staged, final, log)
 
     @staticmethod

@@ -7,6 +7,8 @@ is hashed from ``lstat`` and its files' bytes, as packing reads a tree
 (:func:`r2k8s.core.ware.tree.walk`, 1 MiB chunks: memory grows with the
 number of entries in a tree, never with file sizes), in the scheme its key
 uses: rio's tree hash under ``tar/``, repeatr v0.15's under ``tar-legacy/``.
+Entries of ``git`` wares are skipped: their ID is a commit hash, which the
+placed tree (rio's metadata, submodules inlined) cannot be hashed back to.
 One difference from ``pack``: sub-second mtimes are kept, because unpacking
 recorded them and the ID covers them (``pack`` truncates them, as rio does).
 
@@ -87,6 +89,12 @@ def tree_ware_id(root: Path, packtype: str = "tar", legacy: bool = False) -> War
 def _check(entry: CachedEntry) -> Verdict:
     if entry.stray is not None or entry.ware is None:
         return Verdict(entry, problem=entry.stray or "not an entry")
+    if entry.ware.packtype != "tar":
+        return Verdict(
+            entry,
+            skipped=f"a {entry.ware.packtype} ware's ID names its source (a commit), not a tree hash the disk can"
+            " reproduce",
+        )
     try:
         found = tree_ware_id(entry.path, entry.ware.packtype, entry.legacy)
     except _Unverifiable as why:
