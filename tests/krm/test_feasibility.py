@@ -93,6 +93,27 @@ def test_a_git_input_the_agent_would_refuse_is_an_error(package: Path, ware: str
     assert says in error["message"] and "'/src'" in error["message"]
 
 
+def test_mirrors_are_tried_for_tar_wares_but_never_for_a_git_input(package: Path) -> None:
+    """A mirror is a folder of wares by ID; as a git remote it would be refused (and then the pod would fail)."""
+    from r2k8s.core.agent.contract import SERVICE_SPEC_ENV
+    from r2k8s.core.agent.service_spec import ServiceSpec
+
+    remote = "https://git.example/src.git"
+    write(package, with_inputs({"/": BUSYBASH, "/src": GIT_COMMIT}, urls={"/": [], "/src": [remote]}))
+    config = {
+        "apiVersion": "fn.r2k8s.io/v1alpha1",
+        "kind": "R2k8sFunction",
+        "metadata": {"name": "r2k8s"},
+        "spec": {"warehouses": {"mirrors": ["ca+https://mirror.example/wares"]}},
+    }
+    outcome = run(resource_list([deployment()], config))
+    assert outcome.exit_code == 0, outcome.messages
+    fetch = yaml.safe_load(outcome.output)["items"][0]["spec"]["template"]["spec"]["initContainers"][0]
+    spec = ServiceSpec.from_json(next(e["value"] for e in fetch["env"] if e["name"] == SERVICE_SPEC_ENV))
+    assert spec.context.fetch_urls["/src"] == (remote,)
+    assert spec.context.fetch_urls["/"] == ("ca+https://mirror.example/wares",)
+
+
 def test_an_input_without_any_warehouse_is_an_error(package: Path) -> None:
     write(package, with_inputs({"/": BUSYBASH}, urls={}))
     outcome = run(resource_list([deployment()]))

@@ -105,6 +105,7 @@ def _cgi_head(stdout: BinaryIO) -> tuple[int, list[tuple[str, str]]]:
 class GitServer:
     root: Path
     protocol_v2: bool = True
+    host: str = "127.0.0.1"
     port: int = 0
     tamper: Callable[[bytes], bytes] | None = None
     stall: float = 0.0
