@@ -197,7 +197,7 @@ UNPACK = [
             ("empty-packtype", ":abc", codes(1, 5)),  # upstream splits at the first colon: packtype ""
             ("traversal-hash", "tar:../../outside/secret", codes(1, 5)),
             ("5000-char-hash", "tar:" + "A" * 5000, codes(1, 3, 5)),
-            ("unknown-packtype", "zip:abc", codes(1, 5)),
+            ("unknown-packtype", "rar:abc", codes(1, 5)),
             ("mount", "mount:ro:/etc", codes(1)),
             ("slash-hash", "tar:abc/def", codes(1, 5)),
         ]

@@ -44,10 +44,10 @@ def results_of(output: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("inputs", "says"),
     [
-        ({"/": BUSYBASH, "/data": "zip:8PLv1ZbTfyBtPmJFV3Z2GLZJwRXa3AhxoBs1fX6cj3TrYPygN3bu7pLYkMaU6vA1pF"}, "'zip'"),
+        ({"/": BUSYBASH, "/data": "rar:8PLv1ZbTfyBtPmJFV3Z2GLZJwRXa3AhxoBs1fX6cj3TrYPygN3bu7pLYkMaU6vA1pF"}, "'rar'"),
         ({"/": BUSYBASH, "/host": "mount:ro:/srv/data"}, "host mount"),
     ],
-    ids=["zip", "mount"],
+    ids=["unknown-packtype", "mount"],
 )
 def test_an_input_the_agent_cannot_place_is_an_error_naming_the_container_and_input(
     package: Path, inputs: dict[str, str], says: str
@@ -62,6 +62,17 @@ def test_an_input_the_agent_cannot_place_is_an_error_naming_the_container_and_in
     assert yaml.safe_load(outcome.output)["items"][0]["spec"]["template"]["spec"]["containers"][0]["image"] == (
         "./web.formula"
     ), "nothing is expanded when a container cannot run"
+
+
+def test_a_zip_input_is_placed_by_the_agent(package: Path) -> None:
+    """The agent's ware cache unpacks ``zip:`` wares as rio's zip transmat does."""
+    write(
+        package,
+        with_inputs({"/": BUSYBASH, "/data": "zip:8PLv1ZbTfyBtPmJFV3Z2GLZJwRXa3AhxoBs1fX6cj3TrYPygN3bu7pLYkMaU6vA1pF"}),
+    )
+    outcome = run(resource_list([deployment()]))
+    assert outcome.exit_code == 0, outcome.messages
+    assert results_of(outcome.output) == []
 
 
 def test_a_git_input_is_placed_by_the_agent(package: Path) -> None:

@@ -7,7 +7,7 @@ finding names the container and the field:
 
 errors (the pod could never run it):
 
-* an input whose packtype the agent does not unpack (``zip:`` today): it has ``tar`` and ``git``;
+* an input whose packtype the agent does not unpack (it has ``tar``, ``zip`` and ``git``);
 * a ``git:`` input that names no full commit hash, or a git remote the agent cannot fetch from
   (``ssh://``, ``git://``, a ``ca+`` warehouse URL): the fetch would refuse it;
 * a ``mount:`` input: a host bind mount of the machine running the formula, which a pod has no way to make;

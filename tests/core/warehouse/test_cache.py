@@ -102,7 +102,7 @@ def test_default_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert default_root() == tmp_path / "home" / ".cache" / "r2k8s" / "wares"
 
 
-@pytest.mark.parametrize("ware", ["zip:abcdefgh", "git:abcdef1234", "mount:ro:/etc", "tar:../../x", "tar:", "tar:.abc"])
+@pytest.mark.parametrize("ware", ["rar:abcdefgh", "git:abcdef1234", "mount:ro:/etc", "tar:../../x", "tar:", "tar:.abc"])
 def test_unsupported_or_unsafe_ware_ids_are_refused(cache: WareCache, ware: str) -> None:
     with pytest.raises(R2k8sError) as excinfo:
         cache.ensure(ware, ["ca+file:///nowhere"])
@@ -127,6 +127,41 @@ def test_first_ensure_fetches_second_uses_cache_http(cache: WareCache, served: L
     assert cache.ensure(ware, [served.ca_url()], log=lines.append) == path
     assert len(served.requests) == 1  # nothing fetched the second time
     assert lines == [f'info: cache already has ware "{ware}"']
+    assert_clean(cache)
+
+
+def test_a_zip_ware_streams_from_http_and_is_cached_verified(
+    cache: WareCache, served: LoopbackWarehouse, tmp_path: Path
+) -> None:
+    """An HTTP body cannot seek, and a zip's index is at its end: the cache spools it in its staging area."""
+    from r2k8s.core.ware.filters import PACK_LOSSLESS
+    from r2k8s.core.ware.pack import pack_tree
+
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "hello.txt").write_text("hello from zip\n")
+    (tree / "sub" / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (tree / "sub" / "run.sh").chmod(0o755)
+    (tree / "sub").chmod(0o750)
+    (tree / "sub" / "link").symlink_to("../hello.txt")
+    packed = io.BytesIO()
+    ware = pack_tree(tree, PACK_LOSSLESS, packed, packtype="zip")
+    assert ware.packtype == "zip"
+    ca_put(served.root, ware, packed.getvalue())
+    path = cache.ensure(ware, [served.ca_url()])
+    assert path == cache.root / "zip" / "fileset" / ware.hash[:3] / ware.hash[3:6] / ware.hash
+    assert (path / "hello.txt").read_text() == "hello from zip\n"
+    assert (path / "sub" / "run.sh").stat().st_mode & 0o777 == 0o755
+    assert (path / "sub").stat().st_mode & 0o777 == 0o750
+    assert os.readlink(path / "sub" / "link") == "../hello.txt"
+    assert_clean(cache)
+
+    wrong = WareID("zip", ware.hash[:-1] + ("A" if ware.hash[-1] != "A" else "B"))
+    ca_put(served.root, wrong, packed.getvalue())
+    with pytest.raises(R2k8sError) as excinfo:
+        cache.ensure(wrong, [served.ca_url()])
+    assert excinfo.value.category is Category.HASH_MISMATCH
+    assert not cache.has(wrong)
     assert_clean(cache)
 
 
@@ -325,7 +360,7 @@ def test_ensure_all_reports_the_first_failure_by_path(cache: WareCache, tmp_path
 
 def test_ensure_all_refuses_unsupported_inputs_up_front(cache: WareCache) -> None:
     with pytest.raises(R2k8sError) as excinfo:
-        cache.ensure_all({"/in": ("zip:abcdefgh", ["ca+file:///nowhere"])})
+        cache.ensure_all({"/in": ("rar:abcdefgh", ["ca+file:///nowhere"])})
     assert excinfo.value.category is Category.USAGE and '"/in"' in excinfo.value.message
 
 

@@ -1,9 +1,9 @@
-"""Unpack a tar ware into a directory, safely and all-or-nothing.
+"""Unpack a tar or zip ware into a directory, safely and all-or-nothing.
 
 Entries are placed into a fresh staging directory beside the target; only
-when the whole stream has been read and its prefilter hash equals the
+when the whole ware has been read and its prefilter hash equals the
 requested ware ID is the staging directory renamed onto the target. On any
-error (hash mismatch, corrupt tar, filter rejection, I/O) the staging
+error (hash mismatch, corrupt archive, filter rejection, I/O) the staging
 directory is removed and the target is exactly as it was.
 
 Nothing is ever written outside the staging directory: names are cleaned and
@@ -26,7 +26,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from r2k8s.core.aliases import LogFn
 from r2k8s.core.errors import Category, R2k8sError, ware_corrupt
@@ -34,12 +34,20 @@ from r2k8s.core.scratch import remove_tree
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.filters import Filters
 from r2k8s.core.ware.fsmeta import DEFAULT_TIME, Metadata
-from r2k8s.core.ware.ingest import ingest_tar
+from r2k8s.core.ware.ingest import IngestResult, ingest_tar, ingest_zip
 from r2k8s.core.ware.tar.compression import ByteSource
 from r2k8s.core.ware.tree import DirectoryCursor
 from r2k8s.core.ware.wareid import WareID
 
-__all__ = ["FULL_ERRNOS", "DirectoryPlacer", "PlacementError", "place_staged", "unpack_tar"]
+__all__ = [
+    "FULL_ERRNOS",
+    "DirectoryPlacer",
+    "PlacementError",
+    "place_staged",
+    "unpack_tar",
+    "unpack_ware",
+    "unpack_zip",
+]
 
 
 _KIND_WORDS = {fsmeta.SYMLINK: "a symlink", fsmeta.FILE: "a file"}
@@ -117,6 +125,11 @@ class DirectoryPlacer:
 
     def place(self, meta: Metadata, content: Iterator[memoryview] | None) -> None:
         name = meta.name
+        if "\0" in name or "\0" in meta.linkname:
+            # A zip name (or symlink target) may hold a NUL, which no filesystem can; rio's placement fails too.
+            raise R2k8sError(
+                Category.INOPERABLE_PATH, f"cannot unpack {name!r}: its name or link target contains a NUL byte"
+            )
         existing = self._kinds.get(name)
         if existing is not None:
             if existing == fsmeta.DIR and meta.type == fsmeta.DIR:
@@ -310,18 +323,61 @@ def unpack_tar(
     hardlinks (to files placed earlier by the same unpack).
     """
     if ware_id.packtype != "tar":
-        raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id}: only tar wares are supported")
+        raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id} as a tar ware")
+    return place_staged(
+        target, lambda placer: _verified(ware_id, ingest_tar(stream, filters, placer, log, legacy=legacy)), log
+    )
 
-    def fill(placer: DirectoryPlacer) -> WareID:
-        result = ingest_tar(stream, filters, placer, log, legacy=legacy)
-        if result.prefilter_id != ware_id:
-            raise R2k8sError(
-                Category.HASH_MISMATCH,
-                f"hash mismatch: expected {ware_id}, the data hashes to {result.prefilter_id}",
-            )
-        return result.filtered_id
 
-    return place_staged(target, fill, log)
+def unpack_zip(
+    ware_id: WareID,
+    source: BinaryIO,
+    target: Path,
+    filters: Filters,
+    log: Callable[[str], None] | None = None,
+) -> WareID:
+    """Unpack the zip ware read from ``source`` onto ``target``; return the filtered ware ID.
+
+    As :func:`unpack_tar`, all-or-nothing and verified against ``ware_id``.
+    A ``source`` that cannot seek (an HTTP body) is first spooled to an
+    anonymous temporary file beside the staging directory, on the target's
+    filesystem, and is gone when the unpack ends.
+    """
+    if ware_id.packtype != "zip":
+        raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id} as a zip ware")
+    spool_dir = Path(os.path.abspath(target)).parent
+    return place_staged(
+        target, lambda placer: _verified(ware_id, ingest_zip(source, filters, placer, log, spool_dir=spool_dir)), log
+    )
+
+
+def unpack_ware(
+    ware_id: WareID,
+    source: BinaryIO,
+    target: Path,
+    filters: Filters,
+    log: Callable[[str], None] | None = None,
+    *,
+    legacy: bool = False,
+) -> WareID:
+    """:func:`unpack_tar` or :func:`unpack_zip`, as ``ware_id``'s packtype says (``legacy`` is for tar only)."""
+    if ware_id.packtype == "zip":
+        if legacy:
+            raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id}: legacy hashes exist only for tar wares")
+        return unpack_zip(ware_id, source, target, filters, log)
+    if ware_id.packtype == "tar":
+        return unpack_tar(ware_id, source, target, filters, log, legacy=legacy)
+    raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id} from a stream: only tar and zip wares are")
+
+
+def _verified(ware_id: WareID, result: IngestResult) -> WareID:
+    """The filtered ID of what was placed, once the ware's own hash proved to be ``ware_id``."""
+    if result.prefilter_id != ware_id:
+        raise R2k8sError(
+            Category.HASH_MISMATCH,
+            f"hash mismatch: expected {ware_id}, the data hashes to {result.prefilter_id}",
+        )
+    return result.filtered_id
 
 
 def _discard(staging: Path, log: Callable[[str], None] | None) -> None:

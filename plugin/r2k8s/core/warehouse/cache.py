@@ -11,7 +11,7 @@ Guarantees:
 
 * **All or nothing.** A ware is unpacked (with the lossless unpack filters,
   as repeatr unpacks inputs into its cache) into a private directory under
-  ``<root>/.tmp/`` -- :func:`unpack_tar` itself verifies the hash there -- and
+  ``<root>/.tmp/`` -- :func:`unpack_ware` itself verifies the hash there -- and
   only a complete, verified tree is renamed to its final path. A failed fetch,
   a corrupt tar or a hash mismatch leaves no entry, no shard directory created
   for it and no staging directory behind. So an entry that exists is complete,
@@ -41,9 +41,9 @@ Guarantees:
   filling an entry is ``rio-cache-problem`` naming the cache and saying it is
   full: the user's fix is the cache's filesystem, not a path they chose.
 
-The ``tar`` and ``git`` packtypes can be cached (:data:`SUPPORTED_PACKTYPES`;
-each is filled as its row of ``_PACKTYPES`` says: ``tar`` streams a file and
-:func:`unpack_tar` verifies it, ``git`` is
+The ``tar``, ``zip`` and ``git`` packtypes can be cached (:data:`SUPPORTED_PACKTYPES`;
+each is filled as its row of ``_PACKTYPES`` says: ``tar`` and ``zip`` stream a file and
+:func:`unpack_ware` verifies it, ``git`` is
 :func:`~r2k8s.core.warehouse.git.wares.fetch_git_tree`, which keeps each
 remote's git objects under ``<root>/git/objs`` as rio does and refuses any
 ``git:`` ID but a full commit hash); ``mount:`` "wares" are host bind
@@ -75,7 +75,7 @@ from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.scratch import scratch_dir, sweep_stale
 from r2k8s.core.ware.filters import UNPACK_LOSSLESS
-from r2k8s.core.ware.unpack import FULL_ERRNOS, PlacementError, unpack_tar
+from r2k8s.core.ware.unpack import FULL_ERRNOS, PlacementError, unpack_ware
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.fetch import open_ware
 from r2k8s.core.warehouse.git.remotes import check_commit_ware
@@ -94,7 +94,7 @@ _Fill = Callable[
 legacy, cancel)``. The caller made the staging directory and publishes or removes what was placed."""
 
 
-def _fill_tar(
+def _fill_archive(
     cache: WareCache,
     ware: WareID,
     staged: Path,
@@ -104,11 +104,12 @@ def _fill_tar(
     legacy: bool,
     cancel: threading.Event | None,
 ) -> None:
-    """rio's tar transmat: stream from the first warehouse that has the file; :func:`unpack_tar` verifies."""
+    """rio's tar and zip transmats: stream from the first warehouse that has the file; :func:`unpack_ware`
+    verifies (a zip, whose index is at its end, is spooled to a file in the staging area first)."""
     reader, _location = open_ware(ware, urls, base_dir, log)
     with reader:
         source = io.BufferedReader(_Cancellable(reader, cancel)) if cancel is not None else reader
-        unpack_tar(ware, source, staged, UNPACK_LOSSLESS, log, legacy=legacy)
+        unpack_ware(ware, source, staged, UNPACK_LOSSLESS, log, legacy=legacy)
 
 
 def _fill_git(
@@ -134,7 +135,8 @@ class _Packtype:
 
 
 _PACKTYPES: dict[str, _Packtype] = {
-    "tar": _Packtype(_fill_tar),
+    "tar": _Packtype(_fill_archive),
+    "zip": _Packtype(_fill_archive),
     "git": _Packtype(_fill_git, check_commit_ware),
 }
 """How each packtype that can be cached is filled: adding one is adding a row."""
@@ -391,7 +393,7 @@ class WareCache:
 
         Logs ``info: cache already has ware "tar:…"`` when nothing is fetched;
         otherwise :func:`open_ware` logs which warehouse the read was opened from.
-        Fetch errors are :func:`open_ware`'s and :func:`unpack_tar`'s (e.g.
+        Fetch errors are :func:`open_ware`'s and :func:`unpack_ware`'s (e.g.
         ``rio-ware-not-found``, ``rio-hash-mismatch``); in every failure case the
         cache is left as it was. ``legacy`` verifies with repeatr v0.15's tree
         hash (legacy formulas name their inputs by it). Setting ``cancel`` stops
