@@ -8,6 +8,11 @@ ones. ``file://`` and ``ca+file://`` warehouses live on the client's machine
   its URLs in rio's order exactly as a local run would (same messages, same
   exit codes for a missing warehouse or ware), and its bytes are streamed to
   the pod, which verifies them against the ware ID like any fetch;
+* a ``git:`` input with a ``file://`` repository among its URLs is checked out
+  **here**, into this machine's ware cache as a local run does (every object
+  verified by git's hashes, submodules included, whatever their URLs), and
+  the pod gets that tree as a tar (a repository is not one file to stream),
+  verified there against the tar's ID, which the run spec carries;
 * an output whose save URL is a file URL is packed in the pod, streamed back
   and saved **here** (atomically, :func:`r2k8s.core.warehouse.save.begin_save`);
   its warehouse is checked to exist before the run starts. ``http`` save URLs
@@ -20,6 +25,7 @@ cannot mount the client's files, so they are refused with a clear error.
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -44,9 +50,36 @@ class StreamedWare:
     ware: WareID
     paths: list[str]
     urls: list[str]
+    tree: tuple[WareID, BinaryIO] | None = None
+    """For a ``git:`` ware: the ``tar:`` ID of its checkout and that tar, spooled (sent instead of the ware)."""
 
     def open(self, base_dir: Path, log: LogFn) -> tuple[BinaryIO, str]:
+        if self.tree is not None:
+            return self.tree[1], f"this machine's checkout of {self.ware}"
         return open_ware(self.ware, self.urls, base_dir, log)
+
+    def close(self) -> None:
+        """Drop the spooled checkout of a plan that will not run."""
+        if self.tree is not None:
+            self.tree[1].close()
+
+
+def _checkout_for_pod(ware: WareID, urls: list[str], base_dir: Path, log: LogFn | None) -> tuple[WareID, BinaryIO]:
+    """Check ``ware`` out into this machine's ware cache, as ``run --local`` would, and pack that tree losslessly
+    into an anonymous spool: its ``tar:`` ID and the spool, rewound."""
+    from r2k8s.core.ware.filters import PACK_LOSSLESS
+    from r2k8s.core.ware.pack import pack_tree
+    from r2k8s.core.warehouse.cache import WareCache
+
+    entry = WareCache().ensure(ware, urls, base_dir, log)
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - it outlives this call: the conversation sends and closes it
+    try:
+        tree = pack_tree(entry, PACK_LOSSLESS, spool, compression="gzip")
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return tree, spool
 
 
 @dataclasses.dataclass
@@ -92,6 +125,18 @@ def plan_run(
             entry.urls.extend(url for url in urls if url not in entry.urls)
         elif urls:
             pod_fetch[path] = tuple(urls)
+    try:
+        for entry in sorted(streamed.values(), key=lambda entry: entry.paths[0]):
+            if entry.ware.packtype == "git":
+                users = ", ".join(_q(p) for p in entry.paths)
+                try:
+                    entry.tree = _checkout_for_pod(entry.ware, entry.urls, base_dir, log)
+                except R2k8sError as exc:
+                    raise R2k8sError(exc.category, f"input {users} ({entry.ware}): {exc.message}") from None
+    except BaseException:
+        for entry in streamed.values():
+            entry.close()
+        raise
     pod_save: dict[str, str] = {}
     saves: dict[str, str] = {}
     for path, url in sorted(context.save_urls.items()):
@@ -109,6 +154,7 @@ def plan_run(
         formula_id=loaded.formula_id,
         legacy_inputs=tuple(sorted(loaded.legacy_inputs)),
         streamed={key: tuple(entry.paths) for key, entry in streamed.items()},
+        trees={key: str(entry.tree[0]) for key, entry in streamed.items() if entry.tree is not None},
         returned=tuple(sorted(saves)),
         heartbeat_timeout=heartbeat_timeout,
         first_contact_timeout=first_contact_timeout,

@@ -245,3 +245,64 @@ def test_a_spec_from_another_version_is_refused_in_the_termination_message(env: 
     process = start_agent(env.pod, '{"version": 2}')
     assert process.wait(timeout=30) == 1
     assert "protocol version 2" in json.loads(env.pod.termination_message())["error"]["message"]
+
+
+def _git_source(tmp_path: Path) -> tuple[Path, str]:
+    from git_http import commit, make_repo
+
+    repo = make_repo(tmp_path / "repos" / "src")
+    (repo / "tool").write_text("#!/bin/sh\necho tool\n")
+    (repo / "tool").chmod(0o755)
+    return repo, commit(repo, {"hello.txt": "hello from git\n", "deep/er/file": "deep\n", "link": "symlink:hello.txt"})
+
+
+def test_a_git_input_from_a_repository_only_the_client_reaches_is_its_checkout_in_the_pod(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client checks the commit out (its own ware cache, git's hashes), streams the tree as a tar whose ID
+    the spec carries, and the pod places exactly what a fetch would: the output equals a local run's."""
+    from formula_runs import run_local
+
+    monkeypatch.setenv("R2K8S_CACHE", str(tmp_path / "client-cache"))
+    repo, head = _git_source(tmp_path)
+    formula = env.formula(
+        "cat /src/hello.txt; ls -ln /src/tool | awk '{print $1, $3, $4}'; mkdir -p /task/out; cp -R /src/. /task/out/",
+        inputs={"/": rootfs_ware_id(), "/src": f"git:{head}"},
+        fetch={"/": ["file://./rootfs.tgz"], "/src": [f"file://{repo}"]},
+        outputs={"/task/out": {"packtype": "tar"}},
+    )
+    plan = env.plan(formula)
+    assert plan.spec.trees[f"git:{head}"].startswith("tar:")
+    assert plan.spec.streamed[f"git:{head}"] == ("/src",) and "/src" not in plan.spec.context.fetch_urls
+    monitor = Lines()
+    record, code, _ = env.run(plan, monitor)
+    assert isinstance(record, RunRecord), record
+    assert code == 0 and record.exit_code == 0
+    assert monitor.outputs == [b"hello from git", b"-rwxr-xr-x 1000 1000"]
+    local = run_local(formula, cache=tmp_path / "local-cache", jobs=tmp_path / "jobs")
+    assert record.results == local.record.results
+
+
+def test_a_checkout_damaged_on_its_way_to_the_pod_is_refused_there(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    monkeypatch.setenv("R2K8S_CACHE", str(tmp_path / "client-cache"))
+    repo, head = _git_source(tmp_path)
+    formula = env.formula(
+        "true",
+        inputs={"/": rootfs_ware_id(), "/src": f"git:{head}"},
+        fetch={"/": ["file://./rootfs.tgz"], "/src": [f"file://{repo}"]},
+    )
+    plan = env.plan(formula)
+    entry = plan.streamed[f"git:{head}"]
+    assert entry.tree is not None
+    entry.tree[1].close()
+    entry.tree = (entry.tree[0], io.BytesIO(make_tar([D("."), F("hello.txt", b"forged\n")], compression="gzip")))
+    error, code, _ = env.run(plan)
+    assert isinstance(error, R2k8sError)
+    assert error.category.wire_name == "rio-hash-mismatch" and code == 7
+    from r2k8s.core.warehouse.cache import WareCache
+
+    assert not WareCache(env.pod.work / "cache").has(f"git:{head}"), "nothing unverified is cached"

@@ -339,13 +339,16 @@ class BuildAgent:
 
     def _run_job(self) -> tuple[dict[str, Any], int]:
         from r2k8s.core.run.job import Job, JobOptions
+        from r2k8s.core.ware.wareid import WareID
         from r2k8s.core.warehouse.cache import WareCache
 
         monitor = FramedMonitor(self.writer, internal=(f"file://{self.link.incoming}/", f"file://{self.outbox}/"))
         files = self.link.wait_streamed()
-        options = JobOptions(
-            executor="chroot", placer="copy", cache=WareCache(self.work / "cache"), jobs_dir=self.work / "jobs"
-        )
+        cache = WareCache(self.work / "cache")
+        for ware, tree in sorted(self.spec.trees.items()):
+            with open(files[ware], "rb") as checkout:  # the client's checkout of a repository only it reaches
+                cache.adopt_tree(ware, WareID.parse(tree), checkout, monitor.log)
+        options = JobOptions(executor="chroot", placer="copy", cache=cache, jobs_dir=self.work / "jobs")
         if self.stop_grace is not None:
             options.stop_grace = self.stop_grace
         self.job = Job(

@@ -12,6 +12,10 @@ round-trip exactly (a test checks the formula ID survives). Alongside it:
   can reach, and http save URLs, which it refuses exactly as a local run does);
 * ``streamed``: wares the client streams in over stdin, by ware ID, with the
   input paths that use each (their warehouses are on the client's machine);
+* ``trees``: those of them the client streams as their placed tree, a tar,
+  with that tar's ID (``git:`` commits from repositories only the client
+  reaches: it checks them out, verified by git's hashes, and the pod verifies
+  the tar);
 * ``returned``: output paths whose packed wares go back to the client, which
   saves them to their (client-local) save URLs;
 * the heartbeat limits of the dead-man switch.
@@ -43,6 +47,8 @@ def _spec_error(message: str) -> R2k8sError:
 class RunSpec(FormulaSpec):
     streamed: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     """Ware ID string -> the input paths it fills; the client sends each ware once."""
+    trees: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Streamed ware ID string -> the ``tar:`` ID of the placed tree the client sends for it instead of the ware."""
     returned: tuple[str, ...] = ()
     heartbeat_timeout: float = 20.0
     first_contact_timeout: float = 120.0
@@ -56,6 +62,7 @@ class RunSpec(FormulaSpec):
                 "formulaID": self.formula_id,
                 "legacyInputs": list(self.legacy_inputs),
                 "streamed": {ware: list(paths) for ware, paths in sorted(self.streamed.items())},
+                "trees": dict(sorted(self.trees.items())),
                 "returned": list(self.returned),
                 "heartbeatTimeout": self.heartbeat_timeout,
                 "firstContactTimeout": self.first_contact_timeout,
@@ -76,6 +83,7 @@ class RunSpec(FormulaSpec):
             streamed={
                 str(ware): tuple(str(p) for p in paths) for ware, paths in dict(doc.get("streamed") or {}).items()
             },
+            trees={str(ware): str(tree) for ware, tree in dict(doc.get("trees") or {}).items()},
             returned=tuple(str(p) for p in doc.get("returned") or ()),
             heartbeat_timeout=float(doc.get("heartbeatTimeout", 20.0)),
             first_contact_timeout=float(doc.get("firstContactTimeout", 120.0)),

@@ -75,7 +75,7 @@ from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.scratch import scratch_dir, sweep_stale
 from r2k8s.core.ware.filters import UNPACK_LOSSLESS
-from r2k8s.core.ware.unpack import FULL_ERRNOS, PlacementError, unpack_ware
+from r2k8s.core.ware.unpack import FULL_ERRNOS, PlacementError, unpack_tar, unpack_ware
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.fetch import open_ware
 from r2k8s.core.warehouse.git.remotes import check_commit_ware
@@ -410,19 +410,32 @@ class WareCache:
             if self.has(ware, legacy):  # filled while we waited for the lock
                 emit(f"info: cache already has ware {_q(ware)}")
                 return final
-            self._fill(ware, final, urls, base_dir, log, legacy, cancel)
+            row = _PACKTYPES[ware.packtype]
+            self._fill(
+                ware, final, log, lambda staged: row.fill(self, ware, staged, urls, base_dir, log, legacy, cancel)
+            )
         return final
 
-    def _fill(
-        self,
-        ware: WareID,
-        final: Path,
-        urls: Sequence[str],
-        base_dir: Path | None,
-        log: LogFn | None,
-        legacy: bool,
-        cancel: threading.Event | None,
-    ) -> None:
+    def adopt_tree(self, ware_id: WareID | str, tree: WareID, stream: BinaryIO, log: LogFn | None = None) -> Path:
+        """Fill the entry for ``ware_id`` from a tar of its placed tree, verified against ``tree`` (``tar:…``).
+
+        For a ware this machine cannot fetch but is handed whole: a build pod gets
+        the client's checkout of a ``git:`` commit whose repository only the client
+        can reach. The client verified the commit by git's object hashes and packed
+        its cache entry losslessly; ``tree`` is that tar's ID, so what arrives is
+        verified here as any tar ware is, and the entry is exactly the one a fetch
+        would have made. All or nothing, under the entry's lock, as :meth:`ensure`.
+        """
+        ware = self._checked(ware_id)
+        self.make_private(log)
+        final = self.path_for(ware)
+        with self._locked(ware, False):
+            if not self.has(ware):
+                self._fill(ware, final, log, lambda staged: unpack_tar(tree, stream, staged, UNPACK_LOSSLESS, log))
+        return final
+
+    def _fill(self, ware: WareID, final: Path, log: LogFn | None, fill: Callable[[Path], object]) -> None:
+        """Run ``fill`` on a staging path in a fresh scratch directory; publish what it placed there as ``final``."""
         tmp_root = self.root / ".tmp"
         if not self._swept:
             self._swept = True
@@ -438,7 +451,7 @@ class WareCache:
                 raise _cache_error(f"cannot make a staging dir under {tmp_root}", exc) from None
             staged = workdir / ware.hash
             try:
-                _PACKTYPES[ware.packtype].fill(self, ware, staged, urls, base_dir, log, legacy, cancel)
+                fill(staged)
             except PlacementError as exc:
                 if exc.errno not in FULL_ERRNOS:
                     raise
