@@ -224,3 +224,72 @@ def test_sigkill_leaves_no_job_or_pod_after_the_bound(env: Env) -> None:
     process.kill()
     process.wait()
     env.wait_gone(job, HEARTBEAT_TIMEOUT + STOP_MARGIN + TTL + SLACK)
+
+
+@pytest.mark.parametrize("git_from", ["pod", "client"])
+def test_tar_git_and_zip_inputs_match_the_local_run(env: Env, tmp_path: Path, git_from: str) -> None:
+    """``pod``: the pod fetches the commit from a real ``git http-backend`` and the zip (a file here) is streamed to
+    it; ``client``: the repository is a ``file://`` one, so this machine checks the commit out and streams the
+    tree, and the pod fetches the zip from an HTTP warehouse."""
+    from git_http import commit, make_repo, serve_git
+    from loopback_http import serve
+    from service_cluster import cluster_settings
+
+    from r2k8s.core.ware.filters import PACK, PACK_LOSSLESS, Filters
+    from r2k8s.core.ware.pack import pack_tree
+
+    host = cluster_settings()[1]
+    repos = tmp_path / "repos"
+    source = make_repo(repos / "src")
+    (source / "tool").write_text("#!/bin/sh\necho tool\n")
+    (source / "tool").chmod(0o755)
+    head = commit(source, {"hello.txt": "hello from git\n", "deep/er/file": "deep\n", "link": "symlink:hello.txt"})
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "greeting").write_text("hello from a zip\n")
+    with (env.dir / "data.zip").open("wb") as out:
+        zipped = pack_tree(
+            data, Filters.parse(PACK, "uid=4000,gid=4000").with_defaults(PACK_LOSSLESS), out, packtype="zip"
+        )
+    served = tmp_path / "served"
+    target = served / zipped.hash[:3] / zipped.hash[3:6] / zipped.hash
+    target.parent.mkdir(parents=True)
+    target.write_bytes((env.dir / "data.zip").read_bytes())
+    with serve_git(repos, host=host) as git_server, serve(served, host=host) as warehouse:
+        fetch = {"/": ["file://./rootfs.tgz"]}
+        if git_from == "pod":
+            fetch |= {"/src": [git_server.url("src")], "/data": ["file://./data.zip"]}
+        else:
+            fetch |= {"/src": [f"file://{source}"], "/data": [warehouse.ca_url()]}
+        formula = env.formula(
+            "cat /src/hello.txt /src/deep/er/file /data/greeting;"
+            " ls -ln /src/tool /data/greeting | awk '{print $1, $3, $4}';"
+            " readlink /src/link; mkdir -p /task/out; cp -R /src/. /task/out/",
+            inputs={"/": rootfs_ware_id(), "/src": f"git:{head}", "/data": str(zipped)},
+            fetch=fetch,
+            outputs={"/task/out": {"packtype": "tar"}},
+        )
+        remote, local = env.run(formula), env.run_local(formula)
+        fetched_git, fetched_zip = list(git_server.requests), list(warehouse.requests)
+    assert remote.code == 0, remote.stderr
+    assert (remote.record.formula_id, remote.record.exit_code, remote.record.results) == (
+        local.record.formula_id,
+        local.record.exit_code,
+        local.record.results,
+    )
+    assert (
+        remote.output_lines()
+        == local.output_lines()
+        == [
+            "hello from git",
+            "deep",
+            "hello from a zip",
+            "-rwxr-xr-x 1000 1000",
+            "-rw-r--r-- 4000 4000",
+            "hello.txt",
+        ]
+    )
+    if git_from == "pod":
+        assert fetched_git.count(("POST", "/src/git-upload-pack")) == 2, "the pod and the local run each fetched it"
+    else:
+        assert not fetched_git and len(fetched_zip) == 2, "the pod and the local run each fetched the zip"

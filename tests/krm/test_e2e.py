@@ -13,7 +13,6 @@ import json
 import shutil
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from krm_inputs import BUSYBASH, HELM_CHART, copy_web_example
 from loopback_http import LoopbackWarehouse
 from orchestrators import kustomize_exec_build
 from repo import needs_shared
-from service_cluster import BUSYBASH_TGZ, cluster_function_config
+from service_cluster import BUSYBASH_TGZ, cluster_function_config, http_get, pod_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_shared]
 
@@ -34,18 +33,6 @@ def function_config(warehouse: LoopbackWarehouse) -> dict[str, Any]:
     config = cluster_function_config({"mirrors": [warehouse.ca_url()]})
     config["metadata"]["annotations"] = {"config.kubernetes.io/function": "exec:\n  path: r2k8s\n"}
     return config
-
-
-def pod_of(kubectl: Any, namespace: str, selector: str) -> dict[str, Any]:
-    pods = json.loads(kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json").stdout)["items"]
-    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-    assert live, f"no pod for {selector}"
-    return sorted(live, key=lambda p: p["metadata"]["creationTimestamp"])[-1]
-
-
-def http_get(pod: dict[str, Any], port: int = 8080) -> str:
-    with urllib.request.urlopen(f"http://{pod['status']['podIP']}:{port}/", timeout=10) as response:
-        return response.read().decode()
 
 
 def test_the_kustomize_example_serves_http_from_its_formula(

@@ -1,8 +1,10 @@
-"""What the service path's tests on the real test cluster share: the agent image and the host address."""
+"""What the service path's tests on the real test cluster share: the agent image, the host address, the pods."""
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 from typing import Any
 
 from repo import FIXTURES
@@ -26,3 +28,17 @@ def cluster_function_config(warehouses: dict[str, Any] | None = None) -> dict[st
     if warehouses is not None:
         spec["warehouses"] = warehouses
     return {"apiVersion": "fn.r2k8s.io/v1alpha1", "kind": "R2k8sFunction", "metadata": {"name": "r2k8s"}, "spec": spec}
+
+
+def pod_of(kubectl: Any, namespace: str, selector: str) -> dict[str, Any]:
+    """The newest live pod matching ``selector``."""
+    pods = json.loads(kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json").stdout)["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert live, f"no pod for {selector}"
+    return sorted(live, key=lambda p: p["metadata"]["creationTimestamp"])[-1]
+
+
+def http_get(pod: dict[str, Any], port: int = 8080) -> str:
+    """What the pod serves over HTTP at ``/``, reached by its pod IP from the host."""
+    with urllib.request.urlopen(f"http://{pod['status']['podIP']}:{port}/", timeout=10) as response:
+        return response.read().decode()
