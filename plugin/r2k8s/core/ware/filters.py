@@ -31,6 +31,7 @@ __all__ = [
     "FilterValueError",
     "Filters",
     "canonical_value",
+    "id_value",
     "named",
 ]
 
@@ -67,19 +68,39 @@ def _allowed(mode: str, key: str) -> str:
     }[key]
 
 
+_CONTEXT = -5  # ff_context: unpack "mine" (uid/gid) and "now" (mtime)
+_ID_MASK = 0xFFFFFFFF  # rio stores uid/gid as uint32: ``fmeta.Uid = uint32(setTo)``
+
+
 def _number(mode: str, key: str, value: int, raw: str, prefix: str, serialised: bool) -> str | None:
     # The parsed value shares its int with go-timeless-api's sentinels: -1 is
-    # "unspecified" and -2 "keep". string_uid / string_mtime panic on any other
-    # negative number, so a formula (which repeatr re-serialises to hash it) cannot
-    # hold one; rio's CLI applies a negative mtime without serialising it.
+    # "unspecified", -2 "keep"/"follow" and, in unpack filters, -5 "mine" (uid/gid)
+    # or "now" (mtime). Any other number is applied as it is: rio's
+    # ApplyPackFilter / ApplyUnpackFilter set ``uint32(setTo)`` for uid/gid (so
+    # 2**32 is 0 and -3 is 2**32-3) and ``time.Unix(setTo, 0)`` for mtime.
+    # string_uid / string_mtime panic on the other negatives, so a formula (which
+    # repeatr re-serialises to hash it) cannot hold one; rio's CLI never
+    # serialises its --filters and applies them.
     if value == _UNSPECIFIED:
         return None
     if value == _KEEP:
         return _keep_word(mode)
-    if value < 0 and (serialised or key != "mtime"):
-        why = "repeatr would panic serialising it" if serialised else f"a negative {key} is meaningless"
-        raise FilterValueError(key, f"invalid filter value {raw!r}: {key} is negative; {why}")
+    if value == _CONTEXT and mode == UNPACK:
+        if key == "mtime":
+            raise FilterValueError(
+                key, f"invalid filter value {raw!r}: rio reads it as mtime=now, which it cannot apply"
+            )
+        return "mine"
+    if value < 0 and serialised:
+        raise FilterValueError(
+            key, f"invalid filter value {raw!r}: {key} is negative; repeatr would panic serialising it"
+        )
     return f"{prefix}{value}"
+
+
+def id_value(value: str) -> int:
+    """A canonical numeric uid/gid filter value as rio applies it: wrapped to 32 bits."""
+    return int(value) & _ID_MASK
 
 
 def canonical_value(mode: str, key: str, raw: str, serialised: bool = False) -> str | None:
@@ -228,9 +249,9 @@ class Filters:
         keep = _keep_word(self.mode)
         uid, gid, mtime, mtime_ns = meta.uid, meta.gid, meta.mtime, meta.mtime_ns
         if self.uid not in (None, keep):
-            uid = os.getuid() if self.uid == "mine" else int(self.uid)
+            uid = os.getuid() if self.uid == "mine" else id_value(self.uid)
         if self.gid not in (None, keep):
-            gid = os.getgid() if self.gid == "mine" else int(self.gid)
+            gid = os.getgid() if self.gid == "mine" else id_value(self.gid)
         if self.mtime not in (None, keep):
             mtime, mtime_ns = _mtime_value(self.mtime)
         return uid, gid, mtime, mtime_ns
