@@ -27,7 +27,7 @@ def test_named_sets_match_rio() -> None:
 
 
 def test_named_set_with_overrides_and_defaulting() -> None:
-    parsed = flt.Filters.parse(flt.PACK, "Conservative, uid=0")
+    parsed = flt.Filters.parse(flt.PACK, "Conservative,uid=0")
     assert parsed.uid == "0" and parsed.setid == "reject"
     partial = flt.Filters.from_mapping(flt.PACK, {"gid": "keep", "mtime": "keep"})
     assert str(partial.with_defaults(flt.FLATTEN)) == "uid=1000,gid=keep,mtime=keep,sticky=keep,setid=keep,dev=keep"
@@ -42,7 +42,8 @@ def test_named_set_with_overrides_and_defaulting() -> None:
         (flt.PACK, "colour=blue", "unknown filter 'colour'"),
         (flt.PACK, "mtime=yesterday", "RFC 3339"),
         (flt.PACK, "sticky=reject", "keep or ignore"),
-        (flt.UNPACK, "bogus", "unknown unpack filter set"),
+        (flt.UNPACK, "bogus", "comma-separated list of k=v pairs"),
+        (flt.UNPACK, "flatten", "unknown unpack filter set"),
         (flt.PACK, "uid=1,uid=2", "given twice"),
     ],
 )

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tarbuild import D, F, make_tar
 
+from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.formula.ids import formula_cbor, formula_id
 from r2k8s.core.formula.lenient_json import loads
 from r2k8s.core.formula.parse import parse_formula_document
@@ -75,3 +76,51 @@ def test_a_formula_hashes_the_filter_string_canonicalised_but_not_wrapped() -> N
     parsed = {uid: parse_formula_document(loads(text % uid).value)[0] for uid in ("04294967296", "4294967296", "0")}
     assert b"\x63uid\x6a4294967296" in formula_cbor(parsed["04294967296"])
     assert formula_id(parsed["04294967296"]) == formula_id(parsed["4294967296"]) != formula_id(parsed["0"])
+
+
+# -- item 3: filter strings as strict as go-timeless-api ParseFileset{Pack,Unpack}Filter ----------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "uid=0,",  # trailing comma: an empty item has no '='
+        ",uid=0",
+        "uid=0,,gid=0",
+        " ",
+        ",",
+        "uid =0",  # the key is "uid " after TrimSpace of the whole item only
+        "uid= 0",  # strconv.Atoi(" 0") fails
+        "mtime= @5",
+        "uid=0, gid =0",
+        "uid",
+        "=0",
+        "uid=0,lossless",  # r2k8s's named set may only come first
+    ],
+)
+@pytest.mark.parametrize("mode", [flt.PACK, flt.UNPACK])
+def test_loose_filter_strings_are_refused_as_rio_does(mode: str, text: str) -> None:
+    with pytest.raises(Exception, match=r"--filters") as err:
+        flt.Filters.parse(mode, text)
+    assert isinstance(err.value, R2k8sError) and err.value.category is Category.USAGE
+
+
+@pytest.mark.parametrize(
+    ("text", "same_as"),
+    [
+        ("", ""),
+        (" uid=0 ", "uid=0"),  # each item is TrimSpace'd whole
+        ("uid=0 ,\tgid=0\n", "uid=0,gid=0"),
+        ("\u3000uid=0\xa0", "uid=0"),  # Go's unicode.IsSpace
+        ("lossless, uid=0", "uid=0,gid=keep,mtime=keep,sticky=keep,setid=keep,dev=keep"),
+    ],
+)
+def test_what_rio_trims_is_accepted(text: str, same_as: str) -> None:
+    assert flt.Filters.parse(flt.PACK, text) == flt.Filters.parse(flt.PACK, same_as)
+
+
+def test_go_trim_space_keeps_what_python_strip_would_also_trim() -> None:
+    # U+001C..U+001F are whitespace to Python's str.strip but not to Go's unicode.IsSpace.
+    assert flt.go_trim_space("\x1cuid=0\x1f") == "\x1cuid=0\x1f"
+    with pytest.raises(Exception, match="unknown filter"):
+        flt.Filters.parse(flt.PACK, "\x1cuid=0")

@@ -31,6 +31,7 @@ __all__ = [
     "FilterValueError",
     "Filters",
     "canonical_value",
+    "go_trim_space",
     "id_value",
     "named",
 ]
@@ -167,20 +168,29 @@ class Filters:
     def parse(cls, mode: str, text: str, where: str = "--filters") -> Filters:
         """rio's string form ``uid=1000,gid=1000,mtime=@1262304000,...``.
 
-        A named set (``flatten``, ``conservative``, ``lossless``, ``lowpriv``) may
-        stand first; later ``key=value`` items override it.
+        As go-timeless-api ``ParseFilesetPackFilter`` / ``ParseFilesetUnpackFilter``
+        read it: ``""`` is no filter; otherwise the text is split at every comma,
+        each item has Go's ``strings.TrimSpace`` applied and must be ``key=value``
+        split at the first ``=`` with the key exact and the value parsed as is, so
+        an empty item (``uid=0,``, ``,uid=0``, ``uid=0,,gid=0``, ``" "``) or a
+        blank around ``=`` (``uid =0``, ``uid= 0``) is refused. r2k8s's one
+        extension: the first item may name a filter set (``flatten``,
+        ``conservative``, ``lossless``, ``lowpriv``) for the later items to override.
         """
         result = cls(mode)
         values: dict[str, str] = {}
-        for index, item in enumerate(part.strip() for part in text.split(",")):
-            if not item:
-                continue
+        if text == "":
+            return result
+        for index, item in enumerate(go_trim_space(part) for part in text.split(",")):
             if "=" not in item:
-                if index != 0:
-                    raise usage_error(f"{where}: {item!r} must be key=value (a named set may only come first)")
-                result = named(mode, item, where)
-                continue
-            key, _, value = (part.strip() for part in item.partition("="))
+                if index == 0 and item.lower() in _NAMES:
+                    result = named(mode, item, where)
+                    continue
+                raise usage_error(
+                    f"{where}: invalid format {text!r}: must be a comma-separated list of k=v pairs"
+                    f" (item {index + 1} is {item!r}; a named set may only come first)"
+                )
+            key, _, value = item.partition("=")
             if key in values:
                 raise usage_error(f"{where}: filter {key!r} is given twice")
             values[key] = value
@@ -276,6 +286,18 @@ _NAMED: dict[tuple[str, str], dict[str, str]] = {
     ),
     (UNPACK, "lowpriv"): dict(uid="mine", gid="mine", mtime="follow", sticky="follow", setid="reject", dev="reject"),
 }
+
+
+_NAMES = frozenset(name for _, name in _NAMED)
+
+#: Go's ``unicode.IsSpace`` (what ``strings.TrimSpace`` trims); Python's ``str.strip``
+#: also trims U+001C-U+001F, which Go keeps.
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+
+
+def go_trim_space(text: str) -> str:
+    """Go ``strings.TrimSpace``."""
+    return text.strip(_GO_SPACE)
 
 
 def named(mode: str, name: str, where: str = "--filters") -> Filters:
