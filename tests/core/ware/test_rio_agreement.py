@@ -7,6 +7,7 @@ copied from rio: e.g. ``uid=4294967296`` must give the ID ``uid=0`` gives.
 
 from __future__ import annotations
 
+import datetime
 import io
 import os
 from pathlib import Path
@@ -20,6 +21,7 @@ from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.formula.ids import formula_cbor, formula_id
 from r2k8s.core.formula.lenient_json import loads
 from r2k8s.core.formula.parse import parse_formula_document
+from r2k8s.core.goparse import rfc3339_unix
 from r2k8s.core.ware import filters as flt
 from r2k8s.core.ware.ingest import ingest_tar
 from r2k8s.core.ware.pack import pack_tree
@@ -124,3 +126,93 @@ def test_go_trim_space_keeps_what_python_strip_would_also_trim() -> None:
     assert flt.go_trim_space("\x1cuid=0\x1f") == "\x1cuid=0\x1f"
     with pytest.raises(Exception, match="unknown filter"):
         flt.Filters.parse(flt.PACK, "\x1cuid=0")
+
+
+# -- item 2b: mtime= takes every spelling Go's time.Parse(time.RFC3339, ...) takes -------------
+# (Go's general layout parser, time/format.go ``parse``: one-digit hour, ',' fractions, offsets to
+# +24:60). Expected seconds are worked out by hand from 2010-01-01T00:00:00Z = 1262304000.
+
+T2010 = 1262304000
+
+
+@pytest.mark.parametrize(
+    ("text", "unix"),
+    [
+        ("2010-01-01T00:00:00Z", T2010),
+        ("2010-01-01T4:05:06Z", T2010 + 4 * 3600 + 5 * 60 + 6),  # one-digit hour
+        ("2010-01-01T0:00:00Z", T2010),
+        ("2010-01-01T00:00:00+24:00", T2010 - 86400),  # offsets up to 24 hours...
+        ("2010-01-01T00:00:00-24:60", T2010 + 90000),  # ...and 60 minutes
+        ("2010-01-01T00:00:00+23:60", T2010 - 86400),
+        ("2010-01-01T00:00:00,5Z", T2010),  # comma fraction
+        ("2010-01-01T00:00:00.999999999999Z", T2010),  # any number of digits
+        ("2010-01-01T00:00:00,1+01:00", T2010 - 3600),
+        ("2010-01-01T9:00:00.5-00:30", T2010 + 9 * 3600 + 1800),
+        ("0000-01-01T00:00:00Z", -62167219200),
+        ("2000-02-29T00:00:00Z", 951782400),
+    ],
+)
+def test_go_rfc3339_spellings_are_accepted(text: str, unix: int) -> None:
+    assert rfc3339_unix(text) == unix
+    # From a formula's object form; rio's --filters string splits at commas first, so there a
+    # comma fraction is an error (see the next test).
+    assert flt.Filters.from_mapping(flt.PACK, {"mtime": text}).mtime == f"@{unix}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2010-01-01t00:00:00Z",  # lower-case t
+        "2010-01-01T00:00:00z",  # lower-case z
+        "2010-01-01T00:00:00",  # no zone
+        "2010-01-01T00:00:00+2400",  # no colon in the offset
+        "2010-01-01T00:00:00+25:00",  # offset hour over 24
+        "2010-01-01T00:00:00+00:61",  # offset minute over 60
+        "2010-01-01T00:00:00+1:00",  # one-digit offset hour
+        "2010-01-01T24:00:00Z",  # hour 24
+        "2010-01-01T004:00:00Z",  # three-digit hour
+        "2010-01-01T00:0:00Z",  # one-digit minute
+        "2010-01-01T00:00:0Z",  # one-digit second
+        "2010-01-01T00:00:60Z",  # leap second
+        "2010-1-01T00:00:00Z",  # one-digit month
+        "2010-01-1T00:00:00Z",  # one-digit day
+        "10-01-01T00:00:00Z",  # two-digit year
+        "+2010-01-01T00:00:00Z",
+        "2010-02-29T00:00:00Z",  # not a leap year
+        "2010-13-01T00:00:00Z",
+        "2010-01-01T00:00:00.Z",  # a point with no digit
+        "2010-01-01T00:00:00;5Z",
+        "2010-01-01T00:00:00ZZ",  # extra text
+        "2010-01-01T00:00:00Z ",
+        " 2010-01-01T00:00:00Z",
+        "2010-01-01 00:00:00Z",
+        "",
+    ],
+)
+def test_spellings_go_refuses_are_refused(text: str) -> None:
+    assert rfc3339_unix(text) is None
+    with pytest.raises(R2k8sError):
+        flt.Filters.from_mapping(flt.PACK, {"mtime": text})
+
+
+def test_a_comma_fraction_cannot_be_written_in_a_filter_string() -> None:
+    with pytest.raises(R2k8sError, match="k=v pairs"):
+        flt.Filters.parse(flt.PACK, "mtime=2010-01-01T00:00:00,5Z")
+
+
+@given(
+    st.datetimes(min_value=datetime.datetime(1, 1, 1), max_value=datetime.datetime(9999, 12, 31)),
+    st.integers(-24 * 60 - 59, 24 * 60 + 59),
+    st.sampled_from(["", ".5", ",5", ".123456789123"]),
+    st.booleans(),
+)
+def test_rfc3339_property(moment: datetime.datetime, off: int, frac: str, short_hour: bool) -> None:
+    """Every field combination Go accepts gives the UTC seconds minus the offset."""
+    oh, om = divmod(abs(off), 60)
+    sign = "-" if off < 0 else "+"
+    hour = str(moment.hour) if short_hour and moment.hour < 10 else f"{moment.hour:02d}"
+    date = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    text = f"{date}T{hour}:{moment.minute:02d}:{moment.second:02d}{frac}{sign}{oh:02d}:{om:02d}"
+    utc = moment.replace(microsecond=0, tzinfo=datetime.UTC)
+    since_epoch = (utc - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)) // datetime.timedelta(seconds=1)
+    assert rfc3339_unix(text) == since_epoch - (1 if sign == "+" else -1) * (oh * 3600 + om * 60)
