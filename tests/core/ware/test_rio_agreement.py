@@ -216,3 +216,27 @@ def test_rfc3339_property(moment: datetime.datetime, off: int, frac: str, short_
     utc = moment.replace(microsecond=0, tzinfo=datetime.UTC)
     since_epoch = (utc - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)) // datetime.timedelta(seconds=1)
     assert rfc3339_unix(text) == since_epoch - (1 if sign == "+" else -1) * (oh * 3600 + om * 60)
+
+
+# -- item 3b: Go's archive/tar mergePAX parses PAX atime and ctime like mtime (parsePAXTime): ---------
+# a malformed one is ErrHeader, which rio reports as rio-ware-corrupt (exit 6).
+
+
+@pytest.mark.parametrize("key", ["atime", "ctime", "mtime"])
+@pytest.mark.parametrize("value", ["x", "1.5x", "1.-5", "+", "9223372036854775808", "1e3", " 1", "1. 5"])
+def test_malformed_pax_times_are_corrupt(key: str, value: str) -> None:
+    data = make_tar([D("./"), F("./a", b"hi", pax={key: value})])
+    with pytest.raises(R2k8sError) as err:
+        ingest_tar(io.BytesIO(data), flt.UNPACK_LOSSLESS)
+    assert err.value.category is Category.WARE_CORRUPT and key in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["1", "-1", "+1", "1.5", "-1.000000000001", "1.", "12345678901.123456789123"])
+def test_well_formed_atime_and_ctime_do_not_change_the_id(value: str) -> None:
+    plain = make_tar([D("./"), F("./a", b"hi")])
+    timed = make_tar([D("./"), F("./a", b"hi", pax={"atime": value, "ctime": value})])
+    assert _id(timed) == _id(plain)
+
+
+def _id(data: bytes) -> str:
+    return str(ingest_tar(io.BytesIO(data), flt.UNPACK_LOSSLESS).filtered_id)

@@ -3,7 +3,8 @@
 rio hashes what Go's reader reports, so this module copies its rules rather
 than Python's ``tarfile``: checksum (signed or unsigned), V7/USTAR/PAX/GNU/STAR
 name prefixes, base-256 numbers, PAX records (path, linkpath, uid, gid, size,
-mtime with nanoseconds, ``SCHILY.xattr.*``; empty values keep the header's),
+mtime with nanoseconds, ``SCHILY.xattr.*``; atime and ctime are checked but
+not kept; empty values keep the header's),
 GNU long names, header-only types whose size field is ignored, ``\\0`` typeflags
 that become directories when the name ends in ``/``, and the end-of-archive
 rules (two zero blocks, or a clean EOF at a block boundary). It also keeps no
@@ -156,14 +157,14 @@ def _parse_go_int(value: bytes, what: str) -> int:
     return number
 
 
-def _parse_pax_time(value: bytes) -> tuple[int, int]:
+def _parse_pax_time(value: bytes, what: str = "mtime") -> tuple[int, int]:
     """Go ``parsePAXTime``: seconds, then up to 9 fraction digits (more are cut)."""
     secs_text, dot, frac = value.partition(b".")
-    seconds = _parse_go_int(secs_text, "mtime")
+    seconds = _parse_go_int(secs_text, what)
     if not dot or not frac:
         return seconds, 0
     if not _DIGITS.match(frac):
-        raise ware_corrupt(f"corrupt tar: PAX mtime {value!r} is malformed")
+        raise ware_corrupt(f"corrupt tar: PAX {what} {value!r} is malformed")
     nanos = int((frac + b"000000000")[:9])
     if secs_text.startswith(b"-"):
         nanos = -nanos
@@ -340,6 +341,9 @@ class TarReader:
                 h.size = _parse_go_int(value, "size")
             elif key == b"mtime":
                 h.mtime, h.mtime_ns = _parse_pax_time(value)
+            elif key in (b"atime", b"ctime"):
+                # Not hashed, but Go's mergePAX parses them too and a malformed one is ErrHeader.
+                _parse_pax_time(value, _text(key))
             elif key.startswith(b"SCHILY.xattr."):
                 h.xattrs[_text(key[len(b"SCHILY.xattr.") :])] = _text(value)
             elif key.startswith(b"GNU.sparse."):
