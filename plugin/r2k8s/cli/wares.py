@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -77,8 +78,8 @@ def cmd_pack(args: argparse.Namespace) -> str:
 
     filters = _filters(flt.PACK, args.filters, flt.PACK_CONSERVATIVE)
     root = Path(args.dir)
-    if not args.target:
-        return str(pack_tree(root, filters, None))
+    if not args.target or not os.path.lexists(root):
+        return str(pack_tree(root, filters, None))  # rio: a missing path is tar:- before the target is opened
     with begin_save(args.target, Path.cwd(), log) as sink:
         ware_id = pack_tree(root, filters, sink.file, compression=args.compression)
         if not ware_id.hash:

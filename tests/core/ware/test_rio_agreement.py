@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime
 import io
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
+from cli_runs import r2k8s
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tarbuild import D, F, make_tar
+from tarbuild import D, Entry, F, make_tar
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.formula.ids import formula_cbor, formula_id
@@ -25,6 +27,8 @@ from r2k8s.core.goparse import rfc3339_unix
 from r2k8s.core.ware import filters as flt
 from r2k8s.core.ware.ingest import ingest_tar
 from r2k8s.core.ware.pack import pack_tree
+from r2k8s.core.ware.unpack import unpack_tar
+from r2k8s.core.ware.wareid import WareID
 
 # -- item 1: uid/gid filter values wrap to 32 bits (``fmeta.Uid = uint32(setTo)``) -----------------
 
@@ -240,3 +244,47 @@ def test_well_formed_atime_and_ctime_do_not_change_the_id(value: str) -> None:
 
 def _id(data: bytes) -> str:
     return str(ingest_tar(io.BytesIO(data), flt.UNPACK_LOSSLESS).filtered_id)
+
+
+# -- item 5: which problem rio reports first when one entry has two (transmat/tar/tar_unpack.go):
+# the reader's '../' check (rio-ware-corrupt), then the entry's filters (rio-filter-rejection),
+# then placement (hardlinks, top-level names like '..0': rio-inoperable-path).
+
+SETUID = 0o4755
+
+
+@pytest.mark.parametrize(
+    ("entries", "category"),
+    [
+        # '../x' is refused before any filter runs.
+        ([D("./"), F("../x", b"x", mode=SETUID)], Category.WARE_CORRUPT),
+        # '..0' is only refused when placed, after setid=reject has refused the entry.
+        ([D("./"), F("..0", b"x", mode=SETUID)], Category.FILTER_REJECTION),
+        ([D("./"), F("..0", b"x")], Category.INOPERABLE_PATH),
+        # '..0/f': the conjured parent '..0' is placed (and refused) before f's filters.
+        ([D("./"), F("..0/f", b"x", mode=SETUID)], Category.INOPERABLE_PATH),
+        # a setuid hardlink: filters first.
+        ([D("./"), F("f", b"x"), Entry("h", tarfile.LNKTYPE, SETUID, linkname="f")], Category.FILTER_REJECTION),
+        ([D("./"), F("f", b"x"), Entry("h", tarfile.LNKTYPE, 0o644, linkname="f")], Category.INOPERABLE_PATH),
+    ],
+)
+def test_two_problems_report_rios_first(entries: list[Entry], category: Category, tmp_path: Path) -> None:
+    data = make_tar(entries)
+    rejecting = flt.Filters.parse(flt.UNPACK, "lossless,setid=reject")
+    with pytest.raises(R2k8sError) as scanned:
+        ingest_tar(io.BytesIO(data), rejecting)
+    assert scanned.value.category is category
+    with pytest.raises(R2k8sError) as unpacked:
+        unpack_tar(WareID("tar", "x"), io.BytesIO(data), tmp_path / "out", rejecting)
+    assert unpacked.value.category is category
+
+
+def test_pack_to_an_http_target_is_a_usage_error_as_in_rio(tmp_path: Path) -> None:
+    """rio ``OpenWriteController``: "this save operation doesn't support "http" scheme", rio-usage-error."""
+    (tmp_path / "f").write_bytes(b"x")
+    for url in ("http://127.0.0.1:9/x.tgz", "https://h/x", "ca+https://h/wh/"):
+        done = r2k8s("pack", str(tmp_path), "--target", url)
+        assert done.returncode == 1 and "doesn't support" in done.stderr, done.stderr
+    # A missing path is tar:- before rio opens the target at all.
+    missing = r2k8s("pack", str(tmp_path / "nope"), "--target", "http://127.0.0.1:9/x.tgz")
+    assert (missing.returncode, missing.stdout) == (0, "tar:-\n")

@@ -317,7 +317,7 @@ CASES = [
     _c("absolute-sandbox", lambda box: archive(reg(str(box.outside / "pwned"), b"pwned")), WC, "absolute", "pwned"),
     _c("absolute-dir", archive(dir_("/tmp/outside/")), WC, "'/tmp/outside/'", "absolute"),
     _c("dotdot-hidden-top", archive(reg("..hidden", b"x")), IP, "'..hidden'"),
-    _c("dotdot-hidden-dir", archive(dir_("..hidden/"), reg("..hidden/f", b"x")), IP, "'..hidden/'"),
+    _c("dotdot-hidden-dir", archive(dir_("..hidden/"), reg("..hidden/f", b"x")), IP, "'..hidden'"),
     _c(
         "pax-path-escape", archive(pax(pax_record("path", "../pax-escape")), reg("benign", b"x")), WC, "'../pax-escape'"
     ),

@@ -398,7 +398,7 @@ class TarReader:
                     f"corrupt tar: {name!r} has type {_text(h.typeflag)!r}, which is not a known file type"
                 )
             meta = Metadata(
-                name=fsmeta.clean_relpath(name),
+                name=fsmeta.clean_relpath(name, placement_later=True),
                 type=kind,
                 perms=h.mode & 0o7777,
                 uid=h.uid & 0xFFFFFFFF,
