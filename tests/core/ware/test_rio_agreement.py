@@ -288,3 +288,50 @@ def test_pack_to_an_http_target_is_a_usage_error_as_in_rio(tmp_path: Path) -> No
     # A missing path is tar:- before rio opens the target at all.
     missing = r2k8s("pack", str(tmp_path / "nope"), "--target", "http://127.0.0.1:9/x.tgz")
     assert (missing.returncode, missing.stdout) == (0, "tar:-\n")
+
+
+# -- item 4: where rio is wrong and r2k8s deliberately differs (README "Deliberate differences from rio") --
+
+
+def _scan_id(data: bytes) -> WareID:
+    return ingest_tar(io.BytesIO(data), flt.UNPACK_LOSSLESS).prefilter_id
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="placing setuid directories owned as the ware says needs root")
+def test_setid_bits_on_directories_are_placed_as_the_ware_says(tmp_path: Path) -> None:
+    """rio's placement mkdirs and chmods through the kernel's rules: a directory loses its setuid bit and
+    a child of a setgid directory inherits setgid it does not have. r2k8s places each mode exactly, so
+    packing the unpacked tree again gives the same ID."""
+    data = make_tar(
+        [
+            D("./"),
+            D("./g", mode=0o2755),  # setgid
+            D("./g/plain", mode=0o755),  # Linux mkdir would make this 02755 (inherited)
+            D("./u", mode=0o4755),  # setuid: Linux mkdir drops it
+            D("./both", mode=0o6775),
+            F("./g/f", b"x", mode=0o644),
+        ]
+    )
+    ware = _scan_id(data)
+    unpack_tar(ware, io.BytesIO(data), tmp_path / "out", flt.UNPACK_LOSSLESS)
+    modes = {name: oct(os.lstat(tmp_path / "out" / name).st_mode & 0o7777) for name in ("g", "g/plain", "u", "both")}
+    assert modes == {"g": "0o2755", "g/plain": "0o755", "u": "0o4755", "both": "0o6775"}
+    assert pack_tree(tmp_path / "out", flt.PACK_LOSSLESS) == ware
+
+
+def test_mtimes_after_2262_are_placed_as_the_ware_says(tmp_path: Path) -> None:
+    """rio sets times through UnixNano(), which overflows after 2262-04-11 and places -2**31-ish nonsense;
+    r2k8s places the ware's own mtime (here 2286-11-20, 10**10 s) on files and directories."""
+    late = 10**10
+    data = make_tar([D("./"), D("./d", mtime=late), F("./d/f", b"x", mtime=late + 1), F("./g", b"y", mtime=late)])
+    ware = _scan_id(data)
+    unpack_tar(ware, io.BytesIO(data), tmp_path / "out", flt.UNPACK_LOWPRIV.with_defaults(flt.UNPACK_LOSSLESS))
+    out = tmp_path / "out"
+    assert [int(os.lstat(out / n).st_mtime) for n in ("d", "d/f", "g")] == [late, late + 1, late]
+    assert pack_tree(out, flt.PACK_LOSSLESS).hash == _lossless_repack(data)
+
+
+def _lossless_repack(data: bytes) -> str:
+    # uid/gid of the unpacked tree are the unpacking user's (lowpriv): hash the ware with those.
+    mine = flt.Filters.parse(flt.UNPACK, f"uid={os.getuid()},gid={os.getgid()}").with_defaults(flt.UNPACK_LOSSLESS)
+    return ingest_tar(io.BytesIO(data), mine).filtered_id.hash
