@@ -25,8 +25,8 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("--packtype", default="tar", choices=["tar"], help=argparse.SUPPRESS)
     p.set_defaults(run=cmd_scan)
 
-    p = sub.add_parser("pack", help="pack a directory into a tar ware and print its ID")
-    p.add_argument("dir")
+    p = sub.add_parser("pack", help="pack a directory (or one file) into a tar ware and print its ID")
+    p.add_argument("dir", metavar="PATH", help="a directory, or a regular file (packed as rio does: one entry '.')")
     p.add_argument("--filters", help=filters_help.format("conservative (default), flatten, lossless"))
     p.add_argument("--target", help="warehouse to save to: file://PATH or ca+file://DIR (default: hash only)")
     p.add_argument(
@@ -39,7 +39,11 @@ def add_parsers(sub: Subparsers) -> None:
 
     p = sub.add_parser("unpack", help="fetch, verify and unpack a ware into a directory; print the resulting ware ID")
     p.add_argument("ware_id", metavar="WAREID")
-    p.add_argument("dir", help="target directory: must not exist or be empty; it is filled only if the ware verifies")
+    p.add_argument(
+        "dir",
+        help="target directory: must not exist or be empty; it is filled only if the ware verifies (a ware that is"
+        " one file becomes the file DIR)",
+    )
     p.add_argument(
         "--source",
         action="append",

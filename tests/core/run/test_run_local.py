@@ -665,3 +665,19 @@ def test_a_formula_with_nothing_to_run_fails_as_repeatrs_panic(env: Env, text: s
     path.write_text(text)
     outcome = env.run(path)
     assert outcome.code == 2 and outcome.stdout == "" and "has no exec" in outcome.stderr, outcome.stderr
+
+
+def test_an_output_path_that_is_a_file_packs_as_a_single_file_ware(env: Env) -> None:
+    """repeatr packs outputs with rio pack: a file path is one entry named '.' (Flatten: 1000:1000, 2010-01-01)."""
+    outcome = env.run(
+        env.formula(sh("printf x > /task/r; chmod 640 /task/r"), outputs={"/task/r": {"packtype": "tar"}})
+    )
+    assert outcome.code == 0, outcome.stderr
+    ware = outcome.record.results["/task/r"]
+    single = env.dir / "single"
+    single.write_bytes(b"x")
+    single.chmod(0o640)
+    done = subprocess.run(
+        [sys.executable, "-m", "r2k8s", "pack", str(single), "--filters", "flatten"], capture_output=True, text=True
+    )
+    assert done.stdout == ware + "\n"

@@ -8,8 +8,10 @@ copied from rio: e.g. ``uid=4294967296`` must give the ID ``uid=0`` gives.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import os
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -335,3 +337,104 @@ def _lossless_repack(data: bytes) -> str:
     # uid/gid of the unpacked tree are the unpacking user's (lowpriv): hash the ware with those.
     mine = flt.Filters.parse(flt.UNPACK, f"uid={os.getuid()},gid={os.getgid()}").with_defaults(flt.UNPACK_LOSSLESS)
     return ingest_tar(io.BytesIO(data), mine).filtered_id.hash
+
+
+# -- item 2d: single-file wares. rio's pack of a file path walks the file alone as '.' (fs/walk.go), writes one tar
+# entry named '.', and HashBucket's root record is that file: the ware's hash is the file's node hash, worked out
+# here from reference §4.2/§4.3 by hand.
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def _b58(data: bytes) -> str:
+    number, out = int.from_bytes(data, "big"), ""
+    while number:
+        number, digit = divmod(number, 58)
+        out = _B58[digit] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+def _file_ware(content: bytes, perms: int, uid: int, gid: int, mtime: int) -> str:
+    def uint(value: int) -> bytes:
+        assert 0 <= value < 2**32
+        if value < 24:
+            return bytes([value])
+        if value < 256:
+            return b"\x18" + bytes([value])
+        if value < 65536:
+            return b"\x19" + value.to_bytes(2, "big")
+        return b"\x1a" + value.to_bytes(4, "big")
+
+    meta = (
+        b"\xa7\x61n\x61.\x61t\x61f\x61p"
+        + uint(perms)
+        + b"\x61u"
+        + uint(uid)
+        + b"\x61g"
+        + uint(gid)
+        + b"\x61m"
+        + uint(mtime)
+        + b"\x62mn\x00"
+    )
+    node = b"\xa2\x61m" + meta + b"\x61h\x58\x30" + hashlib.sha384(content).digest()
+    return "tar:" + _b58(hashlib.sha384(node).digest())
+
+
+def test_pack_of_a_file_is_one_entry_named_dot_with_the_files_node_hash(tmp_path: Path) -> None:
+    single = tmp_path / "single"
+    single.write_bytes(b"hello\n")
+    single.chmod(0o640)
+    expected = _file_ware(b"hello\n", 0o640, 1000, 1000, 1262304000)
+    out = io.BytesIO()
+    assert str(pack_tree(single, flt.PACK_CONSERVATIVE, out, compression="none")) == expected
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as archive:
+        (member,) = archive.getmembers()
+        assert (member.name, member.isfile(), member.mode, member.uid) == (".", True, 0o640, 1000)
+    assert str(ingest_tar(io.BytesIO(out.getvalue()), flt.UNPACK_LOSSLESS).prefilter_id) == expected
+    cli = r2k8s("pack", str(single))
+    assert (cli.returncode, cli.stdout) == (0, expected + "\n")
+
+
+def test_a_gnu_tar_of_one_file_named_dot_scans_and_unpacks_to_a_file(tmp_path: Path) -> None:
+    (tmp_path / "single").write_bytes(b"x")
+    (tmp_path / "single").chmod(0o755)
+    tarball = tmp_path / "g.tar"
+    subprocess.run(
+        ["tar", "-cf", str(tarball), "--owner=7", "--group=8", "--mtime=@1000000000", "--transform=s,^single$,.,"]
+        + ["-C", str(tmp_path), "single"],
+        check=True,
+    )
+    expected = _file_ware(b"x", 0o755, 7, 8, 1000000000)
+    assert r2k8s("scan", str(tarball), "--filters", "lossless").stdout == expected + "\n"
+    target = tmp_path / "placed"
+    done = r2k8s("unpack", expected, str(target), "--source", f"file://{tarball}", "--filters", "lossless")
+    assert done.returncode == 0, done.stderr
+    assert target.read_bytes() == b"x" and os.stat(target).st_mode & 0o7777 == 0o755
+    assert int(os.stat(target).st_mtime) == 1000000000
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
+    assert str(pack_tree(target, flt.PACK_LOSSLESS)) == expected
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [F(".", b"x"), F("a", b"y")],  # something under a file root
+        [D("./"), F(".", b"x")],  # a file where the root directory was
+        [F("a", b"y"), F(".", b"x")],  # ... or where it was conjured
+    ],
+)
+def test_a_file_root_among_other_entries_is_corrupt(entries: list[Entry], tmp_path: Path) -> None:
+    data = make_tar(entries)
+    with pytest.raises(R2k8sError) as err:
+        ingest_tar(io.BytesIO(data), flt.UNPACK_LOSSLESS)
+    assert err.value.category is Category.WARE_CORRUPT
+    with pytest.raises(R2k8sError) as err:
+        unpack_tar(WareID("tar", "x"), io.BytesIO(data), tmp_path / "t", flt.UNPACK_LOSSLESS)
+    assert err.value.category is Category.WARE_CORRUPT and not (tmp_path / "t").exists()
+
+
+def test_a_symlink_path_still_cannot_be_packed(tmp_path: Path) -> None:
+    (tmp_path / "link").symlink_to("nowhere")
+    with pytest.raises(R2k8sError) as err:
+        pack_tree(tmp_path / "link", flt.PACK_LOSSLESS)
+    assert err.value.category is Category.PACK_INVALID
