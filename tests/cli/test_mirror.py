@@ -232,7 +232,7 @@ def test_a_stop_signal_mid_transfer_leaves_nothing_half_written(tmp_path: Path, 
 @pytest.mark.parametrize(
     ("target", "code", "message"),
     [
-        ("ca+http://127.0.0.1:9/w", 4, "http warehouses are read-only"),
+        ("ca+http://127.0.0.1:9/w", 1, "http warehouses are read-only"),
         ("file://./one.tgz", 1, "a mirror holds many; use ca+file://DIR"),
     ],
 )

@@ -1,4 +1,10 @@
-"""``r2k8s formula-id`` and ``r2k8s formula-resource``: a formula's ID, and a formula file as a Formula resource.
+"""``r2k8s formula-id``, ``r2k8s lint`` and ``r2k8s formula-resource``: a formula's ID, what in a formula cannot run,
+and a formula file as a Formula resource.
+
+``formula-id`` prints the ID repeatr prints for any formula repeatr hashes, even
+one no run can succeed with (a relative mount path, ``tar:`` with no hash...),
+and says on stderr what looks wrong; ``lint`` lists those warnings alone and
+exits 1 if there are any.
 
 ``formula-resource`` lets users keep ``.formula`` files and generate the form a
 package carries for functions that see no files (:mod:`r2k8s.krm.formula_items`).
@@ -11,10 +17,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from r2k8s.cli.console import Subparsers
+from r2k8s.cli.console import Subparsers, log
 from r2k8s.core.errors import Category, R2k8sError
 
-__all__ = ["add_parsers", "cmd_formula_id", "cmd_formula_resource", "default_name"]
+__all__ = ["add_parsers", "cmd_formula_id", "cmd_formula_resource", "cmd_lint", "default_name"]
 
 _FORMULA_SUFFIX = re.compile(r"^(?P<name>.+?)\.formula(?:\.[^.]+)?$")
 
@@ -26,6 +32,17 @@ def add_parsers(sub: Subparsers) -> None:
         "--raw", action="store_true", help="hash the formula as written, without defaults (repeatr's memo key)"
     )
     p.set_defaults(run=cmd_formula_id)
+
+    p = sub.add_parser(
+        "lint",
+        help="list what in formula files repeatr would hash but not run, or ignore; exit 1 if anything",
+        description="Print one line per problem (FILE:LINE:COL: $.path: what) in each formula file: what repeatr"
+        " hashes without a word but cannot run (relative mount paths, cwd or homedir, ware IDs without a packtype or"
+        " hash, no 'formula' at all) and what it silently ignores (unknown filter keys). Exit 1 if any, 0 if none."
+        " A file repeatr cannot parse is an error (exit 1) as for formula-id.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="formula file: modern JSON/YAML, or legacy")
+    p.set_defaults(run=cmd_lint)
 
     p = sub.add_parser(
         "formula-resource",
@@ -47,10 +64,22 @@ def cmd_formula_id(args: argparse.Namespace) -> str:
     from r2k8s.core.formula.ids import raw_setup_hash
     from r2k8s.formula_files import load_formula_file
 
-    loaded = load_formula_file(Path(args.file))
+    loaded = load_formula_file(Path(args.file), strict=False)
+    for note in loaded.notes:
+        log(f"warning: {note}")
     if args.raw and loaded.kind != "legacy":
         return raw_setup_hash(loaded.formula)
     return loaded.formula_id  # a legacy file's is its legacy setup hash, with or without --raw
+
+
+def cmd_lint(args: argparse.Namespace) -> None:
+    from r2k8s.cli import write_stdout
+    from r2k8s.formula_files import load_formula_file
+
+    found = [note for file in args.files for note in load_formula_file(Path(file), strict=False).notes]
+    if found:
+        write_stdout("".join(f"{line}\n" for line in found))
+        raise R2k8sError(Category.USAGE, f"{len(found)} problem(s) in {len(args.files)} formula file(s)")
 
 
 def default_name(file: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -29,8 +30,8 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("--packtype", default="tar", choices=["tar", "zip"], help=_PACKTYPE_HELP)
     p.set_defaults(run=cmd_scan)
 
-    p = sub.add_parser("pack", help="pack a directory into a tar (or zip) ware and print its ID")
-    p.add_argument("dir")
+    p = sub.add_parser("pack", help="pack a directory (or one file) into a tar (or zip) ware and print its ID")
+    p.add_argument("dir", metavar="PATH", help="a directory, or a regular file (packed as rio does: one entry '.')")
     p.add_argument("--filters", help=filters_help.format("conservative (default), flatten, lossless"))
     p.add_argument("--target", help="warehouse to save to: file://PATH or ca+file://DIR (default: hash only)")
     p.add_argument(
@@ -44,7 +45,11 @@ def add_parsers(sub: Subparsers) -> None:
 
     p = sub.add_parser("unpack", help="fetch, verify and unpack a ware into a directory; print the resulting ware ID")
     p.add_argument("ware_id", metavar="WAREID")
-    p.add_argument("dir", help="target directory: must not exist or be empty; it is filled only if the ware verifies")
+    p.add_argument(
+        "dir",
+        help="target directory: must not exist or be empty; it is filled only if the ware verifies (a ware that is"
+        " one file becomes the file DIR)",
+    )
     p.add_argument(
         "--source",
         action="append",
@@ -88,7 +93,8 @@ def cmd_pack(args: argparse.Namespace) -> str:
 
     filters = _filters(flt.PACK, args.filters, flt.PACK_CONSERVATIVE)
     root = Path(args.dir)
-    if not args.target:
+    if not args.target or not os.path.lexists(root):
+        # rio: a missing path is tar:- before the target is opened
         return str(pack_tree(root, filters, None, packtype=args.packtype))
     with begin_save(args.target, Path.cwd(), log) as sink:
         ware_id = pack_tree(root, filters, sink.file, compression=args.compression, packtype=args.packtype)

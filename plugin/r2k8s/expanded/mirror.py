@@ -147,7 +147,7 @@ def target_warehouse(url: str, log: LogFn) -> WarehouseURL:
     warehouse = WarehouseURL.parse(url, Path.cwd())
     if warehouse.kind != "file":
         raise R2k8sError(
-            Category.WAREHOUSE_UNWRITABLE,
+            Category.USAGE,  # as rio's OpenWriteController: a usage error
             f"cannot mirror into {url}: http warehouses are read-only; mirror into ca+file://DIR and serve DIR",
         )
     if not warehouse.content_addressed:

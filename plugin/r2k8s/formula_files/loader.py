@@ -13,14 +13,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from yaml.nodes import Node
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.formula import lenient_json
 from r2k8s.core.formula.legacy import LegacyFormula, LegacyInputRef, ignored_keys, parse_legacy_formula, to_modern
 from r2k8s.core.formula.lenient_json import JsonSyntaxError, Position, SourceMap
 from r2k8s.core.formula.model import Formula, FormulaContext, FormulaError
-from r2k8s.core.formula.parse import parse_formula_document
+from r2k8s.core.formula.parse import lint_formula, parse_formula_document
 from r2k8s.core.jsonpath import JsonPath, json_path, value_at
 from r2k8s.formula_files.schemas import Problem, schema_problems
 from r2k8s.formula_files.yaml_nodes import (
@@ -74,29 +74,37 @@ class LoadedFormula:
         return legacy_setup_hash(self.legacy) if self.kind == "legacy" and self.legacy else formula_id(self.formula)
 
 
-def load_formula_file(path: str | os.PathLike[str]) -> LoadedFormula:
-    """Read and parse the formula file at ``path``; see the module docstring."""
+def load_formula_file(path: str | os.PathLike[str], *, strict: bool = True) -> LoadedFormula:
+    """Read and parse the formula file at ``path``; see the module docstring.
+
+    ``strict`` (the default) refuses a formula repeatr would hash but no run of
+    it can succeed (:func:`~r2k8s.core.formula.parse.lint_formula`: relative
+    mount paths, ``tar:`` with no hash...), for callers that must run it (the
+    KRM function). ``strict=False`` reads it as repeatr does: those problems
+    become :attr:`LoadedFormula.notes` (warnings) and a modern document without
+    ``formula`` is the empty formula.
+    """
     file_path = Path(path)
     try:
         data = file_path.read_bytes()
     except OSError as exc:
         raise R2k8sError(Category.USAGE, f"error opening formula file: {file_path}: {exc.strerror or exc}") from None
-    return load_formula_bytes(data, str(file_path), path=file_path)
+    return load_formula_bytes(data, str(file_path), path=file_path, strict=strict)
 
 
-def load_formula_bytes(data: bytes, source: str, *, path: Path | None = None) -> LoadedFormula:
-    """Parse formula file content; ``source`` names it in error messages."""
-    loader = _Loader(data, source, path if path is not None else Path(source))
+def load_formula_bytes(data: bytes, source: str, *, path: Path | None = None, strict: bool = True) -> LoadedFormula:
+    """Parse formula file content; ``source`` names it in error messages (``strict``: see :func:`load_formula_file`)."""
+    loader = _Loader(data, source, path if path is not None else Path(source), strict)
     return loader.load()
 
 
-def load_formula_data(value: Any, source: str, *, path: Path | None = None) -> LoadedFormula:
+def load_formula_data(value: Any, source: str, *, path: Path | None = None, strict: bool = True) -> LoadedFormula:
     """Check and parse a formula document another reader decoded already (a Formula resource's ``spec``, plain
     data): modern or legacy by its keys, as a file is. There is no text, so errors carry no positions; each
     problem's JSON path is on the :class:`FormulaInvalid` raised, for callers that name fields their own way."""
-    loader = _Loader(b"", source, path if path is not None else Path(source))
+    loader = _Loader(b"", source, path if path is not None else Path(source), strict)
     no_positions = SourceMap()
-    if isinstance(value, dict) and "formula" in value:
+    if (isinstance(value, dict) and "formula" in value) or loader._formula_less(value):
         loaded = loader._modern(value, no_positions, {}, ())
     elif isinstance(value, dict) and value.keys() & {"inputs", "action", "outputs"}:
         loaded = loader._legacy_value(value, no_positions, {})
@@ -115,10 +123,15 @@ class FormulaInvalid(R2k8sError):
 
 
 class _Loader:
-    def __init__(self, data: bytes, source: str, path: Path) -> None:
+    def __init__(self, data: bytes, source: str, path: Path, strict: bool = True) -> None:
         self.data = data
         self.source = source
         self.path = path
+        self.strict = strict
+
+    def _formula_less(self, value: Any) -> bool:
+        """repeatr reads a document without ``formula`` (``{}``, or ``context`` alone) as the empty formula."""
+        return not self.strict and isinstance(value, dict) and value.keys() <= {"context"}
 
     def load(self) -> LoadedFormula:
         if self.data.lstrip(b" \t\r\n").startswith((b"{", b"\xef\xbb\xbf{")):
@@ -132,7 +145,7 @@ class _Loader:
                 if top_level_kind(self._try_compose(tab2space(self.data))) == "legacy":
                     return self._legacy()
                 raise json_error from None
-            if isinstance(doc.value, dict) and "formula" in doc.value:
+            if (isinstance(doc.value, dict) and "formula" in doc.value) or self._formula_less(doc.value):
                 return self._modern_json(doc)
             if isinstance(doc.value, dict) and doc.value.keys() & {"inputs", "action", "outputs"}:
                 return self._legacy()
@@ -145,6 +158,9 @@ class _Loader:
                 return self._legacy()
             raise yaml_error from None
         kind = top_level_kind(node)
+        if kind is None and isinstance(node, MappingNode):
+            names = {k.value for k, _ in node.value if isinstance(k, ScalarNode)}
+            kind = "modern" if self._formula_less(dict.fromkeys(names)) and len(names) == len(node.value) else None
         if kind == "modern":
             return self._modern_yaml(node)
         if kind == "legacy":
@@ -190,7 +206,18 @@ class _Loader:
             formula, context = parse_formula_document(value)
         except FormulaError as exc:
             raise self._report([Problem(exc.path, exc.problem, exc.at_key)], source_map, scalars) from None
-        return LoadedFormula(self.path, "modern", formula, context, notes=notes, document=value)
+        lints = lint_formula(formula, context)
+        refused = [lint for lint in lints if lint.fatal and self.strict]
+        if refused:
+            raise self._report([Problem(lint.path, lint.message, lint.at_key) for lint in refused], source_map, scalars)
+        warnings = [
+            f"{self._where(source_map, lint.path, lint.at_key)}{json_path(lint.path)}: {lint.message}"
+            + (" (repeatr computes this formula's ID but cannot run it)" if lint.fatal else "")
+            for lint in lints
+        ]
+        if not isinstance(value, dict) or "formula" not in value:
+            warnings.append(f"{self.source}: no 'formula' key: repeatr reads the empty formula (which cannot run)")
+        return LoadedFormula(self.path, "modern", formula, context, notes=(*notes, *warnings), document=value)
 
     def _check_yaml_ints(self, value: Any, builder: YamlBuilder, source_map: SourceMap) -> None:
         problems = []

@@ -15,7 +15,7 @@ from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.formula.defaults import apply_defaults, clone
 from r2k8s.core.formula.lenient_json import loads
 from r2k8s.core.formula.model import Action, Formula, FormulaContext, FormulaError, OutputSpec, Userinfo
-from r2k8s.core.formula.parse import canonical_pack_filters, parse_formula_document
+from r2k8s.core.formula.parse import canonical_pack_filters, lint_formula, parse_formula_document
 from r2k8s.core.goparse import rfc3339_unix
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.formula_files import load_formula_bytes, load_formula_file
@@ -117,19 +117,7 @@ def test_null_structs_are_zero_values_as_in_refmt() -> None:
     [
         ({"formula": {"action": {"script": "x"}}}, ("formula", "action", "script"), "unknown key"),
         ({"formulas": {}}, ("formulas",), "unknown key"),
-        ({"formula": {"inputs": {"x": "tar:a"}}}, ("formula", "inputs", "x"), "absolute"),
-        ({"formula": {"outputs": {"out": {}}}}, ("formula", "outputs", "out"), "absolute"),
-        ({"formula": {}, "context": {"saveUrls": {"o": "x"}}}, ("context", "saveUrls", "o"), "absolute"),
-        ({"formula": {"action": {"cwd": "task"}}}, ("formula", "action", "cwd"), "absolute"),
-        (
-            {"formula": {"action": {"userinfo": {"homedir": "h"}}}},
-            ("formula", "action", "userinfo", "homedir"),
-            "absolute",
-        ),
         ({"formula": {"inputs": {"/": "tarabc"}}}, ("formula", "inputs", "/"), "no ':'"),
-        ({"formula": {"inputs": {"/": ""}}}, ("formula", "inputs", "/"), "no ':'"),
-        ({"formula": {"inputs": {"/": ":abc"}}}, ("formula", "inputs", "/"), "empty packtype"),
-        ({"formula": {"inputs": {"/": "tar:"}}}, ("formula", "inputs", "/"), "empty hash"),
         ({"formula": {"inputs": {"/": None}}}, ("formula", "inputs", "/"), "expected a string, got null"),
         (
             {"formula": {"action": {"userinfo": {"uid": "1000"}}}},
@@ -157,11 +145,6 @@ def test_null_structs_are_zero_values_as_in_refmt() -> None:
             {"formula": {"outputs": {"/o": {"filters": {"uid": 1000}}}}},
             ("formula", "outputs", "/o", "filters", "uid"),
             "expected a string, got integer 1000",
-        ),
-        (
-            {"formula": {"outputs": {"/o": {"filters": {"mtim": "keep"}}}}},
-            ("formula", "outputs", "/o", "filters", "mtim"),
-            "unknown filter",
         ),
         (
             {"formula": {"outputs": {"/o": {"filters": {"sticky": "reject"}}}}},
@@ -259,9 +242,9 @@ def test_file_errors_say_file_line_column_and_path(case: str) -> None:
 
 
 def test_every_schema_problem_is_reported_in_file_order() -> None:
-    text = '{"formula": {\n "action": {"bogus": 1, "cwd": 5},\n "inputs": {"rel": "tar:x"}}}'
+    text = '{"formula": {\n "action": {"bogus": 1, "cwd": 5},\n "inputs": {"/": "tarx"}}}'
     lines = load_error(text).splitlines()
-    expected = [where(text, needle) for needle in ('"bogus"', "5}", '"rel"')]
+    expected = [where(text, needle) for needle in ('"bogus"', "5}", '"tarx"')]
     assert [line.split(": ")[0] for line in lines] == [f"f.formula:{spot}" for spot in expected]
 
 
@@ -507,3 +490,61 @@ def test_structured_garbage_loads_or_fails_with_a_usage_error(document: object, 
         assert "fuzz" in str(exc)
     else:
         assert loaded.kind in ("modern", "legacy")
+
+
+# -- what repeatr hashes but cannot run (or ignores): lint findings, not parse errors ---------------
+
+
+@pytest.mark.parametrize(
+    ("document", "path", "fragment", "fatal"),
+    [
+        ({"formula": {"inputs": {"x": "tar:a"}}}, ("formula", "inputs", "x"), "absolute", True),
+        ({"formula": {"inputs": {"": "tar:a"}}}, ("formula", "inputs", ""), "absolute", True),
+        ({"formula": {"outputs": {"out": {}}}}, ("formula", "outputs", "out"), "absolute", True),
+        ({"formula": {}, "context": {"saveUrls": {"o": "x"}}}, ("context", "saveUrls", "o"), "absolute", True),
+        ({"formula": {"action": {"cwd": "task"}}}, ("formula", "action", "cwd"), "absolute", True),
+        (
+            {"formula": {"action": {"userinfo": {"homedir": "h"}}}},
+            ("formula", "action", "userinfo", "homedir"),
+            "absolute",
+            True,
+        ),
+        (
+            {"formula": {"action": {"cradle": "disable", "userinfo": {"homedir": "h"}}}},
+            ("formula", "action", "userinfo", "homedir"),
+            "absolute",
+            False,  # with cradle disabled repeatr never uses homedir
+        ),
+        ({"formula": {"inputs": {"/": ""}}}, ("formula", "inputs", "/"), "is empty", True),
+        ({"formula": {"inputs": {"/": ":abc"}}}, ("formula", "inputs", "/"), "empty packtype", True),
+        ({"formula": {"inputs": {"/": "tar:"}}}, ("formula", "inputs", "/"), "empty hash", True),
+        (
+            {"formula": {"outputs": {"/o": {"filters": {"mtim": "keep"}}}}},
+            ("formula", "outputs", "/o", "filters", "mtim"),
+            "unknown filter",
+            False,
+        ),
+    ],
+)
+def test_what_repeatr_hashes_but_cannot_run_is_a_lint_finding(
+    document: dict, path: tuple, fragment: str, fatal: bool
+) -> None:
+    formula, context = parse_formula_document(document)
+    (finding,) = lint_formula(formula, context)
+    assert (finding.path, finding.fatal) == (path, fatal) and fragment in finding.message
+
+
+def test_the_loader_refuses_what_cannot_run_unless_asked_to_read_it_as_repeatr_does() -> None:
+    """The KRM function (strict, the default) never accepts a formula whose pod would fail; formula-id does."""
+    from r2k8s.formula_files import FormulaInvalid, load_formula_bytes
+
+    text = b'{"formula": {"inputs": {"rel": "tar:"}, "outputs": {"/o": {"filters": {"colour": "x"}}}}}'
+    with pytest.raises(FormulaInvalid) as refused:
+        load_formula_bytes(text, "f.formula")
+    assert "f.formula:1:25: $.formula.inputs.rel: mount path 'rel' must be absolute" in refused.value.message
+    assert "empty hash" in refused.value.message and "colour" not in refused.value.message
+    loaded = load_formula_bytes(text, "f.formula", strict=False)
+    assert len(loaded.notes) == 3 and any("unknown filter 'colour' is ignored" in note for note in loaded.notes)
+    with pytest.raises(R2k8sError, match="not a formula"):
+        load_formula_bytes(b"{}", "f.formula")
+    assert load_formula_bytes(b"{}", "f.formula", strict=False).formula == Formula()

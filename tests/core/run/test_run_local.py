@@ -599,3 +599,85 @@ def test_the_pipeline_needs_no_mount_privilege_with_the_chroot_executor_and_copy
     in_pod = Outcome(0, done.stdout, done.stderr).record
     assert (in_pod.formula_id, in_pod.exit_code, in_pod.results) == (local.formula_id, 0, local.results)
     env.assert_clean()
+
+
+# -- formulas repeatr hashes but cannot run: the same exit code as repeatr (reference §3.4) -------------------
+# repeatr calls fs.MustAbsolutePath on input paths (before assembly), cwd and homedir (the cradle, after it)
+# and output paths (when packing, after the action): a relative one panics, exit 2.
+
+
+@pytest.mark.parametrize(
+    ("change", "ran"),
+    [
+        (lambda e: {"inputs": {**e.rootfs, "rel": e.rootfs["/"]}, "fetch": {**e.fetch, "rel": e.fetch["/"]}}, False),
+        (lambda e: {"inputs": {**e.rootfs, "": e.rootfs["/"]}}, False),
+        (lambda e: {"action": sh("echo ran", cwd="task")}, False),
+        (lambda e: {"action": sh("echo ran", userinfo={"homedir": "home"})}, False),
+        (lambda e: {"outputs": {"out": {"packtype": "tar"}}}, True),
+    ],
+)
+def test_relative_paths_fail_as_repeatrs_panic(env: Env, change, ran: bool) -> None:
+    kw = {"action": sh("echo ran"), **change(env)}
+    outcome = env.run(env.formula(kw.pop("action"), **kw))
+    assert outcome.code == 2 and outcome.stdout == "" and "not an absolute path" in outcome.stderr, outcome.stderr
+    assert ("ran" in outcome.output_lines()) is ran
+    env.assert_clean()
+
+
+def test_relative_homedir_runs_with_the_cradle_disabled(env: Env) -> None:
+    outcome = env.run(env.formula(sh("echo ran", cradle="disable", userinfo={"homedir": "home"})))
+    assert outcome.code == 0 and outcome.output_lines() == ["ran"]
+    assert "homedir 'home' must be an absolute path" in outcome.stderr  # still said, as a warning
+
+
+def test_an_input_with_no_hash_is_looked_up_as_rio_does_and_not_found(env: Env) -> None:
+    """repeatr hands rio ``tar:-`` (WareID.String()); with its only warehouse serving another ware: hash mismatch."""
+    outcome = env.run(env.formula(sh("echo ran"), inputs={"/": "tar:"}))
+    expect_failure(outcome, 7, "hash mismatch")
+    outcome = env.run(env.formula(sh("echo ran"), inputs={"/": "tar:"}, fetch={}))
+    expect_failure(outcome, 3, "no warehouses were available")
+    env.assert_clean()
+
+
+def test_an_input_with_no_packtype_is_a_usage_error(env: Env) -> None:
+    for ware in ("", ":abc"):
+        outcome = env.run(env.formula(sh("echo ran"), inputs={**env.rootfs, "/x": ware}))
+        expect_failure(outcome, 1, "unsupported packtype")
+    env.assert_clean()
+
+
+def test_unknown_filter_keys_are_ignored_as_repeatr_does(env: Env) -> None:
+    plain = env.run(env.formula(sh("mkdir -p /out; echo x > /out/f"), outputs={"/out": {"packtype": "tar"}}))
+    odd = env.run(
+        env.formula(
+            sh("mkdir -p /out; echo x > /out/f"), outputs={"/out": {"packtype": "tar", "filters": {"colour": "x"}}}
+        )
+    )
+    assert odd.code == plain.code == 0 and odd.record.results == plain.record.results
+    assert odd.record.formula_id == plain.record.formula_id
+    assert "unknown filter 'colour' is ignored" in odd.stderr
+
+
+@pytest.mark.parametrize("text", ["{}", '{"context": {}}', '{"formula": null}', '{"formula": {"action": {}}}'])
+def test_a_formula_with_nothing_to_run_fails_as_repeatrs_panic(env: Env, text: str) -> None:
+    """No ``formula`` is the empty formula to repeatr: no exec, and CheckFSReadyForExec indexes Exec[0]."""
+    path = env.dir / "empty.formula"
+    path.write_text(text)
+    outcome = env.run(path)
+    assert outcome.code == 2 and outcome.stdout == "" and "has no exec" in outcome.stderr, outcome.stderr
+
+
+def test_an_output_path_that_is_a_file_packs_as_a_single_file_ware(env: Env) -> None:
+    """repeatr packs outputs with rio pack: a file path is one entry named '.' (Flatten: 1000:1000, 2010-01-01)."""
+    outcome = env.run(
+        env.formula(sh("printf x > /task/r; chmod 640 /task/r"), outputs={"/task/r": {"packtype": "tar"}})
+    )
+    assert outcome.code == 0, outcome.stderr
+    ware = outcome.record.results["/task/r"]
+    single = env.dir / "single"
+    single.write_bytes(b"x")
+    single.chmod(0o640)
+    done = subprocess.run(
+        [sys.executable, "-m", "r2k8s", "pack", str(single), "--filters", "flatten"], capture_output=True, text=True
+    )
+    assert done.stdout == ware + "\n"

@@ -27,7 +27,7 @@ def test_named_sets_match_rio() -> None:
 
 
 def test_named_set_with_overrides_and_defaulting() -> None:
-    parsed = flt.Filters.parse(flt.PACK, "Conservative, uid=0")
+    parsed = flt.Filters.parse(flt.PACK, "Conservative,uid=0")
     assert parsed.uid == "0" and parsed.setid == "reject"
     partial = flt.Filters.from_mapping(flt.PACK, {"gid": "keep", "mtime": "keep"})
     assert str(partial.with_defaults(flt.FLATTEN)) == "uid=1000,gid=keep,mtime=keep,sticky=keep,setid=keep,dev=keep"
@@ -42,9 +42,9 @@ def test_named_set_with_overrides_and_defaulting() -> None:
         (flt.PACK, "colour=blue", "unknown filter 'colour'"),
         (flt.PACK, "mtime=yesterday", "RFC 3339"),
         (flt.PACK, "sticky=reject", "keep or ignore"),
-        (flt.UNPACK, "bogus", "unknown unpack filter set"),
+        (flt.UNPACK, "bogus", "comma-separated list of k=v pairs"),
+        (flt.UNPACK, "flatten", "unknown unpack filter set"),
         (flt.PACK, "uid=1,uid=2", "given twice"),
-        (flt.PACK, "gid=-3", "negative gid is meaningless"),
     ],
 )
 def test_bad_filters_are_clear_usage_errors(mode: str, text: str, words: str) -> None:
@@ -105,3 +105,39 @@ def test_negative_mtimes_apply_on_the_command_line_but_not_in_formulas() -> None
     assert meta.mtime == -86401
     with pytest.raises(FormulaError, match="repeatr would panic"):
         canonical_pack_filters({"mtime": "@-86401"})
+
+
+# -- uid/gid wrap to 32 bits, negative numbers (rio transmat/mixins/filters/applyFilters.go:
+# ``fmeta.Uid = uint32(setTo)``; go-timeless-api filesetFilters.go: -1 unspecified,
+# -2 keep/follow, -5 ff_context = "mine" in unpack filters) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "text", "uid", "gid"),
+    [
+        (flt.PACK, "uid=4294967296,gid=4294968296", 0, 1000),
+        (flt.PACK, "uid=-3,gid=-4", 2**32 - 3, 2**32 - 4),
+        (flt.PACK, "uid=-5,gid=-6", 2**32 - 5, 2**32 - 6),  # pack filters have no "mine"
+        (flt.PACK, "uid=-2,gid=-1", 7, 8),  # keep; unspecified (nothing applied here)
+        (flt.UNPACK, "uid=-5,gid=-5", os.getuid(), os.getgid()),  # ff_context: mine
+        (flt.UNPACK, "uid=-3,gid=9223372036854775807", 2**32 - 3, 2**32 - 1),
+        (flt.UNPACK, "uid=+4294967297,gid=-9223372036854775808", 1, 0),
+    ],
+)
+def test_ids_wrap_to_32_bits_and_negatives_are_rios(mode: str, text: str, uid: int, gid: int) -> None:
+    meta = flt.Filters.parse(mode, text).apply(Metadata("a", "f", uid=7, gid=8))
+    assert meta is not None and (meta.uid, meta.gid) == (uid, gid)
+
+
+def test_unpack_minus_five_is_mine_and_beyond_int64_is_refused() -> None:
+    assert flt.Filters.parse(flt.UNPACK, "uid=-5,gid=-5").as_dict() == {"uid": "mine", "gid": "mine"}
+    with pytest.raises(R2k8sError, match="decimal id"):
+        flt.Filters.parse(flt.PACK, "uid=9223372036854775808")
+    with pytest.raises(R2k8sError, match="mtime=now"):
+        flt.Filters.parse(flt.UNPACK, "mtime=@-5")
+
+
+@given(value=st.integers(0, 2**63 - 1), mode=st.sampled_from([flt.PACK, flt.UNPACK]))
+def test_any_uid_applies_as_itself_mod_2_32(value: int, mode: str) -> None:
+    meta = flt.Filters.parse(mode, f"uid={value},gid={value}").apply(Metadata("a", "f", uid=1, gid=1))
+    assert meta is not None and meta.uid == meta.gid == value % 2**32

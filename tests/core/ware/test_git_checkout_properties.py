@@ -24,7 +24,8 @@ pytestmark = requires_git
 MINE = Filters.parse("unpack", "uid=mine,gid=mine")
 
 names = st.text(alphabet="abcXYZ019-_.é ", min_size=1, max_size=8).filter(
-    lambda n: n not in (".", "..") and n.lower() != ".git" and n.strip() == n
+    # a top-level '..0' is refused at placement as rio refuses it (its breakout check is a prefix test)
+    lambda n: not n.startswith("..") and n != "." and n.lower() != ".git" and n.strip() == n
 )
 leaves = st.one_of(
     st.tuples(st.just("file"), st.binary(max_size=300)),

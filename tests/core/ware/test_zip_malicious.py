@@ -110,3 +110,20 @@ def test_unpack_zip_refuses_a_tar_ware_id(arena: Path) -> None:
         unpack_zip(WareID("tar", SOME_ID.hash), io.BytesIO(b""), arena / "target", flt.UNPACK_LOWPRIV)
     assert refused.value.category == Category.USAGE
     assert not (arena / "target").exists()
+
+
+def test_a_zip_of_one_nameless_file_is_a_single_file_ware_as_rio_packs_one(tmp_path: Path) -> None:
+    """rio takes a lone nameless file entry as the root, as its tar transmat takes a tar of one entry ``.``: the
+    ware is that file (the same hash as a tar of it), and unpack makes the target that file."""
+    from tarbuild import F, make_tar
+
+    from r2k8s.core.ware.ingest import ingest_tar
+
+    zipped = build_zip([ZEntry("", b"just a file\n", mode=0o100755, mtime=1433013082)])  # MS-DOS time: even seconds
+    scanned = ingest_zip(io.BytesIO(zipped), flt.UNPACK_LOSSLESS).prefilter_id
+    as_tar = make_tar([F(".", b"just a file\n", mode=0o755, uid=1000, gid=1000, mtime=1433013082)])
+    assert scanned.hash == ingest_tar(io.BytesIO(as_tar), flt.UNPACK_LOSSLESS).prefilter_id.hash
+    target = tmp_path / "target"
+    unpack_zip(scanned, io.BytesIO(zipped), target, flt.UNPACK_LOSSLESS)
+    assert target.is_file() and target.read_bytes() == b"just a file\n"
+    assert target.stat().st_mode & 0o777 == 0o755

@@ -622,11 +622,12 @@ def test_save_to_a_missing_warehouse_is_unavailable_and_creates_nothing(url: str
 
 @pytest.mark.parametrize("url", ["http://h/x.tgz", "https://h/x.tgz", "ca+https://h/wh/", "http+ca://h/"])
 def test_http_warehouses_are_not_writable(url: str) -> None:
+    """rio ``OpenWriteController``: any scheme but file/ca+file is rio-usage-error, exit 1."""
     with pytest.raises(R2k8sError) as excinfo:
         begin_save(url, None)
-    assert category_of(excinfo) is Category.WAREHOUSE_UNWRITABLE
-    assert excinfo.value.category.exit_code == 4
-    assert "readonly" in excinfo.value.message
+    assert category_of(excinfo) is Category.USAGE
+    assert excinfo.value.category.exit_code == 1
+    assert "doesn't support" in excinfo.value.message and "readonly" in excinfo.value.message
 
 
 def test_unknown_scheme_save_is_usage_error() -> None:

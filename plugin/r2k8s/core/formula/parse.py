@@ -5,19 +5,21 @@ little stricter where the file could never run; every error names the JSON
 path of the offending value (``$.formula.inputs["/x"]``) so callers holding a
 :class:`~r2k8s.core.formula.lenient_json.SourceMap` can add ``FILE:LINE:COL``:
 
-* unknown keys are errors, as in refmt (``ErrNoSuchField``); so are unknown
-  *filter* keys, which refmt silently ignores (a typo there would otherwise
-  change how outputs are packed without a word);
+* unknown keys are errors, as in refmt (``ErrNoSuchField``), except inside
+  ``filters``: refmt's filter transform reads the map and ignores keys it does
+  not know, so they are kept here (as written) and left out of the hash;
 * types are checked as refmt does: strings must be strings (``null`` is not a
   string), ``uid``/``gid`` must be integers (``1.0`` is a float and refused),
   ``noop`` a boolean; ``null`` is accepted wherever refmt accepts it (structs,
   maps, lists, pointers) with refmt's meaning;
-* mount paths (keys of ``inputs``, ``outputs``, ``fetchUrls``, ``saveUrls``)
-  and ``cwd``/``homedir`` must be absolute. repeatr does not check this when
-  parsing, but no executor can run a relative one;
-* ware IDs must be ``<packtype>:<hash>`` with both parts non-empty. repeatr
-  parses ``""`` as the zero ware ID (hashed as ``""``), ``":x"`` likewise, and
-  ``"tar:"`` as ``tar:-``; none of these can be fetched, so they are refused;
+* paths and ware IDs are taken as refmt takes them: mount paths (keys of
+  ``inputs``, ``outputs``, ``fetchUrls``, ``saveUrls``) and ``cwd``/``homedir``
+  may be relative or empty, and a ware ID is anything with a ``:`` (or ``""``,
+  the zero ware ID): ``"tar:"`` hashes as ``tar:-``, ``":x"`` and ``""`` as
+  ``""``. repeatr hashes such formulas and fails only when it runs them;
+  :func:`lint_formula` lists what cannot run (and what else looks wrong), for
+  the loader to refuse (where a formula must run: the KRM function) or to
+  print as warnings (``r2k8s formula-id``, ``r2k8s lint``);
 * filter values must be what ``filesetFiltersSerialComp.go`` parses. repeatr
   *normalises* them before hashing (``"0042"`` -> ``"42"``, an RFC 3339 mtime ->
   ``"@<unix>"``, ``"-1"`` -> unspecified, ``"-2"`` -> ``"keep"``; values below
@@ -29,6 +31,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,8 +43,10 @@ from r2k8s.core.ware.wareid import WareID
 
 __all__ = [
     "FILTER_KEYS",
+    "Lint",
     "canonical_pack_filters",
     "expect_object",
+    "lint_formula",
     "parse_context",
     "parse_formula",
     "parse_formula_document",
@@ -104,11 +109,9 @@ def _has_surrogate(text: str) -> bool:
     return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
-def _check_key(key: str, path: JsonPath, absolute: bool) -> None:
+def _check_key(key: str, path: JsonPath) -> None:
     if _has_surrogate(key):
         raise FormulaError(path, "key contains a lone UTF-16 surrogate", at_key=True)
-    if absolute and not key.startswith("/"):
-        raise FormulaError(path, f"mount path {key!r} must be absolute (start with '/')", at_key=True)
 
 
 def _reject_unknown(obj: Mapping[str, Any], allowed: tuple[str, ...], path: JsonPath, what: str) -> None:
@@ -119,12 +122,6 @@ def _reject_unknown(obj: Mapping[str, Any], allowed: tuple[str, ...], path: Json
                 f"unknown key {key!r} in {what} (allowed: {', '.join(allowed)})",
                 at_key=True,
             )
-
-
-def _absolute(value: str, path: JsonPath, what: str) -> str:
-    if value and not value.startswith("/"):
-        raise FormulaError(path, f"{what} {value!r} must be an absolute path (start with '/')")
-    return value
 
 
 _DOCUMENT_KEYS = ("formula", "context")
@@ -177,20 +174,22 @@ def _parse_inputs(value: Any, path: JsonPath) -> dict[str, WareID] | None:
     inputs: dict[str, WareID] = {}
     for key, item in expect_object(value, path).items():
         here = path + (key,)
-        _check_key(key, here, absolute=True)
+        _check_key(key, here)
         inputs[key] = parse_ware_id(_expect_string(item, here), here)
     return inputs
 
 
 def parse_ware_id(text: str, path: JsonPath) -> WareID:
-    """``<packtype>:<hash>`` split at the first colon, both parts non-empty."""
+    """go-timeless-api ``ParseWareID``: ``""`` is the zero ware ID; otherwise split at the first colon.
+
+    Either part may be empty (``"tar:"``, ``":x"``): repeatr hashes those, and
+    :func:`lint_formula` says they cannot be fetched.
+    """
+    if text == "":
+        return WareID("", "")
     packtype, colon, hash_ = text.partition(":")
     if not colon:
         raise FormulaError(path, f"ware ID {text!r} has no ':' (expected '<packtype>:<hash>', e.g. 'tar:6q7G4h...')")
-    if not packtype:
-        raise FormulaError(path, f"ware ID {text!r} has an empty packtype before ':'")
-    if not hash_:
-        raise FormulaError(path, f"ware ID {text!r} has an empty hash after ':'")
     return WareID(packtype, hash_)
 
 
@@ -210,7 +209,7 @@ def _parse_action(value: Any, path: JsonPath) -> Action:
         if name in obj:
             fields[name] = _expect_string(obj[name], path + (name,))
     if "cwd" in obj:
-        fields["cwd"] = _absolute(_expect_string(obj["cwd"], path + ("cwd",)), path + ("cwd",), "cwd")
+        fields["cwd"] = _expect_string(obj["cwd"], path + ("cwd",))
     if "env" in obj:
         fields["env"] = _parse_string_map(obj["env"], path + ("env",))
     if "userinfo" in obj:
@@ -231,7 +230,7 @@ def _parse_string_map(value: Any, path: JsonPath) -> dict[str, str] | None:
         return None
     out: dict[str, str] = {}
     for key, item in expect_object(value, path).items():
-        _check_key(key, path + (key,), absolute=False)
+        _check_key(key, path + (key,))
         out[key] = _expect_string(item, path + (key,))
     return out
 
@@ -248,8 +247,7 @@ def _parse_userinfo(value: Any, path: JsonPath) -> Userinfo | None:
     if "username" in obj:
         fields["username"] = _expect_string(obj["username"], path + ("username",))
     if "homedir" in obj:
-        here = path + ("homedir",)
-        fields["homedir"] = _absolute(_expect_string(obj["homedir"], here), here, "homedir")
+        fields["homedir"] = _expect_string(obj["homedir"], path + ("homedir",))
     return Userinfo(**fields)
 
 
@@ -267,7 +265,7 @@ def _parse_outputs(value: Any, path: JsonPath) -> dict[str, OutputSpec] | None:
     outputs: dict[str, OutputSpec] = {}
     for key, item in expect_object(value, path).items():
         here = path + (key,)
-        _check_key(key, here, absolute=True)
+        _check_key(key, here)
         outputs[key] = _parse_output_spec(item, here)
     return outputs
 
@@ -293,11 +291,8 @@ def _parse_output_spec(value: Any, path: JsonPath) -> OutputSpec:
                 )
             filters = {}
             for key, item in expect_object(raw, here).items():
-                if key not in FILTER_KEYS:
-                    raise FormulaError(
-                        here + (key,), f"unknown filter {key!r} (allowed: {', '.join(FILTER_KEYS)})", at_key=True
-                    )
-                filters[key] = _expect_string(item, here + (key,))
+                _check_key(key, here + (key,))
+                filters[key] = _expect_string(item, here + (key,))  # refmt: a map[string]string
             canonical_pack_filters(filters, here)  # validates every value
     return OutputSpec(packtype=packtype, filters=filters)
 
@@ -312,13 +307,13 @@ def parse_context(value: Any, path: JsonPath = ("context",)) -> FormulaContext:
     here = path + ("fetchUrls",)
     if obj.get("fetchUrls") is not None:
         for key, item in expect_object(obj["fetchUrls"], here).items():
-            _check_key(key, here + (key,), absolute=True)
+            _check_key(key, here + (key,))
             fetch[key] = _parse_string_list(item, here + (key,)) or ()
     save: dict[str, str] = {}
     here = path + ("saveUrls",)
     if obj.get("saveUrls") is not None:
         for key, item in expect_object(obj["saveUrls"], here).items():
-            _check_key(key, here + (key,), absolute=True)
+            _check_key(key, here + (key,))
             save[key] = _expect_string(item, here + (key,))
     return FormulaContext(fetch_urls=fetch, save_urls=save)
 
@@ -328,13 +323,13 @@ def canonical_pack_filters(filters: Mapping[str, str], path: JsonPath = ("filter
 
     Each value is parsed the way ``filesetFiltersSerialComp.go`` parses it and
     written back with ``string_*`` (see :func:`r2k8s.core.ware.filters.canonical_value`);
-    unspecified values drop out. Unknown keys are refused.
+    unspecified values drop out, and so do keys refmt's transform does not read.
     """
     out: dict[str, str] = {}
     for key in sorted(filters):
         here = path + (key,)
         if key not in FILTER_KEYS:
-            raise FormulaError(here, f"unknown filter {key!r} (allowed: {', '.join(FILTER_KEYS)})", at_key=True)
+            continue
         try:
             canonical = canonical_value(PACK, key, filters[key], serialised=True)
         except FilterValueError as exc:
@@ -342,3 +337,75 @@ def canonical_pack_filters(filters: Mapping[str, str], path: JsonPath = ("filter
         if canonical is not None:
             out[key] = canonical
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Lint:
+    """Something repeatr accepts in a formula but that looks wrong: ``fatal`` when no run of it can succeed."""
+
+    path: JsonPath
+    message: str
+    at_key: bool = False
+    fatal: bool = True
+
+
+def _relative(text: str) -> bool:
+    return not text.startswith("/")
+
+
+def lint_formula(formula: Formula, context: FormulaContext) -> list[Lint]:
+    """What repeatr hashes without a word but cannot run (``fatal``), and unknown filter keys (not fatal).
+
+    Fatal, with how repeatr fails (``r2k8s run --local`` fails the same way,
+    :mod:`r2k8s.core.run.job`): a relative or empty input, output, ``cwd`` or
+    (cradle on) ``homedir`` path (``fs.MustAbsolutePath`` panics: exit 2); a
+    ware ID with an empty packtype (rio: unsupported packtype, exit 1) or hash
+    (rio looks for ``tar:-``); a relative ``fetchUrls``/``saveUrls`` key never
+    matches a mount path.
+    """
+    found: list[Lint] = []
+    for key, ware in (formula.inputs or {}).items():
+        here: JsonPath = ("formula", "inputs", key)
+        if _relative(key):
+            found.append(Lint(here, f"mount path {key!r} must be absolute (start with '/')", at_key=True))
+        if not ware.packtype and not ware.hash:
+            found.append(Lint(here, "ware ID '' is empty (expected '<packtype>:<hash>', e.g. 'tar:6q7G4h...')"))
+        elif not ware.packtype:
+            found.append(Lint(here, f"ware ID {ware.packtype + ':' + ware.hash!r} has an empty packtype before ':'"))
+        elif not ware.hash:
+            found.append(Lint(here, f"ware ID {ware.packtype + ':'!r} has an empty hash after ':'"))
+    for key, spec in (formula.outputs or {}).items():
+        here = ("formula", "outputs", key)
+        if _relative(key):
+            found.append(Lint(here, f"mount path {key!r} must be absolute (start with '/')", at_key=True))
+        for name in spec.filters or {}:
+            if name not in FILTER_KEYS:
+                found.append(
+                    Lint(
+                        here + ("filters", name),
+                        f"unknown filter {name!r} is ignored, as repeatr ignores it (known: {', '.join(FILTER_KEYS)})",
+                        at_key=True,
+                        fatal=False,
+                    )
+                )
+    action = formula.action
+    if action.cwd and _relative(action.cwd):
+        found.append(
+            Lint(("formula", "action", "cwd"), f"cwd {action.cwd!r} must be an absolute path (start with '/')")
+        )
+    homedir = action.userinfo.homedir if action.userinfo else ""
+    if homedir and _relative(homedir):
+        found.append(
+            Lint(
+                ("formula", "action", "userinfo", "homedir"),
+                f"homedir {homedir!r} must be an absolute path (start with '/')",
+                fatal=action.cradle != "disable",
+            )
+        )
+    for name, keys in (("fetchUrls", context.fetch_urls), ("saveUrls", context.save_urls)):
+        for key in keys:
+            if _relative(key):
+                found.append(
+                    Lint(("context", name, key), f"mount path {key!r} must be absolute (start with '/')", at_key=True)
+                )
+    return found

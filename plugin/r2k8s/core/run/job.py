@@ -56,7 +56,7 @@ from r2k8s.core.run.policy import capabilities_for
 from r2k8s.core.run.record import RunRecord, new_guid
 from r2k8s.core.run.rootfs import resolve
 from r2k8s.core.scratch import scratch_dir, sweep_stale
-from r2k8s.core.ware.filters import FLATTEN, PACK, Filters
+from r2k8s.core.ware.filters import FLATTEN, KEYS, PACK, Filters
 from r2k8s.core.ware.pack import pack_tree
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.cache import WareCache
@@ -129,7 +129,7 @@ class Job:
         legacy_inputs: Collection[str] = (),
     ) -> None:
         self._written = formula
-        self.formula = apply_defaults(formula)
+        self.formula = _as_rio_sees_it(apply_defaults(formula))
         self.context = context
         self.options = options or JobOptions()
         self.monitor = monitor
@@ -186,11 +186,15 @@ class Job:
         """Run the formula; return the completed run record, or raise what went wrong."""
         refuse_nul_bytes(self.formula, self._written)
         action = self.formula.action
+        _check_paths_absolute("input", self.formula.inputs or {})  # repeatr: before assembly
         spec = self._action_spec()
         self._check_outputs()
         for _path, ware in sorted((self.formula.inputs or {}).items()):
             if ware.is_mount:
                 parse_mount(ware)
+            elif not ware.packtype:
+                # repeatr hands rio the ware ID "" (WareID.String() of an empty type): unsupported packtype.
+                raise R2k8sError(Category.USAGE, f"input {_q(_path)}: unsupported packtype {_q(ware.packtype)}")
         jobs_dir = self.options.jobs_dir
         sweep_stale(jobs_dir, self.monitor.log)
         with scratch_dir(jobs_dir, f"{self.record.guid}.") as job_dir:
@@ -208,11 +212,16 @@ class Job:
                 log=self.monitor.log,
             )
             try:
+                # repeatr's cradle (and, with it disabled, CheckFSReadyForExec) calls fs.MustAbsolutePath on these.
+                _check_absolute("cwd", action.cwd)
+                if action.cradle != "disable" and action.userinfo is not None:
+                    _check_absolute("homedir", action.userinfo.homedir)
                 tidy_filesystem(root, action)
                 _check_ready_for_exec(root, spec)
                 self._check_cancelled()
                 self.record.exit_code = self._execute(root, spec)
                 self._check_cancelled()
+                _check_paths_absolute("output", self.formula.outputs or {})  # repeatr: when packing, after the run
                 self.record.results = self._pack_outputs(root)
             finally:
                 assembly.teardown()
@@ -221,7 +230,10 @@ class Job:
     def _action_spec(self) -> ActionSpec:
         action = self.formula.action
         if not action.exec:
-            raise R2k8sError(Category.JOB_INVALID, "exec invalid: the formula's action has no exec (nothing to run)")
+            # repeatr's CheckFSReadyForExec indexes action.Exec[0]: a Go panic, exit 2.
+            raise R2k8sError(
+                Category.PANIC, "exec invalid: the formula's action has no exec (nothing to run; repeatr panics here)"
+            )
         if not action.exec[0].startswith("/"):
             raise R2k8sError(Category.JOB_INVALID, f"exec invalid: {_q(action.exec[0])} must be an absolute path")
         userinfo = action.userinfo
@@ -247,7 +259,7 @@ class Job:
             url = self.context.save_urls.get(path, "")
             if url and not WarehouseURL.parse(url, self.base_dir).is_file:
                 raise R2k8sError(
-                    Category.WAREHOUSE_UNWRITABLE,
+                    Category.USAGE,  # what rio pack --target says (OpenWriteController), and repeatr passes on
                     f"output {_q(path)}: cannot save to warehouse {url}:"
                     " http warehouses are readonly! (use 'file://' or 'ca+file://')",
                 )
@@ -296,7 +308,8 @@ class Job:
         results: dict[str, str] = {}
         for path, spec in sorted((self.formula.outputs or {}).items()):
             self._check_cancelled()
-            filters = Filters.from_mapping(PACK, dict(spec.filters or {}), f"outputs[{path!r}].filters")
+            known = {key: value for key, value in (spec.filters or {}).items() if key in KEYS}  # refmt ignores others
+            filters = Filters.from_mapping(PACK, known, f"outputs[{path!r}].filters")
             filters = filters.with_defaults(FLATTEN)
             try:
                 source = resolve(root, path)
@@ -310,6 +323,34 @@ class Job:
                     self.monitor.log(f"info: saved output {_q(path)} as {_q(ware)} to warehouse {_q(url)}")
             results[path] = str(ware) if ware.hash else f"{ware.packtype}:-"
         return results
+
+
+def _as_rio_sees_it(formula: Formula) -> Formula:
+    """An input ``"tar:"`` reaches rio as ``WareID.String()``, ``tar:-``: fetch that (and fail as rio does)."""
+    inputs = formula.inputs
+    if not inputs or all(ware.hash or not ware.packtype for ware in inputs.values()):
+        return formula
+    fixed = {
+        path: ware if ware.hash or not ware.packtype else WareID(ware.packtype, "-") for path, ware in inputs.items()
+    }
+    return dataclasses.replace(formula, inputs=fixed)
+
+
+def _panic(what: str, value: str) -> R2k8sError:
+    return R2k8sError(
+        Category.PANIC,
+        f"{what} {_q(value)} is not an absolute path: repeatr panics here (fs.MustAbsolutePath), exit 2",
+    )
+
+
+def _check_absolute(what: str, value: str) -> None:
+    if not value.startswith("/"):
+        raise _panic(what, value)
+
+
+def _check_paths_absolute(what: str, paths: Mapping[str, object]) -> None:
+    for path in sorted(paths):
+        _check_absolute(f"{what} path", path)
 
 
 _NUL_REASON = "holds a NUL byte, which no program argument, environment variable, path or host name can carry"

@@ -31,6 +31,8 @@ __all__ = [
     "FilterValueError",
     "Filters",
     "canonical_value",
+    "go_trim_space",
+    "id_value",
     "named",
 ]
 
@@ -67,19 +69,39 @@ def _allowed(mode: str, key: str) -> str:
     }[key]
 
 
+_CONTEXT = -5  # ff_context: unpack "mine" (uid/gid) and "now" (mtime)
+_ID_MASK = 0xFFFFFFFF  # rio stores uid/gid as uint32: ``fmeta.Uid = uint32(setTo)``
+
+
 def _number(mode: str, key: str, value: int, raw: str, prefix: str, serialised: bool) -> str | None:
     # The parsed value shares its int with go-timeless-api's sentinels: -1 is
-    # "unspecified" and -2 "keep". string_uid / string_mtime panic on any other
-    # negative number, so a formula (which repeatr re-serialises to hash it) cannot
-    # hold one; rio's CLI applies a negative mtime without serialising it.
+    # "unspecified", -2 "keep"/"follow" and, in unpack filters, -5 "mine" (uid/gid)
+    # or "now" (mtime). Any other number is applied as it is: rio's
+    # ApplyPackFilter / ApplyUnpackFilter set ``uint32(setTo)`` for uid/gid (so
+    # 2**32 is 0 and -3 is 2**32-3) and ``time.Unix(setTo, 0)`` for mtime.
+    # string_uid / string_mtime panic on the other negatives, so a formula (which
+    # repeatr re-serialises to hash it) cannot hold one; rio's CLI never
+    # serialises its --filters and applies them.
     if value == _UNSPECIFIED:
         return None
     if value == _KEEP:
         return _keep_word(mode)
-    if value < 0 and (serialised or key != "mtime"):
-        why = "repeatr would panic serialising it" if serialised else f"a negative {key} is meaningless"
-        raise FilterValueError(key, f"invalid filter value {raw!r}: {key} is negative; {why}")
+    if value == _CONTEXT and mode == UNPACK:
+        if key == "mtime":
+            raise FilterValueError(
+                key, f"invalid filter value {raw!r}: rio reads it as mtime=now, which it cannot apply"
+            )
+        return "mine"
+    if value < 0 and serialised:
+        raise FilterValueError(
+            key, f"invalid filter value {raw!r}: {key} is negative; repeatr would panic serialising it"
+        )
     return f"{prefix}{value}"
+
+
+def id_value(value: str) -> int:
+    """A canonical numeric uid/gid filter value as rio applies it: wrapped to 32 bits."""
+    return int(value) & _ID_MASK
 
 
 def canonical_value(mode: str, key: str, raw: str, serialised: bool = False) -> str | None:
@@ -146,20 +168,29 @@ class Filters:
     def parse(cls, mode: str, text: str, where: str = "--filters") -> Filters:
         """rio's string form ``uid=1000,gid=1000,mtime=@1262304000,...``.
 
-        A named set (``flatten``, ``conservative``, ``lossless``, ``lowpriv``) may
-        stand first; later ``key=value`` items override it.
+        As go-timeless-api ``ParseFilesetPackFilter`` / ``ParseFilesetUnpackFilter``
+        read it: ``""`` is no filter; otherwise the text is split at every comma,
+        each item has Go's ``strings.TrimSpace`` applied and must be ``key=value``
+        split at the first ``=`` with the key exact and the value parsed as is, so
+        an empty item (``uid=0,``, ``,uid=0``, ``uid=0,,gid=0``, ``" "``) or a
+        blank around ``=`` (``uid =0``, ``uid= 0``) is refused. r2k8s's one
+        extension: the first item may name a filter set (``flatten``,
+        ``conservative``, ``lossless``, ``lowpriv``) for the later items to override.
         """
         result = cls(mode)
         values: dict[str, str] = {}
-        for index, item in enumerate(part.strip() for part in text.split(",")):
-            if not item:
-                continue
+        if text == "":
+            return result
+        for index, item in enumerate(go_trim_space(part) for part in text.split(",")):
             if "=" not in item:
-                if index != 0:
-                    raise usage_error(f"{where}: {item!r} must be key=value (a named set may only come first)")
-                result = named(mode, item, where)
-                continue
-            key, _, value = (part.strip() for part in item.partition("="))
+                if index == 0 and item.lower() in _NAMES:
+                    result = named(mode, item, where)
+                    continue
+                raise usage_error(
+                    f"{where}: invalid format {text!r}: must be a comma-separated list of k=v pairs"
+                    f" (item {index + 1} is {item!r}; a named set may only come first)"
+                )
+            key, _, value = item.partition("=")
             if key in values:
                 raise usage_error(f"{where}: filter {key!r} is given twice")
             values[key] = value
@@ -228,9 +259,9 @@ class Filters:
         keep = _keep_word(self.mode)
         uid, gid, mtime, mtime_ns = meta.uid, meta.gid, meta.mtime, meta.mtime_ns
         if self.uid not in (None, keep):
-            uid = os.getuid() if self.uid == "mine" else int(self.uid)
+            uid = os.getuid() if self.uid == "mine" else id_value(self.uid)
         if self.gid not in (None, keep):
-            gid = os.getgid() if self.gid == "mine" else int(self.gid)
+            gid = os.getgid() if self.gid == "mine" else id_value(self.gid)
         if self.mtime not in (None, keep):
             mtime, mtime_ns = _mtime_value(self.mtime)
         return uid, gid, mtime, mtime_ns
@@ -255,6 +286,18 @@ _NAMED: dict[tuple[str, str], dict[str, str]] = {
     ),
     (UNPACK, "lowpriv"): dict(uid="mine", gid="mine", mtime="follow", sticky="follow", setid="reject", dev="reject"),
 }
+
+
+_NAMES = frozenset(name for _, name in _NAMED)
+
+#: Go's ``unicode.IsSpace`` (what ``strings.TrimSpace`` trims); Python's ``str.strip``
+#: also trims U+001C-U+001F, which Go keeps.
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+
+
+def go_trim_space(text: str) -> str:
+    """Go ``strings.TrimSpace``."""
+    return text.strip(_GO_SPACE)
 
 
 def named(mode: str, name: str, where: str = "--filters") -> Filters:

@@ -26,6 +26,7 @@ __all__ = [
     "SOCKET",
     "SYMLINK",
     "Metadata",
+    "check_placeable",
     "clean_relpath",
     "default_dir",
     "parent_dirs",
@@ -91,28 +92,36 @@ def default_dir(name: str) -> Metadata:
     return Metadata(name=name, type=DIR, perms=0o755, uid=0, gid=0, mtime=DEFAULT_TIME)
 
 
-def clean_relpath(raw: str) -> str:
+def clean_relpath(raw: str, placement_later: bool = False) -> str:
     """Clean an archive member name the way rio does (Go ``path.Clean``).
 
     ``./a/``, ``a/`` and ``a`` are the same entry. Absolute names and names that
     leave the base (``..``, ``../x``) are refused as a corrupt ware, because
     unpacking them would write outside the target; other names starting with
-    ``..`` (``..0``) are refused as rio refuses them (inoperable path).
+    ``..`` (``..0``) are refused as rio refuses them (inoperable path) -- unless
+    ``placement_later``: rio meets those only when placing the entry, after its
+    filters ran, so the tar reader leaves that check to :func:`check_placeable`.
     """
     if raw.startswith("/"):
         raise ware_corrupt(f"corrupt tar: absolute path {raw!r} is not allowed in a ware")
     cleaned = posixpath.normpath(raw) if raw else "."
     if cleaned == ".." or cleaned.startswith("../"):
         raise ware_corrupt(f"corrupt tar: path {raw!r} leaves the base directory ('..' is not allowed)")
+    if not placement_later:
+        check_placeable(cleaned)
+    return cleaned
+
+
+def check_placeable(cleaned: str) -> None:
+    """Refuse a cleaned top-level name starting with ``..`` (``..0``), as rio's placement does."""
     if cleaned.startswith(".."):
         # rio refuses these too (its breakout check is a plain prefix test), so a
         # ware holding one could never be unpacked by rio: refuse it the same way.
         raise R2k8sError(
             Category.INOPERABLE_PATH,
-            f"refusing {raw!r}: a top-level name starting with '..' cannot be placed"
+            f"refusing {cleaned!r}: a top-level name starting with '..' cannot be placed"
             " (rio refuses it as a path breakout)",
         )
-    return cleaned
 
 
 def parent_dirs(name: str) -> Iterator[str]:

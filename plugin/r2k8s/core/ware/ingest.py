@@ -169,7 +169,25 @@ def _ingest_entry(
     pool: ThreadPoolExecutor | None,
     legacy: bool,
 ) -> None:
-    """Hash one entry into both trees (conjuring missing parents) and place it."""
+    """Hash one entry into both trees (conjuring missing parents) and place it.
+
+    rio's order (``tar_unpack.go``): the reader's ``..`` check, then the missing
+    parents (hashed, filtered, placed), then the entry's filters (``reject`` is
+    ``rio-filter-rejection``), then placement, whose refusals (hardlinks, names
+    like ``..0``) are ``rio-inoperable-path``. So an entry with two problems
+    reports the first of these, as rio does.
+    """
+    # A file is recorded once its content is hashed; its missing parents come first either way.
+    conjured = prefilter.add(meta, None) if meta.type != fsmeta.FILE else prefilter.conjure_parents(meta.name)
+    for parent in conjured:
+        placed_parent = filters.apply(parent) or parent
+        if filtered is not prefilter:
+            filtered.add(placed_parent)
+        fsmeta.check_placeable(parent.name)
+        if placer is not None:
+            placer.place(placed_parent, None)
+    placed = filters.apply(meta)
+    fsmeta.check_placeable(meta.name)
     if meta.type == fsmeta.HARDLINK and not legacy:
         raise R2k8sError(
             Category.INOPERABLE_PATH,
@@ -177,15 +195,6 @@ def _ingest_entry(
             "and the tree hash would not cover the link); repack the tree, e.g. with 'r2k8s pack', which stores "
             "hardlinked files as independent files",
         )
-    # A file is recorded once its content is hashed; its missing parents come first either way.
-    conjured = prefilter.add(meta, None) if meta.type != fsmeta.FILE else prefilter.conjure_parents(meta.name)
-    for parent in conjured:
-        placed_parent = filters.apply(parent) or parent
-        if filtered is not prefilter:
-            filtered.add(placed_parent)
-        if placer is not None:
-            placer.place(placed_parent, None)
-    placed = filters.apply(meta)
     content_hash = None
     if meta.type == fsmeta.FILE:
         hasher = hashlib.sha384()

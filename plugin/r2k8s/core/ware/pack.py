@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -25,7 +26,7 @@ from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.filters import Filters
 from r2k8s.core.ware.tar.writer import ByteSink, TarWriter
-from r2k8s.core.ware.tree import file_chunks, metadata_from_stat, walk
+from r2k8s.core.ware.tree import Location, file_chunks, metadata_from_stat, walk
 from r2k8s.core.ware.treehash import TreeHash
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.ware.zip.writer import ZipWriter, check_packable
@@ -43,16 +44,33 @@ class PackOutput(ByteSink, Protocol):
     def flush(self) -> object: ...
 
 
+def _single_file(path: Path) -> Iterator[tuple[str, Location, os.stat_result]]:
+    """The one entry of a file packed on its own: ``.``, read through its directory like any walked file."""
+    try:
+        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise R2k8sError(Category.PACK_INVALID, f"cannot read {str(path)!r}: {exc.strerror}") from None
+    try:
+        st = os.stat(path.name, dir_fd=directory, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            raise R2k8sError(Category.PACK_INVALID, f"cannot pack {str(path)!r}: it was replaced while being read")
+        yield ".", Location(directory, path.name, str(path), "."), st
+    finally:
+        os.close(directory)
+
+
 def pack_tree(
     root: Path, filters: Filters, out: PackOutput | None = None, compression: str = "gzip", packtype: str = "tar"
 ) -> WareID:
     """Pack ``root`` into ``out`` (if given) and return the ware ID.
 
     A missing ``root`` packs to the empty ID ``tar:-`` (``zip:-``) without
-    error, as rio does for an output path the job never created.
-    ``packtype="zip"`` writes a zip ware (``compression`` does not apply) and
-    refuses what a zip cannot hold (see :func:`~r2k8s.core.ware.zip.writer.check_packable`),
-    even when only hashing.
+    error, as rio does for an output path the job never created. A regular
+    file packs as rio packs it (``fs.Walk`` of a file path visits the file
+    alone, as ``.``): one file entry named ``.``, whose ID is that file's node
+    hash. ``packtype="zip"`` writes a zip ware (``compression`` does not apply)
+    and refuses what a zip cannot hold (see
+    :func:`~r2k8s.core.ware.zip.writer.check_packable`), even when only hashing.
     """
     if packtype not in PACKTYPES:
         raise R2k8sError(Category.USAGE, f"unknown packtype {packtype!r} (use {' or '.join(PACKTYPES)})")
@@ -60,8 +78,9 @@ def pack_tree(
         raise R2k8sError(Category.USAGE, f"unknown compression {compression!r} (use {' or '.join(COMPRESSIONS)})")
     if not os.path.lexists(root):
         return WareID(packtype, "")
-    if not stat.S_ISDIR(os.lstat(root).st_mode):
-        raise R2k8sError(Category.PACK_INVALID, f"cannot pack {str(root)!r}: not a directory")
+    root_mode = os.lstat(root).st_mode
+    if not stat.S_ISDIR(root_mode) and not stat.S_ISREG(root_mode):
+        raise R2k8sError(Category.PACK_INVALID, f"cannot pack {str(root)!r}: not a directory or a regular file")
     tree = TreeHash()
     gzipped: gzip.GzipFile | None = None
     writer: TarWriter | ZipWriter | None = None
@@ -72,7 +91,7 @@ def pack_tree(
         if compression == "gzip":
             gzipped = gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=6, mtime=0)
         writer = TarWriter(out if gzipped is None else gzipped)
-    for name, location, st in walk(root):
+    for name, location, st in walk(root) if stat.S_ISDIR(root_mode) else _single_file(root):
         if name.startswith(".."):
             fsmeta.clean_relpath(name)  # a name rio could never unpack again ('..0') is refused here already
         meta = filters.apply(metadata_from_stat(name, st, location))

@@ -62,6 +62,8 @@ class TreeHash:
 
     #: mtime of directories conjured for missing parents.
     conjured_mtime = DEFAULT_TIME
+    #: Whether a ware may be one regular file named ``.`` (rio's pack of a file path).
+    file_root = True
 
     def __init__(self, archive: str = "tar", repeated_dirs: bool = True) -> None:
         """``archive`` names the format in messages; ``repeated_dirs=False`` refuses a directory listed twice.
@@ -117,7 +119,8 @@ class TreeHash:
 
     def _put(self, meta: Metadata, content_hash: bytes | None) -> None:
         key = _sort_key(meta)
-        if key in self._records and not self._may_replace(meta):
+        # Only a directory replaces a directory (a file root is never turned into one).
+        if key in self._records and not (self._may_replace(meta) and isinstance(self._records[key], Metadata)):
             raise ware_corrupt(f"corrupt {self._archive}: repeated path {meta.name!r}")
         if meta.type == DIR:
             self._records[key] = meta
@@ -168,8 +171,11 @@ class TreeHash:
         keys = sorted(self._records)
         if not keys or keys[0] != b"./":
             raise ware_corrupt(f"corrupt {self._archive}: the ware has no entries (missing root)")
-        if not isinstance(self._records[b"./"], Metadata):
-            raise ware_corrupt(f"corrupt {self._archive}: the root '.' is not a directory")
+        root_record = self._records[b"./"]
+        if self.file_root and isinstance(root_record, bytes) and len(keys) == 1:
+            return root_record  # a single file packed alone (rio: the root record is a file, its hash the ware's)
+        if not isinstance(root_record, Metadata):
+            raise ware_corrupt(f"corrupt {self._archive}: the root '.' is not a directory (or a file alone)")
         stack: list[tuple[bytes, hashlib._Hash]] = []
         root: bytes | None = None
         for key in keys:
@@ -209,6 +215,7 @@ class LegacyTreeHash(TreeHash):
     """repeatr v0.15 ``lib/fshash``: symlinks and every other entry count, base64url."""
 
     conjured_mtime = 0
+    file_root = False
 
     def _has_parent(self, name: str) -> bool:
         # v0.15 conjured a parent only when nothing existed at that path on disk.

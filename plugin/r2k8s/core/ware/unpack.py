@@ -97,6 +97,7 @@ class DirectoryPlacer:
         # Opened at the first entry; the second only for hardlinks, whose target may be in another directory.
         self._cursor: DirectoryCursor | None = None
         self._link_cursor: DirectoryCursor | None = None
+        self.root_is_file = False
 
     def _at(self, name: str) -> tuple[int, str]:
         """The open directory that holds ``name`` and its name there (the root is ``"."`` in itself)."""
@@ -123,6 +124,9 @@ class DirectoryPlacer:
                 " (writing through it could escape the target)"
             )
 
+    #: Where a ware that is one file (named ``.``) is placed in the staging directory, before it becomes the target.
+    ROOT_FILE = "file"
+
     def place(self, meta: Metadata, content: Iterator[memoryview] | None) -> None:
         name = meta.name
         if "\0" in name or "\0" in meta.linkname:
@@ -130,6 +134,9 @@ class DirectoryPlacer:
             raise R2k8sError(
                 Category.INOPERABLE_PATH, f"cannot unpack {name!r}: its name or link target contains a NUL byte"
             )
+        if name == "." and meta.type != fsmeta.DIR:
+            self._place_root_file(meta, content)
+            return
         existing = self._kinds.get(name)
         if existing is not None:
             if existing == fsmeta.DIR and meta.type == fsmeta.DIR:
@@ -145,6 +152,18 @@ class DirectoryPlacer:
         except OSError as exc:
             raise _inoperable(name, exc) from None
         self._kinds[name] = meta.type
+
+    def _place_root_file(self, meta: Metadata, content: Iterator[memoryview] | None) -> None:
+        """rio places a ware that is a single file (``.``) at the target path itself; anything else there is corrupt."""
+        if meta.type != fsmeta.FILE or self._dirs or len(self._kinds) > 1 or self.root_is_file:
+            raise ware_corrupt(f"refusing to unpack '.': it is {_KIND_WORDS.get(meta.type, 'not a file')} among others")
+        try:
+            directory, _ = self._at(".")
+            self._place_new(meta, directory, self.ROOT_FILE, content)
+        except OSError as exc:
+            raise _inoperable(".", exc) from None
+        self.root_is_file = True
+        self._kinds["."] = fsmeta.FILE  # so no entry can be placed under it
 
     def _place_new(self, meta: Metadata, directory: int, base: str, content: Iterator[memoryview] | None) -> None:
         """Create ``base`` in the open ``directory`` as ``meta`` says."""
@@ -283,8 +302,8 @@ def place_staged(target: Path, fill: Callable[[DirectoryPlacer], T], log: LogFn 
     be an empty directory; whatever ``fill`` raises (a corrupt ware, a hash
     mismatch it checks, I/O) removes the staging directory and leaves the
     target as it was. On success directory metadata is applied
-    (:meth:`DirectoryPlacer.finish`) and the tree renamed into place; ``fill``'s
-    result is returned.
+    (:meth:`DirectoryPlacer.finish`) and the tree renamed into place (a ware
+    that is one file: that file); ``fill``'s result is returned.
     """
     target = Path(os.path.abspath(target))
     _check_target(target)
@@ -298,7 +317,11 @@ def place_staged(target: Path, fill: Callable[[DirectoryPlacer], T], log: LogFn 
     try:
         result = fill(placer)
         placer.finish()
-        _move_into_place(staging, target)
+        if placer.root_is_file:  # a ware that is one file: the file becomes the target
+            _move_into_place(staging / DirectoryPlacer.ROOT_FILE, target)
+            os.rmdir(staging)
+        else:
+            _move_into_place(staging, target)
     except BaseException:
         placer.close()
         _discard(staging, log)
@@ -317,7 +340,8 @@ def unpack_tar(
 ) -> WareID:
     """Unpack the tar ware read from ``stream`` onto ``target``; return the filtered ware ID.
 
-    ``target`` must not exist or be an empty directory. The stream's prefilter
+    ``target`` must not exist or be an empty directory. A ware that is one file
+    (named ``.``, as ``rio pack`` of a file writes it) becomes the file ``target``. The stream's prefilter
     hash must equal ``ware_id`` (``rio-hash-mismatch`` otherwise). ``legacy``
     verifies against repeatr v0.15's tree hash instead, which also admits
     hardlinks (to files placed earlier by the same unpack).

@@ -141,18 +141,21 @@ def begin_save(url: str, base_dir: Path | None = None, log: LogFn | None = None)
 
     Like rio: a missing warehouse (CA base dir, or the target's parent dir) is
     WAREHOUSE_UNAVAILABLE and is never created; failing to create the staging
-    file is WAREHOUSE_UNWRITABLE; http(s) warehouses are refused as
-    WAREHOUSE_UNWRITABLE. The empty URL means "pack but don't save" (rio's null
+    file is WAREHOUSE_UNWRITABLE. The empty URL means "pack but don't save" (rio's null
     write controller): the sink discards everything.
+
+    Any scheme but ``file``/``ca+file`` (and the legacy ``file+ca``) is a usage
+    error, exit 1, as rio's ``OpenWriteController`` says for ``rio pack --target``
+    and ``rio mirror``: "this save operation doesn't support ... scheme".
     """
     if url == "":
         return WareSink(url, None, None, cast(BinaryIO, open(os.devnull, "wb")))
     warehouse = WarehouseURL.parse(url, base_dir)
     if warehouse.kind != "file":
         raise R2k8sError(
-            _UNWRITABLE,
-            f"cannot save to warehouse {url}: http warehouses are readonly!"
-            " (only 'file://' and 'ca+file://' warehouses can be written)",
+            Category.USAGE,
+            f"cannot save to warehouse {url}: this save operation doesn't support {warehouse.scheme!r} scheme"
+            " (valid options are 'file' or 'ca+file'; http warehouses are readonly)",
         )
     check_writable(warehouse, log)
     assert warehouse.path is not None

@@ -3,11 +3,19 @@
 rio hashes what Go's reader reports, so this module copies its rules rather
 than Python's ``tarfile``: checksum (signed or unsigned), V7/USTAR/PAX/GNU/STAR
 name prefixes, base-256 numbers, PAX records (path, linkpath, uid, gid, size,
-mtime with nanoseconds, ``SCHILY.xattr.*``; empty values keep the header's),
+mtime with nanoseconds, ``SCHILY.xattr.*``; atime and ctime are checked but
+not kept; empty values keep the header's),
 GNU long names, header-only types whose size field is ignored, ``\\0`` typeflags
 that become directories when the name ends in ``/``, and the end-of-archive
 rules (two zero blocks, or a clean EOF at a block boundary). It also keeps no
 list of members, so memory stays flat on archives of any length.
+
+GNU sparse files in PAX form (GNU tar ``--sparse --format=posix``, map formats
+0.0, 0.1 and 1.0) are expanded to the dense file, as Go's ``Reader`` does
+(``readGNUSparsePAXHeaders``, ``sparseFileReader``): holes read as zeros,
+streamed from one zero buffer, so memory does not grow with the file; a map
+that is malformed, out of order or beyond the size, or data the map leaves
+unused or misses, is corrupt. The old GNU ``S`` type stays unknown, as in rio.
 
 Anything Go would reject is a ``rio-ware-corrupt`` error naming the entry.
 """
@@ -44,6 +52,9 @@ _HEADER_ONLY = frozenset(b"123456")
 _DIGITS = re.compile(rb"[0-9]*\Z")
 _INT64 = 1 << 63
 _HIGH_BYTES = bytes(range(0x80, 0x100))
+_ZEROS = bytes(CHUNK)
+MAX_SPARSE_ENTRIES = 1 << 20  # Go's maxSparseFileEntries
+_SPARSE_OFFSET, _SPARSE_NUMBYTES, _SPARSE_MAP = b"GNU.sparse.offset", b"GNU.sparse.numbytes", b"GNU.sparse.map"
 
 
 @dataclasses.dataclass(slots=True)
@@ -156,14 +167,14 @@ def _parse_go_int(value: bytes, what: str) -> int:
     return number
 
 
-def _parse_pax_time(value: bytes) -> tuple[int, int]:
+def _parse_pax_time(value: bytes, what: str = "mtime") -> tuple[int, int]:
     """Go ``parsePAXTime``: seconds, then up to 9 fraction digits (more are cut)."""
     secs_text, dot, frac = value.partition(b".")
-    seconds = _parse_go_int(secs_text, "mtime")
+    seconds = _parse_go_int(secs_text, what)
     if not dot or not frac:
         return seconds, 0
     if not _DIGITS.match(frac):
-        raise ware_corrupt(f"corrupt tar: PAX mtime {value!r} is malformed")
+        raise ware_corrupt(f"corrupt tar: PAX {what} {value!r} is malformed")
     nanos = int((frac + b"000000000")[:9])
     if secs_text.startswith(b"-"):
         nanos = -nanos
@@ -172,7 +183,9 @@ def _parse_pax_time(value: bytes) -> tuple[int, int]:
 
 
 def _parse_pax_records(data: bytes) -> dict[bytes, bytes]:
+    """Go ``parsePAX``, which also turns GNU sparse 0.0's repeated offset/numbytes records into 0.1's map."""
     records: dict[bytes, bytes] = {}
+    sparse_map: list[bytes] = []
     while data:
         space = data.find(b" ")
         if space <= 0 or not data[:space].isdigit():
@@ -186,9 +199,39 @@ def _parse_pax_records(data: bytes) -> dict[bytes, bytes]:
             raise ware_corrupt("corrupt tar: malformed PAX record (no key)")
         if key in (b"path", b"linkpath", b"uname", b"gname") and b"\0" in value:
             raise ware_corrupt(f"corrupt tar: PAX record {key!r} contains a NUL byte")
-        records[key] = value
         data = data[length:]
+        if key in (_SPARSE_OFFSET, _SPARSE_NUMBYTES):
+            expected = _SPARSE_OFFSET if len(sparse_map) % 2 == 0 else _SPARSE_NUMBYTES
+            if key != expected or b"," in value:
+                raise ware_corrupt("corrupt tar: GNU sparse 0.0 offset/numbytes records out of order")
+            sparse_map.append(value)
+            continue
+        records[key] = value
+    if sparse_map:
+        records[_SPARSE_MAP] = b",".join(sparse_map)
     return records
+
+
+def _sparse_number(value: bytes) -> int:
+    number = atoi(value)
+    if number is None:
+        raise ware_corrupt(f"corrupt tar: GNU sparse map holds {value[:40]!r}, not a 64-bit integer")
+    return number
+
+
+def _check_sparse(datas: list[tuple[int, int]], size: int) -> None:
+    """Go ``validateSparseEntries``: non-negative, in order, not overlapping, within the size."""
+    if size < 0:
+        raise ware_corrupt(f"corrupt tar: GNU sparse file size {size} is negative")
+    previous_end = 0
+    for offset, length in datas:
+        if offset < 0 or length < 0 or offset > (_INT64 - 1) - length:
+            raise ware_corrupt(f"corrupt tar: GNU sparse map entry ({offset}, {length}) is invalid")
+        if offset + length > size:
+            raise ware_corrupt(f"corrupt tar: GNU sparse map entry ({offset}, {length}) goes past the size {size}")
+        if previous_end > offset:
+            raise ware_corrupt(f"corrupt tar: GNU sparse map entry ({offset}, {length}) overlaps or is out of order")
+        previous_end = offset + length
 
 
 class TarReader:
@@ -200,8 +243,9 @@ class TarReader:
     def __init__(self, stream: TarStream, log: Callable[[str], None] | None = None) -> None:
         self._stream = stream
         self._log = log or (lambda message: None)
-        self._remaining = 0  # unread content bytes of the current entry
+        self._remaining = 0  # unread content bytes of the current entry (in the archive: physical)
         self._pad = 0
+        self._sparse: tuple[list[tuple[int, int]], int] | None = None  # data fragments and dense size
         self._buffer = bytearray(CHUNK)
         self._current = ""  # the name of the entry whose content is being read, for messages
         self.entry_count = 0
@@ -227,8 +271,9 @@ class TarReader:
         return data
 
     def _skip_rest(self) -> None:
+        self._sparse = None
         while self._remaining:
-            for _ in self.content_chunks():
+            for _ in self._physical_chunks():
                 pass
         if self._pad:
             self._read_exact(self._pad, f"the padding after {self._current!r}")
@@ -238,11 +283,41 @@ class TarReader:
         """The current entry's remaining content, in chunks of at most 1 MiB.
 
         The chunks are views of one reused buffer: consume each before asking
-        for the next.
+        for the next. A GNU sparse file is read dense: its holes are zeros.
         """
+        if self._sparse is None:
+            yield from self._physical_chunks()
+            return
+        datas, size = self._sparse
+        self._sparse = None
+        position = 0
+        zeros = memoryview(_ZEROS)
+        for offset, length in datas:
+            if not length:
+                continue
+            while position < offset:
+                step = min(offset - position, CHUNK)
+                position += step
+                yield zeros[:step]
+            if self._remaining < length:
+                raise ware_corrupt(f"corrupt tar: GNU sparse file {self._current!r} references data it does not hold")
+            last = self._remaining - length
+            yield from self._physical_chunks(length)
+            assert self._remaining == last
+            position = offset + length
+        while position < size:
+            step = min(size - position, CHUNK)
+            position += step
+            yield zeros[:step]
+        if self._remaining:
+            raise ware_corrupt(f"corrupt tar: GNU sparse file {self._current!r} holds data its map does not use")
+
+    def _physical_chunks(self, limit: int | None = None) -> Iterator[memoryview]:
+        """Up to ``limit`` (default: all) of the entry's remaining bytes as stored in the archive."""
+        stop = 0 if limit is None else self._remaining - limit
         view = memoryview(self._buffer)
-        while self._remaining:
-            want = min(self._remaining, CHUNK)
+        while self._remaining > stop:
+            want = min(self._remaining - stop, CHUNK)
             try:
                 got = self._stream.readinto(view[:want])
             except DECOMPRESSION_ERRORS as exc:
@@ -340,10 +415,11 @@ class TarReader:
                 h.size = _parse_go_int(value, "size")
             elif key == b"mtime":
                 h.mtime, h.mtime_ns = _parse_pax_time(value)
+            elif key in (b"atime", b"ctime"):
+                # Not hashed, but Go's mergePAX parses them too and a malformed one is ErrHeader.
+                _parse_pax_time(value, _text(key))
             elif key.startswith(b"SCHILY.xattr."):
                 h.xattrs[_text(key[len(b"SCHILY.xattr.") :])] = _text(value)
-            elif key.startswith(b"GNU.sparse."):
-                raise ware_corrupt(f"unsupported tar: {_text(h.name)!r} is a GNU sparse file (PAX sparse format)")
 
     def _next_header(self) -> _Header | None:
         pax: dict[bytes, bytes] = {}
@@ -379,7 +455,79 @@ class TarReader:
             if h.typeflag == b"\0" or h.typeflag == b"":
                 h.typeflag = b"5" if h.name.endswith(b"/") else b"0"
             self._set_data(h)
+            self._current = _text(h.name)
+            self._sparse_file(h, pax)
             return h
+
+    def _sparse_file(self, h: _Header, pax: dict[bytes, bytes]) -> None:
+        """Go ``readGNUSparsePAXHeaders`` and ``handleSparseFile``: set up a dense read of a GNU PAX sparse file."""
+        major, minor = pax.get(b"GNU.sparse.major", b""), pax.get(b"GNU.sparse.minor", b"")
+        if major == b"0" and minor in (b"0", b"1"):
+            v1 = False
+        elif major == b"1" and minor == b"0":
+            v1 = True
+        elif major or minor:
+            return  # an unknown version: Go reads the entry as a plain file
+        elif pax.get(_SPARSE_MAP):
+            v1 = False  # 0.0 and 0.1 had no version records
+        else:
+            return
+        if pax.get(b"GNU.sparse.name"):
+            h.name = pax[b"GNU.sparse.name"]
+            self._current = _text(h.name)
+        size_text = pax.get(b"GNU.sparse.size") or pax.get(b"GNU.sparse.realsize")
+        if size_text:
+            size = atoi(size_text)
+            if size is None:
+                raise ware_corrupt(f"corrupt tar: GNU sparse size {size_text[:40]!r} of {self._current!r} is malformed")
+            h.size = size
+        datas = self._sparse_map_1x0() if v1 else self._sparse_map_0x1(pax)
+        if h.typeflag and h.typeflag[0] in _HEADER_ONLY:
+            raise ware_corrupt(f"corrupt tar: {self._current!r} has a GNU sparse map but holds no data")
+        _check_sparse(datas, h.size)
+        self._sparse = (datas, h.size)
+
+    @staticmethod
+    def _sparse_map_0x1(pax: dict[bytes, bytes]) -> list[tuple[int, int]]:
+        count = _sparse_number(pax.get(b"GNU.sparse.numblocks", b""))
+        numbers = pax.get(_SPARSE_MAP, b"").split(b",")
+        if numbers == [b""]:
+            numbers = []
+        if count < 0 or len(numbers) != 2 * count:
+            raise ware_corrupt(f"corrupt tar: GNU sparse map has {len(numbers)} numbers for {count} entries")
+        if count > MAX_SPARSE_ENTRIES:
+            raise ware_corrupt("corrupt tar: GNU sparse map too long")
+        values = [_sparse_number(n) for n in numbers]
+        return list(zip(values[0::2], values[1::2], strict=True))
+
+    def _sparse_map_1x0(self) -> list[tuple[int, int]]:
+        """The map at the start of the data: decimal numbers, one a line, count first, in whole blocks."""
+        pending = bytearray()
+        tokens: list[bytes] = []
+
+        def feed(wanted: int) -> None:
+            nonlocal pending
+            read = 0
+            while len(tokens) < wanted:
+                read += BLOCK
+                if read > MAX_SPECIAL_FILE or self._remaining < BLOCK:
+                    what = "too long" if read > MAX_SPECIAL_FILE else "cut short"
+                    raise ware_corrupt(f"corrupt tar: the GNU sparse map of {self._current!r} is {what}")
+                pending += self._read_exact(BLOCK, "a GNU sparse map")
+                self._remaining -= BLOCK
+                *lines, rest = bytes(pending).split(b"\n")
+                tokens.extend(lines)
+                pending = bytearray(rest)
+
+        feed(1)
+        count = _sparse_number(tokens.pop(0))
+        if count < 0:
+            raise ware_corrupt(f"corrupt tar: GNU sparse map of {self._current!r} has {count} entries")
+        if count > MAX_SPARSE_ENTRIES:
+            raise ware_corrupt("corrupt tar: GNU sparse map too long")
+        feed(2 * count)
+        values = [_sparse_number(t) for t in tokens[: 2 * count]]
+        return list(zip(values[0::2], values[1::2], strict=True))
 
     def __iter__(self) -> Iterator[TarEntry]:
         while True:
@@ -394,7 +542,7 @@ class TarReader:
                     f"corrupt tar: {name!r} has type {_text(h.typeflag)!r}, which is not a known file type"
                 )
             meta = Metadata(
-                name=fsmeta.clean_relpath(name),
+                name=fsmeta.clean_relpath(name, placement_later=True),
                 type=kind,
                 perms=h.mode & 0o7777,
                 uid=h.uid & 0xFFFFFFFF,
@@ -405,6 +553,6 @@ class TarReader:
                 mtime=h.mtime,
                 mtime_ns=h.mtime_ns,
                 xattrs=h.xattrs,
-                size=self._remaining,
+                size=self._remaining if self._sparse is None else self._sparse[1],
             )
             yield TarEntry(meta, _text(h.typeflag))

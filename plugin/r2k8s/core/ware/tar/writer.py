@@ -81,9 +81,9 @@ def _split_ustar_name(name: bytes) -> tuple[bytes, bytes] | None:
 
 
 def archive_name(meta: Metadata) -> bytes:
-    """rio's member names: ``./`` for the root, ``./path``, directories end in ``/``."""
+    """rio's member names: ``./`` for the root, ``./path``, directories end in ``/``; a file packed alone is ``.``."""
     if meta.name == ".":
-        return b"./"
+        return b"./" if meta.type == fsmeta.DIR else b"."
     name = b"./" + meta.name.encode("utf-8", "surrogateescape")
     return name + b"/" if meta.type == fsmeta.DIR else name
 
