@@ -10,14 +10,23 @@ ConfigMap that carries it, created once per r2k8s version and shared by
 every run and every service pod of a namespace (immutable, so the kubelet
 does not keep watching it). Both the KRM function and ``r2k8s run`` take it
 from here.
+
+The modules go in slimmed (:func:`slim_source`): docstrings, comments and blank
+lines out. ``kubectl apply`` (client-side, the default) copies a whole object
+into its ``last-applied-configuration`` annotation, and annotations may hold
+256 KiB in all: the core's documented source, base64-encoded, no longer fits,
+while the slimmed one has room to grow (:data:`APPLY_ANNOTATION_LIMIT`). The
+code is unchanged; only tracebacks from a pod show other line numbers.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import functools
 import hashlib
 import io
+import tokenize
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,7 +34,18 @@ from typing import Any
 import r2k8s
 from r2k8s.core.agent.contract import AGENT_ZIPAPP
 
-__all__ = ["MANAGED_BY", "agent_zipapp", "configmap_manifest", "configmap_name"]
+__all__ = [
+    "APPLY_ANNOTATION_LIMIT",
+    "MANAGED_BY",
+    "agent_zipapp",
+    "configmap_manifest",
+    "configmap_name",
+    "slim_source",
+]
+
+APPLY_ANNOTATION_LIMIT = 262144
+"""Bytes all of an object's annotations may hold (the API server's limit): the agent ConfigMap, as JSON in
+``kubectl.kubernetes.io/last-applied-configuration``, must fit."""
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "r2k8s"}
 """The label on everything r2k8s creates (``kubectl delete cm -l app.kubernetes.io/managed-by=r2k8s``)."""
@@ -41,6 +61,43 @@ def _entry(name: str, data: bytes, archive: zipfile.ZipFile) -> None:
     archive.writestr(info, data)
 
 
+def slim_source(source: str) -> str:
+    """``source`` without docstrings (each becomes ``""``, so no body is left empty), comment lines and blank lines.
+
+    Positions come from :mod:`ast` and :mod:`tokenize`, which read the same
+    source the same way on every Python >= 3.11, so the exec function, the
+    function's image and ``r2k8s run`` make the same bytes, and the same
+    ConfigMap name. Lines inside multi-line strings are kept as they are.
+    """
+    lines = source.splitlines(keepends=True)
+    replaced: dict[int, str] = {}
+    dropped: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) or not node.body:
+            continue
+        first = node.body[0]
+        if isinstance(first, ast.Expr) and _is_text(first.value) and first.end_lineno is not None:
+            replaced[first.lineno] = lines[first.lineno - 1][: first.col_offset] + '""\n'
+            dropped.update(range(first.lineno + 1, first.end_lineno + 1))
+    in_strings: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.STRING and token.end[0] > token.start[0]:
+            in_strings.update(range(token.start[0] + 1, token.end[0] + 1))
+    kept = []
+    for number, line in enumerate(lines, 1):
+        if number in dropped:
+            continue
+        if number in replaced:
+            kept.append(replaced[number])
+        elif number in in_strings or (line.strip() and not line.lstrip().startswith("#")):
+            kept.append(line)
+    return "".join(kept)
+
+
+def _is_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
 @functools.cache
 def agent_zipapp() -> bytes:
     """The zipapp's bytes (``python3 r2k8s-agent.pyz --help`` runs it)."""
@@ -52,7 +109,7 @@ def agent_zipapp() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         _entry("__main__.py", _MAIN, archive)
         for name in sorted(files):
-            _entry(name, files[name].read_bytes(), archive)
+            _entry(name, slim_source(files[name].read_text("utf-8")).encode("utf-8"), archive)
     return buffer.getvalue()
 
 

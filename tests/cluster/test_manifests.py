@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from formula_runs import write_formula
@@ -138,3 +139,50 @@ def test_the_readme_role_grants_every_permission_the_client_asks_for() -> None:
     needed |= {("pods", "list"), ("pods", "watch")}  # podwatch's _LIST and _WATCH
     assert len(needed) >= 8
     assert needed <= granted, needed - granted
+
+
+def test_the_agent_configmap_fits_kubectl_apply_s_annotation_with_room_to_grow() -> None:
+    """Client-side ``kubectl apply`` copies the object into an annotation; the API server caps annotations at
+    256 KiB. The documented core no longer fit (the apply was refused); the slimmed one must, with a margin."""
+    from r2k8s.agent_bundle import APPLY_ANNOTATION_LIMIT
+
+    data = agent_zipapp()
+    annotation = json.dumps(configmap_manifest(configmap_name(data), data), separators=(",", ":"))
+    assert len(annotation) < 0.85 * APPLY_ANNOTATION_LIMIT, len(annotation)
+
+
+def test_slimming_keeps_what_the_code_does() -> None:
+    """Docstrings, comment lines and blank lines go; strings that look like them stay; a body that was only a
+    docstring is still a body."""
+    from r2k8s.agent_bundle import slim_source
+
+    source = (
+        '"""Module doc."""\n'
+        "from __future__ import annotations\n\n"
+        "# a comment\n"
+        "def only_doc() -> None:\n"
+        '    """Nothing else."""\n\n\n'
+        "class Thing:\n"
+        '    """A class\n\n    # not a comment: inside the docstring\n    """\n'
+        '    text = """first\n# kept: inside a string\n\n"""  # trailing comment stays\n'
+        "    def method(self) -> str:\n"
+        "        # gone\n"
+        '        return self.text + "#" + str(only_doc())\n'
+    )
+    slim = slim_source(source)
+    assert "Module doc" not in slim and "Nothing else" not in slim and "# a comment" not in slim
+    assert "# kept: inside a string\n\n" in slim
+    original: dict[str, Any] = {}
+    slimmed: dict[str, Any] = {}
+    exec(compile(source, "original", "exec"), original)
+    exec(compile(slim, "slim", "exec"), slimmed)
+    assert original["Thing"]().method() == slimmed["Thing"]().method() == "first\n# kept: inside a string\n\n#None"
+
+
+def test_every_core_module_still_compiles_slimmed() -> None:
+    import r2k8s
+    from r2k8s.agent_bundle import slim_source
+
+    core = Path(r2k8s.__file__).parent / "core"
+    for path in sorted(core.rglob("*.py")):
+        compile(slim_source(path.read_text()), str(path), "exec")

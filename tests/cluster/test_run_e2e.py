@@ -284,8 +284,8 @@ def test_tar_git_and_zip_inputs_match_the_local_run(env: Env, tmp_path: Path, gi
             "hello from git",
             "deep",
             "hello from a zip",
+            "-rw-r--r-- 4000 4000",  # ls sorts its arguments: /data/greeting first
             "-rwxr-xr-x 1000 1000",
-            "-rw-r--r-- 4000 4000",
             "hello.txt",
         ]
     )

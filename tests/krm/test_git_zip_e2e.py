@@ -84,8 +84,8 @@ def test_a_formula_with_tar_git_and_zip_inputs_serves_them_all(
         "hello from git",
         "nested",
         "hello from a zip",
+        "-rw-r--r-- 4000 4000",  # zip (ls sorts its arguments): the owner its Unix extra field records
         "-rwxr-xr-x 1000 1000",  # git: an executable is 0755, owned 1000:1000 as rio places it
-        "-rw-r--r-- 4000 4000",  # zip: the owner its Unix extra field records
         "hello.txt",
     ]
     assert ("POST", "/src/git-upload-pack") in requests, "the pod fetched the commit from the git server"

@@ -120,7 +120,7 @@ class GitServer:
     scheme: str = "http"
 
     def url(self, name: str) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}/{name}"
+        return f"{self.scheme}://{self.host}:{self.port}/{name}"
 
 
 def _handler_for(server: GitServer) -> type[http.server.BaseHTTPRequestHandler]:
@@ -193,10 +193,13 @@ def _handler_for(server: GitServer) -> type[http.server.BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve_git(root: Path, *, protocol_v2: bool = True, tls: ssl.SSLContext | None = None) -> Iterator[GitServer]:
-    """Serve the repositories under ``root`` with ``git http-backend`` on a free loopback port (HTTPS with ``tls``)."""
-    server = GitServer(root=root, protocol_v2=protocol_v2, scheme="https" if tls else "http")
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(server))
+def serve_git(
+    root: Path, *, protocol_v2: bool = True, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+) -> Iterator[GitServer]:
+    """Serve the repositories under ``root`` with ``git http-backend`` on a free port of ``host`` (HTTPS with
+    ``tls``); loopback by default, the node's bridge address for the test cluster's pods."""
+    server = GitServer(root=root, protocol_v2=protocol_v2, scheme="https" if tls else "http", host=host)
+    httpd = http.server.ThreadingHTTPServer((host, 0), _handler_for(server))
     httpd.daemon_threads = True
     if tls is not None:
         httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
