@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from pathlib import Path
 
 from hypothesis import strategies as st
+from random_trees import build, tree_strategy
 from zipbuild import DEFLATED, ZEntry, dos_datetime, ext_time, ntfs_time, unix2, unix3
 
 from r2k8s.core.errors import Category
@@ -250,35 +250,4 @@ PERMS = st.sampled_from([0o755, 0o700, 0o644, 0o600, 0o4755, 0o2750, 0o1777, 0o4
 IDS = st.sampled_from([0, 1000, 7000, 65535, 65536, 2**21 + 5])
 MTIMES = st.integers(min_value=0, max_value=2**32 - 1)
 
-NODE = st.recursive(
-    st.one_of(
-        st.tuples(st.just("file"), st.binary(max_size=3000), PERMS, IDS, IDS, MTIMES),
-        st.tuples(st.just("link"), st.sampled_from(["a", "../x", "/etc/passwd", "dangling", "é"]), IDS, IDS, MTIMES),
-    ),
-    lambda children: st.tuples(st.just("dir"), st.dictionaries(NAMES, children, max_size=4), PERMS, IDS, IDS, MTIMES),
-    max_leaves=12,
-)
-TREE = st.tuples(st.just("dir"), st.dictionaries(NAMES, NODE, max_size=5), PERMS, IDS, IDS, MTIMES)
-
-
-def build(path: Path, node: tuple) -> None:
-    kind = node[0]
-    if kind == "file":
-        _, content, perms, uid, gid, mtime = node
-        path.write_bytes(content)
-        os.chown(path, uid, gid)
-        os.chmod(path, perms)
-        os.utime(path, (mtime, mtime))
-    elif kind == "link":
-        _, target, uid, gid, mtime = node
-        os.symlink(target, path)
-        os.chown(path, uid, gid, follow_symlinks=False)
-        os.utime(path, (mtime, mtime), follow_symlinks=False)
-    else:
-        _, children, perms, uid, gid, mtime = node
-        path.mkdir(exist_ok=True)
-        for name, child in children.items():
-            build(path / name, child)
-        os.chown(path, uid, gid)
-        os.chmod(path, perms)
-        os.utime(path, (mtime, mtime))
+TREE = tree_strategy(NAMES, PERMS, IDS, MTIMES, max_file=3000)

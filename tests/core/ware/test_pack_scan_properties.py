@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import io
-import os
 import random
 import tarfile
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from random_trees import build, tree_strategy
 from tarbuild import COMPRESSIONS
 
 from r2k8s.core.ware.filters import PACK_LOSSLESS, UNPACK_LOSSLESS
@@ -28,39 +28,7 @@ PERMS = st.sampled_from([0o755, 0o700, 0o644, 0o600, 0o4755, 0o2750, 0o1777, 0o4
 IDS = st.sampled_from([0, 1000, 7000, 65534, 2**21 + 5])
 MTIMES = st.integers(min_value=-(2**31), max_value=2**33)
 
-NODE = st.recursive(
-    st.one_of(
-        st.tuples(st.just("file"), st.binary(max_size=2048), PERMS, IDS, IDS, MTIMES),
-        st.tuples(st.just("link"), st.sampled_from(["a", "../x", "/etc/passwd", "dangling", "é"]), IDS, IDS, MTIMES),
-    ),
-    lambda children: st.tuples(st.just("dir"), st.dictionaries(NAMES, children, max_size=4), PERMS, IDS, IDS, MTIMES),
-    max_leaves=12,
-)
-TREE = st.tuples(st.just("dir"), st.dictionaries(NAMES, NODE, max_size=5), PERMS, IDS, IDS, MTIMES)
-
-
-def build(path: Path, node: tuple) -> None:
-    """Create ``node`` at ``path`` with its owner, mode and mtime (directories last, so mtimes stick)."""
-    kind = node[0]
-    if kind == "file":
-        _, content, perms, uid, gid, mtime = node
-        path.write_bytes(content)
-        os.chown(path, uid, gid)
-        os.chmod(path, perms)
-        os.utime(path, (mtime, mtime))
-    elif kind == "link":
-        _, target, uid, gid, mtime = node
-        os.symlink(target, path)
-        os.chown(path, uid, gid, follow_symlinks=False)
-        os.utime(path, (mtime, mtime), follow_symlinks=False)
-    else:
-        _, children, perms, uid, gid, mtime = node
-        path.mkdir(exist_ok=True)
-        for name, child in children.items():
-            build(path / name, child)
-        os.chown(path, uid, gid)
-        os.chmod(path, perms)
-        os.utime(path, (mtime, mtime))
+TREE = tree_strategy(NAMES, PERMS, IDS, MTIMES)
 
 
 def build_and_pack(work: str, tree: tuple) -> tuple[Path, object, io.BytesIO]:

@@ -272,15 +272,7 @@ def _apply_zip64(h: _Central) -> None:
     need_u = h.uncompressed == 0xFFFFFFFF
     need_c = h.compressed == 0xFFFFFFFF
     need_o = h.offset == 0xFFFFFFFF
-    extra = h.extra
-    at = 0
-    while len(extra) - at >= 4:
-        tag, size = _u16(extra, at), _u16(extra, at + 2)
-        at += 4
-        if len(extra) - at < size:
-            break
-        field = extra[at : at + size]
-        at += size
+    for tag, field in _extra_fields(h.extra):
         if tag != _EXTRA_ZIP64:
             continue
         pos = 0
@@ -297,18 +289,22 @@ def _apply_zip64(h: _Central) -> None:
         raise _BadHeader
 
 
-def _mtime(h: _Central) -> tuple[int, int]:
-    """Go's ``Modified``: the last usable time field of the central extra, else the MS-DOS time as UTC."""
-    found: tuple[int, int] | None = None
-    extra = h.extra
+def _extra_fields(extra: bytes) -> Iterator[tuple[int, bytes]]:
+    """Each ``(tag, data)`` of an extra field block, as Go walks it: a field that runs past the end ends the walk."""
     at = 0
     while len(extra) - at >= 4:
         tag, size = _u16(extra, at), _u16(extra, at + 2)
         at += 4
         if len(extra) - at < size:
-            break
-        field = extra[at : at + size]
+            return
+        yield tag, extra[at : at + size]
         at += size
+
+
+def _mtime(h: _Central) -> tuple[int, int]:
+    """Go's ``Modified``: the last usable time field of the central extra, else the MS-DOS time as UTC."""
+    found: tuple[int, int] | None = None
+    for tag, field in _extra_fields(h.extra):
         if tag == _EXTRA_NTFS:
             found = _ntfs_time(field, found)
         elif tag in (_EXTRA_UNIX, _EXTRA_INFOZIP_UNIX):
