@@ -38,7 +38,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http.client import HTTPException, HTTPResponse
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -52,7 +52,9 @@ from r2k8s.core.warehouse.urls import WarehouseURL
 __all__ = [
     "HTTP_TIMEOUT_SECONDS",
     "PROGRESS_ENV",
+    "HTTPBody",
     "ProgressRule",
+    "http_exchange",
     "interrupt_transfers",
     "open_url",
     "open_ware",
@@ -195,36 +197,78 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def _open_http(url: str, ware_id: WareID | None, raw: str, timeout: float, progress: ProgressRule | None) -> BinaryIO:
-    """GET ``url``; 200 streams, 404 is WARE_NOT_FOUND, everything else WAREHOUSE_UNAVAILABLE.
+    """GET ``url``; 200 streams, 404 is WARE_NOT_FOUND, everything else WAREHOUSE_UNAVAILABLE."""
+    what = f"ware {ware_id}" if ware_id is not None else "ware"
 
+    def missing() -> R2k8sError:
+        return R2k8sError(_NOT_FOUND, f"{what} not found in warehouse {raw} (HTTP 404 from {url})")
+
+    return http_exchange(url, raw, timeout=timeout, progress=progress, not_found=missing).reader
+
+
+@dataclasses.dataclass
+class HTTPBody:
+    """A response body being streamed (see :func:`http_exchange`)."""
+
+    reader: BinaryIO
+    """The body; the caller closes it. Mid-transfer failures are WAREHOUSE_UNAVAILABLE."""
+    url: str
+    """The URL that answered, after any redirects."""
+    content_type: str
+    _pace: _Pace
+
+    @property
+    def received(self) -> int:
+        """Bytes read from the network for this exchange so far (headers included, TLS excluded)."""
+        return self._pace.total
+
+
+def http_exchange(
+    url: str,
+    raw: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = HTTP_TIMEOUT_SECONDS,
+    progress: ProgressRule | None = None,
+    not_found: Callable[[], R2k8sError] | None = None,
+) -> HTTPBody:
+    """Send one request to a warehouse (``raw`` names it in messages) and stream the 200 answer.
+
+    The one HTTP stack of the warehouses: the GET of a ware (:func:`open_ware`)
+    and a git remote's requests alike (a POST with a body, extra headers).
     Proxies come from the environment, except for loopback hosts, which Go's
     ``ProxyFromEnvironment`` never proxies either. The progress rule covers
-    the whole exchange: waiting for the headers as much as reading the body.
+    the whole exchange: waiting for the headers as much as reading the body,
+    and every socket is cut by :func:`interrupt_transfers`. A 404 raises what
+    ``not_found`` returns (default: WAREHOUSE_UNAVAILABLE like any other code);
+    a refused connection, a DNS failure, any status but 200 are WAREHOUSE_UNAVAILABLE.
     """
-    pace = _Pace(progress if progress is not None else ProgressRule.from_environment(), timeout, raw, url)
+    pace = _Pace(progress if progress is not None else ProgressRule.from_environment(), timeout, raw, url, method)
     proxies: dict[str, str] | None = {} if _is_loopback(urllib.parse.urlsplit(url).hostname) else None
     opener = urllib.request.build_opener(
         urllib.request.ProxyHandler(proxies), _PacedHTTPHandler(pace), _PacedHTTPSHandler(pace)
     )
-    request = urllib.request.Request(url, headers={"User-Agent": "r2k8s"})
-    what = f"ware {ware_id}" if ware_id is not None else "ware"
+    request = urllib.request.Request(url, data=body, headers={"User-Agent": "r2k8s", **(headers or {})}, method=method)
     try:
         response = cast(HTTPResponse, opener.open(request, timeout=timeout))
     except urllib.error.HTTPError as exc:
         exc.close()
-        if exc.code == 404:
-            raise R2k8sError(_NOT_FOUND, f"{what} not found in warehouse {raw} (HTTP 404 from {url})") from None
+        if exc.code == 404 and not_found is not None:
+            raise not_found() from None
         raise R2k8sError(
-            _UNAVAILABLE, f"unexpected HTTP code from warehouse {raw}: {exc.code} {exc.reason} (GET {url})"
+            _UNAVAILABLE, f"unexpected HTTP code from warehouse {raw}: {exc.code} {exc.reason} ({method} {url})"
         ) from None
     except (urllib.error.URLError, HTTPException, OSError, ValueError) as exc:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        raise R2k8sError(_UNAVAILABLE, f"error connecting to warehouse {raw}: {reason} (GET {url})") from None
+        raise R2k8sError(_UNAVAILABLE, f"error connecting to warehouse {raw}: {reason} ({method} {url})") from None
     if response.status != 200:  # rio accepts exactly 200, not any 2xx
         status = f"{response.status} {response.reason}"
         response.close()
-        raise R2k8sError(_UNAVAILABLE, f"unexpected HTTP code from warehouse {raw}: {status} (GET {url})")
-    return cast(BinaryIO, _TransferReader(response, raw, url))
+        raise R2k8sError(_UNAVAILABLE, f"unexpected HTTP code from warehouse {raw}: {status} ({method} {url})")
+    reader = cast(BinaryIO, _TransferReader(response, raw, url, method))
+    return HTTPBody(reader, response.geturl(), response.headers.get("Content-Type", ""), pace)
 
 
 class _TransferReader(io.RawIOBase):
@@ -235,10 +279,11 @@ class _TransferReader(io.RawIOBase):
     ware's: without this wrapper the tar reader would report a corrupt ware.
     """
 
-    def __init__(self, response: HTTPResponse, raw: str, url: str) -> None:
+    def __init__(self, response: HTTPResponse, raw: str, url: str, method: str = "GET") -> None:
         self._response = response
         self._raw = raw
         self._url = url
+        self._method = method
         self._expected = None if response.chunked else response.length
         self._received = 0
 
@@ -257,7 +302,7 @@ class _TransferReader(io.RawIOBase):
             raise R2k8sError(
                 _UNAVAILABLE,
                 f"reading from warehouse {self._raw} failed: the transfer ended early, after {self._received}"
-                f" of {self._expected} bytes (GET {self._url})",
+                f" of {self._expected} bytes ({self._method} {self._url})",
             )
         return count
 
@@ -274,11 +319,12 @@ class _Pace:
     getting a byte at a time inside a buffered ``readline`` stops in time.
     """
 
-    def __init__(self, rule: ProgressRule, timeout: float, raw: str, url: str) -> None:
+    def __init__(self, rule: ProgressRule, timeout: float, raw: str, url: str, method: str = "GET") -> None:
         self.rule = rule
         self.timeout = timeout
         self.raw = raw
         self.url = url
+        self.method = method
         self.waited = 0.0  # seconds spent waiting since min_bytes last arrived
         self.arrived = 0  # bytes since then
         self.total = 0
@@ -310,7 +356,7 @@ class _Pace:
         return R2k8sError(
             _UNAVAILABLE,
             f"warehouse {self.raw} is too slow: fewer than {self.rule.min_bytes} bytes arrived in"
-            f" {self.rule.seconds:g} s of waiting ({self.total} bytes received in all; GET {self.url});"
+            f" {self.rule.seconds:g} s of waiting ({self.total} bytes received in all; {self.method} {self.url});"
             f" ${PROGRESS_ENV}=BYTES/SECONDS sets this limit",
         )
 
