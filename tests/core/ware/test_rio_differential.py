@@ -84,7 +84,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -96,13 +95,13 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from git_http import git, serve_git
 from repo import REPO_ROOT
 
 REPO = REPO_ROOT
@@ -1164,6 +1163,8 @@ def test_zip_edge_unpacks_match_rio(case: str, tmp_path: Path) -> None:
 # (a relative URL is taken relative to rio's working directory, not to the superproject,
 # so these tests use absolute ones); a submodule's own submodules become empty dirs.
 # A ``file://`` warehouse is opened as a git directory: a bare repository, or ``.git``.
+# Repositories are made with, and served over HTTP by, tests/support/git_http.py (the real
+# ``git`` with a fixed identity and dates; ``git http-backend`` on loopback).
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 GIT_SETTINGS = settings(
@@ -1171,27 +1172,6 @@ GIT_SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-#: A fixed identity and dates (so commit hashes depend on content only), no user config.
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "r2k8s test",
-    "GIT_AUTHOR_EMAIL": "test@r2k8s.invalid",
-    "GIT_COMMITTER_NAME": "r2k8s test",
-    "GIT_COMMITTER_EMAIL": "test@r2k8s.invalid",
-    "GIT_AUTHOR_DATE": "2020-01-01T00:00:00Z",
-    "GIT_COMMITTER_DATE": "2020-01-01T00:00:00Z",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "HOME": "/nonexistent",
-}
-
-
-def _git(*args: str | Path, cwd: Path | None = None) -> str:
-    proc = subprocess.run(
-        ["git", *map(str, args)], cwd=cwd, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=False
-    )
-    assert proc.returncode == 0, f"git {' '.join(map(str, args))} failed: {proc.stderr}"
-    return proc.stdout.strip()
 
 
 def git_commit(
@@ -1203,7 +1183,7 @@ def git_commit(
     """A new bare repository at ``repo`` whose one commit (on ``main``) holds ``files``:
     a directory's whole tree, or {path: contents, or a symlink's target as a str}, plus
     ``gitlinks`` {path: commit} (the submodule entries; ``.gitmodules`` is up to the caller)."""
-    _git("init", "-q", "--bare", "-b", "main", repo)
+    git("init", "-q", "--bare", "-b", "main", repo)
     if isinstance(files, Path):
         tree = files
     else:
@@ -1218,100 +1198,16 @@ def git_commit(
                 path.write_bytes(content)
                 path.chmod(0o755 if name in executables else 0o644)
     on = ["--git-dir", str(repo), "--work-tree", str(tree)]
-    _git(*on, "add", "-A")
+    git(*on, "add", "-A")
     for path, target in (gitlinks or {}).items():
-        _git(*on, "update-index", "--add", "--cacheinfo", f"160000,{target},{path}")
-    _git(*on, "commit", "-q", "--allow-empty", "-m", "test tree")
-    return _git("--git-dir", repo, "rev-parse", "HEAD")
+        git(*on, "update-index", "--add", "--cacheinfo", f"160000,{target},{path}")
+    git(*on, "commit", "-q", "--allow-empty", "-m", "test tree")
+    return git("--git-dir", repo, "rev-parse", "HEAD")
 
 
 def gitmodules(*modules: tuple[str, str]) -> bytes:
     """A ``.gitmodules`` for (path, url) pairs."""
     return "".join(f'[submodule "{path}"]\n\tpath = {path}\n\turl = {url}\n' for path, url in modules).encode()
-
-
-class _GitHandler(http.server.BaseHTTPRequestHandler):
-    """``git http-backend`` (CGI) for the repositories under ``server.root``."""
-
-    server: _GitHTTPServer
-
-    def do_GET(self) -> None:
-        self._cgi()
-
-    def do_POST(self) -> None:
-        self._cgi()
-
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            body = bytearray()
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                body += self.rfile.read(size)
-                self.rfile.readline()
-            while self.rfile.readline().strip():
-                pass  # trailers
-            return bytes(body)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _cgi(self) -> None:
-        path, _, query = self.path.partition("?")
-        body = self._body()
-        env = {
-            **os.environ,
-            **GIT_ENV,
-            "GIT_PROJECT_ROOT": str(self.server.root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "REQUEST_METHOD": self.command,
-            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "REMOTE_ADDR": "127.0.0.1",
-        }
-        if self.headers.get("Content-Encoding"):
-            env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
-        if self.headers.get("Git-Protocol"):
-            env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
-        proc = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
-        head, sep, payload = proc.stdout.partition(b"\r\n\r\n")
-        if not sep:
-            head, sep, payload = proc.stdout.partition(b"\n\n")
-        status, headers = 200, []
-        for line in head.decode("latin-1").splitlines():
-            name, _, value = line.partition(":")
-            if name.lower() == "status":
-                status = int(value.split()[0])
-            elif name:
-                headers.append((name, value.strip()))
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _GitHTTPServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    root: Path
-
-
-@contextlib.contextmanager
-def serve_git(root: Path) -> Iterator[str]:
-    """Serve the repositories under ``root`` over smart HTTP on loopback; yields the base URL."""
-    httpd = _GitHTTPServer(("127.0.0.1", 0), _GitHandler)
-    httpd.root = root
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @needs_root
@@ -1321,9 +1217,9 @@ def serve_git(root: Path) -> Iterator[str]:
 def test_git_unpack_matches_rio(tree: Dir) -> None:
     """git: a random tree committed with the real git, unpacked from ``file://`` and over
     HTTP (``git http-backend``) by both tools: the same ID and the same tree."""
-    with built_tree(tree) as (work, root), serve_git(work) as base:
+    with built_tree(tree) as (work, root), serve_git(work) as server:
         commit = git_commit(work / "repo.git", root)
-        for label, source in [("file", f"file://{work}/repo.git"), ("http", f"{base}/repo.git")]:
+        for label, source in [("file", f"file://{work}/repo.git"), ("http", server.url("repo.git"))]:
             unpack_both(f"git:{commit}", source, work, label)
 
 
@@ -1355,13 +1251,12 @@ def _submodule_repos(work: Path, url: Callable[[str], str]) -> str:
 
 @needs_root
 @needs_git
-@pytest.mark.parametrize("transport", ["file", "http"])
+@pytest.mark.parametrize("transport", ["file", "http", "http-protocol-v0"])
 def test_git_submodules_match_rio(transport: str, tmp_path: Path) -> None:
-    """A superproject with submodules (one with a submodule of its own), all served alike."""
-    with serve_git(tmp_path) as base:
-        url: Callable[[str], str] = (
-            (lambda name: f"file://{tmp_path / name}") if transport == "file" else (lambda name: f"{base}/{name}")
-        )
+    """A superproject with submodules (one with a submodule of its own), all served alike
+    (over HTTP also by a server that only speaks protocol v0, as go-git v4 does)."""
+    with serve_git(tmp_path, protocol_v2=transport != "http-protocol-v0") as server:
+        url: Callable[[str], str] = (lambda name: f"file://{tmp_path / name}") if transport == "file" else server.url
         commit = _submodule_repos(tmp_path, url)
         unpack_both(f"git:{commit}", url("super.git"), tmp_path, transport)
 
@@ -1385,17 +1280,17 @@ def _git_edge_case(case: str, work: Path, base: str) -> tuple[str, str]:
     if case in ("unreferenced-commit-file", "unreferenced-commit-http"):
         git_commit(work / "repo.git", {"f": b"x"})
         # A commit no ref points at: file:// reads the object store, HTTP only sees what is advertised.
-        tree = _git("--git-dir", work / "repo.git", "rev-parse", "HEAD^{tree}")
-        loose = _git("--git-dir", work / "repo.git", "commit-tree", "-m", "dangling", "-p", "HEAD", tree)
+        tree = git("--git-dir", work / "repo.git", "rev-parse", "HEAD^{tree}")
+        loose = git("--git-dir", work / "repo.git", "commit-tree", "-m", "dangling", "-p", "HEAD", tree)
         source = file_url if case.endswith("file") else f"{base}/repo.git"
         return f"git:{loose}", source
     if case == "non-bare-repository":
         commit = git_commit(work / "repo.git", {"f": b"x", "g/h": b"y"})
-        _git("clone", "-q", work / "repo.git", work / "clone")
+        git("clone", "-q", work / "repo.git", work / "clone")
         return f"git:{commit}", f"file://{work}/clone"
     if case == "non-bare-repository-dot-git":
         commit = git_commit(work / "repo.git", {"f": b"x", "g/h": b"y"})
-        _git("clone", "-q", work / "repo.git", work / "clone")
+        git("clone", "-q", work / "repo.git", work / "clone")
         return f"git:{commit}", f"file://{work}/clone/.git"
     if case == "plain-path-source":
         return f"git:{git_commit(work / 'repo.git', {'f': b'x'})}", str(work / "repo.git")
@@ -1459,6 +1354,6 @@ GIT_EDGE_CASES = [
 @pytest.mark.parametrize("case", GIT_EDGE_CASES)
 def test_git_edge_cases_match_rio(case: str, tmp_path: Path) -> None:
     """Odd git wares and warehouses: the same tree, or the same failure."""
-    with serve_git(tmp_path) as base:
-        ware, source = _git_edge_case(case, tmp_path, base)
+    with serve_git(tmp_path) as server:
+        ware, source = _git_edge_case(case, tmp_path, server.url("").rstrip("/"))
         unpack_both(ware, source, tmp_path, case)
