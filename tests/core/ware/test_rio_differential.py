@@ -1127,7 +1127,6 @@ ZIP_EDGE_UNPACKED = [
     "ntfs-subsecond-mtime",
     "ut-pre-1970-wraps",
     "implied-parents",
-    "late-dir-entry",
     "dot-slash-root-and-names",
     "symlink-entries",
     "setid-sticky-bits",
