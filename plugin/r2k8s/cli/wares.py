@@ -1,4 +1,4 @@
-"""``r2k8s scan``, ``pack`` and ``unpack``: ware IDs and tar wares exactly as rio computes and writes them."""
+"""``r2k8s scan``, ``pack`` and ``unpack``: ware IDs and tar and zip wares exactly as rio computes and writes them."""
 
 from __future__ import annotations
 
@@ -15,16 +15,21 @@ if TYPE_CHECKING:
 __all__ = ["add_parsers", "cmd_pack", "cmd_scan", "cmd_unpack"]
 
 
+_PACKTYPE_HELP = "tar (default) or zip; given explicitly, as rio's pack type argument is"
+
+
 def add_parsers(sub: Subparsers) -> None:
     filters_help = "rio filter string, e.g. 'uid=1000,gid=1000,mtime=@1262304000' or a named set ('{}') with overrides"
-    p = sub.add_parser("scan", help="print the ware ID of a tarball (gzip, bzip2, xz or plain)")
+    p = sub.add_parser(
+        "scan", help="print the ware ID of a tarball (gzip, bzip2, xz or plain) or, with --packtype zip, a zip"
+    )
     p.add_argument("source", help="a tarball path, or a file:// or http(s):// URL naming one ware")
     p.add_argument("--filters", help=filters_help.format("conservative (default), lossless, lowpriv"))
     p.add_argument("--legacy", action="store_true", help="print repeatr v0.15's legacy tree hash (base64url) instead")
-    p.add_argument("--packtype", default="tar", choices=["tar"], help=argparse.SUPPRESS)
+    p.add_argument("--packtype", default="tar", choices=["tar", "zip"], help=_PACKTYPE_HELP)
     p.set_defaults(run=cmd_scan)
 
-    p = sub.add_parser("pack", help="pack a directory into a tar ware and print its ID")
+    p = sub.add_parser("pack", help="pack a directory into a tar (or zip) ware and print its ID")
     p.add_argument("dir")
     p.add_argument("--filters", help=filters_help.format("conservative (default), flatten, lossless"))
     p.add_argument("--target", help="warehouse to save to: file://PATH or ca+file://DIR (default: hash only)")
@@ -34,6 +39,7 @@ def add_parsers(sub: Subparsers) -> None:
         default="gzip",
         help="compression of the saved tar (default gzip, like rio)",
     )
+    p.add_argument("--packtype", default="tar", choices=["tar", "zip"], help=_PACKTYPE_HELP)
     p.set_defaults(run=cmd_pack)
 
     p = sub.add_parser("unpack", help="fetch, verify and unpack a ware into a directory; print the resulting ware ID")
@@ -52,10 +58,12 @@ def add_parsers(sub: Subparsers) -> None:
 
 def cmd_scan(args: argparse.Namespace) -> str:
     from r2k8s.core.ware import filters as flt
-    from r2k8s.core.ware.ingest import ingest_tar
+    from r2k8s.core.ware.ingest import ingest_tar, ingest_zip
     from r2k8s.core.warehouse.fetch import open_url
 
     filters = _filters(flt.UNPACK, args.filters, flt.UNPACK_CONSERVATIVE)
+    if args.packtype == "zip" and args.legacy:
+        raise R2k8sError(Category.USAGE, "--legacy hashes exist only for tar wares")
     source = args.source if "://" in args.source else Path(args.source)
     stream: BinaryIO
     if isinstance(source, Path):
@@ -66,7 +74,10 @@ def cmd_scan(args: argparse.Namespace) -> str:
     else:
         stream = open_url(source, Path.cwd())
     with stream:
-        result = ingest_tar(stream, filters, log=log, packtype=args.packtype, legacy=args.legacy)
+        if args.packtype == "zip":
+            result = ingest_zip(stream, filters, log=log)
+        else:
+            result = ingest_tar(stream, filters, log=log, packtype=args.packtype, legacy=args.legacy)
     return str(result.filtered_id.hash if args.legacy else result.filtered_id)
 
 
@@ -78,9 +89,9 @@ def cmd_pack(args: argparse.Namespace) -> str:
     filters = _filters(flt.PACK, args.filters, flt.PACK_CONSERVATIVE)
     root = Path(args.dir)
     if not args.target:
-        return str(pack_tree(root, filters, None))
+        return str(pack_tree(root, filters, None, packtype=args.packtype))
     with begin_save(args.target, Path.cwd(), log) as sink:
-        ware_id = pack_tree(root, filters, sink.file, compression=args.compression)
+        ware_id = pack_tree(root, filters, sink.file, compression=args.compression, packtype=args.packtype)
         if not ware_id.hash:
             return str(ware_id)
         location = sink.commit(ware_id)
@@ -90,7 +101,7 @@ def cmd_pack(args: argparse.Namespace) -> str:
 
 def cmd_unpack(args: argparse.Namespace) -> str:
     from r2k8s.core.ware import filters as flt
-    from r2k8s.core.ware.unpack import unpack_tar
+    from r2k8s.core.ware.unpack import unpack_ware
     from r2k8s.core.ware.wareid import WareID
     from r2k8s.core.warehouse.fetch import open_ware
 
@@ -98,7 +109,7 @@ def cmd_unpack(args: argparse.Namespace) -> str:
     filters = _filters(flt.UNPACK, args.filters, flt.UNPACK_LOWPRIV)
     stream, location = open_ware(ware_id, args.source, Path.cwd(), log)
     with stream:
-        result = unpack_tar(ware_id, stream, Path(args.dir), filters, log)
+        result = unpack_ware(ware_id, stream, Path(args.dir), filters, log)
     log(f"unpacked {ware_id} from {location} into {args.dir}")
     return str(result)
 

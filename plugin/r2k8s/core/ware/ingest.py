@@ -1,11 +1,15 @@
-"""Reading a tar ware: hash every entry and, optionally, place it on disk.
+"""Reading a ware (tar or zip): hash every entry and, optionally, place it on disk.
 
-Scanning and unpacking are the same walk over the tar stream (rio
-``tar_unpack.go``): each entry is hashed twice, once as the ware says
-(*prefilter*, the hash a requested ware ID is checked against) and once after
-the unpack filters (the ID of what actually lands on disk). Conjured parent
-directories go through the filters too. A :class:`Placer` receives filtered
-entries in stream order; with none, the walk is a scan.
+Scanning and unpacking are the same walk over the archive's entries (rio
+``tar_unpack.go``, ``zip_unpack.go``): each entry is hashed twice, once as the
+ware says (*prefilter*, the hash a requested ware ID is checked against) and
+once after the unpack filters (the ID of what actually lands on disk).
+Conjured parent directories go through the filters too. A :class:`Placer`
+receives filtered entries in archive order; with none, the walk is a scan.
+Tar and zip differ only in the reader that yields the entries
+(:class:`~r2k8s.core.ware.tar.reader.TarReader`,
+:class:`~r2k8s.core.ware.zip.reader.ZipReader`) and in one rule: a zip may not
+list a path twice, not even a directory (rio's zip transmat cannot hash it).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from typing import Protocol
+from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.ware import fsmeta
@@ -25,14 +30,31 @@ from r2k8s.core.ware.tar.compression import ByteSource, open_decompressed
 from r2k8s.core.ware.tar.reader import TarReader
 from r2k8s.core.ware.treehash import LegacyTreeHash, TreeHash
 from r2k8s.core.ware.wareid import WareID
+from r2k8s.core.ware.zip.reader import ZipReader, open_seekable
 
-__all__ = ["IngestResult", "Placer", "ingest_tar"]
+__all__ = ["EntryReader", "IngestResult", "Placer", "ingest_entries", "ingest_tar", "ingest_zip"]
 
 
 class Placer(Protocol):
     """Where unpacked entries go. ``content`` must be consumed for files."""
 
     def place(self, meta: Metadata, content: Iterator[memoryview] | None) -> None: ...
+
+
+class _Entry(Protocol):
+    @property
+    def meta(self) -> Metadata: ...
+
+
+class EntryReader(Protocol):
+    """What :func:`ingest_entries` walks: entries in archive order, each file's content read before the next."""
+
+    @property
+    def entry_count(self) -> int: ...
+
+    def __iter__(self) -> Iterator[_Entry]: ...
+
+    def content_chunks(self) -> Iterator[memoryview]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,9 +104,49 @@ def ingest_tar(
     """
     tar_stream, compression = open_decompressed(stream)
     tree_class = LegacyTreeHash if legacy else TreeHash
-    prefilter = tree_class()
-    filtered = tree_class() if filters.altering else prefilter
     reader = TarReader(tar_stream, log)
+    return ingest_entries(reader, filters, placer, packtype, compression, tree_class(), tree_class(), legacy)
+
+
+def ingest_zip(
+    source: BinaryIO,
+    filters: Filters,
+    placer: Placer | None = None,
+    log: Callable[[str], None] | None = None,
+    *,
+    spool_dir: Path | None = None,
+) -> IngestResult:
+    """Walk a zip ware once; see the module docstring.
+
+    A zip's directory is at its end, so it is read from a seekable file:
+    ``source`` itself when it is one (a local file), otherwise (an HTTP body, a
+    pipe) ``source`` is first copied to an anonymous temporary file in
+    ``spool_dir`` (default: the system's temporary directory), which
+    disappears when the walk ends, however it ends.
+    """
+    with open_seekable(source, spool_dir) as seekable:
+        reader = ZipReader(seekable, log)
+        trees = (TreeHash("zip", repeated_dirs=False), TreeHash("zip", repeated_dirs=False))
+        return ingest_entries(reader, filters, placer, "zip", "none", *trees)
+
+
+def ingest_entries(
+    reader: EntryReader,
+    filters: Filters,
+    placer: Placer | None,
+    packtype: str,
+    compression: str,
+    prefilter: TreeHash,
+    filtered: TreeHash,
+    legacy: bool = False,
+) -> IngestResult:
+    """The walk itself, shared by tar and zip: hash (and place) every entry ``reader`` yields.
+
+    ``prefilter`` and ``filtered`` are two fresh, empty tree hashes (the second
+    is used only if the filters can alter an entry).
+    """
+    if not filters.altering:
+        filtered = prefilter
     with ThreadPoolExecutor(1, thread_name_prefix="r2k8s-hash") if placer is not None else nullcontext() as pool:
         for entry in reader:
             _ingest_entry(entry.meta, reader, filters, placer, prefilter, filtered, pool, legacy)
@@ -99,7 +161,7 @@ def ingest_tar(
 
 def _ingest_entry(
     meta: Metadata,
-    reader: TarReader,
+    reader: EntryReader,
     filters: Filters,
     placer: Placer | None,
     prefilter: TreeHash,

@@ -1,9 +1,15 @@
-"""Pack a directory into a tar ware and compute its ID in the same pass (rio ``tar_pack.go``).
+"""Pack a directory into a tar or zip ware and compute its ID in the same pass (rio ``tar_pack.go``, ``zip_pack.go``).
 
 The walk is pre-order with names sorted; metadata comes from ``lstat`` (no
 xattrs, hardlinks become independent files), goes through the pack filters,
 and has its mtime truncated to whole seconds, so the hash describes exactly the
 tar that is written. Content is hashed while it is copied, in 1 MiB chunks.
+
+Zip wares share the walk and the tree hash; only the writer differs
+(:class:`~r2k8s.core.ware.zip.writer.ZipWriter`, deflate, no outer
+compression). rio's zip packer keeps sub-second mtimes in the hash although
+the zip records whole seconds, which makes IDs its own unpacker rejects;
+here zip mtimes are truncated like tar's, so the ID always describes the zip.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from r2k8s.core.ware.tar.writer import ByteSink, TarWriter
 from r2k8s.core.ware.tree import file_chunks, metadata_from_stat, walk
 from r2k8s.core.ware.treehash import TreeHash
 from r2k8s.core.ware.wareid import WareID
+from r2k8s.core.ware.zip.writer import ZipWriter, check_packable
 
-__all__ = ["COMPRESSIONS", "PackOutput", "pack_tree"]
+__all__ = ["COMPRESSIONS", "PACKTYPES", "PackOutput", "pack_tree"]
 
 
 COMPRESSIONS = ("gzip", "none")
+PACKTYPES = ("tar", "zip")
 
 
 class PackOutput(ByteSink, Protocol):
@@ -40,9 +48,14 @@ def pack_tree(
 ) -> WareID:
     """Pack ``root`` into ``out`` (if given) and return the ware ID.
 
-    A missing ``root`` packs to the empty ID ``tar:-`` without error, as rio
-    does for an output path the job never created.
+    A missing ``root`` packs to the empty ID ``tar:-`` (``zip:-``) without
+    error, as rio does for an output path the job never created.
+    ``packtype="zip"`` writes a zip ware (``compression`` does not apply) and
+    refuses what a zip cannot hold (see :func:`~r2k8s.core.ware.zip.writer.check_packable`),
+    even when only hashing.
     """
+    if packtype not in PACKTYPES:
+        raise R2k8sError(Category.USAGE, f"unknown packtype {packtype!r} (use {' or '.join(PACKTYPES)})")
     if compression not in COMPRESSIONS:
         raise R2k8sError(Category.USAGE, f"unknown compression {compression!r} (use {' or '.join(COMPRESSIONS)})")
     if not os.path.lexists(root):
@@ -51,18 +64,23 @@ def pack_tree(
         raise R2k8sError(Category.PACK_INVALID, f"cannot pack {str(root)!r}: not a directory")
     tree = TreeHash()
     gzipped: gzip.GzipFile | None = None
-    writer: TarWriter | None = None
-    if out is not None:
+    writer: TarWriter | ZipWriter | None = None
+    zipped = packtype == "zip"
+    if out is not None and zipped:
+        writer = ZipWriter(out)
+    elif out is not None:
         if compression == "gzip":
             gzipped = gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=6, mtime=0)
         writer = TarWriter(out if gzipped is None else gzipped)
     for name, location, st in walk(root):
-        if name.startswith(".."):
+        if name.startswith("..") and not zipped:
             fsmeta.clean_relpath(name)  # a name rio could never unpack again ('..0') is refused here already
         meta = filters.apply(metadata_from_stat(name, st, location))
         if meta is None:
             continue
-        meta.mtime_ns = 0  # rio truncates to whole seconds before hashing and writing
+        meta.mtime_ns = 0  # rio truncates to whole seconds before hashing and writing (tar; see above for zip)
+        if zipped:
+            check_packable(meta)
         if writer is not None:
             writer.add(meta)
         content_hash = None

@@ -63,7 +63,14 @@ class TreeHash:
     #: mtime of directories conjured for missing parents.
     conjured_mtime = DEFAULT_TIME
 
-    def __init__(self) -> None:
+    def __init__(self, archive: str = "tar", repeated_dirs: bool = True) -> None:
+        """``archive`` names the format in messages; ``repeated_dirs=False`` refuses a directory listed twice.
+
+        rio's zip transmat has no repeated-directory rule: its bucket refuses (panics on)
+        any path recorded twice, including a directory listed after it was conjured.
+        """
+        self._archive = archive
+        self._repeated_dirs = repeated_dirs
         # Directories keep their metadata (a later entry may replace it); every other
         # entry is reduced to its leaf digest at once (None if it feeds no parent), so
         # memory per file is a key and 48 bytes, not a whole Metadata.
@@ -96,8 +103,8 @@ class TreeHash:
                 self._conjured_bytes += len(parent)
                 if self._conjured_bytes > CONJURED_NAME_BUDGET:
                     raise ware_corrupt(
-                        f"corrupt tar: the entry {_shown(name)} ({name.count('/') + 1} levels deep) has no directory"
-                        f" entries before it, and conjuring them all would take more than"
+                        f"corrupt {self._archive}: the entry {_shown(name)} ({name.count('/') + 1} levels deep) has"
+                        f" no directory entries before it, and conjuring them all would take more than"
                         f" {CONJURED_NAME_BUDGET >> 20} MiB of names: refused as a memory bomb"
                     )
                 dir_meta = Metadata(name=parent, type=DIR, perms=0o755, mtime=self.conjured_mtime)
@@ -111,7 +118,7 @@ class TreeHash:
     def _put(self, meta: Metadata, content_hash: bytes | None) -> None:
         key = _sort_key(meta)
         if key in self._records and not self._may_replace(meta):
-            raise ware_corrupt(f"corrupt tar: repeated path {meta.name!r}")
+            raise ware_corrupt(f"corrupt {self._archive}: repeated path {meta.name!r}")
         if meta.type == DIR:
             self._records[key] = meta
             self._dirs.add(meta.name)
@@ -119,7 +126,7 @@ class TreeHash:
             self._records[key] = self.leaf_hash(meta, content_hash) if self.feeds_parent(meta) else None
 
     def _may_replace(self, meta: Metadata) -> bool:
-        return meta.type == DIR
+        return self._repeated_dirs and meta.type == DIR
 
     # -- hashing ------------------------------------------------------------
 
@@ -160,9 +167,9 @@ class TreeHash:
         """Walk the records in sorted order with a stack of open directories."""
         keys = sorted(self._records)
         if not keys or keys[0] != b"./":
-            raise ware_corrupt("corrupt tar: the ware has no entries (missing root)")
+            raise ware_corrupt(f"corrupt {self._archive}: the ware has no entries (missing root)")
         if not isinstance(self._records[b"./"], Metadata):
-            raise ware_corrupt("corrupt tar: the root '.' is not a directory")
+            raise ware_corrupt(f"corrupt {self._archive}: the root '.' is not a directory")
         stack: list[tuple[bytes, hashlib._Hash]] = []
         root: bytes | None = None
         for key in keys:
@@ -172,9 +179,9 @@ class TreeHash:
             if stack:
                 rest = key[len(stack[-1][0]) :].rstrip(b"/")
                 if b"/" in rest:
-                    raise ware_corrupt(f"corrupt tar: missing tree: {key!r} follows {stack[-1][0]!r}")
+                    raise ware_corrupt(f"corrupt {self._archive}: missing tree: {key!r} follows {stack[-1][0]!r}")
             elif key != b"./":
-                raise ware_corrupt(f"corrupt tar: {key!r} is outside the root")
+                raise ware_corrupt(f"corrupt {self._archive}: {key!r} is outside the root")
             if isinstance(record, Metadata):
                 hasher = hashlib.sha384(_MAP2 + _M + self.encode_metadata(record) + _L + cbor.INDEFINITE_ARRAY_START)
                 stack.append((key, hasher))

@@ -1,9 +1,9 @@
-"""Unpack a tar ware into a directory, safely and all-or-nothing.
+"""Unpack a tar or zip ware into a directory, safely and all-or-nothing.
 
 Entries are placed into a fresh staging directory beside the target; only
-when the whole stream has been read and its prefilter hash equals the
+when the whole ware has been read and its prefilter hash equals the
 requested ware ID is the staging directory renamed onto the target. On any
-error (hash mismatch, corrupt tar, filter rejection, I/O) the staging
+error (hash mismatch, corrupt archive, filter rejection, I/O) the staging
 directory is removed and the target is exactly as it was.
 
 Nothing is ever written outside the staging directory: names are cleaned and
@@ -26,18 +26,19 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from r2k8s.core.errors import Category, R2k8sError, ware_corrupt
 from r2k8s.core.scratch import remove_tree
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.filters import Filters
 from r2k8s.core.ware.fsmeta import DEFAULT_TIME, Metadata
-from r2k8s.core.ware.ingest import ingest_tar
+from r2k8s.core.ware.ingest import IngestResult, ingest_tar, ingest_zip
 from r2k8s.core.ware.tar.compression import ByteSource
 from r2k8s.core.ware.tree import DirectoryCursor
 from r2k8s.core.ware.wareid import WareID
 
-__all__ = ["FULL_ERRNOS", "DirectoryPlacer", "PlacementError", "unpack_tar"]
+__all__ = ["FULL_ERRNOS", "DirectoryPlacer", "PlacementError", "unpack_tar", "unpack_ware", "unpack_zip"]
 
 
 _KIND_WORDS = {fsmeta.SYMLINK: "a symlink", fsmeta.FILE: "a file"}
@@ -275,7 +276,60 @@ def unpack_tar(
     hardlinks (to files placed earlier by the same unpack).
     """
     if ware_id.packtype != "tar":
-        raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id}: only tar wares are supported")
+        raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id} as a tar ware")
+    return _unpack(
+        ware_id, target, log, lambda placer, _staging: ingest_tar(stream, filters, placer, log, legacy=legacy)
+    )
+
+
+def unpack_zip(
+    ware_id: WareID,
+    source: BinaryIO,
+    target: Path,
+    filters: Filters,
+    log: Callable[[str], None] | None = None,
+) -> WareID:
+    """Unpack the zip ware read from ``source`` onto ``target``; return the filtered ware ID.
+
+    As :func:`unpack_tar`, all-or-nothing and verified against ``ware_id``.
+    A ``source`` that cannot seek (an HTTP body) is first spooled to an
+    anonymous temporary file beside the staging directory, on the target's
+    filesystem, and is gone when the unpack ends.
+    """
+    if ware_id.packtype != "zip":
+        raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id} as a zip ware")
+    return _unpack(
+        ware_id,
+        target,
+        log,
+        lambda placer, staging: ingest_zip(source, filters, placer, log, spool_dir=staging.parent),
+    )
+
+
+def unpack_ware(
+    ware_id: WareID,
+    source: BinaryIO,
+    target: Path,
+    filters: Filters,
+    log: Callable[[str], None] | None = None,
+    *,
+    legacy: bool = False,
+) -> WareID:
+    """:func:`unpack_tar` or :func:`unpack_zip`, as ``ware_id``'s packtype says (``legacy`` is for tar only)."""
+    if ware_id.packtype == "zip" and not legacy:
+        return unpack_zip(ware_id, source, target, filters, log)
+    if ware_id.packtype == "tar":
+        return unpack_tar(ware_id, source, target, filters, log, legacy=legacy)
+    raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id}: only tar and zip wares are supported")
+
+
+def _unpack(
+    ware_id: WareID,
+    target: Path,
+    log: Callable[[str], None] | None,
+    walk: Callable[[DirectoryPlacer, Path], IngestResult],
+) -> WareID:
+    """Stage, walk (placing into the staging directory), verify, then move into place; or leave nothing."""
     target = Path(os.path.abspath(target))
     _check_target(target)
     try:
@@ -286,7 +340,7 @@ def unpack_tar(
         ) from None
     placer = DirectoryPlacer(staging)
     try:
-        result = ingest_tar(stream, filters, placer, log, legacy=legacy)
+        result = walk(placer, staging)
         if result.prefilter_id != ware_id:
             raise R2k8sError(
                 Category.HASH_MISMATCH,
