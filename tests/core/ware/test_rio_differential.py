@@ -773,15 +773,19 @@ def r2k8s_unpack(ware: str, dest: Path, source: str, filters: str = SCAN_FOLLOW)
 ODD_TZ = {"TZ": "Asia/Kathmandu"}
 
 
-def tree_listing(root: Path) -> dict[str, tuple[object, ...]]:
-    """Every entry under ``root`` (``root`` itself as "."): ``ls``-style mode (type,
-    permissions, setid and sticky bits), owner, mtime in ns, xattrs, and a symlink's
-    target or a file's content digest."""
-    listing: dict[str, tuple[object, ...]] = {}
+#: One entry of a :func:`tree_listing`: st_mode, uid, gid, mtime_ns, xattrs, body.
+Entry = tuple[int, int, int, int, tuple[tuple[str, bytes], ...], str | None]
+
+
+def tree_listing(root: Path) -> dict[str, Entry]:
+    """Every entry under ``root`` (``root`` itself as "."): mode (type, permissions, setid
+    and sticky bits), owner, mtime in ns, xattrs, and a symlink's target or a file's
+    content digest."""
+    listing: dict[str, Entry] = {}
 
     def visit(path: Path, rel: str) -> None:
         st_ = os.lstat(path)
-        body: object = None
+        body = None
         if stat.S_ISLNK(st_.st_mode):
             body = os.readlink(path)
         elif stat.S_ISREG(st_.st_mode):
@@ -790,7 +794,7 @@ def tree_listing(root: Path) -> dict[str, tuple[object, ...]]:
         if XATTRS:
             keys = os.listxattr(path, follow_symlinks=False)
             attrs = tuple(sorted((k, os.getxattr(path, k, follow_symlinks=False)) for k in keys))
-        listing[rel] = (stat.filemode(st_.st_mode), st_.st_uid, st_.st_gid, st_.st_mtime_ns, attrs, body)
+        listing[rel] = (st_.st_mode, st_.st_uid, st_.st_gid, st_.st_mtime_ns, attrs, body)
         if stat.S_ISDIR(st_.st_mode):
             for child in sorted(os.listdir(path)):
                 visit(path / child, child if rel == "." else f"{rel}/{child}")
@@ -799,20 +803,61 @@ def tree_listing(root: Path) -> dict[str, tuple[object, ...]]:
     return listing
 
 
+SETID = stat.S_ISUID | stat.S_ISGID
+
+
+def as_rio_places(listing: dict[str, Entry]) -> dict[str, Entry]:
+    """What rio's placement (fsOp.PlaceFile, run as this user) makes of the entries in
+    ``listing`` -- a rio bug, tar and zip alike, that the tests tolerate but do not ask of
+    r2k8s.  rio creates a directory with ``os.Mkdir(path, mode)``; Linux's mkdir(2)
+    drops setuid and setgid (and gives a directory in a setgid directory setgid); rio
+    only chowns an entry, and then chmods it again if it has setid bits, when the ware's
+    owner is not the unpacking user.  So a directory owned by the unpacking user loses
+    its setuid and setgid bits, any new directory in a setgid directory gains setgid
+    unless rio chmods it, and an entry owned by the unpacking user in a setgid directory
+    takes that directory's group (the ware ID rio prints still says what the ware says).
+    """
+    me = (os.geteuid(), os.getegid())
+    placed: dict[str, Entry] = {}
+    for rel in sorted(listing, key=lambda r: (-1 if r == "." else r.count("/"), r)):  # parents first
+        mode, uid, gid, mtime, attrs, body = listing[rel]
+        parent = None if rel == "." else placed.get(rel.rpartition("/")[0] or ".")
+        inherits = parent is not None and bool(parent[0] & stat.S_ISGID)
+        is_dir = stat.S_ISDIR(mode)
+        if (uid, gid) == me:
+            if parent is not None and inherits:
+                gid = parent[2]
+            if is_dir:
+                mode = mode & ~SETID | (stat.S_ISGID if inherits else 0)
+        elif is_dir and inherits and not mode & SETID:
+            mode |= stat.S_ISGID
+        placed[rel] = (mode, uid, gid, mtime, attrs, body)
+    return placed
+
+
+def _show(entry: Entry | None) -> str:
+    if entry is None:
+        return "(absent)"
+    mode, uid, gid, mtime, attrs, body = entry
+    return f"{stat.filemode(mode)} {uid}:{gid} mtime_ns={mtime} xattrs={dict(attrs)} {body or ''}".rstrip()
+
+
 def assert_same_trees(rio_root: Path, ours_root: Path, context: str) -> None:
     """The two unpacked trees are identical: entry by entry (symlinks' own mtimes and
     sub-second mtimes included, which rio's tree hash leaves out), and by the
-    ``rio pack tar`` ID of each with lossless filters."""
+    ``rio pack tar`` ID of each with lossless filters.  Where they differ only by rio's
+    placement bug (:func:`as_rio_places`), that is accepted."""
     rio_list, ours_list = tree_listing(rio_root), tree_listing(ours_root)
     if rio_list != ours_list:
+        if rio_list == as_rio_places(ours_list):
+            return  # only rio's setid/group placement bug; the trees' pack IDs differ by it too
+        modelled = as_rio_places(ours_list)
         diffs = [
-            f"    {name!r}\n      rio:   {rio_list.get(name)}\n      r2k8s: {ours_list.get(name)}"
+            f"    {name!r}\n      rio:   {_show(rio_list.get(name))}\n      r2k8s: {_show(ours_list.get(name))}"
             for name in sorted(set(rio_list) | set(ours_list))
-            if rio_list.get(name) != ours_list.get(name)
+            if rio_list.get(name) != modelled.get(name)
         ]
-        raise AssertionError(
-            f"{context}: the unpacked trees differ (mode, uid, gid, mtime_ns, xattrs, body):\n" + "\n".join(diffs[:20])
-        )
+        raise AssertionError(f"{context}: the unpacked trees differ:\n" + "\n".join(diffs[:20]))
     rio_id = rio_pack(rio_root, PACK_KEEP, rio_root.parent / f"{rio_root.name}.repack.tgz")
     ours_id = rio_pack(ours_root, PACK_KEEP, ours_root.parent / f"{ours_root.name}.repack.tgz")
     assert rio_id.ok and rio_id.ware_id == ours_id.ware_id, (
