@@ -73,7 +73,7 @@ def pack_tree(
             gzipped = gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=6, mtime=0)
         writer = TarWriter(out if gzipped is None else gzipped)
     for name, location, st in walk(root):
-        if name.startswith("..") and not zipped:
+        if name.startswith(".."):
             fsmeta.clean_relpath(name)  # a name rio could never unpack again ('..0') is refused here already
         meta = filters.apply(metadata_from_stat(name, st, location))
         if meta is None:

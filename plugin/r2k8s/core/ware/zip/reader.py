@@ -26,7 +26,9 @@ NUL and knows nothing of the owner fields):
   32-bit time) fields, else the MS-DOS date and time read as UTC.
 * Content is read only for files and symlinks (a symlink's content is its
   target), stored or deflated; anything else is refused like Go's
-  ``ErrAlgorithm``, as are encrypted entries. Output stops at the declared size:
+  ``ErrAlgorithm``. The encryption flag is ignored, as Go ignores it: encrypted
+  data fails the checks below (and the message then says it is encrypted),
+  while a flag set on plain data changes nothing. Output stops at the declared size:
   more output, less output, a CRC-32 mismatch (checked when the central CRC is
   non-zero or a data descriptor is flagged) and a data descriptor whose CRC
   differs are all a corrupt ware, exactly where Go's checksum reader fails.
@@ -119,15 +121,22 @@ def is_zip_magic(head: bytes) -> bool:
 def clean_zip_name(raw: str) -> str:
     """Clean a zip entry name as rio does (Go ``path.Clean``; ``""`` and ``./`` are the root).
 
-    Absolute names are refused (rio panics on them) and names leaving the base
-    (``..``, ``../x``) too, as a corrupt ware. Unlike rio's tar reader, its zip
-    reader accepts other names that start with ``..`` (``..0``), and so does this.
+    Absolute names (rio panics on them) and names leaving the base (``..``,
+    ``../x``) are refused as a corrupt ware; other names starting with ``..``
+    (``..0``) as an inoperable path, as rio's placement refuses them even when
+    only scanning.
     """
     if raw.startswith("/"):
         raise ware_corrupt(f"corrupt zip: absolute path {raw!r} is not allowed in a ware")
     cleaned = posixpath.normpath(raw) if raw else "."
     if cleaned == ".." or cleaned.startswith("../"):
         raise ware_corrupt(f"corrupt zip: path {raw!r} leaves the base directory ('..' is not allowed)")
+    if cleaned.startswith(".."):
+        raise R2k8sError(
+            Category.INOPERABLE_PATH,
+            f"refusing {raw!r}: a top-level name starting with '..' cannot be placed"
+            " (rio refuses it as a path breakout)",
+        )
     return cleaned
 
 
@@ -557,9 +566,15 @@ class ZipReader:
         entry = self._current
         if entry is None or entry.meta.type not in (fsmeta.FILE, fsmeta.SYMLINK):
             return
+        try:
+            yield from self._verified_chunks(entry)
+        except R2k8sError as exc:
+            if entry.flags & 0x1:  # Go ignores the flag; encrypted data then fails one of the checks
+                raise ware_corrupt(f"unsupported zip: {entry.meta.name!r} is encrypted ({exc.message})") from None
+            raise
+
+    def _verified_chunks(self, entry: ZipEntry) -> Iterator[memoryview]:
         name = entry.meta.name
-        if entry.flags & 0x1:
-            raise ware_corrupt(f"unsupported zip: {name!r} is encrypted")
         if entry.method not in (STORED, DEFLATED):
             raise ware_corrupt(
                 f"unsupported zip: {name!r} uses compression method {entry.method} (only stored and deflate are read,"

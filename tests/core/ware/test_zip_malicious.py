@@ -1,0 +1,191 @@
+"""Malicious and broken zips that ``unpack_zip`` must refuse, leaving nothing behind.
+
+Each zip is built here. For each, unpacking into ``tmp_path/target`` must raise
+:class:`R2k8sError` with the expected category and leave ``tmp_path`` exactly
+as it was: no target, no staging directory, no spooled copy, nothing written
+through a symlink into ``outside/`` or at an absolute path the zip names.
+Some of these scan to an ID, in rio too (a symlink ``l`` and a directory
+``l/`` are different records of the tree hash); placing them is what fails,
+as it fails in rio. A verified ware, a hash mismatch (exit 7) and a spooled HTTP-like source are
+the controls.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from zipbuild import DEFLATED, ZEntry, build_zip
+
+from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.ware import filters as flt
+from r2k8s.core.ware.ingest import ingest_zip
+from r2k8s.core.ware.unpack import unpack_ware, unpack_zip
+from r2k8s.core.ware.wareid import WareID
+
+SOME_ID = WareID("zip", "6c1eVnQ9NutqZSMD5gimy72u3gZMcp4mFAVbQhAkpwTvTH1CCnGgL6yvBJ6MNkWUYZ")
+ABSOLUTE_WATCH = ("/tmp/outside-zip", "/tmp/outside-zip/pwned", "/etc/zip-pwned")
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, bytes | str]]:
+    out: dict[str, tuple[str, bytes | str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            rel = str(path.relative_to(root))
+            if path.is_symlink():
+                out[rel] = ("link", os.readlink(path))
+            elif path.is_dir():
+                out[rel] = ("dir", b"")
+            else:
+                out[rel] = ("file", path.read_bytes())
+    for absolute in ABSOLUTE_WATCH:
+        out[absolute] = ("exists", str(os.path.lexists(absolute)))
+    return out
+
+
+@pytest.fixture
+def arena(tmp_path: Path) -> Path:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "sentinel").write_text("untouched")
+    return tmp_path
+
+
+BIG = b"\0" * 200_000
+
+
+def _bomb() -> ZEntry:
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = comp.compress(BIG) + comp.flush()
+    return ZEntry("bomb", BIG, method=DEFLATED, data=data, declared_size=1000)
+
+
+MALICIOUS: dict[str, tuple[list[ZEntry], Category, str]] = {
+    "parent traversal": ([ZEntry("../escape", b"x")], Category.WARE_CORRUPT, "leaves the base"),
+    "traversal after a clean prefix": ([ZEntry("a/../../escape", b"x")], Category.WARE_CORRUPT, "leaves the base"),
+    "absolute name": ([ZEntry("/tmp/outside-zip/pwned", b"x")], Category.WARE_CORRUPT, "absolute"),
+    "write through a symlink placed earlier": (
+        [ZEntry("link", b"../outside", mode=0o120777), ZEntry("link/pwned", b"x")],
+        Category.WARE_CORRUPT,
+        "already placed a symlink",
+    ),
+    "write through an absolute symlink": (
+        [ZEntry("link", b"/tmp/outside-zip", mode=0o120777), ZEntry("link/pwned", b"x")],
+        Category.WARE_CORRUPT,
+        "already placed a symlink",
+    ),
+    "a symlink replacing a directory": (
+        [ZEntry("d/", mode=0o40755), ZEntry("d", b"/etc", mode=0o120777)],
+        Category.WARE_CORRUPT,
+        "already placed a directory",
+    ),
+    "duplicate file": ([ZEntry("a", b"1"), ZEntry("a", b"2")], Category.WARE_CORRUPT, "'a'"),
+    "directory after its conjuring": (
+        [ZEntry("d/f", b"x"), ZEntry("d/", mode=0o40777)],
+        Category.WARE_CORRUPT,
+        "repeated path 'd'",
+    ),
+    "deflate bomb: more output than declared": ([_bomb()], Category.WARE_CORRUPT, "zip bomb"),
+    "stored data longer than declared": (
+        [ZEntry("a", b"hello world", declared_size=5)],
+        Category.WARE_CORRUPT,
+        "more than its declared 5",
+    ),
+    "less output than declared": (
+        [ZEntry("a", b"hello", declared_size=50)],
+        Category.WARE_CORRUPT,
+        "ends after 5 of its declared 50",
+    ),
+    "CRC mismatch": ([ZEntry("a", b"hello", crc=0xDEADBEEF)], Category.WARE_CORRUPT, "checksum"),
+    "corrupt deflate data": (
+        [ZEntry("a", b"hello", method=DEFLATED, data=b"\xff\xff\xff\xff")],
+        Category.WARE_CORRUPT,
+        "deflate",
+    ),
+    "truncated deflate data": (
+        [ZEntry("a", BIG[:5000] + b"x" * 5000, method=DEFLATED, data=b"\x00\x10\x00")],
+        Category.WARE_CORRUPT,
+        "deflate",
+    ),
+    "unsupported method": ([ZEntry("a", b"hello", method=14)], Category.WARE_CORRUPT, "method 14"),
+    "encrypted (ZipCrypto header before the data)": (
+        [ZEntry("a", b"hello", data=os.urandom(12) + b"hello", flags=1)],
+        Category.WARE_CORRUPT,
+        "encrypted",
+    ),
+    "data descriptor CRC disagrees": (
+        [ZEntry("a", b"hello", flags=8, descriptor=struct.pack("<IIII", 0x08074B50, 1, 5, 5))],
+        Category.WARE_CORRUPT,
+        "descriptor",
+    ),
+    "no local header where the directory points": (
+        [ZEntry("a", b"hello", local_signature=b"JUNK")],
+        Category.WARE_CORRUPT,
+        "local header",
+    ),
+    "a fifo": ([ZEntry("fifo", mode=0o10644)], Category.PACK_INVALID, "named pipe"),
+    "a block device": ([ZEntry("sda", mode=0o60644)], Category.PACK_INVALID, "device"),
+    "a file as the root": ([ZEntry("", b"x")], Category.WARE_CORRUPT, "'.'"),
+}
+
+
+@pytest.mark.parametrize("case", MALICIOUS)
+@pytest.mark.parametrize("target_exists", [False, True], ids=["absent-target", "empty-target"])
+def test_malicious_zip_is_refused_and_nothing_is_written(arena: Path, case: str, target_exists: bool) -> None:
+    entries, category, words = MALICIOUS[case]
+    target = arena / "target"
+    if target_exists:
+        target.mkdir()
+    before = snapshot(arena)
+    with pytest.raises(R2k8sError) as refused:
+        unpack_zip(SOME_ID, io.BytesIO(build_zip(entries)), target, flt.UNPACK_LOWPRIV)
+    assert refused.value.category == category, refused.value.message
+    assert words in refused.value.message
+    assert snapshot(arena) == before
+
+
+def test_hash_mismatch_is_exit_7_and_leaves_nothing(arena: Path) -> None:
+    target = arena / "target"
+    before = snapshot(arena)
+    with pytest.raises(R2k8sError) as refused:
+        unpack_zip(SOME_ID, io.BytesIO(build_zip([ZEntry("a", b"not what was asked for")])), target, flt.UNPACK_LOWPRIV)
+    assert refused.value.category == Category.HASH_MISMATCH and refused.value.category.exit_code == 7
+    assert snapshot(arena) == before
+
+
+def test_a_verified_zip_from_a_pipe_is_placed_and_its_spool_is_gone(arena: Path) -> None:
+    data = build_zip(
+        [
+            ZEntry("d/", mode=0o40750),
+            ZEntry("d/f", b"payload" * 1000, method=DEFLATED, mode=0o100640),
+            ZEntry("d/link", b"f", mode=0o120777),
+        ]
+    )
+    ware = ingest_zip(io.BytesIO(data), flt.UNPACK_LOSSLESS).prefilter_id
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only writes
+        os.close(read_end)
+        os.write(write_end, data)
+        os._exit(0)
+    os.close(write_end)
+    target = arena / "target"
+    with os.fdopen(read_end, "rb") as stream:
+        got = unpack_ware(ware, stream, target, flt.UNPACK_LOWPRIV)
+    os.waitpid(pid, 0)
+    assert got.packtype == "zip"
+    assert (target / "d" / "f").read_bytes() == b"payload" * 1000
+    assert (target / "d" / "f").stat().st_mode & 0o7777 == 0o640
+    assert os.readlink(target / "d" / "link") == "f"
+    assert sorted(p.name for p in arena.iterdir()) == ["outside", "sentinel", "target"]
+
+
+def test_unpack_zip_refuses_a_tar_ware_id(arena: Path) -> None:
+    with pytest.raises(R2k8sError) as refused:
+        unpack_zip(WareID("tar", SOME_ID.hash), io.BytesIO(b""), arena / "target", flt.UNPACK_LOWPRIV)
+    assert refused.value.category == Category.USAGE
+    assert not (arena / "target").exists()
