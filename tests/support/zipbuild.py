@@ -9,13 +9,18 @@ Linux: creator Unix 3.0, the Unix mode in the external attributes, stored.
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
+import shutil
 import struct
 import time
 import zlib
 
-__all__ = ["ZEntry", "build_zip", "dos_datetime", "ext_time", "ntfs_time", "unix2", "unix3"]
+import installs
+from repo import REPO_ROOT
+
+__all__ = ["ZEntry", "build_zip", "dos_datetime", "ext_time", "info_zip_missing", "ntfs_time", "unix2", "unix3"]
+
+INFO_ZIP_PACKAGES = ("zip", "unzip")
 
 STORED = 0
 DEFLATED = 8
@@ -128,5 +133,15 @@ def build_zip(entries: list[ZEntry], *, declared_count: int | None = None, comme
     return bytes(out)
 
 
-# ``calendar`` is here for tests that turn dates into Unix seconds alongside ``dos_datetime``.
-timegm = calendar.timegm
+def info_zip_missing() -> str | None:
+    """None once Info-ZIP's ``zip`` and ``unzip`` are on PATH (installed with ``.ci/install-packages``
+    if need be, once per session, as ``.ci/run`` installs them); else why they are not, for a skip."""
+    if all(shutil.which(program) for program in INFO_ZIP_PACKAGES):
+        return None
+    if installs.not_root():
+        return "Info-ZIP zip/unzip are not installed, and not being root the tests cannot apt-get install them"
+    install = REPO_ROOT / ".ci" / "install-packages"
+    outcome = installs.run_once(("install-packages", *INFO_ZIP_PACKAGES), [install, *INFO_ZIP_PACKAGES], "zip unzip")
+    if all(shutil.which(program) for program in INFO_ZIP_PACKAGES):
+        return None
+    return f"Info-ZIP zip/unzip could not be installed: {outcome.describe()}"

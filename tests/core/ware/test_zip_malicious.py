@@ -129,6 +129,8 @@ MALICIOUS: dict[str, tuple[list[ZEntry], Category, str]] = {
     ),
     "a fifo": ([ZEntry("fifo", mode=0o10644)], Category.PACK_INVALID, "named pipe"),
     "a block device": ([ZEntry("sda", mode=0o60644)], Category.PACK_INVALID, "device"),
+    "a NUL in a name": ([ZEntry(b"a\x00b", b"x")], Category.INOPERABLE_PATH, "NUL"),
+    "a NUL in a symlink target": ([ZEntry("l", b"/etc\x00x", mode=0o120777)], Category.INOPERABLE_PATH, "NUL"),
     "a file as the root": ([ZEntry("", b"x")], Category.WARE_CORRUPT, "'.'"),
 }
 

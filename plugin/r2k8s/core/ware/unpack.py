@@ -116,6 +116,11 @@ class DirectoryPlacer:
 
     def place(self, meta: Metadata, content: Iterator[memoryview] | None) -> None:
         name = meta.name
+        if "\0" in name or "\0" in meta.linkname:
+            # A zip name (or symlink target) may hold a NUL, which no filesystem can; rio's placement fails too.
+            raise R2k8sError(
+                Category.INOPERABLE_PATH, f"cannot unpack {name!r}: its name or link target contains a NUL byte"
+            )
         existing = self._kinds.get(name)
         if existing is not None:
             if existing == fsmeta.DIR and meta.type == fsmeta.DIR:

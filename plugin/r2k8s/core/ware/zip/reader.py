@@ -477,6 +477,8 @@ class ZipReader:
     @staticmethod
     def _find_end(block: bytes) -> int:
         """Go ``findSignatureInBlock``: the last end signature; -1 if none, or if its comment overruns the block."""
+        if len(block) < _EOCD_LEN:
+            return -1
         at = block.rfind(_EOCD_SIG, 0, len(block) - _EOCD_LEN + 4)
         if at < 0 or _u16(block, at + 20) + _EOCD_LEN + at > len(block):
             return -1
