@@ -749,7 +749,7 @@ def test_pack_edge_trees_match_rio(case: str, tmp_path: Path) -> None:
 # Unpacking both ways, and comparing the trees
 
 
-def rio_unpack(ware: str, dest: Path, source: str, filters: str = SCAN_FOLLOW) -> Outcome:
+def rio_unpack(ware: str, dest: Path, source: str, filters: str = SCAN_FOLLOW, cwd: Path | None = None) -> Outcome:
     """``rio unpack WARE DEST --source=URL --filters=F``.
 
     Every call gets a fresh ``RIO_CACHE`` next to ``dest``: rio keeps each unpacked ware
@@ -758,14 +758,14 @@ def rio_unpack(ware: str, dest: Path, source: str, filters: str = SCAN_FOLLOW) -
     """
     cache = Path(tempfile.mkdtemp(prefix="rio-cache-", dir=dest.parent))
     argv = [RIO, "unpack", ware, str(dest), f"--source={source}", f"--filters={filters}"]
-    return _plain_outcome(argv, packtype=ware.partition(":")[0], env={"RIO_CACHE": str(cache), **ODD_TZ})
+    return _plain_outcome(argv, cwd=cwd, packtype=ware.partition(":")[0], env={"RIO_CACHE": str(cache), **ODD_TZ})
 
 
-def r2k8s_unpack(ware: str, dest: Path, source: str, filters: str = SCAN_FOLLOW) -> Outcome:
+def r2k8s_unpack(ware: str, dest: Path, source: str, filters: str = SCAN_FOLLOW, cwd: Path | None = None) -> Outcome:
     """``r2k8s unpack WARE DEST --source URL --filters F``, with a fresh ``R2K8S_CACHE`` likewise."""
     cache = Path(tempfile.mkdtemp(prefix="r2k8s-cache-", dir=dest.parent))
     argv = r2k8s("unpack", ware, str(dest), "--source", source, "--filters", filters)
-    return _plain_outcome(argv, packtype=ware.partition(":")[0], env={"R2K8S_CACHE": str(cache), **ODD_TZ})
+    return _plain_outcome(argv, cwd=cwd, packtype=ware.partition(":")[0], env={"R2K8S_CACHE": str(cache), **ODD_TZ})
 
 
 #: A zone 5:45 off UTC for every zip and git run: rio (Go's archive/zip) reads MS-DOS
@@ -866,11 +866,14 @@ def assert_same_trees(rio_root: Path, ours_root: Path, context: str) -> None:
     )
 
 
-def unpack_both(ware: str, source: str, work: Path, label: str, filters: str = SCAN_FOLLOW) -> None:
-    """Unpack ``ware`` from ``source`` with both tools: same printed ID (or the same failure), same tree."""
+def unpack_both(
+    ware: str, source: str, work: Path, label: str, filters: str = SCAN_FOLLOW, cwd: Path | None = None
+) -> None:
+    """Unpack ``ware`` from ``source`` with both tools (in ``cwd``): same printed ID (or the
+    same failure), same tree."""
     rio_dest, ours_dest = work / f"unpacked-rio-{label}", work / f"unpacked-r2k8s-{label}"
-    rio_out = rio_unpack(ware, rio_dest, source, filters)
-    ours_out = r2k8s_unpack(ware, ours_dest, source, filters)
+    rio_out = rio_unpack(ware, rio_dest, source, filters, cwd)
+    ours_out = r2k8s_unpack(ware, ours_dest, source, filters, cwd)
     context = f"unpack {ware} --source {source} ({label}), --filters={filters}"
     assert_same(rio_out, ours_out, context, filters)
     if rio_out.ok:
@@ -1210,16 +1213,20 @@ def test_zip_edge_unpacks_match_rio(case: str, tmp_path: Path) -> None:
 # mtimes, xattrs, setid and sticky bits and every other permission bit.  rio places
 # files 0644/0755, directories 0755 and symlinks with uid/gid 1000 and mtime 2010-01-01
 # (``fs.DefaultTime``), the root (and each submodule's root) as ``DefaultDirMetadata``
-# (0755, uid/gid 0).  A submodule is fetched from the URL in ``.gitmodules`` as written
-# (a relative URL is taken relative to rio's working directory, not to the superproject,
-# so these tests use absolute ones); a submodule's own submodules become empty dirs.
-# A ``file://`` warehouse is opened as a git directory: a bare repository, or ``.git``.
+# (0755, uid/gid 0).  A submodule is fetched from the URL in ``.gitmodules`` as written,
+# which must have a scheme (rio refuses a relative URL or a bare path, exit 1, where git
+# resolves it against the superproject); a submodule's own submodules become empty dirs.
+# A ``file://`` warehouse is opened as a git directory: a bare repository, or ``.git``
+# (a work tree's path is "repository does not exist", exit 9).  A commit is found in a
+# ``file://`` repository's object store whether or not a ref reaches it; over HTTP rio
+# clones the advertised branches and tags, so an unreferenced commit is not found (5),
+# and so is an abbreviated hash (5, not a usage error).
 # Repositories are made with, and served over HTTP by, tests/support/git_http.py (the real
 # ``git`` with a fixed identity and dates; ``git http-backend`` on loopback).
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 GIT_SETTINGS = settings(
-    max_examples=6,
+    max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -1364,6 +1371,11 @@ def _git_edge_case(case: str, work: Path, base: str) -> tuple[str, str]:
         sub = git_commit(work / "sub.git", {"s": b"s", "t/u": b"u"})
         modules = gitmodules(("m", str(work / "sub.git")))
         return f"git:{git_commit(work / 'repo.git', {'.gitmodules': modules}, gitlinks={'m': sub})}", file_url
+    if case == "submodule-relative-url":
+        # git resolves "../sub.git" against the superproject's URL; rio's pick refuses a URL without a scheme.
+        sub = git_commit(work / "sub.git", {"s": b"s"})
+        modules = gitmodules(("m", "../sub.git"))
+        return f"git:{git_commit(work / 'repo.git', {'.gitmodules': modules}, gitlinks={'m': sub})}", file_url
     if case == "odd-names":
         files: dict[str, bytes | str] = {
             "\u00e9t\u00e9": b"utf-8",
@@ -1396,6 +1408,7 @@ GIT_EDGE_CASES = [
     "submodule-url-unreachable",
     "submodule-commit-missing",
     "submodule-plain-path-url",
+    "submodule-relative-url",
     "odd-names",
 ]
 
@@ -1407,4 +1420,4 @@ def test_git_edge_cases_match_rio(case: str, tmp_path: Path) -> None:
     """Odd git wares and warehouses: the same tree, or the same failure."""
     with serve_git(tmp_path) as server:
         ware, source = _git_edge_case(case, tmp_path, server.url("").rstrip("/"))
-        unpack_both(ware, source, tmp_path, case)
+        unpack_both(ware, source, tmp_path, case, cwd=tmp_path)
