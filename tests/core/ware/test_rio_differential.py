@@ -901,7 +901,7 @@ def unpack_both(
 
 needs_zip = pytest.mark.skipif(shutil.which("zip") is None, reason="Info-ZIP's zip is not installed")
 ZIP_SETTINGS = settings(
-    max_examples=8,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
