@@ -177,6 +177,27 @@ def test_a_warehouse_serving_wrong_bytes_stops_the_search_rather_than_hide_it(
     assert origin.requests == []
 
 
+def test_a_zip_ware_is_mirrored_and_verified_as_a_zip(tmp_path: Path) -> None:
+    """A zip cannot be hashed as it streams (its directory is at the end): it is spooled, then verified."""
+    from zipbuild import ZEntry, build_zip
+
+    data = build_zip([ZEntry("bin/", mode=0o40755), ZEntry("bin/hello", b"#!/bin/sh\necho hi\n", mode=0o100755)])
+    (tmp_path / "x.zip").write_bytes(data)
+    scanned = r2k8s("scan", "x.zip", "--packtype", "zip", cwd=tmp_path)
+    ware = scanned.stdout.strip()
+    assert ware.startswith("zip:"), scanned.stderr
+    with serve(tmp_path / "origin") as origin:
+        stock(origin.root, ware, tmp_path / "x.zip")
+        write_formula(tmp_path / "web.formula", urls=[origin.ca_url()], ware=ware)
+        write_documents(tmp_path / "deploy.yaml", [deployment()])
+        done = mirror("-f", "deploy.yaml", "--to", "ca+file://./offline", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"copied {ware}")
+        assert ca_path(tmp_path / "offline", ware).read_bytes() == data
+        again = mirror("-f", "deploy.yaml", "--to", "ca+file://./offline", cwd=tmp_path)
+    assert again.stdout.startswith(f"present {ware}"), again.stdout + again.stderr
+
+
 def _other_tar(folder: Path) -> Path:
     tarball = folder / "other.tar"
     with tarfile.open(tarball, "w") as archive:

@@ -180,11 +180,17 @@ class _Tee(io.RawIOBase):
 
 
 def _tree_id(stream: BinaryIO, ware: WareID, legacy: bool) -> WareID:
-    """The ware ID of the tar ``stream`` (rio's tree hash, or v0.15's for legacy wares), read to its end."""
-    from r2k8s.core.ware.filters import UNPACK_LOSSLESS
-    from r2k8s.core.ware.ingest import ingest_tar
+    """The ware ID of the tar or zip ``stream`` (rio's tree hash, or v0.15's for legacy wares), read to its end.
 
-    result = ingest_tar(stream, UNPACK_LOSSLESS, packtype=ware.packtype, legacy=legacy)
+    A zip that is not a seekable file is read whole into a temporary spool first (its directory is at its end).
+    """
+    from r2k8s.core.ware.filters import UNPACK_LOSSLESS
+    from r2k8s.core.ware.ingest import ingest_tar, ingest_zip
+
+    if ware.packtype == "zip" and not legacy:
+        result = ingest_zip(stream, UNPACK_LOSSLESS)
+    else:
+        result = ingest_tar(stream, UNPACK_LOSSLESS, packtype=ware.packtype, legacy=legacy)
     while stream.read(_CHUNK):  # what follows the tar's end (padding, a compressor's trailer) is copied too
         pass
     return result.prefilter_id

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import io
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
 from zipbuild import DEFLATED, ZEntry, build_zip
+from zipcases import MALICIOUS
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.ware import filters as flt
@@ -53,86 +52,6 @@ def arena(tmp_path: Path) -> Path:
     (tmp_path / "outside").mkdir()
     (tmp_path / "sentinel").write_text("untouched")
     return tmp_path
-
-
-BIG = b"\0" * 200_000
-
-
-def _bomb() -> ZEntry:
-    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
-    data = comp.compress(BIG) + comp.flush()
-    return ZEntry("bomb", BIG, method=DEFLATED, data=data, declared_size=1000)
-
-
-MALICIOUS: dict[str, tuple[list[ZEntry], Category, str]] = {
-    "parent traversal": ([ZEntry("../escape", b"x")], Category.WARE_CORRUPT, "leaves the base"),
-    "traversal after a clean prefix": ([ZEntry("a/../../escape", b"x")], Category.WARE_CORRUPT, "leaves the base"),
-    "absolute name": ([ZEntry("/tmp/outside-zip/pwned", b"x")], Category.WARE_CORRUPT, "absolute"),
-    "write through a symlink placed earlier": (
-        [ZEntry("link", b"../outside", mode=0o120777), ZEntry("link/pwned", b"x")],
-        Category.WARE_CORRUPT,
-        "already placed a symlink",
-    ),
-    "write through an absolute symlink": (
-        [ZEntry("link", b"/tmp/outside-zip", mode=0o120777), ZEntry("link/pwned", b"x")],
-        Category.WARE_CORRUPT,
-        "already placed a symlink",
-    ),
-    "a symlink replacing a directory": (
-        [ZEntry("d/", mode=0o40755), ZEntry("d", b"/etc", mode=0o120777)],
-        Category.WARE_CORRUPT,
-        "already placed a directory",
-    ),
-    "duplicate file": ([ZEntry("a", b"1"), ZEntry("a", b"2")], Category.WARE_CORRUPT, "'a'"),
-    "directory after its conjuring": (
-        [ZEntry("d/f", b"x"), ZEntry("d/", mode=0o40777)],
-        Category.WARE_CORRUPT,
-        "repeated path 'd'",
-    ),
-    "deflate bomb: more output than declared": ([_bomb()], Category.WARE_CORRUPT, "zip bomb"),
-    "stored data longer than declared": (
-        [ZEntry("a", b"hello world", declared_size=5)],
-        Category.WARE_CORRUPT,
-        "more than its declared 5",
-    ),
-    "less output than declared": (
-        [ZEntry("a", b"hello", declared_size=50)],
-        Category.WARE_CORRUPT,
-        "ends after 5 of its declared 50",
-    ),
-    "CRC mismatch": ([ZEntry("a", b"hello", crc=0xDEADBEEF)], Category.WARE_CORRUPT, "checksum"),
-    "corrupt deflate data": (
-        [ZEntry("a", b"hello", method=DEFLATED, data=b"\xff\xff\xff\xff")],
-        Category.WARE_CORRUPT,
-        "deflate",
-    ),
-    "truncated deflate data": (
-        [ZEntry("a", BIG[:5000] + b"x" * 5000, method=DEFLATED, data=b"\x00\x10\x00")],
-        Category.WARE_CORRUPT,
-        "deflate",
-    ),
-    "unsupported method": ([ZEntry("a", b"hello", method=14)], Category.WARE_CORRUPT, "method 14"),
-    "encrypted (ZipCrypto header before the data)": (
-        [ZEntry("a", b"hello", data=os.urandom(12) + b"hello", flags=1)],
-        Category.WARE_CORRUPT,
-        "encrypted",
-    ),
-    "data descriptor CRC disagrees": (
-        [ZEntry("a", b"hello", flags=8, descriptor=struct.pack("<IIII", 0x08074B50, 1, 5, 5))],
-        Category.WARE_CORRUPT,
-        "descriptor",
-    ),
-    "no local header where the directory points": (
-        [ZEntry("a", b"hello", local_signature=b"JUNK")],
-        Category.WARE_CORRUPT,
-        "local header",
-    ),
-    "a fifo": ([ZEntry("fifo", mode=0o10644)], Category.PACK_INVALID, "named pipe"),
-    "a block device": ([ZEntry("sda", mode=0o60644)], Category.PACK_INVALID, "device"),
-    "a NUL in a name": ([ZEntry(b"a\x00b", b"x")], Category.INOPERABLE_PATH, "NUL"),
-    "a NUL in a symlink target": ([ZEntry("l", b"/etc\x00x", mode=0o120777)], Category.INOPERABLE_PATH, "NUL"),
-    "a file as the root": ([ZEntry("", b"x")], Category.WARE_CORRUPT, "'.'"),
-}
 
 
 @pytest.mark.parametrize("case", MALICIOUS)

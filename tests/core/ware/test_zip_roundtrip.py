@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from zipbuild import info_zip_missing
+from zipcases import TREE, build
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.ware.filters import PACK_LOSSLESS, UNPACK_LOSSLESS, Filters
@@ -34,44 +34,7 @@ from r2k8s.core.ware.unpack import unpack_zip
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="building trees with arbitrary owners needs root")
 
-NAMES = st.sampled_from(["a", "b", "a-b", "a.b", "Z", "é", "long" * 30, "x y", "..0x"[2:]])
-PERMS = st.sampled_from([0o755, 0o700, 0o644, 0o600, 0o4755, 0o2750, 0o1777, 0o444, 0o751])
-IDS = st.sampled_from([0, 1000, 7000, 65535, 65536, 2**21 + 5])
-MTIMES = st.integers(min_value=0, max_value=2**32 - 1)
-
-NODE = st.recursive(
-    st.one_of(
-        st.tuples(st.just("file"), st.binary(max_size=3000), PERMS, IDS, IDS, MTIMES),
-        st.tuples(st.just("link"), st.sampled_from(["a", "../x", "/etc/passwd", "dangling", "é"]), IDS, IDS, MTIMES),
-    ),
-    lambda children: st.tuples(st.just("dir"), st.dictionaries(NAMES, children, max_size=4), PERMS, IDS, IDS, MTIMES),
-    max_leaves=12,
-)
-TREE = st.tuples(st.just("dir"), st.dictionaries(NAMES, NODE, max_size=5), PERMS, IDS, IDS, MTIMES)
 COMMON = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def build(path: Path, node: tuple) -> None:
-    kind = node[0]
-    if kind == "file":
-        _, content, perms, uid, gid, mtime = node
-        path.write_bytes(content)
-        os.chown(path, uid, gid)
-        os.chmod(path, perms)
-        os.utime(path, (mtime, mtime))
-    elif kind == "link":
-        _, target, uid, gid, mtime = node
-        os.symlink(target, path)
-        os.chown(path, uid, gid, follow_symlinks=False)
-        os.utime(path, (mtime, mtime), follow_symlinks=False)
-    else:
-        _, children, perms, uid, gid, mtime = node
-        path.mkdir(exist_ok=True)
-        for name, child in children.items():
-            build(path / name, child)
-        os.chown(path, uid, gid)
-        os.chmod(path, perms)
-        os.utime(path, (mtime, mtime))
 
 
 def describe(root: Path) -> dict[str, tuple[object, ...]]:

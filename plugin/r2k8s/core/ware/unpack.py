@@ -321,7 +321,9 @@ def unpack_ware(
     legacy: bool = False,
 ) -> WareID:
     """:func:`unpack_tar` or :func:`unpack_zip`, as ``ware_id``'s packtype says (``legacy`` is for tar only)."""
-    if ware_id.packtype == "zip" and not legacy:
+    if ware_id.packtype == "zip":
+        if legacy:
+            raise R2k8sError(Category.USAGE, f"cannot unpack {ware_id}: legacy hashes exist only for tar wares")
         return unpack_zip(ware_id, source, target, filters, log)
     if ware_id.packtype == "tar":
         return unpack_tar(ware_id, source, target, filters, log, legacy=legacy)

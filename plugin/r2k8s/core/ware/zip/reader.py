@@ -448,22 +448,20 @@ class ZipReader:
 
     def _end_record(self) -> tuple[int, int]:
         """(number of entries, offset of the central directory), as Go's ``readDirectoryEnd`` finds them."""
-        for window in (1024, 65 * 1024):
+        at, start, block = -1, 0, b""
+        for window in (1024, 65 * 1024):  # Go looks in the last KiB, then in the last 65 KiB
             window = min(window, self._size)
             start = self._size - window
             block = self._read_at(start, window)
             at = self._find_end(block)
-            if at >= 0:
+            if at >= 0 or window == self._size:
                 break
-            if window == self._size:
-                break
-        else:
-            at = -1
         if at < 0:
             raise ware_corrupt("corrupt zip: no end of central directory record (not a zip file?)")
         record = block[at : at + _EOCD_LEN]
         records, directory_size, directory_offset = _u16(record, 10), _u16(record, 12), _u32(record, 16)
         end_offset = start + at
+        # Go's test, including its 16-bit look at the 32-bit directory size.
         if records == 0xFFFF or directory_size == 0xFFFF or directory_offset == 0xFFFFFFFF:
             zip64 = self._zip64_end(end_offset)
             if zip64 is not None:
