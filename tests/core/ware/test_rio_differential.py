@@ -1087,6 +1087,17 @@ def _without_utf8_flag(data: bytes) -> bytes:
     return bytes(out)
 
 
+def _with_flag_bits(data: bytes, bits: int) -> bytes:
+    """Set general-purpose flag ``bits`` in every header of a *stored* zip."""
+    out = bytearray(data)
+    for sig, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = out.find(sig)
+        while start != -1:
+            out[start + at] |= bits
+            start = out.find(sig, start + 4)
+    return bytes(out)
+
+
 S = zipfile.ZIP_STORED
 ZDIR = 0o040755
 ZIP_EDGE_CASES = {
@@ -1148,6 +1159,10 @@ ZIP_EDGE_CASES = {
     "leading-junk": lambda: b"#!/bin/sh\nexit 0\n" * 10 + _zip([_zi("f", b"x")]),
     "utf8-flagged-name": lambda: _zip([_zi("\u00e9t\u00e9", b"x", method=S)]),
     "utf8-name-without-flag": lambda: _without_utf8_flag(_zip([_zi("\u00e9t\u00e9", b"x", method=S)])),
+    # Go's archive/zip ignores the encryption flag: a stored entry still reads as its bytes.
+    "encryption-flag-on-stored-entry": lambda: _with_flag_bits(_zip([_zi("f", b"plain", method=S)]), 0x01),
+    "nul-in-name": lambda: _zip([_zi("a\0b", b"x")]),
+    "nul-in-symlink-target": lambda: _zip([_zi("l", "a\0b", mode=0o120777)]),
     "empty-archive": lambda: _zip([]),
     "not-a-zip": lambda: b"hello, this is not a zip archive at all",
     "empty-file": lambda: b"",
@@ -1187,6 +1202,9 @@ ZIP_EDGE_UNPACKED = [
     "setid-sticky-bits",
     "data-descriptors",
     "utf8-name-without-flag",
+    "encryption-flag-on-stored-entry",
+    "nul-in-name",
+    "nul-in-symlink-target",
 ]
 
 
