@@ -1156,6 +1156,8 @@ ZIP_EDGE_CASES = {
     "zip64-records": lambda: _zip([_zi("f", b"x"), _zi("d/", mode=ZDIR)], zip64=True),
     "data-descriptors": lambda: _streamed_zip([_zi("f", b"x" * 1000), _zi("d/", mode=ZDIR)]),
     "archive-comment": lambda: _zip([_zi("f", b"x")], comment=b"a comment"),
+    # Go's archive/zip finds the archive behind prepended bytes (golang/go#10464, fixed after rio's time):
+    # what rio does here depends on the Go it was built with (these tests ran against one built with Go 1.26).
     "leading-junk": lambda: b"#!/bin/sh\nexit 0\n" * 10 + _zip([_zi("f", b"x")]),
     "utf8-flagged-name": lambda: _zip([_zi("\u00e9t\u00e9", b"x", method=S)]),
     "utf8-name-without-flag": lambda: _without_utf8_flag(_zip([_zi("\u00e9t\u00e9", b"x", method=S)])),
