@@ -1294,10 +1294,12 @@ def gitmodules(*modules: tuple[str, str]) -> bytes:
 @given(tree=trees)
 def test_git_unpack_matches_rio(tree: Dir) -> None:
     """git: a random tree committed with the real git, unpacked from ``file://`` and over
-    HTTP (``git http-backend``) by both tools: the same ID and the same tree."""
-    with built_tree(tree) as (work, root), serve_git(work) as server:
+    HTTP (``git http-backend``, protocol v2 and v0 only) by both tools: the same ID and
+    the same tree."""
+    with built_tree(tree) as (work, root), serve_git(work) as v2, serve_git(work, protocol_v2=False) as v0:
         commit = git_commit(work / "repo.git", root)
-        for label, source in [("file", f"file://{work}/repo.git"), ("http", server.url("repo.git"))]:
+        sources = [("file", f"file://{work}/repo.git"), ("http", v2.url("repo.git")), ("http-v0", v0.url("repo.git"))]
+        for label, source in sources:
             unpack_both(f"git:{commit}", source, work, label)
 
 
