@@ -1341,8 +1341,9 @@ def test_git_submodules_match_rio(transport: str, tmp_path: Path) -> None:
         unpack_both(f"git:{commit}", url("super.git"), tmp_path, transport)
 
 
-def _git_edge_case(case: str, work: Path, base: str) -> tuple[str, str]:
-    """Build the repositories for one git edge case; return (ware ID, source URL)."""
+def _git_edge_case(case: str, work: Path, base: str, base_v0: str) -> tuple[str, str]:
+    """Build the repositories for one git edge case; return (ware ID, source URL).  ``base`` and
+    ``base_v0`` serve ``work`` over HTTP, the latter with protocol v0 only."""
     file_url = f"file://{work}/repo.git"
     if case == "empty-commit":
         return f"git:{git_commit(work / 'repo.git', {})}", file_url
@@ -1357,13 +1358,13 @@ def _git_edge_case(case: str, work: Path, base: str) -> tuple[str, str]:
         return f"git:{commit[:12]}", file_url
     if case == "missing-repository":
         return "git:" + "1234567890" * 4, f"file://{work}/absent.git"
-    if case in ("unreferenced-commit-file", "unreferenced-commit-http"):
+    if case.startswith("unreferenced-commit-"):
         git_commit(work / "repo.git", {"f": b"x"})
         # A commit no ref points at: file:// reads the object store, HTTP only sees what is advertised.
         tree = git("--git-dir", work / "repo.git", "rev-parse", "HEAD^{tree}")
         loose = git("--git-dir", work / "repo.git", "commit-tree", "-m", "dangling", "-p", "HEAD", tree)
-        source = file_url if case.endswith("file") else f"{base}/repo.git"
-        return f"git:{loose}", source
+        sources = {"file": file_url, "http": f"{base}/repo.git", "http-v0": f"{base_v0}/repo.git"}
+        return f"git:{loose}", sources[case.removeprefix("unreferenced-commit-")]
     if case == "non-bare-repository":
         commit = git_commit(work / "repo.git", {"f": b"x", "g/h": b"y"})
         git("clone", "-q", work / "repo.git", work / "clone")
@@ -1422,6 +1423,7 @@ GIT_EDGE_CASES = [
     "missing-repository",
     "unreferenced-commit-file",
     "unreferenced-commit-http",
+    "unreferenced-commit-http-v0",
     "non-bare-repository",
     "non-bare-repository-dot-git",
     "plain-path-source",
@@ -1440,6 +1442,6 @@ GIT_EDGE_CASES = [
 @pytest.mark.parametrize("case", GIT_EDGE_CASES)
 def test_git_edge_cases_match_rio(case: str, tmp_path: Path) -> None:
     """Odd git wares and warehouses: the same tree, or the same failure."""
-    with serve_git(tmp_path) as server:
-        ware, source = _git_edge_case(case, tmp_path, server.url("").rstrip("/"))
+    with serve_git(tmp_path) as v2, serve_git(tmp_path, protocol_v2=False) as v0:
+        ware, source = _git_edge_case(case, tmp_path, v2.url("").rstrip("/"), v0.url("").rstrip("/"))
         unpack_both(ware, source, tmp_path, case, cwd=tmp_path)
