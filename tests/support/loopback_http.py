@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import http.server
 import shutil
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -156,3 +158,22 @@ def misbehaving(
         stop.set()
         server.shutdown()
         server.server_close()
+
+
+def self_signed_tls(directory: Path) -> ssl.SSLContext:
+    """A server TLS context with a fresh self-signed certificate for 127.0.0.1 (``key.pem`` and ``cert.pem`` in
+    ``directory``); skips the test without the ``openssl`` command."""
+    import pytest
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    key, cert = directory / "key.pem", directory / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert)]
+        + ["-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context

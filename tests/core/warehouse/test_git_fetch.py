@@ -11,10 +11,7 @@ format half (:mod:`r2k8s.core.ware.git`) that production uses.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from git_http import GitServer, bare_copy, commit, git, git_binary_formats, make_repo, r2k8s_formats, serve_git
+from loopback_http import self_signed_tls
 
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.warehouse.fetch import ProgressRule, interrupt_transfers, resume_transfers
@@ -344,17 +342,7 @@ def test_a_clone_rio_left_in_the_cache_is_used_and_recorded_without_fetching(
 def test_https_remotes_verify_certificates(
     tmp_path: Path, source: Path, oracle: Formats, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command to make a test certificate")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert)]
-        + ["-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    context = self_signed_tls(tmp_path)
     head = commit(source, {"a": "over TLS\n"})
     (tmp_path / "served").mkdir()
     with serve_git(tmp_path / "served", tls=context) as server:
@@ -362,5 +350,5 @@ def test_https_remotes_verify_certificates(
         with pytest.raises(R2k8sError) as info:  # an unknown certificate: the warehouse is unavailable
             pick(head, [url], tmp_path / "objs", oracle)
         assert info.value.category is Category.WAREHOUSE_UNAVAILABLE and "CERTIFICATE_VERIFY_FAILED" in str(info.value)
-        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))  # written by self_signed_tls
         assert pick(head, [url], tmp_path / "objs", oracle).received > 0

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from loopback_http import LoopbackWarehouse, misbehaving, serve
+from loopback_http import LoopbackWarehouse, misbehaving, self_signed_tls, serve
 from tarbuild import D, F, make_tar
 
 from r2k8s.core.errors import Category, R2k8sError
@@ -195,21 +195,7 @@ def test_a_complete_body_is_not_cut_short(tmp_path: Path, monkeypatch: pytest.Mo
 @contextmanager
 def tls_trickle(directory: Path, body: bytes, trickle: bool) -> Iterator[str]:
     """An HTTPS server with a fresh self-signed certificate: the whole body, or 1,000 bytes and a trickle."""
-    import shutil
-    import ssl
-    import subprocess
-
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command to make a test certificate")
-    key, cert = directory / "key.pem", directory / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert)]
-        + ["-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    context = self_signed_tls(directory)
     with misbehaving(body, head=1000 if trickle else len(body), trickle=0.05 if trickle else 0.0, tls=context) as url:
         yield url
 

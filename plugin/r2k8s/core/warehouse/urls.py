@@ -49,7 +49,7 @@ from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.ware.wareid import WareID
 
-__all__ = ["WarehouseURL", "hash_file_name", "shard_dirs"]
+__all__ = ["WarehouseURL", "hash_file_name", "shard_dirs", "split_url"]
 
 
 Kind = Literal["file", "http", "https"]
@@ -107,6 +107,20 @@ def _go_path_join(*elems: str) -> str:
     return cleaned
 
 
+def split_url(text: str) -> urllib.parse.SplitResult:
+    """``text`` split as a URL, refused (a usage error) where Go's ``url.Parse`` refuses it.
+
+    Control characters are refused first: Go refuses them, and ``urlsplit``
+    would silently drop tabs and newlines.
+    """
+    if any(ord(c) < 0x20 or c == "\x7f" for c in text):
+        raise usage_error(f"failed to parse URI {_q(text)}: invalid control character in URL")
+    try:
+        return urllib.parse.urlsplit(text)
+    except ValueError as exc:
+        raise usage_error(f"failed to parse URI {_q(text)}: {exc}") from None
+
+
 def shard_dirs(hash_: str) -> tuple[str, str]:
     """The two shard directory names: ``H[0:3]`` and ``H[3:6]``, '-'-padded to 7 chars.
 
@@ -162,13 +176,7 @@ class WarehouseURL:
         """
         if not isinstance(text, str):
             raise usage_error(f"warehouse URL must be a string, not {type(text).__name__}")
-        if any(ord(c) < 0x20 or c == "\x7f" for c in text):
-            # Go refuses these; urlsplit would silently drop tabs and newlines.
-            raise usage_error(f"failed to parse URI {_q(text)}: invalid control character in URL")
-        try:
-            parts = urllib.parse.urlsplit(text)
-        except ValueError as exc:
-            raise usage_error(f"failed to parse URI {_q(text)}: {exc}") from None
+        parts = split_url(text)
         scheme = parts.scheme.lower()
         if not scheme:
             raise usage_error(

@@ -43,6 +43,7 @@ from typing import Literal
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.errors import usage_error
 from r2k8s.core.ware.wareid import WareID
+from r2k8s.core.warehouse.urls import split_url
 
 __all__ = ["GitRemote", "check_commit_ware", "resolve_submodule_url", "slugify_remote"]
 
@@ -99,12 +100,7 @@ class GitRemote:
         remote = text.strip()
         if not remote:
             raise usage_error("empty git remote")
-        if any(ord(c) < 0x20 or c == "\x7f" for c in remote):
-            raise usage_error(f"failed to parse URI {_q(text)}: invalid control character in URL")
-        try:
-            parts = urllib.parse.urlsplit(remote)
-        except ValueError as exc:
-            raise usage_error(f"failed to parse URI {_q(text)}: {exc}") from None
+        parts = split_url(remote)
         scheme = parts.scheme.lower()
         if scheme in _RIO_ONLY_SCHEMES:
             raise usage_error(
