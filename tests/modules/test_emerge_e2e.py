@@ -180,3 +180,30 @@ def test_stopping_or_killing_emerge_leaves_no_job(env: Env, how: str) -> None:
         proc.wait()
         proc.stderr.close()
         env.wait_no_jobs(jobs, 60)  # the steps got SIGTERM from the kernel and deleted their Jobs
+
+
+def test_a_memoized_cluster_run_prints_the_same_record_and_creates_no_job(env: Env) -> None:
+    """``r2k8s run`` (not emerge) keeps its memo on the client: the second run asks the cluster nothing."""
+    formula = {
+        "formula": {
+            "inputs": {"/": rootfs_ware_id()},
+            "action": {"exec": ["/bin/sh", "-c", "mkdir out; echo hi > out/x; echo ran"]},
+            "outputs": {"/task/out": {"packtype": "tar"}},
+        },
+        "context": {"fetchUrls": {"/": ["file://./rootfs.tgz"]}, "saveUrls": {"/task/out": "ca+file://./wares"}},
+    }
+    (env.root / "wares").mkdir()
+    (env.root / "job.formula").write_text(json.dumps(formula))
+    image, _host = cluster_settings()
+    argv = [
+        *(sys.executable, "-m", "r2k8s", "run", "--kubeconfig", str(env.kubeconfig), "-n", env.namespace),
+        *("--image", image, "--memo-dir", "memo", "job.formula"),
+    ]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=env.root)
+    assert first.returncode == 0, first.stderr
+    _names, version = env.jobs()
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=env.root)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout
+    assert "eliding run" in second.stderr and "created job" not in second.stderr
+    assert env.jobs_added_since(version) == []

@@ -194,3 +194,37 @@ def test_any_dag_orders_dependencies_first_and_any_back_edge_is_a_cycle(
         name, dep = back.draw(st.sampled_from(edges))
         graph[dep] = [*graph[dep], name]  # dep now also needs name: a cycle through that edge
         assert "steps form a cycle: " in _error(folder, _module(graph))
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.sampled_from([WARE, "left.out", "/x"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    imports=_json,
+    steps=st.dictionaries(
+        st.sampled_from(["a", "b", "c.d", ""]),
+        _json
+        | st.fixed_dictionaries(
+            {"operation": st.fixed_dictionaries({"inputs": _json, "action": _json, "outputs": _json})}
+        ),
+        max_size=3,
+    ),
+    exports=_json,
+    garbage=st.binary(max_size=40),
+)
+def test_any_document_is_a_module_or_one_usage_error(
+    tmp_path_factory: pytest.TempPathFactory, imports: Any, steps: Any, exports: Any, garbage: bytes
+) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    for data in (json.dumps({"imports": imports, "steps": steps, "exports": exports}).encode(), garbage):
+        (folder / "module.tl").write_bytes(data)
+        try:
+            load_module(folder)
+        except R2k8sError as exc:
+            assert exc.category is Category.USAGE
+            assert exc.message.strip()
