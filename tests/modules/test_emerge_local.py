@@ -230,3 +230,15 @@ def test_reachs_hellomodule_example_gives_reachs_export(tmp_path: Path) -> None:
     assert (
         done.stdout == '{\n\t"wowslot": "tar:89LoLzgAYkndYpNQC7H94eR6tU6F4EWy2yFGouDCQz1cx9JpYmEPyDm2YWwYTGDvPv"\n}\n'
     )
+
+
+def test_the_staging_warehouse_can_be_chosen_and_must_exist(ws: Workspace) -> None:
+    ws.write(diamond(sleep=0))
+    missing = ws.emerge("--save-to", "ca+file://./elsewhere")
+    assert missing.code == 3 and "elsewhere" in missing.stderr and "running formula" not in missing.stderr
+    assert ws.emerge("--save-to", "file://./one.tar").code == 1
+    (ws.root / "elsewhere").mkdir()
+    chosen = ws.emerge("--save-to", "ca+file://./elsewhere")
+    assert chosen.code == 0, chosen.stderr
+    h = json.loads(chosen.stdout)["both"].split(":", 1)[1]
+    assert (ws.root / "elsewhere" / h[:3] / h[3:6] / h).is_file()

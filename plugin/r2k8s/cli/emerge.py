@@ -99,6 +99,10 @@ def cmd_emerge(args: argparse.Namespace) -> str:
         staging = WarehouseURL.parse(args.save_to, cwd)
         if not (staging.is_file and staging.content_addressed and not staging.legacy_flat):
             raise R2k8sError(Category.USAGE, f"--save-to {args.save_to}: the staging warehouse must be ca+file://DIR")
+        if staging.path is None or not staging.path.is_dir():  # refused now, not after the first step ran
+            raise R2k8sError(
+                Category.WAREHOUSE_UNAVAILABLE, f"--save-to {args.save_to}: warehouse {staging.path} does not exist"
+            )
     else:
         workspace.warehouse.mkdir(parents=True, exist_ok=True)
         staging = WarehouseURL.parse(f"ca+file://{workspace.warehouse}")
