@@ -45,6 +45,13 @@ def add_parsers(sub: Subparsers) -> None:
     )
     p.add_argument("formula", help="formula file: modern JSON/YAML, or legacy repeatr v0.13-v0.15")
     p.add_argument("--local", action="store_true", help="run on this machine instead of on the cluster")
+    p.add_argument(
+        "--memo-dir",
+        metavar="DIR",
+        help="memoize by the formula's setup hash in DIR (default $REPEATR_MEMODIR; neither: no memo): a formula "
+        "that ran there before, exited 0 and whose outputs are still saved prints its stored record and runs nothing",
+    )
+    p.add_argument("--no-memo", action="store_true", help="run even if memoized (a success still refreshes the memo)")
     cluster = p.add_argument_group("on a cluster (without --local)")
     cluster.add_argument(
         "--kubeconfig",
@@ -100,11 +107,17 @@ def add_parsers(sub: Subparsers) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     """Run the formula; exit through ``SystemExit`` with repeatr's code after printing the outcome."""
+    from r2k8s.cli.memo import Memo
     from r2k8s.core.run.monitor import AnsiMonitor
 
     monitor = AnsiMonitor(sys.stderr)
     try:
-        record_json = _run_local(args, monitor) if args.local else _run_on_cluster(args, monitor)
+        memo = Memo.from_arguments(args.memo_dir, Path(args.formula), monitor.log)
+        record_json = None if memo is None or args.no_memo else memo.recall()
+        if record_json is None:
+            record_json = _run_local(args, monitor) if args.local else _run_on_cluster(args, monitor)
+            if memo is not None:
+                memo.save(record_json)
     except R2k8sError as exc:
         monitor.failed(exc.message)
         raise SystemExit(exc.category.exit_code) from None
