@@ -227,7 +227,7 @@ def test_sigkill_leaves_no_job_or_pod_after_the_bound(env: Env) -> None:
 
 
 @pytest.mark.parametrize("git_from", ["pod", "client"])
-def test_tar_git_and_zip_inputs_match_the_local_run(env: Env, tmp_path: Path, git_from: str) -> None:
+def test_tar_git_and_zip_inputs_and_a_zip_output_match_the_local_run(env: Env, tmp_path: Path, git_from: str) -> None:
     """``pod``: the pod fetches the commit from a real ``git http-backend`` and the zip (a file here) is streamed to
     it; ``client``: the repository is a ``file://`` one, so this machine checks the commit out and streams the
     tree, and the pod fetches the zip from an HTTP warehouse."""
@@ -264,10 +264,10 @@ def test_tar_git_and_zip_inputs_match_the_local_run(env: Env, tmp_path: Path, gi
         formula = env.formula(
             "cat /src/hello.txt /src/deep/er/file /data/greeting;"
             " ls -ln /src/tool /data/greeting | awk '{print $1, $3, $4}';"
-            " readlink /src/link; mkdir -p /task/out; cp -R /src/. /task/out/",
+            " readlink /src/link; mkdir -p /task/out /task/zout; cp -R /src/. /task/out/; cp -R /src/. /task/zout/",
             inputs={"/": rootfs_ware_id(), "/src": f"git:{head}", "/data": str(zipped)},
             fetch=fetch,
-            outputs={"/task/out": {"packtype": "tar"}},
+            outputs={"/task/out": {"packtype": "tar"}, "/task/zout": {"packtype": "zip"}},
         )
         remote, local = env.run(formula), env.run_local(formula)
         fetched_git, fetched_zip = list(git_server.requests), list(warehouse.requests)
@@ -277,6 +277,8 @@ def test_tar_git_and_zip_inputs_match_the_local_run(env: Env, tmp_path: Path, gi
         local.record.exit_code,
         local.record.results,
     )
+    # a zip output packs in the pod as rio's zip packer would: the same tree hash as the tar of the same tree
+    assert remote.record.results["/task/zout"] == "zip:" + remote.record.results["/task/out"].removeprefix("tar:")
     assert (
         remote.output_lines()
         == local.output_lines()
