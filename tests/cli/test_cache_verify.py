@@ -210,6 +210,38 @@ def test_a_deep_entry_verifies(tmp_path: Path) -> None:
         remove_tree(tmp_path / "cache")  # pytest's own clean-up recurses: leave it nothing deep
 
 
+def test_single_file_and_zip_entries_verify_and_tampering_shows(tmp_path: Path) -> None:
+    """A ware that is one file (rio's '.') is cached as that file, kept (a second ensure fetches nothing), and
+    verified; a zip ware's entry is verified too (its ID is a tree hash, like a tar's)."""
+    from r2k8s.core.ware.filters import PACK_LOSSLESS
+    from r2k8s.core.ware.pack import pack_tree
+
+    tool = tmp_path / "tool"
+    tool.write_bytes(b"#!/bin/sh\necho one file\n")
+    tool.chmod(0o755)
+    with (tmp_path / "tool.tgz").open("wb") as out:
+        single = pack_tree(tool, PACK_LOSSLESS, out)
+    tree = tmp_path / "tree"
+    (tree / "d").mkdir(parents=True)
+    (tree / "d" / "f").write_bytes(b"zipped")
+    with (tmp_path / "tree.zip").open("wb") as out:
+        zipped = pack_tree(tree, PACK_LOSSLESS, out, packtype="zip")
+    cache = WareCache(tmp_path / "cache")
+    entry = cache.ensure(single, [f"file://{tmp_path / 'tool.tgz'}"])
+    zip_entry = cache.ensure(zipped, [f"file://{tmp_path / 'tree.zip'}"])
+    assert entry.is_file() and cache.has(single) and entry.read_bytes() == tool.read_bytes()
+    (tmp_path / "tool.tgz").unlink()
+    assert cache.ensure(single, [f"file://{tmp_path / 'tool.tgz'}"]) == entry  # kept: nothing fetched
+
+    done = r2k8s("cache", "verify", "--cache", str(cache.root))
+    assert done.returncode == 0 and done.stdout == "", done.stderr
+    assert "verified 2 entries" in done.stderr and "skipped" not in done.stderr
+    entry.chmod(0o4755)
+    (zip_entry / "d" / "f").write_bytes(b"zapped")
+    done = r2k8s("cache", "verify", "--cache", str(cache.root))
+    assert done.returncode == 7 and sorted(done.stdout.split()) == sorted([str(single), str(zipped)]), done.stderr
+
+
 def test_a_missing_or_empty_cache_has_nothing_to_verify(tmp_path: Path) -> None:
     done = r2k8s("cache", "verify", "--cache", str(tmp_path / "none"))
     assert done.returncode == 0 and done.stdout == ""

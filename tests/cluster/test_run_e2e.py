@@ -182,18 +182,32 @@ def test_two_inputs_two_outputs_match_the_local_run(env: Env) -> None:
     assert all(saved(env.dir, w).is_file() for w in remote.record.results.values())
 
 
+def lenient(env: Env, action: dict, **kw) -> Path:
+    """A formula file written as given (no defaults filled in), next to the rootfs."""
+    kw.setdefault("name", f"lenient-{len(list(env.dir.glob('lenient-*')))}.formula")
+    inputs = kw.pop("inputs", {"/": rootfs_ware_id()})
+    return write_formula(env.dir, inputs, action, fetch={"/": ["file://./rootfs.tgz"]}, **kw)
+
+
 def test_failures_match_the_local_run(env: Env) -> None:
     (env.dir / "wrong.tgz").write_bytes(make_tar([D("."), F("x", b"other")], compression="gzip"))
     cases = {
         "nonzero-exit": env.formula("echo bye; exit 9", name="a.formula"),
         "unreachable-warehouse": env.formula("true", fetch={"/": ["http://127.0.0.1:9/rootfs.tgz"]}, name="b.formula"),
         "wrong-hash": env.formula("true", fetch={"/": ["file://./wrong.tgz"]}, name="c.formula"),
+        # formulas repeatr hashes but cannot run: the cluster run fails where and as repeatr does (--local too)
+        "relative-cwd": lenient(env, {"exec": ["/bin/true"], "cwd": "task"}, name="d.formula"),
+        "no-exec": lenient(env, {}, name="e.formula"),
+        "relative-output": lenient(env, {"exec": ["/bin/true"]}, outputs={"task/out": {"packtype": "tar"}}),
+        "hashless-input": lenient(env, {"exec": ["/bin/true"]}, inputs={"/": rootfs_ware_id(), "/x": "tar:"}),
     }
     for case, formula in cases.items():
         remote, local = env.run(formula), env.run_local(formula)
         assert (case, remote.code) == (case, local.code), f"{case}:\n{remote.stderr}\n---\n{local.stderr}"
         if case == "nonzero-exit":
             assert remote.record.exit_code == local.record.exit_code == 9
+        expected = {"relative-cwd": 2, "no-exec": 2, "relative-output": 2, "hashless-input": 3}.get(case)
+        assert expected is None or remote.code == expected, f"{case}: {remote.stderr}"
 
 
 def _start(env: Env, formula: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
@@ -227,7 +241,7 @@ def test_sigkill_leaves_no_job_or_pod_after_the_bound(env: Env) -> None:
 
 
 @pytest.mark.parametrize("git_from", ["pod", "client"])
-def test_tar_git_and_zip_inputs_match_the_local_run(env: Env, tmp_path: Path, git_from: str) -> None:
+def test_tar_git_and_zip_inputs_and_a_zip_output_match_the_local_run(env: Env, tmp_path: Path, git_from: str) -> None:
     """``pod``: the pod fetches the commit from a real ``git http-backend`` and the zip (a file here) is streamed to
     it; ``client``: the repository is a ``file://`` one, so this machine checks the commit out and streams the
     tree, and the pod fetches the zip from an HTTP warehouse."""
@@ -264,10 +278,10 @@ def test_tar_git_and_zip_inputs_match_the_local_run(env: Env, tmp_path: Path, gi
         formula = env.formula(
             "cat /src/hello.txt /src/deep/er/file /data/greeting;"
             " ls -ln /src/tool /data/greeting | awk '{print $1, $3, $4}';"
-            " readlink /src/link; mkdir -p /task/out; cp -R /src/. /task/out/",
+            " readlink /src/link; mkdir -p /task/out /task/zout; cp -R /src/. /task/out/; cp -R /src/. /task/zout/",
             inputs={"/": rootfs_ware_id(), "/src": f"git:{head}", "/data": str(zipped)},
             fetch=fetch,
-            outputs={"/task/out": {"packtype": "tar"}},
+            outputs={"/task/out": {"packtype": "tar"}, "/task/zout": {"packtype": "zip"}},
         )
         remote, local = env.run(formula), env.run_local(formula)
         fetched_git, fetched_zip = list(git_server.requests), list(warehouse.requests)
@@ -277,6 +291,8 @@ def test_tar_git_and_zip_inputs_match_the_local_run(env: Env, tmp_path: Path, gi
         local.record.exit_code,
         local.record.results,
     )
+    # a zip output packs in the pod as rio's zip packer would: the same tree hash as the tar of the same tree
+    assert remote.record.results["/task/zout"] == "zip:" + remote.record.results["/task/out"].removeprefix("tar:")
     assert (
         remote.output_lines()
         == local.output_lines()

@@ -203,6 +203,65 @@ def test_outputs_are_packed_with_repeatrs_defaults_and_saved_in_the_ca_layout(en
     env.assert_clean()
 
 
+@pytest.mark.parametrize("placer", ["overlay", "copy"])
+def test_a_ware_that_is_one_file_is_placed_as_that_file(env: Env, tmp_path: Path, placer: str) -> None:
+    """rio packs a file as one entry '.'; as an input it is that file at the input's path, copied whatever the
+    placer (rio's overlay placer hands files to its copy placer), replacing what the rootfs had there."""
+    from r2k8s.core.ware.filters import PACK_LOSSLESS
+    from r2k8s.core.ware.pack import pack_tree
+
+    tool = tmp_path / "tool"
+    tool.write_bytes(b"#!/bin/sh\necho one-file tool\n")
+    tool.chmod(0o755)
+    os.utime(tool, (1_000_000_000, 1_000_000_000))
+    with (env.dir / "tool.tgz").open("wb") as out:
+        ware = pack_tree(tool, PACK_LOSSLESS, out)
+    formula = env.formula(
+        sh("/bin/echo replaced; ls -ln --full-time /bin/echo | awk '{print $1, $6, $7}'"),
+        inputs={**env.rootfs, "/bin/echo": str(ware)},
+        fetch={**env.fetch, "/bin/echo": ["file://./tool.tgz"]},
+    )
+    first = env.run(formula, "--placer", placer)
+    # busybox's echo is gone: the input's file answers, with its mode and mtime
+    assert first.output_lines() == ["one-file tool", "-rwxr-xr-x 2001-09-09 01:46:40"], first.stderr
+    second = env.run(formula, "--placer", placer)
+    assert f'cache already has ware "{ware}"' in second.stderr  # the file is kept in the cache like a tree
+    env.assert_clean()
+
+
+def test_a_ware_that_is_one_file_cannot_be_the_root(env: Env, tmp_path: Path) -> None:
+    from r2k8s.core.ware.filters import PACK_LOSSLESS
+    from r2k8s.core.ware.pack import pack_tree
+
+    (tmp_path / "f").write_bytes(b"x")
+    with (env.dir / "f.tgz").open("wb") as out:
+        ware = pack_tree(tmp_path / "f", PACK_LOSSLESS, out)
+    outcome = env.run(env.formula(sh("true"), inputs={"/": str(ware)}, fetch={"/": ["file://./f.tgz"]}))
+    expect_failure(outcome, 10, "the root must be a directory")
+    env.assert_clean()
+
+
+def test_a_zip_output_is_packed_and_saved_as_rio_packs_zips(env: Env) -> None:
+    """repeatr hands a ``zip`` output to rio's zip packer: the record names a ``zip:`` ware, the saved file is that
+    zip (any zip reader can open it), and its hash part is the tar's of the same tree (one tree hash)."""
+    import zipfile
+
+    from r2k8s.core.ware.ingest import ingest_zip
+
+    script = "mkdir -p out/sub && echo data > out/sub/file && ln -s sub/file out/link"
+    outputs = {"/task/out": {"packtype": "zip"}, "/task/same": {"packtype": "tar"}, "/task/none": {"packtype": "zip"}}
+    save = {"/task/out": "file://./out.zip", "/task/same": "ca+file://./wares/"}
+    record = env.run(env.formula(sh(script + " && cp -a out same"), outputs=outputs, save=save)).record
+    zipped, tarred = record.results["/task/out"], record.results["/task/same"]
+    assert zipped.startswith("zip:") and zipped[4:] == tarred[4:]
+    assert record.results["/task/none"] == "zip:-"
+    with (env.dir / "out.zip").open("rb") as saved:
+        assert str(ingest_zip(saved, UNPACK_CONSERVATIVE).prefilter_id) == zipped
+    with zipfile.ZipFile(env.dir / "out.zip") as archive:
+        assert archive.read("./sub/file") == b"data\n"
+    env.assert_clean()
+
+
 def test_output_filters_change_the_ware_exactly_as_written(env: Env) -> None:
     script = "mkdir out && echo x > out/f"
     flat = env.run(env.formula(sh(script), outputs={"/task/out": {"packtype": "tar"}})).record.results

@@ -156,6 +156,9 @@ class _Assembler:
 
     def place_ware(self, path: str, source: str) -> None:
         target = host_path(self.assembly.root, segments(path)[-1] if path != "/" else "")
+        if stat.S_ISREG(os.lstat(source).st_mode):
+            self._copy_file(path, source, target)
+            return
         if self.placer in ("overlay", "auto"):
             try:
                 self._overlay(path, source, target)
@@ -198,6 +201,23 @@ class _Assembler:
                 raise _invalid_io(f"error placing {_q(path)} with the copy placer", exc) from None
         self.assembly.placements[path] = "copy"
 
+    def _copy_file(self, path: str, source: str, target: str) -> None:
+        """A ware that is one file is copied whatever the placer, as rio's overlay placer hands files to its copy
+        placer (overlayfs mounts only directories); what was at the path before goes, as under a mount."""
+        if path == "/":
+            raise R2k8sError(
+                _INVALID, f"cannot place {_q(path)}: the ware is one file, and the root must be a directory"
+            )
+        with keep_mtime(os.path.dirname(target)):
+            try:
+                remove_tree(Path(target))
+                _copy_one_file(source, target)
+            except OSError as exc:
+                raise _invalid_io(
+                    f"error placing {_q(path)} (a ware that is one file) with the copy placer", exc
+                ) from None
+        self.assembly.placements[path] = "copy"
+
     def place_mount(self, path: str, source: str, writable: bool) -> None:
         target = host_path(self.assembly.root, segments(path)[-1] if path != "/" else "")
         try:
@@ -215,6 +235,28 @@ class _Assembler:
         except OSError as exc:
             raise _invalid_io(f"error placing {_q(path)} with a bind mount of {source}", exc) from None
         self.assembly.placements[path] = "bind-rw" if writable else "bind-ro"
+
+
+def _copy_one_file(source: str, target: str) -> None:
+    """Copy a regular file with its owner, mode (setid bits included: set after the owner) and times."""
+    src = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        st = os.fstat(src)
+        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            remaining = st.st_size
+            while remaining > 0:
+                sent = os.sendfile(dst, src, None, min(remaining, 1 << 30))
+                if sent == 0:
+                    raise OSError(errno.EIO, f"{source} shrank while being copied")
+                remaining -= sent
+            os.fchown(dst, st.st_uid, st.st_gid)
+            os.fchmod(dst, stat.S_IMODE(st.st_mode))
+            os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
 
 
 def _escape(path: str) -> str:

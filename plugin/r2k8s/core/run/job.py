@@ -57,7 +57,7 @@ from r2k8s.core.run.record import RunRecord, new_guid
 from r2k8s.core.run.rootfs import resolve
 from r2k8s.core.scratch import scratch_dir, sweep_stale
 from r2k8s.core.ware.filters import FLATTEN, KEYS, PACK, Filters
-from r2k8s.core.ware.pack import pack_tree
+from r2k8s.core.ware.pack import PACKTYPES, pack_tree
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.cache import WareCache
 from r2k8s.core.warehouse.save import begin_save
@@ -251,10 +251,11 @@ class Job:
     def _check_outputs(self) -> None:
         """Refuse what can only fail at pack time before spending time on the run."""
         for path, spec in sorted((self.formula.outputs or {}).items()):
-            if spec.packtype != "tar":
+            if spec.packtype not in PACKTYPES:
                 raise R2k8sError(
                     Category.PACK_INVALID,
-                    f"output {_q(path)}: packtype {_q(spec.packtype)} cannot be packed (supported: tar)",
+                    f"output {_q(path)}: packtype {_q(spec.packtype)} cannot be packed"
+                    f" (supported: {', '.join(PACKTYPES)})",
                 )
             url = self.context.save_urls.get(path, "")
             if url and not WarehouseURL.parse(url, self.base_dir).is_file:
@@ -317,7 +318,7 @@ class Job:
                 raise R2k8sError(Category.PACK_INVALID, f"output {_q(path)}: {exc.strerror}") from None
             url = self.context.save_urls.get(path, "")
             with begin_save(url, self.base_dir, self.monitor.log) as sink:
-                ware = pack_tree(Path(source), filters, out=sink.file)
+                ware = pack_tree(Path(source), filters, out=sink.file, packtype=spec.packtype)
                 if ware.hash and url:
                     sink.commit(ware)
                     self.monitor.log(f"info: saved output {_q(path)} as {_q(ware)} to warehouse {_q(url)}")

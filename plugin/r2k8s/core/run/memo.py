@@ -41,7 +41,7 @@ from r2k8s.core.formula.ids import raw_setup_hash
 from r2k8s.core.formula.model import Formula
 from r2k8s.core.run.record import RunRecord, from_json, to_compact_json
 from r2k8s.core.ware.filters import UNPACK_LOSSLESS
-from r2k8s.core.ware.ingest import ingest_tar
+from r2k8s.core.ware.ingest import ingest_tar, ingest_zip
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.urls import WarehouseURL
 
@@ -150,10 +150,12 @@ def missing_output(record: RunRecord, save_urls: Mapping[str, str], base_dir: Pa
 
 def _holds(location: Path, ware: WareID) -> bool:
     """A plain ``file://`` target is overwritten by every save to it: hash what is there now."""
-    if ware.packtype != "tar":
+    if ware.packtype not in ("tar", "zip"):
         return False
     try:
         with open(location, "rb") as stream:
+            if ware.packtype == "zip":
+                return ingest_zip(stream, UNPACK_LOSSLESS).prefilter_id == ware
             return ingest_tar(stream, UNPACK_LOSSLESS).prefilter_id == ware
     except (OSError, R2k8sError):
         return False

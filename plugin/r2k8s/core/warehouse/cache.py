@@ -229,9 +229,18 @@ class WareCache:
         return self.root / kind / "fileset" / Path(*shard_dirs(ware.hash)) / ware.hash
 
     def has(self, ware_id: WareID | str, legacy: bool = False) -> bool:
-        """True when a complete entry exists (entries only ever appear complete)."""
+        """True when a complete entry exists (entries only ever appear complete).
+
+        An entry is a directory, or the one regular file of a ware that is a file (rio packs a file as ``.``).
+        """
         path = self.path_for(ware_id, legacy)
-        return path.is_dir() and not path.is_symlink()
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise _cache_error(f"cannot read {path}", exc) from None
+        return stat.S_ISDIR(mode) or stat.S_ISREG(mode)
 
     def make_private(self, log: LogFn | None = None) -> None:
         """Create the root as :data:`PRIVATE_MODE`, or make an existing root so (once per instance).
@@ -313,8 +322,8 @@ class WareCache:
             return CachedEntry(path, ware, legacy, f"it is in the wrong shard directory (lookups use {expected})")
         if path.is_symlink():
             return CachedEntry(path, ware, legacy, "a symlink, not an unpacked tree")
-        if not path.is_dir():
-            return CachedEntry(path, ware, legacy, "not a directory")
+        if not path.is_dir() and not path.is_file():
+            return CachedEntry(path, ware, legacy, "neither a directory nor a file")
         return CachedEntry(path, ware, legacy)
 
     def discard(self, entry: CachedEntry, log: LogFn | None = None) -> None:

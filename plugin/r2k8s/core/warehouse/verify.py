@@ -7,6 +7,8 @@ is hashed from ``lstat`` and its files' bytes, as packing reads a tree
 (:func:`r2k8s.core.ware.tree.walk`, 1 MiB chunks: memory grows with the
 number of entries in a tree, never with file sizes), in the scheme its key
 uses: rio's tree hash under ``tar/``, repeatr v0.15's under ``tar-legacy/``.
+An entry that is one file (a ware rio packed from a file) is hashed as its
+one entry ``.``; ``zip`` entries as ``tar`` ones (the same tree hash).
 Entries of ``git`` wares are skipped: their ID is a commit hash, which the
 placed tree (rio's metadata, submodules inlined) cannot be hashed back to.
 One difference from ``pack``: sub-second mtimes are kept, because unpacking
@@ -36,7 +38,7 @@ from pathlib import Path
 from r2k8s.core.aliases import LogFn
 from r2k8s.core.errors import R2k8sError
 from r2k8s.core.ware import fsmeta
-from r2k8s.core.ware.tree import file_chunks, metadata_from_stat, walk
+from r2k8s.core.ware.tree import Location, file_chunks, metadata_from_stat, walk
 from r2k8s.core.ware.treehash import LegacyTreeHash, TreeHash
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.cache import CachedEntry, WareCache
@@ -72,7 +74,7 @@ def tree_ware_id(root: Path, packtype: str = "tar", legacy: bool = False) -> War
     for what cannot be read.
     """
     tree = LegacyTreeHash() if legacy else TreeHash()
-    for name, path, st in walk(root):
+    for name, path, st in walk(root) if not _is_file(root) else _the_file(root):
         meta = metadata_from_stat(name, st, path)
         content_hash = None
         if meta.type == fsmeta.FILE:
@@ -86,10 +88,27 @@ def tree_ware_id(root: Path, packtype: str = "tar", legacy: bool = False) -> War
     return WareID(packtype, tree.ware_hash())
 
 
+def _is_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
+def _the_file(path: Path) -> Iterator[tuple[str, Location, os.stat_result]]:
+    """The one entry of a ware that is a file: ``.``, read through its directory as :func:`walk` reads files."""
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield (
+            ".",
+            Location(directory, path.name, str(path), "."),
+            os.stat(path.name, dir_fd=directory, follow_symlinks=False),
+        )
+    finally:
+        os.close(directory)
+
+
 def _check(entry: CachedEntry) -> Verdict:
     if entry.stray is not None or entry.ware is None:
         return Verdict(entry, problem=entry.stray or "not an entry")
-    if entry.ware.packtype != "tar":
+    if entry.ware.packtype == "git":
         return Verdict(
             entry,
             skipped=f"a {entry.ware.packtype} ware's ID names its source (a commit), not a tree hash the disk can"
