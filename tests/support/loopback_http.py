@@ -1,7 +1,8 @@
 """A real HTTP warehouse on 127.0.0.1 for tests: serves files from a folder, counts requests.
 
 Tests can force a status for a path (``respond``), slow every response down
-(``delay``) and see how many requests were open at once (``max_in_flight``).
+(``delay``), see how many requests were open at once (``max_in_flight``), and
+ask for a login (``login``) while recording what each request sent (``authorizations``).
 :func:`misbehaving` serves one body badly: a trickle, a body shorter than its
 ``Content-Length``, a hang-up; over TLS too.
 """
@@ -37,6 +38,10 @@ class LoopbackWarehouse:
     in_flight: int = 0
     max_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    login: str | None = None
+    """An ``Authorization`` header every request must carry (else 401), e.g. ``Basic …``."""
+    authorizations: list[str | None] = field(default_factory=list)
+    """The ``Authorization`` header of each request, in order (``None`` when absent)."""
 
     def url(self, path: str = "/", scheme: str = "http") -> str:
         return f"{scheme}://{self.host}:{self.port}{path}"
@@ -55,6 +60,7 @@ def _handler_for(warehouse: LoopbackWarehouse) -> type[http.server.BaseHTTPReque
             path = self.path.split("?", 1)[0]
             with warehouse.lock:
                 warehouse.requests.append(path)
+                warehouse.authorizations.append(self.headers.get("Authorization"))
                 warehouse.in_flight += 1
                 warehouse.max_in_flight = max(warehouse.max_in_flight, warehouse.in_flight)
             try:
@@ -65,6 +71,12 @@ def _handler_for(warehouse: LoopbackWarehouse) -> type[http.server.BaseHTTPReque
                     warehouse.in_flight -= 1
 
         def _answer(self, path: str) -> None:
+            if warehouse.login is not None and self.headers.get("Authorization") != warehouse.login:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="wares"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if path in warehouse.overrides:
                 status, headers = warehouse.overrides[path]
                 self.send_response(status)

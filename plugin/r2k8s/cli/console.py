@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
-from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.errors import Category, R2k8sError, redact_credentials
 
 __all__ = ["Parser", "Subparsers", "add_manifest_paths", "log", "manifest_paths"]
 
@@ -23,8 +23,8 @@ else:
 
 
 def log(line: str) -> None:
-    """One diagnostic line on stderr, prefixed ``r2k8s:``."""
-    print(f"r2k8s: {line}", file=sys.stderr, flush=True)
+    """One diagnostic line on stderr, prefixed ``r2k8s:`` (a URL's password shows as ``xxxxx``)."""
+    print(f"r2k8s: {redact_credentials(line)}", file=sys.stderr, flush=True)
 
 
 class Parser(argparse.ArgumentParser):
@@ -32,7 +32,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        print(f"{self.prog}: error: {redact_credentials(message)}", file=sys.stderr)
         raise SystemExit(Category.USAGE.exit_code)
 
 

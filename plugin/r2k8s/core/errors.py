@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 
-__all__ = ["Category", "R2k8sError", "quote", "usage_error", "ware_corrupt"]
+__all__ = ["Category", "R2k8sError", "quote", "redact_credentials", "usage_error", "ware_corrupt"]
 
 
 class Category(enum.Enum):
@@ -66,3 +67,17 @@ def usage_error(message: str) -> R2k8sError:
 
 def ware_corrupt(message: str) -> R2k8sError:
     return R2k8sError(Category.WARE_CORRUPT, message)
+
+
+# scheme://user:password@ -- the password is what Go's URL.Redacted() hides; a user name alone stays.
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/?#@\s\"':]*:)[^/?#\s\"']*@")
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``xxxxx``, as Go's ``URL.Redacted`` shows URLs.
+
+    Warehouse URLs may carry credentials (``https://user:token@host/…``, sent
+    as HTTP basic auth); every diagnostic r2k8s writes passes through here, so
+    a token never lands in a terminal, a CI log or a pod's termination message.
+    """
+    return _CREDENTIALS.sub(r"\1xxxxx@", text) if "@" in text else text

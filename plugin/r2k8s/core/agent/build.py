@@ -55,7 +55,7 @@ from r2k8s.core.agent.contract import BUILD_SPEC_ENV, NODE_NAME_ENV, PROTOCOL_VE
 from r2k8s.core.agent.frames import Frame, FrameDecoder, FramingError, encode
 from r2k8s.core.agent.run_spec import RunSpec
 from r2k8s.core.agent.transfer import WARE_FRAMES, WareInbox, send_ware
-from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.errors import Category, R2k8sError, redact_credentials
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.formula.model import FormulaContext
 from r2k8s.core.run.record import RunRecord
@@ -122,7 +122,7 @@ class FramedMonitor:
     def log(self, line: str) -> None:
         if any(marker in line for marker in self.internal):
             return
-        self.writer.send("log", {"t": int(time.time()), "msg": line})
+        self.writer.send("log", {"t": int(time.time()), "msg": redact_credentials(line)})  # also in kubectl logs
 
     def output(self, line: bytes) -> None:
         for start in range(0, max(len(line), 1), OUTPUT_PIECE):
@@ -412,7 +412,8 @@ class BuildAgent:
 
 
 def _error_result(exc: R2k8sError) -> dict[str, Any]:
-    return {"runRecord": None, "error": {"category": exc.category.wire_name, "message": exc.message}}
+    message = redact_credentials(exc.message)  # also the pod's termination message, which kubectl shows
+    return {"runRecord": None, "error": {"category": exc.category.wire_name, "message": message}}
 
 
 def _host() -> str:
@@ -447,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = RunSpec.from_json(os.environ.get(args.spec_env, ""))
     except R2k8sError as exc:
-        print(f"r2k8s {exc.message}", file=sys.stderr, flush=True)
+        print(f"r2k8s {redact_credentials(exc.message)}", file=sys.stderr, flush=True)
         with contextlib.suppress(OSError):
             termination_log.write_text(json.dumps(_error_result(exc), separators=(",", ":")))
         return exc.category.exit_code

@@ -55,7 +55,7 @@ import r2k8s.core.run.cradle
 import r2k8s.core.warehouse.cache
 from r2k8s.core.agent.contract import AGENT_COMMANDS, SERVICE_SPEC_ENV, TERMINATION_LOG
 from r2k8s.core.agent.service_spec import ServiceSpec, action_environment
-from r2k8s.core.errors import Category, R2k8sError
+from r2k8s.core.errors import Category, R2k8sError, redact_credentials
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.formula.defaults import apply_defaults
 
@@ -90,7 +90,7 @@ REQUIRED_MODULES = (
 
 
 def _log(message: str) -> None:
-    print(f"r2k8s: {message}", file=sys.stderr, flush=True)
+    print(f"r2k8s: {redact_credentials(message)}", file=sys.stderr, flush=True)
 
 
 def _fail(error: R2k8sError, termination_log: str) -> int:

@@ -18,6 +18,8 @@ import threading
 import time
 from typing import TextIO
 
+from r2k8s.core.errors import redact_credentials
+
 __all__ = ["AnsiMonitor"]
 
 
@@ -38,7 +40,8 @@ class AnsiMonitor:
             self.stream.flush()
 
     def log(self, line: str) -> None:
-        self._write(f"-⟩ {self._stamp()} -⟩ {line}\n")
+        """r2k8s's own event; a URL's password shows as ``xxxxx`` (the action's output is left as it is)."""
+        self._write(f"-⟩ {self._stamp()} -⟩ {redact_credentials(line)}\n")
 
     def output(self, line: bytes) -> None:
         text = line.decode("utf-8", "replace")
@@ -54,4 +57,4 @@ class AnsiMonitor:
     def failed(self, message: str) -> None:
         """repeatr's two lines for a run that errored: a log event, then the bare message."""
         self.log(f"error: failed to evaluate formula --- error: {message}")
-        self._write(f"{message}\n")
+        self._write(f"{redact_credentials(message)}\n")

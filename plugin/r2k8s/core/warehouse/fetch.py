@@ -44,10 +44,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from r2k8s.core.aliases import LogFn
-from r2k8s.core.errors import Category, R2k8sError, usage_error
+from r2k8s.core.errors import Category, R2k8sError, redact_credentials, usage_error
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.ware.wareid import WareID
-from r2k8s.core.warehouse.urls import WarehouseURL
+from r2k8s.core.warehouse.urls import WarehouseURL, without_userinfo
 
 __all__ = [
     "HTTP_TIMEOUT_SECONDS",
@@ -245,12 +245,17 @@ def http_exchange(
     ``not_found`` returns (default: WAREHOUSE_UNAVAILABLE like any other code);
     a refused connection, a DNS failure, any status but 200 are WAREHOUSE_UNAVAILABLE.
     """
+    raw = redact_credentials(raw)
+    url, authorization = without_userinfo(url)
+    sent = {"User-Agent": "r2k8s", **(headers or {})}
+    if authorization is not None:
+        sent["Authorization"] = authorization
     pace = _Pace(progress if progress is not None else ProgressRule.from_environment(), timeout, raw, url, method)
     proxies: dict[str, str] | None = {} if _is_loopback(urllib.parse.urlsplit(url).hostname) else None
     opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler(proxies), _PacedHTTPHandler(pace), _PacedHTTPSHandler(pace)
+        urllib.request.ProxyHandler(proxies), _PacedHTTPHandler(pace), _PacedHTTPSHandler(pace), _CredentialsStayHome()
     )
-    request = urllib.request.Request(url, data=body, headers={"User-Agent": "r2k8s", **(headers or {})}, method=method)
+    request = urllib.request.Request(url, data=body, headers=sent, method=method)
     try:
         response = cast(HTTPResponse, opener.open(request, timeout=timeout))
     except urllib.error.HTTPError as exc:
@@ -269,6 +274,27 @@ def http_exchange(
         raise R2k8sError(_UNAVAILABLE, f"unexpected HTTP code from warehouse {raw}: {status} ({method} {url})")
     reader = cast(BinaryIO, _TransferReader(response, raw, url, method))
     return HTTPBody(reader, response.geturl(), response.headers.get("Content-Type", ""), pace)
+
+
+class _CredentialsStayHome(urllib.request.HTTPRedirectHandler):
+    """Follow redirects as urllib does, but send the login only to the host it was given for (or its subdomains).
+
+    urllib copies every header to the redirect's target, wherever it is; Go's
+    client (``shouldCopyHeaderOnRedirect``) keeps ``Authorization`` only for
+    the same host or a subdomain of it, so a warehouse redirecting to a CDN
+    does not hand the CDN the token. So does this.
+    """
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            before = (urllib.parse.urlsplit(req.full_url).hostname or "").lower()
+            after = (urllib.parse.urlsplit(new.full_url).hostname or "").lower()
+            if after != before and not after.endswith("." + before):
+                new.remove_header("Authorization")
+        return new
 
 
 class _TransferReader(io.RawIOBase):

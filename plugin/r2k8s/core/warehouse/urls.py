@@ -34,6 +34,7 @@ Only the standard library is used: this module runs inside stock Python images.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import posixpath
@@ -49,7 +50,7 @@ from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.ware.wareid import WareID
 
-__all__ = ["WarehouseURL", "hash_file_name", "shard_dirs", "split_url"]
+__all__ = ["WarehouseURL", "hash_file_name", "shard_dirs", "split_url", "without_userinfo"]
 
 
 Kind = Literal["file", "http", "https"]
@@ -119,6 +120,24 @@ def split_url(text: str) -> urllib.parse.SplitResult:
         return urllib.parse.urlsplit(text)
     except ValueError as exc:
         raise usage_error(f"failed to parse URI {_q(text)}: {exc}") from None
+
+
+def without_userinfo(url: str) -> tuple[str, str | None]:
+    """``url`` without its ``user:password@``, and the HTTP basic ``Authorization`` value they make (or ``None``).
+
+    Go's HTTP client sends a URL's userinfo as basic auth (``req.SetBasicAuth``
+    with the unescaped user name and password; no password is an empty one),
+    which is how rio reaches a warehouse or git remote that needs a login;
+    urllib would take ``user:password@host`` for a host name. The URL that is
+    left is what requests, redirects and messages use.
+    """
+    parts = split_url(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()
+    return urllib.parse.urlunsplit(parts._replace(netloc=host)), "Basic " + base64.b64encode(token).decode("ascii")
 
 
 def shard_dirs(hash_: str) -> tuple[str, str]:

@@ -43,7 +43,7 @@ from typing import Literal
 from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.ware.wareid import WareID
-from r2k8s.core.warehouse.urls import split_url
+from r2k8s.core.warehouse.urls import split_url, without_userinfo
 
 __all__ = ["GitRemote", "check_commit_ware", "resolve_submodule_url", "slugify_remote"]
 
@@ -94,7 +94,9 @@ class GitRemote:
 
     @property
     def slug(self) -> str:
-        return slugify_remote(self.url)
+        """The object cache's directory name: the URL without any login, so no token is written to disk and
+        every login to one repository shares its objects."""
+        return slugify_remote(without_userinfo(self.url)[0] if self.kind != "file" else self.url)
 
     @classmethod
     def parse(cls, text: str, base_dir: Path | None = None) -> GitRemote:
