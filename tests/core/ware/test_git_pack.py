@@ -93,6 +93,33 @@ def test_object_directory_reads_packed_and_loose_objects(deltified_repo: Path, t
             assert missing.value.category is Category.WARE_NOT_FOUND
 
 
+def test_a_pack_index_of_gits_first_version_is_read(deltified_repo: Path, tmp_path: Path) -> None:
+    """A local repository repacked with ``pack.indexVersion=1`` (what git wrote before 1.5.2): every object is
+    found through the v1 index, at the offset git's own v2 index of the same pack gives."""
+    old = tmp_path / "old"
+    git(tmp_path, "clone", "-q", "--no-local", str(deltified_repo), str(old))
+    git(old, "-c", "pack.indexVersion=1", "repack", "-adq")
+    (index_path,) = (old / ".git" / "objects" / "pack").glob("*.idx")
+    assert index_path.read_bytes()[:4] != b"\377tOc"  # really version 1
+    git(tmp_path, "index-pack", "-o", str(tmp_path / "v2.idx"), str(index_path.with_suffix(".pack")))
+    v1, v2 = PackIndex(index_path), PackIndex(tmp_path / "v2.idx")
+    try:
+        assert v1.count == v2.count and list(v1.entries()) == list(v2.entries())
+        assert v1.pack_checksum == v2.pack_checksum
+        assert v1.find(b"\0" * 20) is None
+    finally:
+        v1.close()
+        v2.close()
+    with ObjectDirectory(find_objects_dir(old)) as objects:
+        for oid, kind in all_objects(old).items():
+            assert objects.read(oid) == (kind, git(old, "cat-file", kind, oid))
+    truncated = tmp_path / "truncated.idx"
+    truncated.write_bytes(index_path.read_bytes()[:-1])
+    with pytest.raises(R2k8sError) as refused:
+        PackIndex(truncated)
+    assert refused.value.category is Category.WARE_CORRUPT
+
+
 def test_object_directory_follows_alternates_and_finds_new_packs(deltified_repo: Path, tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     git(tmp_path, "clone", "-q", "--shared", str(deltified_repo), str(shared))

@@ -1,4 +1,5 @@
-"""Git's pack index, version 2: writing one for a pack this package indexed, and looking objects up in one.
+"""Git's pack index: writing one (version 2) for a pack this package indexed, and looking objects up in one
+(version 2, or the first version, which old local packs may still have).
 
 Layout (``Documentation/gitformat-pack.txt``): the magic ``\\377tOc`` and
 version 2; a 256-entry fan-out table (how many IDs start with a byte up to
@@ -64,7 +65,11 @@ def write_index(out: BinaryIO, entries: Sequence[tuple[bytes, int, int]], pack_c
 
 
 class PackIndex:
-    """A read-only index v2 (``pack-*.idx``); ``find`` gives an object's offset in its pack.
+    """A read-only index (``pack-*.idx``), version 2 or git's first (v1); ``find`` gives an object's offset.
+
+    Version 1 (git before 1.5.2, or ``pack.indexVersion=1``) has no magic: the
+    fan-out table, then one ``(4-byte offset, ID)`` pair per object, then the
+    two checksums; local repositories may still hold such packs.
 
     The tables are bounds-checked when opened (a truncated or foreign file is a
     corrupt ware); the index's own checksum is not recomputed (every object read
@@ -79,9 +84,13 @@ class PackIndex:
                 raise ware_corrupt(f"corrupt git pack index {str(path)!r}: too short")
             self._data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
         data = self._data
+        self._v1 = data[:4] != IDX_MAGIC
+        if self._v1:
+            self._open_v1(size)
+            return
         if data[:8] != IDX_MAGIC + struct.pack(">I", 2):
             self.close()
-            raise ware_corrupt(f"corrupt git pack index {str(path)!r}: not an index version 2")
+            raise ware_corrupt(f"corrupt git pack index {str(path)!r}: not an index version 1 or 2")
         self._fanout = struct.unpack(">256I", data[8 : 8 + 1024])
         count = self._fanout[255]
         self.count = count
@@ -99,6 +108,17 @@ class PackIndex:
             raise ware_corrupt(f"corrupt git pack index {str(path)!r}: its tables do not fit its size")
         self._large_count = large_bytes // 8
         self.pack_checksum = bytes(data[size - 40 : size - 20])
+
+    def _open_v1(self, size: int) -> None:
+        self._fanout = struct.unpack(">256I", self._data[:1024])
+        self.count = self._fanout[255]
+        if any(a > b for a, b in zip(self._fanout, self._fanout[1:], strict=False)) or (
+            size != 1024 + 24 * self.count + 40
+        ):
+            self.close()
+            raise ware_corrupt(f"corrupt git pack index {str(self.path)!r}: its tables do not fit its size")
+        self._large_count = 0
+        self.pack_checksum = bytes(self._data[size - 40 : size - 20])
 
     def close(self) -> None:
         self._data.close()
@@ -120,10 +140,13 @@ class PackIndex:
         return None
 
     def _name(self, index: int) -> bytes:
-        at = self._names_at + 20 * index
+        at = 1024 + 24 * index + 4 if self._v1 else self._names_at + 20 * index
         return self._data[at : at + 20]
 
     def _offset(self, index: int) -> int:
+        if self._v1:
+            at = 1024 + 24 * index
+            return int(struct.unpack(">I", self._data[at : at + 4])[0])
         at = self._offsets_at + 4 * index
         (value,) = struct.unpack(">I", self._data[at : at + 4])
         if not value & _LARGE:
