@@ -25,33 +25,9 @@ import pytest
 from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz, rootfs_ware_id
 from formula_runs import Outcome
 from service_cluster import cluster_settings
+from timeless_modules import diamond
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_root, needs_busybox]
-
-STAMPED = "mkdir out; date +%s > out/start; echo started; sleep {sleep}; echo {name} > out/name; date +%s > out/end"
-
-
-def _op(script: str, inputs: dict[str, str] | None = None, outputs: dict[str, str] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"inputs": {"/": "base", **(inputs or {})}, "action": {"exec": ["/bin/sh", "-c", script]}}
-    if outputs is not None:
-        body["outputs"] = outputs
-    return {"operation": body}
-
-
-def diamond(sleep: int) -> dict[str, Any]:
-    return {
-        "imports": {"base": f"ingest:literal:{rootfs_ware_id()}"},
-        "steps": {
-            "left": _op(STAMPED.format(sleep=sleep, name="left"), outputs={"out": "/task/out"}),
-            "right": _op(STAMPED.format(sleep=sleep, name="right"), outputs={"out": "/task/out"}),
-            "join": _op(
-                "mkdir out; cat /in/l/name /in/r/name > out/both",
-                {"/in/l": "left.out", "/in/r": "right.out"},
-                {"both": "/task/out"},
-            ),
-        },
-        "exports": {"both": "join.both", "left": "left.out", "right": "right.out"},
-    }
 
 
 @pytest.fixture(scope="module")

@@ -19,38 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz, rootfs_ware_id
+from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz
 from formula_runs import Outcome
 from repo import FIXTURES, needs_shared
+from timeless_modules import diamond
 
 pytestmark = [needs_root, needs_busybox]
-
-
-def _op(script: str, inputs: dict[str, str] | None = None, outputs: dict[str, str] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"inputs": {"/": "base", **(inputs or {})}, "action": {"exec": ["/bin/sh", "-c", script]}}
-    if outputs is not None:
-        body["outputs"] = outputs
-    return {"operation": body}
-
-
-STAMPED = "mkdir out; date +%s > out/start; echo started; sleep {sleep}; echo {name} > out/name; date +%s > out/end"
-
-
-def diamond(sleep: int = 3, left_exit: int = 0) -> dict[str, Any]:
-    left = STAMPED.format(sleep=sleep, name="left") + (f"; exit {left_exit}" if left_exit else "")
-    return {
-        "imports": {"base": f"ingest:literal:{rootfs_ware_id()}"},
-        "steps": {
-            "left": _op(left, outputs={"out": "/task/out"}),
-            "right": _op(STAMPED.format(sleep=sleep, name="right"), outputs={"out": "/task/out"}),
-            "join": _op(
-                "mkdir out; cat /in/l/name /in/r/name > out/both",
-                {"/in/l": "left.out", "/in/r": "right.out"},
-                {"both": "/task/out"},
-            ),
-        },
-        "exports": {"both": "join.both", "left": "left.out", "right": "right.out"},
-    }
 
 
 class Workspace:
