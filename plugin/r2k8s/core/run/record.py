@@ -37,7 +37,9 @@ __all__ = [
     "RunRecord",
     "RunRecordError",
     "from_json",
+    "go_sorted",
     "new_guid",
+    "quote_string",
     "to_json",
 ]
 
@@ -155,6 +157,16 @@ def _emit_map(m: dict[str, str], depth: int) -> str:
     inner = "\n" + _INDENT * (depth + 1)
     entries = [inner + _emit_string(k) + ": " + _emit_string(m[k]) for k in sorted(m, key=_go_bytes)]
     return "{" + ",".join(entries) + "\n" + _INDENT * depth + "}"
+
+
+def quote_string(s: str) -> str:
+    """``s`` as a JSON string, escaped exactly as refmt escapes it (for the other refmt output: events)."""
+    return _emit_string(s)
+
+
+def go_sorted(m: dict[str, str]) -> dict[str, str]:
+    """``m`` with its keys in the order refmt writes a Go map's: by their bytes."""
+    return {k: m[k] for k in sorted(m, key=_go_bytes)}
 
 
 def to_json(record: RunRecord) -> str:
