@@ -367,6 +367,7 @@ def test_a_host_path_cache_in_a_baseline_namespace_is_refused_clearly(cluster: C
     assert outcome.code == 42, outcome.stderr
     assert "refused to create the build pod" in outcome.stderr
     assert "hostPath" in outcome.stderr and "baseline" in outcome.stderr
+    assert "pvc:CLAIM works under baseline" in outcome.stderr
 
 
 # -- json events ----------------------------------------------------------------------------------------------------

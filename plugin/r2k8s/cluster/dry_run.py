@@ -9,8 +9,8 @@ formula, the plan, the pod settings, and the client-local inputs (opened,
 then closed).
 
 No API server is asked. The namespace is ``-n``, else the kubeconfig
-context's (the file is read, nobody is called), else ``default``: with
-``-n`` no kubeconfig is needed at all. A Job applied from this output waits
+context's (the file is read, nobody is called), else ``default``: no
+kubeconfig is needed at all. A Job applied from this output waits
 for a client like any build pod: its agent gives up after its first-contact
 timeout when nobody attaches (inputs only this machine holds reach a pod
 only through ``r2k8s run`` itself).
@@ -33,8 +33,10 @@ __all__ = ["dry_run_manifests", "dry_run_yaml"]
 def _namespace(options: ClusterOptions) -> str:
     if options.namespace:
         return options.namespace
-    from r2k8s.cluster.kube import connect
+    from r2k8s.cluster.kube import connect, is_configured
 
+    if not is_configured(options.kubeconfig):
+        return "default"  # as kubectl, with no configuration at all
     return connect(options.kubeconfig, options.context, None).namespace  # reads the file; calls nobody
 
 

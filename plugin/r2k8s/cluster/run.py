@@ -352,7 +352,14 @@ def _check_job(kube: Kube, job_name: str) -> None:
             )
     for event in _events_of(kube, job_name, "the build job"):
         if event.get("reason") == "FailedCreate":
-            raise _failed(f"the cluster refused to create the build pod: {event.get('message')}")
+            message = str(event.get("message"))
+            hint = (
+                " (a --cache-volume hostPath: needs a namespace whose Pod Security level is privileged;"
+                " pvc:CLAIM works under baseline)"
+                if "hostPath" in message
+                else ""
+            )
+            raise _failed(f"the cluster refused to create the build pod: {message}{hint}")
 
 
 def _check_pod_events(kube: Kube, pod: str) -> None:
