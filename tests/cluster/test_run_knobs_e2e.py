@@ -384,3 +384,15 @@ def test_json_format_on_the_cluster_is_repeatrs_event_stream(cluster: Cluster, w
     assert all(isinstance(e["log"]["t"], int) and e["log"]["lvl"] in (1, 2, 3, 4) for e in events if "log" in e)
     record = json.loads("{\n" + result)["result"]["runRecord"]
     assert record["exitCode"] == 0 and "error" not in json.loads("{\n" + result)["result"]
+
+
+def test_json_format_for_a_failed_cluster_run_has_the_pods_record_and_the_error(cluster: Cluster, work: Path) -> None:
+    outcome = cluster.run(formula(work, "true", fetch={"/": ["http://127.0.0.1:9/rootfs.tgz"]}), "--format", "json")
+    assert outcome.code == 3, outcome.stderr
+    assert outcome.stdout.endswith("}\n\n")
+    result = json.loads(outcome.stdout[outcome.stdout.index("\n{\n") :])["result"]
+    assert result["error"]["category"] == "rio-warehouse-unavailable"
+    assert outcome.stderr == result["error"]["message"] + "\n"
+    record = result["runRecord"]  # as far as the pod's run got, as repeatr prints it
+    assert (record["exitCode"], record["results"]) == (-1, None)
+    assert record["hostname"] == cluster.core.list_node().items[0].metadata.name

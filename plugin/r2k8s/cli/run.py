@@ -202,7 +202,10 @@ def _run_json(args: argparse.Namespace, options: ClusterOptions | None) -> None:
             record_json = _run_on_cluster(args, options, monitor)
     except R2k8sError as exc:
         if started or jobs:
-            monitor.result(jobs[0].record if jobs else None, (exc.category.wire_name, exc.message))
+            from r2k8s.cluster.conversation import AgentError
+
+            record = jobs[0].record if jobs else exc.record if isinstance(exc, AgentError) else None
+            monitor.result(record, (exc.category.wire_name, exc.message))
         sys.stderr.write(f"{exc.message}\n")
         sys.stderr.flush()
         raise SystemExit(exc.category.exit_code) from None

@@ -334,7 +334,8 @@ class BuildAgent:
             self.writer.send("hello", {"version": PROTOCOL_VERSION, "host": _host()})
             result, code = self._run_job()
         except R2k8sError as exc:
-            result, code = _error_result(exc), exc.category.exit_code
+            started = self.job.record if self.job is not None else None  # what a failed run got to, as repeatr's
+            result, code = _error_result(exc, started), exc.category.exit_code
         self._finished = True
         self._finish(result)
         if self.link.gone_reason is None:
@@ -404,6 +405,8 @@ class BuildAgent:
 
     def _finish(self, result: dict[str, Any]) -> None:
         message = json.dumps(result, ensure_ascii=True, separators=(",", ":"))
+        if len(message) > TERMINATION_MESSAGE_LIMIT and result.get("error"):  # the error first; its record may go
+            message = json.dumps({**result, "runRecord": None}, ensure_ascii=True, separators=(",", ":"))
         if len(message) > TERMINATION_MESSAGE_LIMIT:
             record = result.get("runRecord") or {}
             message = json.dumps(
@@ -415,8 +418,11 @@ class BuildAgent:
         self.writer.send("result", result)
 
 
-def _error_result(exc: R2k8sError) -> dict[str, Any]:
-    return {"runRecord": None, "error": {"category": exc.category.wire_name, "message": exc.message}}
+def _error_result(exc: R2k8sError, record: RunRecord | None = None) -> dict[str, Any]:
+    """A failure's ``result`` body; with the record as far as the run got, if it started (``--format json``
+    prints it beside the error, as repeatr does)."""
+    document = record_document(record) if record is not None else None
+    return {"runRecord": document, "error": {"category": exc.category.wire_name, "message": exc.message}}
 
 
 def _host() -> str:
