@@ -189,6 +189,9 @@ def test_only_a_host_path_cache_leaves_baseline() -> None:
         ({"cache_volume": "pvc:Bad_Name"}, ["--cache-volume", "claim name"]),
         ({"cache_volume": "hostPath:relative"}, ["--cache-volume", "absolute"]),
         ({"cache_volume": "hostPath:/var/../etc"}, ["--cache-volume", "'..'"]),
+        ({"cache_volume": "hostPath:/"}, ["--cache-volume", "one of its own"]),
+        ({"cache_volume": "hostPath:/var/lib/"}, ["--cache-volume", "one of its own"]),
+        ({"cache_volume": "hostPath://etc"}, ["--cache-volume", "one of its own"]),
     ],
 )
 def test_bad_values_are_usage_errors_naming_the_flag(flags: dict[str, Any], words: list[str]) -> None:

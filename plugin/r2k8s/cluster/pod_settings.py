@@ -29,6 +29,7 @@ accepts:
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -54,6 +55,38 @@ SECURITY_ANNOTATION_PREFIXES = (
 ANNOTATIONS_LIMIT = 256 * 1024
 """The API server's limit on the total size of an object's annotations (keys and values)."""
 CACHE_VOLUME = "cache"
+SYSTEM_DIRECTORIES = frozenset(
+    [
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/var",
+        "/var/cache",
+        "/var/lib",
+        "/var/lib/kubelet",
+        "/var/log",
+        "/var/run",
+        "/var/tmp",
+    ]
+)
+"""A node's own directories, which a ``hostPath`` cache must not be: the cache makes its root mode 0700."""
 
 
 def _usage(flag: str, text: str, why: str) -> R2k8sError:
@@ -124,6 +157,13 @@ class CacheVolume:
                 raise _usage(flag, text, f"the claim name {source!r} is not a Kubernetes name: {problem}")
         elif not source.startswith("/") or "\0" in source or ".." in source.split("/"):
             raise _usage(flag, text, "a hostPath must be an absolute path of the node, without '..'")
+        elif posixpath.normpath("/" + source.lstrip("/")) in SYSTEM_DIRECTORIES:
+            raise _usage(
+                flag,
+                text,
+                "the cache takes its directory over (mode 0700, root's): give it one of its own,"
+                " e.g. hostPath:/var/cache/r2k8s",
+            )
         return cls(kind, source)
 
     def volume(self) -> dict[str, Any]:
