@@ -29,6 +29,7 @@ EXIT_CODES_HELP = """exit codes (shared with repeatr and rio):
   6 ware corrupt            7 hash mismatch                  8 cancelled
   9 ware cache problem      10 assembly invalid              11 pack invalid
   12 inoperable path        13 filter rejection              40 job invalid
+  32 job unsuccessful (emerge: a step's action exited non-zero)
   41 local cache problem    42 executor failed
 'run' exits 0 when the formula ran, whatever the action's own exit code (see the run record).
 """
@@ -44,11 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"r2k8s {__version__}")
     sub: Subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    from r2k8s.cli import cache, check, formulas, inspect, mirror, resolve, run, wares
+    from r2k8s.cli import cache, check, emerge, formulas, inspect, mirror, resolve, run, wares
 
     formulas.add_parsers(sub)
     wares.add_parsers(sub)
     run.add_parsers(sub)
+    emerge.add_parsers(sub)
     fn.add_parsers(sub)
     cache.add_parsers(sub)
     check.add_parsers(sub)

@@ -64,6 +64,13 @@ def add_parsers(sub: Subparsers) -> None:
         help="ansi (default): the run record on stdout, events on stderr; json: repeatr's JSON event stream on"
         " stdout, the run record in its final result event",
     )
+    p.add_argument(
+        "--memo-dir",
+        metavar="DIR",
+        help="memoize by the formula's setup hash in DIR (default $REPEATR_MEMODIR; neither: no memo): a formula "
+        "that ran there before, exited 0 and whose outputs are still saved prints its stored record and runs nothing",
+    )
+    p.add_argument("--no-memo", action="store_true", help="run even if memoized (a success still refreshes the memo)")
     cluster = p.add_argument_group("on a cluster (without --local)")
     cluster.add_argument(
         "--kubeconfig",
@@ -163,6 +170,7 @@ def _add_pod_settings(group: argparse._ArgumentGroup) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     """Run the formula; exit through ``SystemExit`` with repeatr's code after printing the outcome."""
+    from r2k8s.cli.memo import Memo
     from r2k8s.core.run.monitor import AnsiMonitor
 
     if args.dry_run:
@@ -174,7 +182,12 @@ def cmd_run(args: argparse.Namespace) -> None:
         return
     monitor = AnsiMonitor(sys.stderr)
     try:
-        record_json = _run_local(args, monitor, []) if options is None else _run_on_cluster(args, options, monitor)
+        memo = Memo.from_arguments(args.memo_dir, Path(args.formula), monitor.log)
+        record_json = None if memo is None or args.no_memo else memo.recall()
+        if record_json is None:
+            record_json = _run_local(args, monitor, []) if options is None else _run_on_cluster(args, options, monitor)
+            if memo is not None:
+                memo.save(record_json)
     except R2k8sError as exc:
         monitor.failed(exc.message)
         raise SystemExit(exc.category.exit_code) from None
@@ -185,6 +198,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def _run_json(args: argparse.Namespace, options: ClusterOptions | None) -> None:
     """``--format json``: events on stdout, the record (or the error of a run that started) in the last one."""
+    from r2k8s.cli.memo import Memo
     from r2k8s.core.run.events import JsonMonitor
     from r2k8s.core.run.record import from_json
 
@@ -192,14 +206,19 @@ def _run_json(args: argparse.Namespace, options: ClusterOptions | None) -> None:
     jobs: list[Job] = []
     started = False  # a local run has started once its Job exists, a cluster run once its formula loaded
     try:
-        if options is None:
-            record_json = _run_local(args, monitor, jobs)
-        else:
-            from r2k8s.formula_files import load_formula_file
+        memo = Memo.from_arguments(args.memo_dir, Path(args.formula), monitor.log)
+        record_json = None if memo is None or args.no_memo else memo.recall()
+        if record_json is None:
+            if options is None:
+                record_json = _run_local(args, monitor, jobs)
+            else:
+                from r2k8s.formula_files import load_formula_file
 
-            load_formula_file(Path(args.formula))  # repeatr: a formula it cannot load ends before the executor
-            started = True
-            record_json = _run_on_cluster(args, options, monitor)
+                load_formula_file(Path(args.formula))  # repeatr: a formula it cannot load ends before the executor
+                started = True
+                record_json = _run_on_cluster(args, options, monitor)
+            if memo is not None:
+                memo.save(record_json)
     except R2k8sError as exc:
         if started or jobs:
             from r2k8s.cluster.conversation import AgentError

@@ -1,4 +1,4 @@
-"""``r2k8s scan``, ``pack`` and ``unpack``: ware IDs and tar and zip wares exactly as rio computes and writes them."""
+"""``r2k8s scan``, ``pack`` and ``unpack``: ware IDs and tar, zip and git wares as rio computes and writes them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from r2k8s.core.errors import Category, R2k8sError
 
 if TYPE_CHECKING:
     from r2k8s.core.ware.filters import Filters
+    from r2k8s.core.ware.wareid import WareID
 
 __all__ = ["add_parsers", "cmd_pack", "cmd_scan", "cmd_unpack"]
 
@@ -113,11 +114,29 @@ def cmd_unpack(args: argparse.Namespace) -> str:
 
     ware_id = WareID.parse(args.ware_id)
     filters = _filters(flt.UNPACK, args.filters, flt.UNPACK_LOWPRIV)
+    if ware_id.packtype == "git":
+        return _unpack_git(ware_id, args.source, Path(args.dir), filters)
     stream, location = open_ware(ware_id, args.source, Path.cwd(), log)
     with stream:
         result = unpack_ware(ware_id, stream, Path(args.dir), filters, log)
     log(f"unpacked {ware_id} from {location} into {args.dir}")
     return str(result)
+
+
+def _unpack_git(ware_id: WareID, sources: list[str], target: Path, filters: Filters) -> str:
+    """rio's git transmat: the commit from the first repository that has it, objects kept per remote in the cache.
+
+    The objects go under the ware cache's ``git/objs`` (``$R2K8S_CACHE``, as
+    for runs), as rio keeps them under its cache base path, so a second
+    commit of the same repository fetches only what is new. rio prints the
+    ware ID it was asked for; so does this.
+    """
+    from r2k8s.core.warehouse.cache import default_root
+    from r2k8s.core.warehouse.git.wares import fetch_git_tree
+
+    fetch_git_tree(ware_id, sources, target, filters, default_root(), Path.cwd(), log)
+    log(f"unpacked {ware_id} into {target}")
+    return str(ware_id)
 
 
 def _filters(mode: str, text: str | None, default: Filters) -> Filters:

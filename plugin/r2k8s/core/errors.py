@@ -31,6 +31,9 @@ class Category(enum.Enum):
     PACK_INVALID = ("rio-pack-invalid", 11)
     INOPERABLE_PATH = ("rio-inoperable-path", 12)
     FILTER_REJECTION = ("rio-filter-rejection", 13)
+    JOB_UNSUCCESSFUL = ("repeatr-job-unsuccessful", 32)
+    """Not r2k8s's failure: the action exited non-zero. ``run`` reports that in ``exitCode`` and exits 0, as
+    repeatr does; ``emerge`` stops the step's dependants and exits 32, repeatr's code for it."""
     JOB_INVALID = ("repeatr-job-invalid", 40)
     LOCAL_CACHE_PROBLEM = ("repeatr-local-cache-problem", 41)
     EXECUTOR_FAILED = ("repeatr-executor-failed", 42)

@@ -69,6 +69,35 @@ def test_malicious_zip_is_refused_and_nothing_is_written(arena: Path, case: str,
     assert snapshot(arena) == before
 
 
+@pytest.mark.parametrize(
+    ("mode", "filters", "category"),
+    [
+        (0o60644, "dev=reject", Category.FILTER_REJECTION),
+        (0o20644, "dev=reject", Category.FILTER_REJECTION),
+        (0o60644, "dev=follow", Category.PACK_INVALID),
+        # rio tests the unfiltered type: dev=ignore does not let a device through a zip
+        (0o60644, "dev=ignore", Category.PACK_INVALID),
+        (0o14755, "setid=reject", Category.FILTER_REJECTION),
+        (0o10755, "setid=reject", Category.PACK_INVALID),
+        (0o140644, "dev=reject", Category.PACK_INVALID),
+    ],
+    ids=["block-reject", "char-reject", "block-follow", "block-ignore", "setuid-fifo", "fifo", "socket"],
+)
+def test_filters_judge_an_entry_before_its_type_is_refused(
+    arena: Path, mode: int, filters: str, category: Category
+) -> None:
+    """rio's zip unpack applies the entry's filters (exit 13) before refusing pipes, sockets and devices (11)."""
+    zipped = build_zip([ZEntry("a", b"fine"), ZEntry("special", mode=mode)])
+    chosen = flt.Filters.parse(flt.UNPACK, filters).with_defaults(flt.UNPACK_LOSSLESS)
+    before = snapshot(arena)
+    for attempt in (lambda: ingest_zip(io.BytesIO(zipped), chosen), lambda: unpack_zip(
+        SOME_ID, io.BytesIO(zipped), arena / "target", chosen)):  # fmt: skip
+        with pytest.raises(R2k8sError) as refused:
+            attempt()
+        assert refused.value.category == category, refused.value.message
+    assert snapshot(arena) == before
+
+
 def test_hash_mismatch_is_exit_7_and_leaves_nothing(arena: Path) -> None:
     target = arena / "target"
     before = snapshot(arena)

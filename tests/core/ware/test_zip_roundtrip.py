@@ -169,5 +169,24 @@ def test_what_a_zip_cannot_hold_is_refused_at_pack_time(tmp_path: Path) -> None:
     assert pack_tree(old_tree, conservative, io.BytesIO(), packtype="zip").packtype == "zip"
 
 
+def test_a_filter_rejection_later_in_the_walk_wins_over_what_a_zip_cannot_hold(tmp_path: Path) -> None:
+    """rio's zip packer writes pipes and fails only on its filters: with a pipe ('fifo') walked before a
+    device ('null') under dev=reject, rio exits 13, and so does r2k8s; without the device, r2k8s refuses the
+    pipe (11) after the whole walk."""
+    root = tmp_path / "root"
+    root.mkdir()
+    os.mkfifo(root / "fifo")
+    os.mknod(root / "null", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    reject = Filters.parse("pack", "dev=reject").with_defaults(PACK_LOSSLESS)
+    for out in (None, io.BytesIO()):
+        with pytest.raises(R2k8sError) as refused:
+            pack_tree(root, reject, out, packtype="zip")
+        assert refused.value.category == Category.FILTER_REJECTION and "'null'" in refused.value.message
+    (root / "null").unlink()
+    with pytest.raises(R2k8sError) as refused:
+        pack_tree(root, reject, io.BytesIO(), packtype="zip")
+    assert refused.value.category == Category.PACK_INVALID and "'fifo'" in refused.value.message
+
+
 def test_a_missing_directory_packs_to_the_empty_zip_id(tmp_path: Path) -> None:
     assert str(pack_tree(tmp_path / "absent", PACK_LOSSLESS, None, packtype="zip")) == "zip:-"

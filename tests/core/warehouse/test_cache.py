@@ -102,11 +102,21 @@ def test_default_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert default_root() == tmp_path / "home" / ".cache" / "r2k8s" / "wares"
 
 
-@pytest.mark.parametrize("ware", ["rar:abcdefgh", "git:abcdef1234", "mount:ro:/etc", "tar:../../x", "tar:", "tar:.abc"])
-def test_unsupported_or_unsafe_ware_ids_are_refused(cache: WareCache, ware: str) -> None:
+@pytest.mark.parametrize(
+    ("ware", "category"),
+    [
+        ("rar:abcdefgh", Category.USAGE),
+        ("git:abcdef1234", Category.WARE_NOT_FOUND),  # rio finds no commit by a short hash (5)
+        ("mount:ro:/etc", Category.USAGE),
+        ("tar:../../x", Category.USAGE),
+        ("tar:", Category.USAGE),
+        ("tar:.abc", Category.USAGE),
+    ],
+)
+def test_unsupported_or_unsafe_ware_ids_are_refused(cache: WareCache, ware: str, category: Category) -> None:
     with pytest.raises(R2k8sError) as excinfo:
         cache.ensure(ware, ["ca+file:///nowhere"])
-    assert excinfo.value.category is Category.USAGE
+    assert excinfo.value.category is category
     assert not cache.root.exists()
 
 

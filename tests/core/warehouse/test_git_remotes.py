@@ -58,7 +58,7 @@ def test_the_slug_is_gos_query_escape_of_the_sanitised_url() -> None:
 def test_only_full_lowercase_commit_hashes_are_ware_ids(hash_: str) -> None:
     with pytest.raises(R2k8sError) as info:
         check_commit_ware(WareID("git", hash_))
-    assert info.value.category is Category.USAGE
+    assert info.value.category is Category.WARE_NOT_FOUND
     assert "only commit hashes are ware IDs" in info.value.message
 
 

@@ -163,7 +163,7 @@ def test_names_and_short_hashes_are_refused_before_anything_happens(
 ) -> None:
     with pytest.raises(R2k8sError) as info:
         cache.ensure(WareID("git", name), ["https://example.invalid/x.git"])
-    assert info.value.category is Category.USAGE
+    assert info.value.category is Category.WARE_NOT_FOUND
     assert "only commit hashes are ware IDs" in info.value.message
     assert not cache.root.exists()
 

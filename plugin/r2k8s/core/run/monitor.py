@@ -44,6 +44,10 @@ class AnsiMonitor:
         text = line.decode("utf-8", "replace")
         self._write(f"≡⟩ {self._stamp()} ≡⟩ \t{text}\n")
 
+    def line(self, text: str) -> None:
+        """A line of someone else's events as it is (``emerge`` relays its steps' stderr), between ours."""
+        self._write(f"{text}\n")
+
     def record_follows(self) -> None:
         self._write(f"∴⟩ {self._stamp()} runrecord follows:\n")
 

@@ -40,6 +40,7 @@ __all__ = [
     "go_sorted",
     "new_guid",
     "quote_string",
+    "to_compact_json",
     "to_json",
 ]
 
@@ -150,13 +151,14 @@ def _emit_string(s: str) -> str:
     return "".join(out)
 
 
-def _emit_map(m: dict[str, str], depth: int) -> str:
-    """A string→string map at nesting ``depth`` (the record itself is 0)."""
+def _emit_map(m: dict[str, str], depth: int, compact: bool = False) -> str:
+    """A string→string map at nesting ``depth`` (the record itself is 0); ``compact``: no white space at all."""
     if not m:
         return "{}"
-    inner = "\n" + _INDENT * (depth + 1)
-    entries = [inner + _emit_string(k) + ": " + _emit_string(m[k]) for k in sorted(m, key=_go_bytes)]
-    return "{" + ",".join(entries) + "\n" + _INDENT * depth + "}"
+    inner = "" if compact else "\n" + _INDENT * (depth + 1)
+    colon = ":" if compact else ": "
+    entries = [inner + _emit_string(k) + colon + _emit_string(m[k]) for k in sorted(m, key=_go_bytes)]
+    return "{" + ",".join(entries) + ("" if compact else "\n" + _INDENT * depth) + "}"
 
 
 def quote_string(s: str) -> str:
@@ -169,21 +171,31 @@ def go_sorted(m: dict[str, str]) -> dict[str, str]:
     return {k: m[k] for k in sorted(m, key=_go_bytes)}
 
 
-def to_json(record: RunRecord) -> str:
-    """The record exactly as ``repeatr run`` writes it to stdout, trailing newline included."""
+def _fields(record: RunRecord, compact: bool) -> list[tuple[str, str]]:
     fields: list[tuple[str, str]] = [
         ("guid", _emit_string(record.guid)),
         ("time", str(int(record.time))),
         ("formulaID", _emit_string(record.formula_id)),
         ("exitCode", str(int(record.exit_code))),
-        ("results", "null" if record.results is None else _emit_map(record.results, 1)),
+        ("results", "null" if record.results is None else _emit_map(record.results, 1, compact)),
     ]
     if record.hostname:
         fields.append(("hostname", _emit_string(record.hostname)))
     if record.metadata:
-        fields.append(("metadata", _emit_map(record.metadata, 1)))
-    body = ",".join("\n" + _INDENT + _emit_string(k) + ": " + v for k, v in fields)
+        fields.append(("metadata", _emit_map(record.metadata, 1, compact)))
+    return fields
+
+
+def to_json(record: RunRecord) -> str:
+    """The record exactly as ``repeatr run`` writes it to stdout, trailing newline included."""
+    body = ",".join("\n" + _INDENT + _emit_string(k) + ": " + v for k, v in _fields(record, compact=False))
     return "{" + body + "\n}\n"
+
+
+def to_compact_json(record: RunRecord) -> str:
+    """The record as repeatr's memo file holds it: refmt's JSON encoder without options (no white space, no
+    trailing newline), the same escaping as :func:`to_json`."""
+    return "{" + ",".join(_emit_string(k) + ":" + v for k, v in _fields(record, compact=True)) + "}"
 
 
 # --------------------------------------------------------------------------

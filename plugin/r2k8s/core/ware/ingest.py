@@ -30,7 +30,7 @@ from r2k8s.core.ware.tar.compression import ByteSource, open_decompressed
 from r2k8s.core.ware.tar.reader import TarReader
 from r2k8s.core.ware.treehash import LegacyTreeHash, TreeHash
 from r2k8s.core.ware.wareid import WareID
-from r2k8s.core.ware.zip.reader import ZipReader, open_seekable
+from r2k8s.core.ware.zip.reader import ZipReader, open_seekable, refuse_unsupported
 
 __all__ = ["EntryReader", "IngestResult", "Placer", "ingest_entries", "ingest_tar", "ingest_zip"]
 
@@ -127,7 +127,7 @@ def ingest_zip(
     with open_seekable(source, spool_dir) as seekable:
         reader = ZipReader(seekable, log)
         trees = (TreeHash("zip", repeated_dirs=False), TreeHash("zip", repeated_dirs=False))
-        return ingest_entries(reader, filters, placer, "zip", "none", *trees)
+        return ingest_entries(reader, filters, placer, "zip", "none", *trees, unsupported=refuse_unsupported)
 
 
 def ingest_entries(
@@ -139,17 +139,20 @@ def ingest_entries(
     prefilter: TreeHash,
     filtered: TreeHash,
     legacy: bool = False,
+    *,
+    unsupported: Callable[[Metadata], None] | None = None,
 ) -> IngestResult:
     """The walk itself, shared by tar and zip: hash (and place) every entry ``reader`` yields.
 
     ``prefilter`` and ``filtered`` are two fresh, empty tree hashes (the second
-    is used only if the filters can alter an entry).
+    is used only if the filters can alter an entry). ``unsupported`` refuses
+    entries the archive type cannot carry, after their filters (rio's order).
     """
     if not filters.altering:
         filtered = prefilter
     with ThreadPoolExecutor(1, thread_name_prefix="r2k8s-hash") if placer is not None else nullcontext() as pool:
         for entry in reader:
-            _ingest_entry(entry.meta, reader, filters, placer, prefilter, filtered, pool, legacy)
+            _ingest_entry(entry.meta, reader, filters, placer, prefilter, filtered, pool, legacy, unsupported)
     prefilter_id = WareID(packtype, prefilter.ware_hash())
     return IngestResult(
         prefilter_id=prefilter_id,
@@ -168,6 +171,7 @@ def _ingest_entry(
     filtered: TreeHash,
     pool: ThreadPoolExecutor | None,
     legacy: bool,
+    unsupported: Callable[[Metadata], None] | None = None,
 ) -> None:
     """Hash one entry into both trees (conjuring missing parents) and place it.
 
@@ -187,6 +191,8 @@ def _ingest_entry(
         if placer is not None:
             placer.place(placed_parent, None)
     placed = filters.apply(meta)
+    if unsupported is not None:
+        unsupported(meta)
     fsmeta.check_placeable(meta.name)
     if meta.type == fsmeta.HARDLINK and not legacy:
         raise R2k8sError(

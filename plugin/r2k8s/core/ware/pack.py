@@ -71,6 +71,9 @@ def pack_tree(
     hash. ``packtype="zip"`` writes a zip ware (``compression`` does not apply)
     and refuses what a zip cannot hold (see
     :func:`~r2k8s.core.ware.zip.writer.check_packable`), even when only hashing.
+    rio's zip packer writes such entries and fails only on its filters, so
+    that refusal waits for the end of the walk: a later filter rejection
+    (``dev=reject``, ``setid=reject``: exit 13) is reported first, as rio's.
     """
     if packtype not in PACKTYPES:
         raise R2k8sError(Category.USAGE, f"unknown packtype {packtype!r} (use {' or '.join(PACKTYPES)})")
@@ -85,6 +88,7 @@ def pack_tree(
     gzipped: gzip.GzipFile | None = None
     writer: TarWriter | ZipWriter | None = None
     zipped = packtype == "zip"
+    unpackable: R2k8sError | None = None  # the first entry a zip cannot hold; raised after the walk
     if out is not None and zipped:
         writer = ZipWriter(out)
     elif out is not None:
@@ -98,19 +102,24 @@ def pack_tree(
         if meta is None:
             continue
         meta.mtime_ns = 0  # rio truncates to whole seconds before hashing and writing (tar; see above for zip)
-        if zipped:
-            check_packable(meta)
-        if writer is not None:
+        if zipped and unpackable is None:
+            try:
+                check_packable(meta)
+            except R2k8sError as refused:
+                unpackable = refused
+        if writer is not None and unpackable is None:
             writer.add(meta)
         content_hash = None
         if meta.type == fsmeta.FILE:
             hasher = hashlib.sha384()
             for chunk in file_chunks(location, meta.size):
                 hasher.update(chunk)
-                if writer is not None:
+                if writer is not None and unpackable is None:
                     writer.write_content(chunk)
             content_hash = hasher.digest()
         tree.add(meta, content_hash)
+    if unpackable is not None:
+        raise unpackable
     if writer is not None:
         writer.close()
         if gzipped is not None:

@@ -63,6 +63,7 @@ __all__ = [
     "clean_zip_name",
     "is_zip_magic",
     "open_seekable",
+    "refuse_unsupported",
 ]
 
 CHUNK = 1 << 20
@@ -111,6 +112,22 @@ _TYPE_WORDS = {
     fsmeta.SOCKET: "a socket",
     fsmeta.BLOCK_DEVICE: "a device",
 }
+
+
+def refuse_unsupported(meta: Metadata) -> None:
+    """Refuse a pipe, socket or device entry (``rio-pack-invalid``), as rio's zip unpacker does.
+
+    rio reaches that refusal only after the entry's filters have run, so a
+    device under ``dev=reject`` (or a setuid pipe under ``setid=reject``) is a
+    filter rejection first: the reader yields such entries, and the walk calls
+    this after filtering (even when ``dev=ignore`` dropped the entry: rio
+    checks the unfiltered type).
+    """
+    if meta.type in _TYPE_WORDS:
+        raise R2k8sError(
+            Category.PACK_INVALID,
+            f"zip entry {meta.name!r} is {_TYPE_WORDS[meta.type]}: rio's zip transmat does not support such files",
+        )
 
 
 def is_zip_magic(head: bytes) -> bool:
@@ -521,11 +538,6 @@ class ZipReader:
             self.entry_count += 1
             raw_name = _text(h.name)
             kind, perms = _kind_and_perms(h)
-            if kind in _TYPE_WORDS:
-                raise R2k8sError(
-                    Category.PACK_INVALID,
-                    f"zip entry {raw_name!r} is {_TYPE_WORDS[kind]}: rio's zip transmat does not support such files",
-                )
             uid, gid = _owner(h, raw_name)
             mtime, mtime_ns = _mtime(h)
             meta = Metadata(

@@ -40,8 +40,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Literal
 
+from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.errors import quote as _q
-from r2k8s.core.errors import usage_error
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.urls import split_url
 
@@ -57,17 +57,20 @@ _GITHUB = "github.com"
 
 
 def check_commit_ware(ware: WareID) -> str:
-    """The commit hash of a ``git:`` ware; anything but 40 lowercase hex digits is a usage error.
+    """The commit hash of a ``git:`` ware; anything but 40 lowercase hex digits is not found (exit 5).
 
     rio's ``mustBeFullHash`` accepts 40 hex digits in either case; r2k8s wants
     the one spelling git prints, so one commit has one cache entry. A branch,
     a tag or an abbreviated hash names different commits over time: a formula
-    pinning it would not be reproducible.
+    pinning it would not be reproducible. rio looks such a name up as a hash
+    and finds nothing (``rio-ware-not-found``, exit 5); r2k8s gives the same
+    category at once, without asking any warehouse, and says why.
     """
     if not _COMMIT.fullmatch(ware.hash):
-        raise usage_error(
+        raise R2k8sError(
+            Category.WARE_NOT_FOUND,
             f"ware {_q(ware)}: only commit hashes are ware IDs (40 lowercase hex digits, e.g. the output of"
-            f" 'git rev-parse HEAD'); {_q(ware.hash)} is not one: branch, tag and abbreviated names move"
+            f" 'git rev-parse HEAD'); {_q(ware.hash)} is not one: branch, tag and abbreviated names move",
         )
     return ware.hash
 
