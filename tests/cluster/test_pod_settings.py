@@ -256,3 +256,33 @@ def test_no_accepted_setting_leaves_baseline_or_clobbers_r2k8s_labels(
     assert template["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "r2k8s"
     assert all(qualified_name_problem(k) is None for k in template["metadata"].get("annotations", {}))
     assert not any(k.startswith("container.apparmor") for k in template["metadata"].get("annotations", {}))
+
+
+# -- emerge passes them on ------------------------------------------------------------------------------------------
+
+
+def test_emerge_hands_every_steps_run_the_same_settings() -> None:
+    from r2k8s.cli.app import build_parser
+    from r2k8s.cli.run import pod_settings, pod_settings_arguments
+
+    flags = ["--requests", "cpu=1,memory=2Gi", "--label", "team=a", "--label", "tier=b", "--annotation", "x=1, 2"]
+    flags += ["--toleration", "gpu:NoSchedule", "--service-account", "builder", "--cache-volume", "pvc:wares"]
+    emerge = build_parser().parse_args(["emerge", "module.tl", *flags])
+    passed = pod_settings_arguments(emerge)
+    run = build_parser().parse_args(["run", *passed, "job.formula"])
+    assert pod_settings(run) == pod_settings(emerge) == pod_settings(build_parser().parse_args(["run", *flags, "f"]))
+    assert pod_settings_arguments(build_parser().parse_args(["emerge"])) == []
+
+
+def test_emerge_refuses_bad_settings_before_any_step(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "r2k8s", "emerge", str(tmp_path / "module.tl"), "--limits", "cpu=lots"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "--limits" in done.stderr and done.stdout == ""

@@ -31,12 +31,13 @@ from r2k8s.cli.console import Subparsers
 from r2k8s.core.errors import Category, R2k8sError
 
 if TYPE_CHECKING:
+    from r2k8s.cluster.pod_settings import PodSettings
     from r2k8s.cluster.run import ClusterOptions
     from r2k8s.core.run.events import JsonMonitor
     from r2k8s.core.run.job import Job
     from r2k8s.core.run.monitor import AnsiMonitor
 
-__all__ = ["add_parsers", "cmd_run"]
+__all__ = ["POD_SETTING_FLAGS", "add_parsers", "add_pod_settings", "cmd_run", "pod_settings", "pod_settings_arguments"]
 
 
 EXECUTOR_CHOICES = ("namespaced", "chroot", "runc")
@@ -107,7 +108,7 @@ def add_parsers(sub: Subparsers) -> None:
         help="print the agent ConfigMap and the Job as YAML (for kubectl apply -f) instead of creating them;"
         " asks no API server",
     )
-    _add_pod_settings(p.add_argument_group("the build pod (without --local; each may be repeated)"))
+    add_pod_settings(p.add_argument_group("the build pod (without --local; each may be repeated)"))
     local = p.add_argument_group("on this machine (with --local)")
     local.add_argument(
         "--executor",
@@ -131,7 +132,22 @@ def add_parsers(sub: Subparsers) -> None:
     p.set_defaults(run=cmd_run)
 
 
-def _add_pod_settings(group: argparse._ArgumentGroup) -> None:
+POD_SETTING_FLAGS = (
+    ("requests", "--requests"),
+    ("limits", "--limits"),
+    ("node_selector", "--node-selector"),
+    ("toleration", "--toleration"),
+    ("service_account", "--service-account"),
+    ("priority_class", "--priority-class"),
+    ("label", "--label"),
+    ("annotation", "--annotation"),
+    ("cache_volume", "--cache-volume"),
+)
+"""The pod settings flags by their argparse names: what :func:`pod_settings_arguments` passes on."""
+
+
+def add_pod_settings(group: argparse._ArgumentGroup) -> None:
+    """The build pod's settings flags (``run``, and ``emerge`` for each step)."""
     group.add_argument(
         "--requests", action="append", default=[], metavar="NAME=QTY,…", help="resource requests, e.g. cpu=1,memory=2Gi"
     )
@@ -253,12 +269,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
+def pod_settings(args: argparse.Namespace) -> PodSettings:
+    """The flags :func:`add_pod_settings` took, checked (a usage error names the flag)."""
     from r2k8s.cluster.pod_settings import PodSettings
-    from r2k8s.cluster.run import ClusterOptions
-    from r2k8s.core.agent.contract import DEFAULT_IMAGE
 
-    pod = PodSettings.from_flags(
+    return PodSettings.from_flags(
         requests=args.requests,
         limits=args.limits,
         node_selector=args.node_selector,
@@ -269,6 +284,23 @@ def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
         annotations=args.annotation,
         cache_volume=args.cache_volume,
     )
+
+
+def pod_settings_arguments(args: argparse.Namespace) -> list[str]:
+    """The pod settings flags as given, for a child ``r2k8s run`` (each step of ``emerge``)."""
+    argv: list[str] = []
+    for attribute, flag in POD_SETTING_FLAGS:
+        value = getattr(args, attribute)
+        for item in value if isinstance(value, list) else [] if value is None else [value]:
+            argv += [flag, str(item)]
+    return argv
+
+
+def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
+    from r2k8s.cluster.run import ClusterOptions
+    from r2k8s.core.agent.contract import DEFAULT_IMAGE
+
+    pod = pod_settings(args)
     return ClusterOptions(
         kubeconfig=args.kubeconfig,
         context=args.context,

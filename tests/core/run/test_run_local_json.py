@@ -75,3 +75,20 @@ def test_a_formula_that_cannot_be_loaded_gets_no_result_event(tmp_path: Path) ->
 def test_dry_run_has_no_local_form(tmp_path: Path) -> None:
     outcome = run_local(tmp_path / "x.formula", "--dry-run", cache=tmp_path / "cache", jobs=tmp_path / "jobs")
     assert outcome.code == 1 and "--dry-run" in outcome.stderr and outcome.stdout == ""
+
+
+def test_a_memoized_run_gives_the_stored_record_in_the_result_event(tmp_path: Path) -> None:
+    work = tmp_path / "pkg"
+    work.mkdir()
+    (work / "rootfs.tgz").write_bytes(rootfs_tgz())
+    formula = write_formula(
+        work, {"/": rootfs_ware_id()}, {"exec": ["/bin/echo", "hi"]}, fetch={"/": ["file://./rootfs.tgz"]}
+    )
+    args = ("--format", "json", "--memo-dir", str(tmp_path / "memo"))
+    first = run_local(formula, *args, cache=tmp_path / "cache", jobs=tmp_path / "jobs")
+    second = run_local(formula, *args, cache=tmp_path / "cache", jobs=tmp_path / "jobs")
+    assert first.code == second.code == 0, first.stderr + second.stderr
+    events, result = split(second.stdout)
+    assert [e["log"]["msg"] for e in events if "log" in e and "memoized" in str(e["log"]["msg"])]
+    assert not [e for e in events if "txt" in e]  # nothing ran
+    assert result == split(first.stdout)[1]  # the same record, byte for byte
