@@ -13,7 +13,10 @@ Attaching connects the websocket to that process's stdin and stdout;
 ``stdinOnce`` is honoured (stdin closes when the attach ends). Deleting a
 Job with Background or Foreground propagation stops its pods (SIGTERM, then
 SIGKILL after the grace period); ``ttlSecondsAfterFinished`` and
-``activeDeadlineSeconds`` are enforced.
+``activeDeadlineSeconds`` are enforced. :meth:`FakeCluster.evict` does what
+the Eviction API does (the ``DisruptionTarget`` condition, then the pod's
+deletion), and the fake job controller then honours a ``podFailurePolicy``
+that ignores disruptions by making a new pod, as the real one does.
 
 Faults are injected per request (:meth:`FakeCluster.inject`): an HTTP error
 status (410, 429, 500, 403...), a watch that sends an ``ERROR`` 410 event, or a
@@ -162,6 +165,7 @@ class FakeCluster:
         self.forbidden: set[tuple[str, str]] = set()
         self.requests: list[Request] = []
         self.containers: dict[tuple[str, str], Container] = {}
+        self.disrupted: set[tuple[str, str]] = set()
         self.server: http.server.ThreadingHTTPServer | None = None
         self._timers: list[threading.Timer] = []
         self.closed = False
@@ -287,6 +291,13 @@ class FakeCluster:
     def create_job(self, ns: str, job: dict[str, Any]) -> dict[str, Any]:
         job.setdefault("status", {})
         job = self.store("jobs", ns, job, "ADDED")
+        self._create_pod(ns, job)
+        deadline = job["spec"].get("activeDeadlineSeconds")
+        if deadline:
+            self._later(float(deadline), self._deadline, ns, job["metadata"]["name"])
+        return job
+
+    def _create_pod(self, ns: str, job: dict[str, Any]) -> None:
         job_name = job["metadata"]["name"]
         template = copy.deepcopy(job["spec"]["template"])
         pod = {
@@ -309,10 +320,36 @@ class FakeCluster:
         }
         pod = self.store("pods", ns, pod, "ADDED")
         self._later(self.start_delay, self._start_container, ns, pod["metadata"]["name"], job_name)
-        deadline = job["spec"].get("activeDeadlineSeconds")
-        if deadline:
-            self._later(float(deadline), self._deadline, ns, job_name)
-        return job
+
+    def evict(self, ns: str, pod_name: str, *, vanish: bool = False) -> None:
+        """The Eviction API: mark the pod ``DisruptionTarget``, then delete it (SIGTERM, grace, SIGKILL).
+
+        ``vanish``: the pod object is gone at once, before its process has even stopped (a client reading it
+        gets 404), as when the kubelet and the Job controller finish with it before the client looks.
+        """
+        with self.changed:
+            pod = self.objects[("pods", ns, pod_name)]
+            pod["status"].setdefault("conditions", []).append(
+                {
+                    "type": "DisruptionTarget",
+                    "status": "True",
+                    "reason": "EvictionByEvictionAPI",
+                    "message": "Eviction API: evicting",
+                }
+            )
+            self.disrupted.add((ns, pod_name))
+            self.store("pods", ns, pod, "MODIFIED")
+        if vanish:
+            self.remove("pods", ns, pod_name)
+        threading.Thread(target=self._stop_pod, args=(ns, pod_name), daemon=True).start()
+
+    def _ignores_disruption(self, ns: str, pod_name: str, job: dict[str, Any]) -> bool:
+        rules = (job["spec"].get("podFailurePolicy") or {}).get("rules") or []
+        return (ns, pod_name) in self.disrupted and any(
+            rule.get("action") == "Ignore"
+            and any(c.get("type") == "DisruptionTarget" for c in rule.get("onPodConditions") or [])
+            for rule in rules
+        )
 
     def _start_container(self, ns: str, pod_name: str, job_name: str) -> None:
         pod = self.get("pods", ns, pod_name)
@@ -461,7 +498,9 @@ class FakeCluster:
                 ]
                 self.store("pods", ns, pod, "MODIFIED")
             job = self.objects.get(("jobs", ns, job_name))
-            if job is not None and not job.get("status", {}).get("conditions"):
+            if job is not None and self._ignores_disruption(ns, pod_name, job):
+                self._create_pod(ns, job)  # an ignored failure: not counted, the pod replaced
+            elif job is not None and not job.get("status", {}).get("conditions"):
                 kind = "Complete" if code == 0 else "Failed"
                 job["status"] = {
                     "conditions": [{"type": kind, "status": "True", "reason": reason}],

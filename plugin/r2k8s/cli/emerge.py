@@ -17,7 +17,14 @@ import sys
 from pathlib import Path
 
 from r2k8s.cli.console import Subparsers
-from r2k8s.cli.run import EXECUTOR_CHOICES, PLACER_CHOICES, _positive_int
+from r2k8s.cli.run import (
+    EXECUTOR_CHOICES,
+    PLACER_CHOICES,
+    _positive_int,
+    add_pod_settings,
+    pod_settings,
+    pod_settings_arguments,
+)
 from r2k8s.core.errors import Category, R2k8sError
 
 __all__ = ["add_parsers", "cmd_emerge"]
@@ -74,6 +81,7 @@ def add_parsers(sub: Subparsers) -> None:
     cluster.add_argument("--image", metavar="IMAGE")
     cluster.add_argument("--timeout", type=_positive_int, metavar="SECONDS", help="per step (default 3600)")
     cluster.add_argument("--ttl", type=_positive_int, metavar="SECONDS")
+    add_pod_settings(p.add_argument_group("every step's build pod (without --local): as for 'r2k8s run'"))
     local = p.add_argument_group("on this machine (with --local): as for 'r2k8s run --local', for every step")
     local.add_argument("--executor", choices=EXECUTOR_CHOICES)
     local.add_argument("--placer", choices=PLACER_CHOICES)
@@ -92,6 +100,9 @@ def cmd_emerge(args: argparse.Namespace) -> str:
     from r2k8s.modules.parse import load_module
     from r2k8s.modules.workspace import Workspace
 
+    settings = [] if args.local else pod_settings_arguments(args)
+    if settings:
+        pod_settings(args)  # checked here, once, before any step runs
     module = load_module(Path(args.module))
     workspace = Workspace.of_module(module.path.parent)
     cwd = Path.cwd()
@@ -107,7 +118,7 @@ def cmd_emerge(args: argparse.Namespace) -> str:
         workspace.warehouse.mkdir(parents=True, exist_ok=True)
         staging = WarehouseURL.parse(f"ca+file://{workspace.warehouse}")
     memo_dir = memo_directory(args.memo_dir) or str(workspace.memo)
-    run_arguments = ["--local"] if args.local else []
+    run_arguments = ["--local"] if args.local else list(settings)
     for attribute, flag in PASSED_TO_RUN:
         value = getattr(args, attribute)
         if value is not None:

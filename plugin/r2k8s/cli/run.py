@@ -8,7 +8,16 @@ repeatr's two error lines on stderr and no run record.
 
 Without ``--local`` the formula runs in a one-shot Job on the cluster of the
 current kubeconfig context (:mod:`r2k8s.cluster.run`), with the same stdout,
-stderr events and exit codes.
+stderr events and exit codes; the pod settings flags become a
+:class:`r2k8s.cluster.pod_settings.PodSettings`, and ``--dry-run`` prints the
+ConfigMap and Job instead (:mod:`r2k8s.cluster.dry_run`).
+
+``--format json`` is repeatr's ``--format=json``: every event on stdout
+(:mod:`r2k8s.core.run.events`), the run record inside the final ``result``
+event, and for a failed run that had started, that event with the error (the
+message also on stderr, as repeatr's ``main`` prints it). A formula that
+cannot even be loaded gets no result event: repeatr fails before its
+executor there too.
 """
 
 from __future__ import annotations
@@ -19,12 +28,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from r2k8s.cli.console import Subparsers
-from r2k8s.core.errors import R2k8sError
+from r2k8s.core.errors import Category, R2k8sError
 
 if TYPE_CHECKING:
+    from r2k8s.cluster.pod_settings import PodSettings
+    from r2k8s.cluster.run import ClusterOptions
+    from r2k8s.core.run.events import JsonMonitor
+    from r2k8s.core.run.job import Job
     from r2k8s.core.run.monitor import AnsiMonitor
 
-__all__ = ["add_parsers", "cmd_run"]
+__all__ = ["POD_SETTING_FLAGS", "add_parsers", "add_pod_settings", "cmd_run", "pod_settings", "pod_settings_arguments"]
 
 
 EXECUTOR_CHOICES = ("namespaced", "chroot", "runc")
@@ -45,6 +58,13 @@ def add_parsers(sub: Subparsers) -> None:
     )
     p.add_argument("formula", help="formula file: modern JSON/YAML, or legacy repeatr v0.13-v0.15")
     p.add_argument("--local", action="store_true", help="run on this machine instead of on the cluster")
+    p.add_argument(
+        "--format",
+        choices=("ansi", "json"),
+        default="ansi",
+        help="ansi (default): the run record on stdout, events on stderr; json: repeatr's JSON event stream on"
+        " stdout, the run record in its final result event",
+    )
     p.add_argument(
         "--memo-dir",
         metavar="DIR",
@@ -82,6 +102,13 @@ def add_parsers(sub: Subparsers) -> None:
         metavar="SECONDS",
         help="ttlSecondsAfterFinished of the Job, for when this client is killed (default 60)",
     )
+    cluster.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the agent ConfigMap and the Job as YAML (for kubectl apply -f) instead of creating them;"
+        " asks no API server",
+    )
+    add_pod_settings(p.add_argument_group("the build pod (without --local; each may be repeated)"))
     local = p.add_argument_group("on this machine (with --local)")
     local.add_argument(
         "--executor",
@@ -105,17 +132,76 @@ def add_parsers(sub: Subparsers) -> None:
     p.set_defaults(run=cmd_run)
 
 
+POD_SETTING_FLAGS = (
+    ("requests", "--requests"),
+    ("limits", "--limits"),
+    ("node_selector", "--node-selector"),
+    ("toleration", "--toleration"),
+    ("service_account", "--service-account"),
+    ("priority_class", "--priority-class"),
+    ("label", "--label"),
+    ("annotation", "--annotation"),
+    ("cache_volume", "--cache-volume"),
+)
+"""The pod settings flags by their argparse names: what :func:`pod_settings_arguments` passes on."""
+
+
+def add_pod_settings(group: argparse._ArgumentGroup) -> None:
+    """The build pod's settings flags (``run``, and ``emerge`` for each step)."""
+    group.add_argument(
+        "--requests", action="append", default=[], metavar="NAME=QTY,…", help="resource requests, e.g. cpu=1,memory=2Gi"
+    )
+    group.add_argument("--limits", action="append", default=[], metavar="NAME=QTY,…", help="resource limits")
+    group.add_argument(
+        "--node-selector", action="append", default=[], metavar="KEY=VALUE,…", help="node labels the pod needs"
+    )
+    group.add_argument(
+        "--toleration",
+        action="append",
+        default=[],
+        metavar="KEY[=VALUE][:EFFECT]",
+        help="a taint the pod tolerates: key=value:NoSchedule, key:NoExecute (any value), key (any value, any effect)",
+    )
+    group.add_argument(
+        "--service-account", metavar="NAME", help="the pod's service account (its token is never mounted)"
+    )
+    group.add_argument("--priority-class", metavar="NAME", help="the pod's PriorityClass")
+    group.add_argument(
+        "--label", action="append", default=[], metavar="KEY=VALUE,…", help="a label on the Job and its pod"
+    )
+    group.add_argument(
+        "--annotation",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an annotation on the Job and its pod (one per flag: the value may hold commas)",
+    )
+    group.add_argument(
+        "--cache-volume",
+        metavar="pvc:CLAIM|hostPath:/DIR",
+        help="keep the ware cache on this volume, shared by build pods, instead of in each pod (hostPath needs a"
+        " namespace that allows it; Pod Security baseline does not)",
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     """Run the formula; exit through ``SystemExit`` with repeatr's code after printing the outcome."""
     from r2k8s.cli.memo import Memo
     from r2k8s.core.run.monitor import AnsiMonitor
 
+    if args.dry_run:
+        _dry_run(args, AnsiMonitor(sys.stderr))
+        return
+    options = None if args.local else _cluster_options(args)  # bad flags: a usage error before anything runs
+    if args.format == "json":
+        _run_json(args, options)
+        return
     monitor = AnsiMonitor(sys.stderr)
     try:
         memo = Memo.from_arguments(args.memo_dir, Path(args.formula), monitor.log)
         record_json = None if memo is None or args.no_memo else memo.recall()
         if record_json is None:
-            record_json = _run_local(args, monitor) if args.local else _run_on_cluster(args, monitor)
+            record_json = _run_local(args, monitor, []) if options is None else _run_on_cluster(args, options, monitor)
             if memo is not None:
                 memo.save(record_json)
     except R2k8sError as exc:
@@ -123,6 +209,53 @@ def cmd_run(args: argparse.Namespace) -> None:
         raise SystemExit(exc.category.exit_code) from None
     monitor.record_follows()
     sys.stdout.write(record_json)
+    sys.stdout.flush()
+
+
+def _run_json(args: argparse.Namespace, options: ClusterOptions | None) -> None:
+    """``--format json``: events on stdout, the record (or the error of a run that started) in the last one."""
+    from r2k8s.cli.memo import Memo
+    from r2k8s.core.run.events import JsonMonitor
+    from r2k8s.core.run.record import from_json
+
+    monitor = JsonMonitor(sys.stdout.buffer)
+    jobs: list[Job] = []
+    started = False  # a local run has started once its Job exists, a cluster run once its formula loaded
+    try:
+        memo = Memo.from_arguments(args.memo_dir, Path(args.formula), monitor.log)
+        record_json = None if memo is None or args.no_memo else memo.recall()
+        if record_json is None:
+            if options is None:
+                record_json = _run_local(args, monitor, jobs)
+            else:
+                from r2k8s.formula_files import load_formula_file
+
+                load_formula_file(Path(args.formula))  # repeatr: a formula it cannot load ends before the executor
+                started = True
+                record_json = _run_on_cluster(args, options, monitor)
+            if memo is not None:
+                memo.save(record_json)
+    except R2k8sError as exc:
+        if started or jobs:
+            from r2k8s.cluster.conversation import AgentError
+
+            record = jobs[0].record if jobs else exc.record if isinstance(exc, AgentError) else None
+            monitor.result(record, (exc.category.wire_name, exc.message))
+        sys.stderr.write(f"{exc.message}\n")
+        sys.stderr.flush()
+        raise SystemExit(exc.category.exit_code) from None
+    monitor.result(from_json(record_json))
+
+
+def _dry_run(args: argparse.Namespace, monitor: AnsiMonitor) -> None:
+    from r2k8s.cluster.dry_run import dry_run_yaml
+
+    if args.local:
+        raise R2k8sError(Category.USAGE, "--dry-run shows what a cluster run would create; it has no --local form")
+    if args.format != "ansi":
+        raise R2k8sError(Category.USAGE, "--dry-run prints YAML manifests; --format does not apply")
+    text = dry_run_yaml(Path(args.formula), _cluster_options(args), monitor)
+    sys.stdout.write(text)
     sys.stdout.flush()
 
 
@@ -136,22 +269,56 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _run_on_cluster(args: argparse.Namespace, monitor: AnsiMonitor) -> str:
-    from r2k8s.cluster.run import ClusterOptions, run_on_cluster
+def pod_settings(args: argparse.Namespace) -> PodSettings:
+    """The flags :func:`add_pod_settings` took, checked (a usage error names the flag)."""
+    from r2k8s.cluster.pod_settings import PodSettings
+
+    return PodSettings.from_flags(
+        requests=args.requests,
+        limits=args.limits,
+        node_selector=args.node_selector,
+        tolerations=args.toleration,
+        service_account=args.service_account,
+        priority_class=args.priority_class,
+        labels=args.label,
+        annotations=args.annotation,
+        cache_volume=args.cache_volume,
+    )
+
+
+def pod_settings_arguments(args: argparse.Namespace) -> list[str]:
+    """The pod settings flags as given, for a child ``r2k8s run`` (each step of ``emerge``)."""
+    argv: list[str] = []
+    for attribute, flag in POD_SETTING_FLAGS:
+        value = getattr(args, attribute)
+        for item in value if isinstance(value, list) else [] if value is None else [value]:
+            argv += [flag, str(item)]
+    return argv
+
+
+def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
+    from r2k8s.cluster.run import ClusterOptions
     from r2k8s.core.agent.contract import DEFAULT_IMAGE
 
-    options = ClusterOptions(
+    pod = pod_settings(args)
+    return ClusterOptions(
         kubeconfig=args.kubeconfig,
         context=args.context,
         namespace=args.namespace,
         image=args.image or DEFAULT_IMAGE,
         timeout=args.timeout,
         ttl=args.ttl,
+        pod=pod,
     )
+
+
+def _run_on_cluster(args: argparse.Namespace, options: ClusterOptions, monitor: AnsiMonitor | JsonMonitor) -> str:
+    from r2k8s.cluster.run import run_on_cluster
+
     return run_on_cluster(Path(args.formula), options, monitor)
 
 
-def _run_local(args: argparse.Namespace, monitor: AnsiMonitor) -> str:
+def _run_local(args: argparse.Namespace, monitor: AnsiMonitor | JsonMonitor, jobs: list[Job]) -> str:
     from r2k8s.core.run import host
 
     host.require_root()
@@ -177,6 +344,7 @@ def _run_local(args: argparse.Namespace, monitor: AnsiMonitor) -> str:
         base_dir=loaded.path.absolute().parent,
         legacy_inputs=frozenset(loaded.legacy_inputs),
     )
+    jobs.append(job)  # its record is what a failed run got to (--format json prints it)
     previous = host.install_stop_signals(job)
     try:
         record = job.run()

@@ -38,6 +38,7 @@ from r2k8s.core.warehouse.save import WareSink, begin_save
 
 __all__ = [
     "HEARTBEAT_INTERVAL",
+    "AgentError",
     "ConnectionLost",
     "Conversation",
     "Transport",
@@ -69,6 +70,14 @@ class ConnectionLost(R2k8sError):
 
     def __init__(self, message: str) -> None:
         super().__init__(Category.EXECUTOR_FAILED, message)
+
+
+class AgentError(R2k8sError):
+    """The failure the agent reported, with the run record as far as its run got (None if it never started)."""
+
+    def __init__(self, category: Category, message: str, record: RunRecord | None) -> None:
+        super().__init__(category, message)
+        self.record = record
 
 
 def category_named(wire_name: str) -> Category:
@@ -302,10 +311,15 @@ def _size_of(reader: Any) -> int | None:
 def result_of(body: Mapping[str, Any]) -> RunRecord:
     """The run record in a ``result`` body, or its error raised with the agent's category."""
     error = body.get("error")
+    record = body.get("runRecord")
     if isinstance(error, dict):
         category = category_named(str(error.get("category", "")))
-        raise R2k8sError(category, str(error.get("message", "the build agent failed without a message")))
-    record = body.get("runRecord")
+        message = str(error.get("message", "the build agent failed without a message"))
+        try:
+            started = from_json(json.dumps(record)) if isinstance(record, dict) else None
+        except ValueError:
+            started = None  # the error is what matters; a record beside it is a courtesy
+        raise AgentError(category, message, started)
     if not isinstance(record, dict):
         raise FramingError("result without a run record or an error")
     try:

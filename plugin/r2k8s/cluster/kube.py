@@ -40,6 +40,7 @@ __all__ = [
     "Permission",
     "check_kubeconfig",
     "connect",
+    "is_configured",
     "is_retryable",
     "kube_error",
 ]
@@ -223,6 +224,11 @@ def _kubeconfig_path(explicit: str | None) -> str | None:
         return env.split(os.pathsep)[0]
     default = Path.home() / ".kube" / "config"
     return str(default) if default.is_file() else None
+
+
+def is_configured(kubeconfig: str | None = None) -> bool:
+    """Whether :func:`connect` has a cluster to read: a kubeconfig file named or found, or a pod's service account."""
+    return _kubeconfig_path(kubeconfig) is not None or bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None) -> Kube:

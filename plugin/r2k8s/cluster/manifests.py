@@ -2,7 +2,12 @@
 
 The Job follows the reference recommendation for one-shot build pods:
 ``backoffLimit: 0`` and ``restartPolicy: Never`` (a failed run is reported,
-never retried behind the user's back), ``activeDeadlineSeconds`` from
+never retried behind the user's back), except that a pod the cluster took
+away -- a drain's eviction, preemption, a node-pressure eviction, a tainted
+node -- is replaced: its ``podFailurePolicy`` ignores pods with the
+``DisruptionTarget`` condition, and ignored failures do not count against
+``backoffLimit`` (the client then talks to the new pod:
+:mod:`r2k8s.cluster.run`); ``activeDeadlineSeconds`` from
 ``--timeout`` (a hard cap even if every client-side safeguard fails),
 ``ttlSecondsAfterFinished`` (the controller removes a finished Job and its
 pod when the client could not: it was killed), and a container with
@@ -15,14 +20,18 @@ The pod fits Pod Security **baseline**: root (the chroot executor needs
 defaults lack ``SYS_CHROOT`` and ``MKNOD``; all are in baseline's allowed
 list), ``RuntimeDefault`` seccomp, no privilege, no host namespaces, no
 service-account token. Its volumes: an ``emptyDir`` for the ware cache and
-job tree, and the agent zipapp from its ConfigMap.
+job tree, and the agent zipapp from its ConfigMap. Per-run settings
+(resources, placement, metadata, a shared cache volume) come from
+:class:`r2k8s.cluster.pod_settings.PodSettings`.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from r2k8s.agent_bundle import MANAGED_BY
+from r2k8s.cluster.pod_settings import PodSettings
 from r2k8s.core.agent.contract import (
     AGENT_DIR,
     AGENT_ZIPAPP,
@@ -34,10 +43,12 @@ from r2k8s.core.agent.contract import (
     agent_argv,
 )
 
-__all__ = ["CONTAINER", "RUN_ID_LABEL", "job_manifest"]
+__all__ = ["CONTAINER", "DISRUPTIONS_IGNORED", "RUN_ID_LABEL", "job_manifest"]
 
 RUN_ID_LABEL = "r2k8s.io/run-id"
 CONTAINER = "main"
+DISRUPTIONS_IGNORED = {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}
+"""The Job's ``podFailurePolicy``: a pod the cluster disrupted is replaced, not counted as a failed build."""
 
 
 def job_manifest(
@@ -50,6 +61,7 @@ def job_manifest(
     timeout: int,
     ttl: int,
     work_size_limit: str | None = None,
+    settings: PodSettings | None = None,
 ) -> dict[str, Any]:
     labels = {**MANAGED_BY, "app.kubernetes.io/component": "build", RUN_ID_LABEL: run_id}
     work_volume: dict[str, Any] = {"name": "work", "emptyDir": {}}
@@ -83,7 +95,7 @@ def job_manifest(
             {"name": "work", "mountPath": WORK_DIR},
         ],
     }
-    return {
+    job: dict[str, Any] = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
@@ -93,6 +105,7 @@ def job_manifest(
         },
         "spec": {
             "backoffLimit": 0,
+            "podFailurePolicy": copy.deepcopy(DISRUPTIONS_IGNORED),
             "activeDeadlineSeconds": timeout,
             "ttlSecondsAfterFinished": ttl,
             "template": {
@@ -114,3 +127,6 @@ def job_manifest(
             },
         },
     }
+    if settings is not None:
+        settings.apply(job)
+    return job

@@ -13,7 +13,12 @@ Order of events, and what the user sees on stderr (repeatr's event lines):
    that cannot be pulled, a pod the cluster refuses to create (e.g. Pod
    Security admission) or a failed Job end the run with the cluster's reason;
 4. the client attaches and the conversation runs (:mod:`.conversation`);
-5. whatever happened -- success, failure, Ctrl-C, SIGTERM, SIGHUP, the
+5. if the cluster takes the pod away (a drain's eviction, preemption: the pod
+   has the ``DisruptionTarget`` condition), the Job's ``podFailurePolicy``
+   replaces it; the client waits for the new pod, opens its client-local
+   inputs again and starts the conversation over, so the run record is the
+   new pod's (and there is only one);
+6. whatever happened -- success, failure, Ctrl-C, SIGTERM, SIGHUP, the
    ``--timeout`` -- the Job is deleted with ``propagationPolicy: Background``
    before exiting. If the client is killed outright the agent notices the
    closed stdin (or the missing heartbeats) and stops, and the Job's
@@ -30,16 +35,18 @@ from pathlib import Path
 from typing import Any
 
 from r2k8s.cluster.conversation import ConnectionLost, Conversation, close_all, open_inputs, read_result_message
+from r2k8s.cluster.disruption import disruption_of, replacement_wait
 from r2k8s.cluster.kube import Kube, Permission, connect
 from r2k8s.cluster.manifests import CONTAINER, RUN_ID_LABEL, job_manifest
 from r2k8s.cluster.plan import Plan, plan_run
+from r2k8s.cluster.pod_settings import PodSettings
 from r2k8s.cluster.podwatch import PodWatch
 from r2k8s.core.agent.contract import DEFAULT_IMAGE
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.run.job import Monitor
 from r2k8s.core.run.record import RunRecord, new_guid, to_json
 
-__all__ = ["ClusterOptions", "run_on_cluster"]
+__all__ = ["ClusterOptions", "job_body", "run_on_cluster"]
 
 DEFAULT_TIMEOUT = 3600
 DEFAULT_TTL = 60
@@ -69,6 +76,7 @@ class ClusterOptions:
     timeout: int = DEFAULT_TIMEOUT
     ttl: int = DEFAULT_TTL
     heartbeat_timeout: float = HEARTBEAT_TIMEOUT
+    pod: PodSettings = dataclasses.field(default_factory=PodSettings)
 
 
 def _failed(message: str) -> R2k8sError:
@@ -137,9 +145,24 @@ def run_on_cluster(formula_path: Path, options: ClusterOptions, monitor: Monitor
         job_name = f"r2k8s-run-{run_id}"
         _create_job(kube, job_name, plan, run_id, configmap, options)
         monitor.log(f"info: created job {kube.namespace}/{job_name} (image {options.image}); waiting for its pod")
-        pod = _wait_until_running(kube, job_name, run_id, stopper, monitor)
-        record = _converse(kube, pod, plan, readers, stopper, monitor)
-        return to_json(record)
+        replaced: set[str] = set()
+        while True:
+            pod = _wait_until_running(kube, job_name, run_id, stopper, monitor, replaced)
+            try:
+                return to_json(_converse(kube, pod, plan, readers, stopper, monitor))
+            except R2k8sError as exc:
+                if not stopper.armed or not (isinstance(exc, ConnectionLost) or exc.category is Category.CANCELLED):
+                    raise
+                why = replacement_wait(kube, pod, f"{RUN_ID_LABEL}={run_id}", replaced, stopper.check)
+                if why is None:
+                    raise
+            replaced.add(pod)
+            monitor.log(
+                f"warn: the cluster took the build pod {pod} away ({why}); the Job replaces it: the run starts"
+                " over in the new pod"
+            )
+            close_all(readers)
+            readers = open_inputs(plan, monitor.log)
     finally:
         stopper.disarm()
         close_all(readers)
@@ -184,9 +207,8 @@ def _ensure_agent_configmap(kube: Kube, monitor: Monitor) -> str:
     return name
 
 
-def _create_job(kube: Kube, name: str, plan: Plan, run_id: str, configmap: str, options: ClusterOptions) -> None:
-    from kubernetes.client.exceptions import ApiException
-
+def job_body(name: str, plan: Plan, run_id: str, configmap: str, options: ClusterOptions) -> dict[str, Any]:
+    """The build Job named ``name``, as :func:`run_on_cluster` creates it (and ``--dry-run`` prints it)."""
     body = job_manifest(
         run_id=run_id,
         formula_id=plan.spec.formula_id,
@@ -195,9 +217,17 @@ def _create_job(kube: Kube, name: str, plan: Plan, run_id: str, configmap: str, 
         image=options.image,
         timeout=options.timeout,
         ttl=options.ttl,
+        settings=options.pod,
     )
     body["metadata"]["name"] = name
     del body["metadata"]["generateName"]
+    return body
+
+
+def _create_job(kube: Kube, name: str, plan: Plan, run_id: str, configmap: str, options: ClusterOptions) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    body = job_body(name, plan, run_id, configmap, options)
     try:
         kube.call(
             "create the build job",
@@ -209,7 +239,18 @@ def _create_job(kube: Kube, name: str, plan: Plan, run_id: str, configmap: str, 
         )
     except ApiException as exc:
         if exc.status != 409:  # a retried create whose first attempt did succeed
-            raise _failed(f"failed to create the build job: {exc.status} {exc.reason}") from None
+            raise _failed(f"failed to create the build job: {exc.status} {exc.reason}{_api_message(exc)}") from None
+
+
+def _api_message(exc: Any) -> str:
+    """The API server's own message in an error answer (e.g. which field it refused), if there is one."""
+    import json
+
+    try:
+        message = json.loads(exc.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {message}" if message else ""
 
 
 def _container_status(pod: dict[str, Any]) -> dict[str, Any]:
@@ -219,8 +260,14 @@ def _container_status(pod: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _wait_until_running(kube: Kube, job_name: str, run_id: str, stopper: Stopper, monitor: Monitor) -> str:
-    """The pod's name once its container runs; raise with the cluster's reason if it cannot start."""
+def _wait_until_running(
+    kube: Kube, job_name: str, run_id: str, stopper: Stopper, monitor: Monitor, replaced: set[str]
+) -> str:
+    """The pod's name once its container runs; raise with the cluster's reason if it cannot start.
+
+    Pods in ``replaced`` (disrupted earlier) are ignored; a pod disrupted before it ran joins them, and the
+    wait goes on for the Job's replacement.
+    """
     watch = PodWatch(kube, f"{RUN_ID_LABEL}={run_id}", monitor.log, watch_seconds=STARTUP_WATCH_SECONDS)
     said: set[str] = set()
     seen_pod: str | None = None
@@ -233,10 +280,22 @@ def _wait_until_running(kube: Kube, job_name: str, run_id: str, stopper: Stopper
                 _check_pod_events(kube, seen_pod)
             continue
         name = str((pod.get("metadata") or {}).get("name", "?"))
+        if name in replaced:
+            continue
+        state = _container_status(pod).get("state") or {}
+        if kind == "DELETED" or "terminated" in state:
+            why = disruption_of(pod)
+            if why is not None:
+                replaced.add(name)
+                seen_pod = None
+                monitor.log(
+                    f"warn: the cluster took the build pod {name} away before it ran ({why});"
+                    " waiting for its replacement"
+                )
+                continue
         if kind == "DELETED":
             raise _failed(f"the build pod {name} was deleted before it started")
         seen_pod = name
-        state = _container_status(pod).get("state") or {}
         if "running" in state:
             monitor.log(f"info: pod {name} is running on node {(pod.get('spec') or {}).get('nodeName', '?')}")
             return name
@@ -293,7 +352,14 @@ def _check_job(kube: Kube, job_name: str) -> None:
             )
     for event in _events_of(kube, job_name, "the build job"):
         if event.get("reason") == "FailedCreate":
-            raise _failed(f"the cluster refused to create the build pod: {event.get('message')}")
+            message = str(event.get("message"))
+            hint = (
+                " (a --cache-volume hostPath: needs a namespace whose Pod Security level is privileged;"
+                " pvc:CLAIM works under baseline)"
+                if "hostPath" in message
+                else ""
+            )
+            raise _failed(f"the cluster refused to create the build pod: {message}{hint}")
 
 
 def _check_pod_events(kube: Kube, pod: str) -> None:

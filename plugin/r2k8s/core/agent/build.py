@@ -5,7 +5,9 @@ It is the container's main process (``python3 r2k8s-agent.pyz``; see
 but no ``CAP_SYS_ADMIN``, so no mounts. The same pipeline as ``r2k8s run
 --local`` (:class:`r2k8s.core.run.job.Job`) therefore runs with the ``chroot``
 executor (repeatr's own, ``CAP_SYS_CHROOT``) and the ``copy`` placer, with
-the ware cache and the job tree in the pod's ``emptyDir`` (``--work``).
+the ware cache and the job tree in the pod's ``emptyDir`` (``--work``), or the
+cache on a volume shared by build pods (``--cache``: a PVC or a node's
+directory; the cache's ``flock`` locks hold across the pods of one node).
 
 Conversation (frames of :mod:`r2k8s.core.agent.frames`; the client writes the
 container's stdin through ``attach``, the agent writes its stdout)::
@@ -279,9 +281,11 @@ class BuildAgent:
         stdin_fd: int = 0,
         stdout_fd: int = 1,
         stop_grace: float | None = None,
+        cache: Path | None = None,
     ) -> None:
         self.spec = spec
         self.work = work
+        self.cache = cache if cache is not None else work / "cache"
         self.termination_log = termination_log
         self.writer = EventWriter(stdout_fd)
         self.link = ClientLink(spec, stdin_fd, work / "incoming")
@@ -330,7 +334,8 @@ class BuildAgent:
             self.writer.send("hello", {"version": PROTOCOL_VERSION, "host": _host()})
             result, code = self._run_job()
         except R2k8sError as exc:
-            result, code = _error_result(exc), exc.category.exit_code
+            started = self.job.record if self.job is not None else None  # what a failed run got to, as repeatr's
+            result, code = _error_result(exc, started), exc.category.exit_code
         self._finished = True
         self._finish(result)
         if self.link.gone_reason is None:
@@ -344,7 +349,7 @@ class BuildAgent:
 
         monitor = FramedMonitor(self.writer, internal=(f"file://{self.link.incoming}/", f"file://{self.outbox}/"))
         files = self.link.wait_streamed()
-        cache = WareCache(self.work / "cache")
+        cache = WareCache(self.cache)
         for ware, tree in sorted(self.spec.trees.items()):
             with open(files[ware], "rb") as checkout:  # the client's checkout of a repository only it reaches
                 cache.adopt_tree(ware, WareID.parse(tree), checkout, monitor.log)
@@ -400,6 +405,8 @@ class BuildAgent:
 
     def _finish(self, result: dict[str, Any]) -> None:
         message = json.dumps(result, ensure_ascii=True, separators=(",", ":"))
+        if len(message) > TERMINATION_MESSAGE_LIMIT and result.get("error"):  # the error first; its record may go
+            message = json.dumps({**result, "runRecord": None}, ensure_ascii=True, separators=(",", ":"))
         if len(message) > TERMINATION_MESSAGE_LIMIT:
             record = result.get("runRecord") or {}
             message = json.dumps(
@@ -411,9 +418,13 @@ class BuildAgent:
         self.writer.send("result", result)
 
 
-def _error_result(exc: R2k8sError) -> dict[str, Any]:
-    message = redact_credentials(exc.message)  # also the pod's termination message, which kubectl shows
-    return {"runRecord": None, "error": {"category": exc.category.wire_name, "message": message}}
+def _error_result(exc: R2k8sError, record: RunRecord | None = None) -> dict[str, Any]:
+    """A failure's ``result`` body; with the record as far as the run got, if it started (``--format json``
+    prints it beside the error, as repeatr does). The message is also the pod's termination message, which
+    kubectl shows: a URL's password in it shows as ``xxxxx``."""
+    document = record_document(record) if record is not None else None
+    message = redact_credentials(exc.message)
+    return {"runRecord": document, "error": {"category": exc.category.wire_name, "message": message}}
 
 
 def _host() -> str:
@@ -441,6 +452,9 @@ def _exit_now(reason: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="r2k8s-agent", description="r2k8s build agent (runs in the build pod)")
     parser.add_argument("--work", default=WORK_DIR, help="the pod's scratch volume (ware cache, job trees)")
+    parser.add_argument(
+        "--cache", default=None, help="the ware cache (default: in --work); a shared volume when the user chose one"
+    )
     parser.add_argument("--termination-log", default=TERMINATION_LOG)
     parser.add_argument("--spec-env", default=BUILD_SPEC_ENV, help="environment variable holding the run spec")
     args = parser.parse_args(argv)
@@ -452,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             termination_log.write_text(json.dumps(_error_result(exc), separators=(",", ":")))
         return exc.category.exit_code
-    return BuildAgent(spec, Path(args.work), termination_log).run()
+    cache = Path(args.cache) if args.cache else None
+    return BuildAgent(spec, Path(args.work), termination_log, cache=cache).run()
 
 
 if __name__ == "__main__":

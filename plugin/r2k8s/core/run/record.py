@@ -37,7 +37,9 @@ __all__ = [
     "RunRecord",
     "RunRecordError",
     "from_json",
+    "go_sorted",
     "new_guid",
+    "quote_string",
     "to_compact_json",
     "to_json",
 ]
@@ -157,6 +159,16 @@ def _emit_map(m: dict[str, str], depth: int, compact: bool = False) -> str:
     colon = ":" if compact else ": "
     entries = [inner + _emit_string(k) + colon + _emit_string(m[k]) for k in sorted(m, key=_go_bytes)]
     return "{" + ",".join(entries) + ("" if compact else "\n" + _INDENT * depth) + "}"
+
+
+def quote_string(s: str) -> str:
+    """``s`` as a JSON string, escaped exactly as refmt escapes it (for the other refmt output: events)."""
+    return _emit_string(s)
+
+
+def go_sorted(m: dict[str, str]) -> dict[str, str]:
+    """``m`` with its keys in the order refmt writes a Go map's: by their bytes."""
+    return {k: m[k] for k in sorted(m, key=_go_bytes)}
 
 
 def _fields(record: RunRecord, compact: bool) -> list[tuple[str, str]]:
