@@ -26,13 +26,17 @@ from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.filters import Filters
 from r2k8s.core.ware.tar.writer import ByteSink, TarWriter
-from r2k8s.core.ware.tree import Location, file_chunks, metadata_from_stat, walk
+from r2k8s.core.ware.tree import Location, file_chunks, metadata_from_stat, read_small_file, walk
 from r2k8s.core.ware.treehash import TreeHash
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.ware.zip.writer import ZipWriter, check_packable
 
 __all__ = ["COMPRESSIONS", "PACKTYPES", "PackOutput", "pack_tree"]
 
+
+SMALL_FILE = 64 * 1024
+"""Files up to this size are read in one call and written with their header at once (a tar ware's common case)."""
+sha384 = hashlib.sha384
 
 COMPRESSIONS = ("gzip", "none")
 PACKTYPES = ("tar", "zip")
@@ -100,9 +104,19 @@ def pack_tree(
         meta.mtime_ns = 0  # rio truncates to whole seconds before hashing and writing (tar; see above for zip)
         if zipped:
             check_packable(meta)
+        content_hash = None
+        if meta.type == fsmeta.FILE and meta.size <= SMALL_FILE:
+            content = read_small_file(location, meta.size)  # one read, one hash call, one buffered write
+            if isinstance(writer, TarWriter):
+                writer.add_file(meta, content)
+            elif writer is not None:
+                writer.add(meta)
+                if content:
+                    writer.write_content(content)
+            tree.add(meta, sha384(content).digest())
+            continue
         if writer is not None:
             writer.add(meta)
-        content_hash = None
         if meta.type == fsmeta.FILE:
             hasher = hashlib.sha384()
             for chunk in file_chunks(location, meta.size):

@@ -253,8 +253,29 @@ class TreeHash:
         """rio ``marshalMetadata``: fixed key order n t p u g [l] [dM dm] m mn [x].
 
         Written out field by field rather than through :func:`cbor.encode`: this
-        runs once per entry and dominates scanning trees of small files.
+        runs once per entry and dominates scanning trees of small files. The
+        common entry (no link, not a device, no xattrs) is one join of cached
+        pieces: a tree's perms, owners and times repeat.
         """
+        if not (meta.linkname or meta.xattrs or meta.type in DEVICE_TYPES):
+            return b"".join(
+                (
+                    _MAP7_N,
+                    cbor.encode_text(meta.basename),
+                    _K_T,
+                    _TYPE_TEXT[meta.type],
+                    _K_P,
+                    _int(meta.perms & 0o7777),
+                    _K_U,
+                    _int(meta.uid),
+                    _K_G,
+                    _int(meta.gid),
+                    _K_M,
+                    _int(meta.mtime),
+                    _K_MN,
+                    _int(meta.mtime_ns),
+                )
+            )
         parts = [
             _K_N,
             cbor.encode_text(meta.basename),
@@ -399,6 +420,19 @@ _K_N, _K_T, _K_P, _K_U, _K_G, _K_M, _K_MN, _K_L, _K_DM, _K_DMIN, _K_X, _K_TM, _K
     cbor.encode_text(k) for k in ("n", "t", "p", "u", "g", "m", "mn", "l", "dM", "dm", "x", "tm", "tmn")
 )
 _TYPE_TEXT = {letter: cbor.encode_text(letter) for letter in "fdLpSDch"}
+_MAP7_N = cbor.head(5, 7) + _K_N
+_INTS: dict[int, bytes] = {}
+_INTS_MAX = 4096
+
+
+def _int(value: int) -> bytes:
+    """:func:`cbor.encode_int`, remembered for the few thousand values a tree repeats (perms, owners, times)."""
+    encoded = _INTS.get(value)
+    if encoded is None:
+        encoded = cbor.encode_int(value)
+        if len(_INTS) < _INTS_MAX:
+            _INTS[value] = encoded
+    return encoded
 
 
 _LIST = cbor.INDEFINITE_ARRAY_START
