@@ -27,7 +27,7 @@ from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.filters import Filters
 from r2k8s.core.ware.tar.writer import ByteSink, TarWriter
 from r2k8s.core.ware.tree import Location, file_chunks, metadata_from_stat, read_small_file, walk
-from r2k8s.core.ware.treehash import TreeHash
+from r2k8s.core.ware.treehash import WalkTreeHash
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.ware.zip.writer import ZipWriter, check_packable
 
@@ -85,7 +85,7 @@ def pack_tree(
     root_mode = os.lstat(root).st_mode
     if not stat.S_ISDIR(root_mode) and not stat.S_ISREG(root_mode):
         raise R2k8sError(Category.PACK_INVALID, f"cannot pack {str(root)!r}: not a directory or a regular file")
-    tree = TreeHash()
+    tree = WalkTreeHash()  # the walk lists each directory's subtree at once: hashed as it completes
     gzipped: gzip.GzipFile | None = None
     writer: TarWriter | ZipWriter | None = None
     zipped = packtype == "zip"

@@ -44,6 +44,7 @@ __all__ = [
     "SPILL_RECORDS",
     "LegacyTreeHash",
     "TreeHash",
+    "WalkTreeHash",
     "hash_entries",
 ]
 
@@ -345,6 +346,78 @@ class TreeHash:
         if stack:
             stack[-1][1].update(cbor.encode_bytes(digest))
         return digest
+
+    def ware_hash(self) -> str:
+        return b58encode(self.root_digest())
+
+
+class WalkTreeHash:
+    """The modern tree hash of entries arriving in a walk's order, one directory at a time, in bounded memory.
+
+    :func:`~r2k8s.core.ware.tree.walk` (what ``pack`` reads) lists a directory,
+    then its whole subtree, then the next name: each directory is complete once
+    an entry outside it arrives. Because the hash is hierarchical, a complete
+    directory is hashed there and then (its children sorted by ``name`` plus
+    ``/`` for directories, the order the flat sort gives siblings) and only its
+    digest is kept. Memory is the open directories' children, however large
+    the tree; no sort of the whole tree. Every entry's parent must have
+    arrived before it (a walk lists every directory), and no path twice.
+    """
+
+    def __init__(self) -> None:
+        self._encode = TreeHash().encode_metadata
+        self._leaf = TreeHash().leaf_hash
+        # Open directories, root first: (name, its encoded metadata, its children as (sort key, digest or None)).
+        self._open: list[tuple[str, bytes, list[tuple[bytes, bytes | None]]]] = []
+        self._root_file: bytes | None = None
+        self._closed_root: bytes | None = None
+
+    def add(self, meta: Metadata, content_hash: bytes | None = None) -> None:
+        """Record the next entry of the walk."""
+        name = meta.name
+        if name == ".":
+            if self._open or self._root_file is not None or self._closed_root is not None:
+                raise ValueError("the root arrived twice")
+            if meta.type == DIR:
+                self._open.append((".", self._encode(meta), []))
+            else:
+                self._root_file = self._leaf(meta, content_hash)
+            return
+        parent, _, base = name.rpartition("/")
+        parent = parent or "."
+        stack = self._open
+        while stack and stack[-1][0] != parent:
+            self._close()
+        if not stack:
+            raise ValueError(f"{name!r} arrived outside the walk's open directories")
+        key = base.encode("utf-8", "surrogateescape")
+        if meta.type == DIR:
+            stack[-1][2].append((key + b"/", None))  # its digest replaces the None when it closes
+            stack.append((name, self._encode(meta), []))
+        elif meta.type == FILE:
+            stack[-1][2].append((key, self._leaf(meta, content_hash)))
+
+    def _close(self) -> None:
+        _, encoded, children = self._open.pop()
+        hasher = hashlib.sha384(_MAP2 + _M + encoded + _L + _LIST)
+        children.sort()
+        hasher.update(b"".join(_DIGEST_HEAD + digest for _, digest in children if digest is not None))
+        hasher.update(cbor.BREAK)
+        digest = hasher.digest()
+        if self._open:
+            siblings = self._open[-1][2]
+            siblings[-1] = (siblings[-1][0], digest)  # the directory was its parent's latest child
+        else:
+            self._closed_root = digest
+
+    def root_digest(self) -> bytes:
+        if self._root_file is not None:
+            return self._root_file
+        while self._open:
+            self._close()
+        if self._closed_root is None:
+            raise ware_corrupt("corrupt tar: the ware has no entries (missing root)")
+        return self._closed_root
 
     def ware_hash(self) -> str:
         return b58encode(self.root_digest())
