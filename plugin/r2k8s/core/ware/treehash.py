@@ -59,12 +59,13 @@ conjured then) and a 5,000-level path that did not; rio has no such limit, but n
 
 EMPTY_SHA384 = hashlib.sha384(b"").digest()
 
-SPILL_RECORDS = 1 << 15
-"""Records held in memory before the batch is sorted and spilled to a temporary file (about 6 MiB of them).
+SPILL_RECORDS = 1 << 13
+"""Records held in memory before the batch is sorted and spilled to a temporary file (about 1.5 MiB of them).
 
-Below it (every tree of up to 32,768 entries) nothing touches the disk and the
-hash costs what it always did; above it, memory stays where it is and each
-further record costs one write and one read of ~60 bytes."""
+Below it (a tree of up to 8,192 entries) nothing touches the disk; above it,
+memory stays where it is and each further record costs one write and one
+read of ~60 bytes and a step of the merge: 4 % of a scan of 20,000 small files
+(``bench/tar_wares.py``)."""
 
 SPILL_KEY_BYTES = 8 << 20
 """Bytes of record names held in memory before a spill, whatever their count (deep trees have long names)."""
