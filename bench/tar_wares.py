@@ -32,7 +32,7 @@ include interpreter start-up and imports (what a ``r2k8s`` CLI call pays); the
 in-process time of the operation alone is listed under the table.
 
 Targets (from issue 17): time ratio r2k8s/baseline <= 1.5 on the large file
-and <= 2.0 on the small files; unpack of the large file within 1.2x of
+and <= 2.0 on the small files (unpacking them: <= 3.0, as before); unpack of the large file within 1.2x of
 ``tar -xf`` and ``sha384sum`` running together (tar verifies nothing: the fair
 baseline hashes too); peak RSS < 64 MiB for every r2k8s operation.
 The exit status is 0 whether or not targets are met: this is a measurement.
@@ -66,6 +66,7 @@ if (PLUGIN_DIR / "r2k8s" / "__init__.py").is_file():
 RSS_LIMIT_MIB = 64.0
 RATIO_TARGET = {"large": 1.5, "small": 2.0}
 VERIFIED_UNPACK_TARGET = 1.2  # unpack (large) against tar -xf & sha384sum together
+SMALL_UNPACK_TARGET = 3.0  # unpack (small) against tar -xf: the earlier target, which issue 17 leaves as it was
 TIME_BIN = "/usr/bin/time"
 OPERATIONS = ("pack", "pack-gzip", "scan", "unpack")
 
@@ -377,7 +378,8 @@ def bench_dataset(
         measure(runner, [ours, base, *info], runs, log)
         for report in ours.child_reports():
             ware_ids.setdefault(label, report.get("ware", ""))
-        rows.append(Row(label, dataset, payload, ours, base, info))
+        small_unpack = op == "unpack" and dataset == "small"
+        rows.append(Row(label, dataset, payload, ours, base, info, SMALL_UNPACK_TARGET if small_unpack else None))
         if op == "unpack" and dataset == "large":
             # The target row: r2k8s hashes every byte it unpacks; tar verifies nothing, so it runs beside sha384sum.
             rows.append(Row("unpack, verified", dataset, payload, ours, info[0], [], VERIFIED_UNPACK_TARGET))
@@ -586,7 +588,8 @@ def main(argv: list[str] | None = None) -> int:
             "(r2k8s includes Python start-up and imports)."
         )
         print(
-            f"Targets: ratio <= {RATIO_TARGET['large']} (large file), <= {RATIO_TARGET['small']} (small files), "
+            f"Targets: ratio <= {RATIO_TARGET['large']} (large file), <= {RATIO_TARGET['small']} (small files; "
+            f"unpacking them <= {SMALL_UNPACK_TARGET}), "
             f"unpack <= {VERIFIED_UNPACK_TARGET} x (tar -xf & sha384sum) on the large file; "
             f"peak RSS < {RSS_LIMIT_MIB:.0f} MiB for every r2k8s operation.\n"
         )

@@ -171,29 +171,41 @@ class TarWriter:
 
     def __init__(self, out: ByteSink) -> None:
         self._out = out
-        self._buffer = bytearray()
+        self._pieces: list[bytes] = []  # written out joined, once they add up to FLUSH_BYTES
+        self._buffered = 0
         self._pending = 0  # content bytes still owed for the current file
         self._padding = 0
 
     def _write(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
-        if len(buffer) >= FLUSH_BYTES:
+        self._pieces.append(data)
+        self._buffered += len(data)
+        if self._buffered >= FLUSH_BYTES:
             self._flush()
 
     def _flush(self) -> None:
-        if self._buffer:
-            self._out.write(bytes(self._buffer))  # a copy of at most a megabyte: sinks take bytes
-            self._buffer.clear()
+        if self._pieces:
+            self._out.write(b"".join(self._pieces))
+            self._pieces = []
+            self._buffered = 0
 
     def add_file(self, meta: Metadata, content: bytes) -> None:
         """A regular file and all of its content at once (``len(content) == meta.size``): the small-file path."""
         if len(content) != meta.size or meta.type != fsmeta.FILE:
             raise ValueError("add_file takes a regular file and exactly its content")
-        self.add(meta)
-        if content:
-            self._write(content)
-            self._pending = 0
+        header = _common_header(archive_name(meta), meta, meta.size) if not self._pending else None
+        if header is None:
+            self.add(meta)
+            if content:
+                self.write_content(content)
+            return
+        if self._padding:
+            self._pieces.append(_PADDING[: self._padding])
+        padding = -len(content) % BLOCK
+        self._pieces += (header, content, _PADDING[:padding])
+        self._buffered += BLOCK + len(content) + padding + self._padding
+        self._padding = 0
+        if self._buffered >= FLUSH_BYTES:
+            self._flush()
 
     def add(self, meta: Metadata) -> None:
         """Write the header for ``meta``; for files, ``write_content`` must follow with ``meta.size`` bytes."""
@@ -258,7 +270,7 @@ class TarWriter:
             self._flush()
             self._out.write(chunk)  # a large chunk goes through as it is: no copy into the buffer
         else:
-            self._write(chunk)
+            self._write(bytes(chunk))  # kept until the next flush: never a view of a buffer its owner reuses
         self._pending -= len(chunk)
 
     def _finish_previous(self) -> None:
