@@ -31,8 +31,10 @@ Wall time is measured around the whole child process, so the r2k8s figures
 include interpreter start-up and imports (what a ``r2k8s`` CLI call pays); the
 in-process time of the operation alone is listed under the table.
 
-Targets (from the issue): time ratio r2k8s/baseline <= 1.5 on the large file
-and <= 3.0 on the small files; peak RSS < 64 MiB for every r2k8s operation.
+Targets (from issue 17): time ratio r2k8s/baseline <= 1.5 on the large file
+and <= 2.0 on the small files (unpacking them: <= 3.0, as before); unpack of the large file within 1.2x of
+``tar -xf`` and ``sha384sum`` running together (tar verifies nothing: the fair
+baseline hashes too); peak RSS < 64 MiB for every r2k8s operation.
 The exit status is 0 whether or not targets are met: this is a measurement.
 """
 
@@ -62,7 +64,9 @@ if (PLUGIN_DIR / "r2k8s" / "__init__.py").is_file():
     sys.path.insert(0, str(PLUGIN_DIR))
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")]))
 RSS_LIMIT_MIB = 64.0
-RATIO_TARGET = {"large": 1.5, "small": 3.0}
+RATIO_TARGET = {"large": 1.5, "small": 2.0}
+VERIFIED_UNPACK_TARGET = 1.2  # unpack (large) against tar -xf & sha384sum together
+SMALL_UNPACK_TARGET = 3.0  # unpack (small) against tar -xf: the earlier target, which issue 17 leaves as it was
 TIME_BIN = "/usr/bin/time"
 OPERATIONS = ("pack", "pack-gzip", "scan", "unpack")
 
@@ -212,6 +216,11 @@ class Row:
     r2k8s: Side
     baseline: Side
     info: list[Side]
+    target: float | None = None  # the ratio to meet, if not the dataset's
+
+    @property
+    def ratio_target(self) -> float:
+        return self.target if self.target is not None else RATIO_TARGET[self.dataset]
 
 
 def measure(runner: Runner, sides: list[Side], runs: int, log) -> None:
@@ -369,7 +378,11 @@ def bench_dataset(
         measure(runner, [ours, base, *info], runs, log)
         for report in ours.child_reports():
             ware_ids.setdefault(label, report.get("ware", ""))
-        rows.append(Row(label, dataset, payload, ours, base, info))
+        small_unpack = op == "unpack" and dataset == "small"
+        rows.append(Row(label, dataset, payload, ours, base, info, SMALL_UNPACK_TARGET if small_unpack else None))
+        if op == "unpack" and dataset == "large":
+            # The target row: r2k8s hashes every byte it unpacks; tar verifies nothing, so it runs beside sha384sum.
+            rows.append(Row("unpack, verified", dataset, payload, ours, info[0], [], VERIFIED_UNPACK_TARGET))
     reset_path(out_tar)
     reset_path(tarball)
     return rows, ware_ids
@@ -377,7 +390,7 @@ def bench_dataset(
 
 def verdict(row: Row) -> tuple[float, bool, bool]:
     ratio = row.r2k8s.median / row.baseline.median
-    return ratio, ratio <= RATIO_TARGET[row.dataset], row.r2k8s.peak_mib < RSS_LIMIT_MIB
+    return ratio, ratio <= row.ratio_target, row.r2k8s.peak_mib < RSS_LIMIT_MIB
 
 
 def print_table(rows: list[Row], datasets: dict[str, str]) -> None:
@@ -385,7 +398,7 @@ def print_table(rows: list[Row], datasets: dict[str, str]) -> None:
     lines = []
     for row in rows:
         ratio, time_ok, rss_ok = verdict(row)
-        failures = [] if time_ok else [f"ratio>{RATIO_TARGET[row.dataset]}"]
+        failures = [] if time_ok else [f"ratio>{row.ratio_target}"]
         if not rss_ok:
             failures.append(f"RSS>={RSS_LIMIT_MIB:.0f}MiB")
         lines.append(
@@ -503,6 +516,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, help="timed runs per measurement (default 3, or 1 with --quick)")
     parser.add_argument("--datasets", default="large,small", help="comma-separated subset of large,small")
+    parser.add_argument(
+        "--files", type=int, help="files in the small dataset (default 20,000; 2,000 with --quick), 100 a directory"
+    )
     parser.add_argument("--ops", default=",".join(OPERATIONS), help=f"comma-separated subset of {','.join(OPERATIONS)}")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -511,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = args.runs or (1 if args.quick else 3)
     large_size = (64 if args.quick else 512) * MiB
-    small_files = 2_000 if args.quick else 20_000
+    small_files = args.files or (2_000 if args.quick else 20_000)
     small_dirs = small_files // 100
     datasets = [d for d in args.datasets.split(",") if d]
     ops = [o for o in args.ops.split(",") if o]
@@ -572,7 +588,9 @@ def main(argv: list[str] | None = None) -> int:
             "(r2k8s includes Python start-up and imports)."
         )
         print(
-            f"Targets: ratio <= {RATIO_TARGET['large']} (large file), <= {RATIO_TARGET['small']} (small files); "
+            f"Targets: ratio <= {RATIO_TARGET['large']} (large file), <= {RATIO_TARGET['small']} (small files; "
+            f"unpacking them <= {SMALL_UNPACK_TARGET}), "
+            f"unpack <= {VERIFIED_UNPACK_TARGET} x (tar -xf & sha384sum) on the large file; "
             f"peak RSS < {RSS_LIMIT_MIB:.0f} MiB for every r2k8s operation.\n"
         )
         print_table(all_rows, labels)

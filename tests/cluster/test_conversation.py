@@ -168,7 +168,7 @@ def test_an_output_frame_outside_its_transfer_loses_the_connection(tmp_path: Pat
 
 
 def test_an_input_is_streamed_after_the_agents_hello(tmp_path: Path) -> None:
-    data = b"x" * 300_000  # two chunks
+    data = bytes(range(256)) * 3000  # 768,000 bytes: two raw chunks
     script: list[Step] = [
         frame("hello", {"version": 1}),
         lambda transport: "wareEnd" in transport.kinds(),
@@ -179,4 +179,8 @@ def test_an_input_is_streamed_after_the_agents_hello(tmp_path: Path) -> None:
     frames = transport.frames()
     assert [f.kind for f in frames] == ["hello", "wareBegin", "ware", "ware", "wareEnd", "bye"]
     assert frames[1].body == {"id": str(INPUT)}  # a stream of unknown length announces no size
+    # The pod's stdin is logged nowhere, so chunks travel as raw bytes after their line, not as base64.
+    assert [f.body for f in frames[2:4]] == [{"id": str(INPUT), "raw": 512 * 1024}, {"id": str(INPUT), "raw": 243_712}]
+    assert frames[2].data is not None and frames[3].data is not None
+    assert frames[2].data + frames[3].data == data
     assert frames[4].body == {"id": str(INPUT), "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}

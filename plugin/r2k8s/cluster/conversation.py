@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, Protocol, TextIO
 
 from r2k8s.cluster.plan import Plan
 from r2k8s.core.agent.contract import PROTOCOL_VERSION
-from r2k8s.core.agent.frames import Frame, FrameDecoder, FramingError, encode
+from r2k8s.core.agent.frames import Frame, FrameDecoder, FramingError, encode, encode_raw
 from r2k8s.core.agent.transfer import WARE_FRAMES, IncomingWare, WareInbox, send_ware
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.errors import quote as _q
@@ -153,8 +153,15 @@ class Conversation:
     # -- sending -----------------------------------------------------------------------------
 
     def _send(self, kind: str, body: dict[str, Any] | None = None) -> None:
+        self._write(encode(kind, body))
+
+    def _send_raw(self, kind: str, body: dict[str, Any], data: bytes) -> None:
+        """A frame and its raw bytes in one write, so no heartbeat lands between them."""
+        self._write(encode_raw(kind, body, data))
+
+    def _write(self, line: bytes) -> None:
         try:
-            self.transport.send(encode(kind, body))
+            self.transport.send(line)
         except OSError as exc:
             raise ConnectionLost(f"lost the connection to the build pod while sending: {exc.strerror or exc}") from None
 
@@ -186,7 +193,15 @@ class Conversation:
         def progress(sent: int) -> None:
             self.progress.update(f"sending input {users}", sent, total)
 
-        send_ware(self._send, {"id": key}, reader, total, before_chunk=self._check_sending, sent=progress)
+        send_ware(
+            self._send,
+            {"id": key},
+            reader,
+            total,
+            before_chunk=self._check_sending,
+            sent=progress,
+            send_raw=self._send_raw,
+        )
 
     def _check_sending(self) -> None:
         """Stop sending an input once the conversation is over (its outcome is known: nobody reads on)."""

@@ -20,6 +20,7 @@ from r2k8s.core.agent.frames import (
     decode_bytes,
     encode,
     encode_bytes,
+    encode_raw,
 )
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.text(max_size=40)
@@ -132,3 +133,44 @@ def test_field_checks_types() -> None:
     with pytest.raises(FramingError, match="'size' is missing or not a int"):
         frame.field("size", int)
     assert frame.field("sha256", str) == "x"
+
+
+raw_frames = st.tuples(
+    st.sampled_from(["ware", "x"]), st.dictionaries(st.sampled_from(["id", "n"]), st.text(max_size=5))
+)
+
+
+@given(
+    st.lists(st.tuples(raw_frames, st.none() | st.binary(max_size=600)), max_size=6),
+    st.lists(st.integers(0), max_size=12),
+)
+def test_raw_bytes_after_a_line_survive_any_cutting(sent: list, points: list[int]) -> None:
+    """Frames with raw bytes (what the client sends a ware as) and plain ones, mixed, cut anywhere."""
+    stream = b"".join(
+        encode(kind, body) if data is None else encode_raw(kind, body, data) for (kind, body), data in sent
+    )
+    decoder = FrameDecoder()
+    received: list[Frame] = []
+    for piece in cut(stream, points):
+        received += decoder.feed(piece)
+    decoder.finish()
+    expected = [(kind, body if data is None else {**body, "raw": len(data)}, data) for (kind, body), data in sent]
+    assert [(f.kind, dict(f.body), f.data) for f in received] == expected
+
+
+@pytest.mark.parametrize("count", ["-1", '"5"', "true", "1.5", str(1 << 20 + 1)])
+def test_a_raw_byte_count_that_is_no_count_is_refused(count: str) -> None:
+    with pytest.raises(FramingError, match="'raw' is not a byte count"):
+        FrameDecoder().feed(b'{"ware":{"raw":' + count.encode() + b"}}\nxx")
+
+
+def test_a_stream_cut_inside_raw_bytes_is_reported() -> None:
+    decoder = FrameDecoder()
+    assert decoder.feed(encode_raw("ware", {"id": "a"}, b"12345")[:-2]) == []
+    with pytest.raises(FramingError, match="3 of its 5 raw bytes"):
+        decoder.finish()
+
+
+def test_the_writer_refuses_raw_bytes_the_reader_would_refuse() -> None:
+    with pytest.raises(ValueError, match="exceeds"):
+        encode_raw("ware", {}, bytes(MAX_FRAME_BYTES + 1))

@@ -135,8 +135,7 @@ class _OverPlacer(DirectoryPlacer):
                 self.skipped.add(meta.name)
                 self.log(f"kept directory {logical}: the ware has {meta.type} there, but it holds mounts")
                 return
-            self._kinds[meta.name] = fsmeta.DIR
-            self._dirs[meta.name] = meta
+            self._dirs[meta.name] = meta  # a directory kept, as if this placer had made it
             return
         super().place(meta, content)
 

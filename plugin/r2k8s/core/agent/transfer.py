@@ -8,13 +8,16 @@ packed outputs the client saves itself (each named by its output path, in
 
     wareBegin {KEY, size?}                 size: when the sender knows it (for progress only)
     ware      {KEY, data}                  a chunk of at most DATA_CHUNK_BYTES, base64
+    ware      {KEY, raw: N} + N bytes      or, where the stream allows it, RAW_CHUNK_BYTES as they are
     ...
     wareEnd   {KEY, ..., size, sha256}     what was sent: its byte count and SHA-256 (hex)
 
 and the receiver compares what arrived with the ``wareEnd`` before it uses
-the ware. :func:`send_ware` is the sending loop and :class:`WareInbox` the
-receiving end; what differs between the two ends (the key, where the bytes
-go, what a damaged ware means, progress, cancellation) is theirs to pass in.
+the ware. The client sends raw chunks (the pod's stdin is recorded nowhere);
+the agent sends base64, because its stdout is also the container's log.
+:func:`send_ware` is the sending loop and :class:`WareInbox` the receiving
+end; what differs between the two ends (the key, where the bytes go, what a
+damaged ware means, progress, cancellation) is theirs to pass in.
 Standard library only.
 """
 
@@ -25,15 +28,25 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
-from r2k8s.core.agent.frames import DATA_CHUNK_BYTES, Frame, FramingError, decode_bytes, encode_bytes
+from r2k8s.core.agent.frames import (
+    DATA_CHUNK_BYTES,
+    RAW_CHUNK_BYTES,
+    Frame,
+    FramingError,
+    decode_bytes,
+    encode_bytes,
+)
 
-__all__ = ["WARE_FRAMES", "IncomingWare", "SendFn", "WareInbox", "send_ware"]
+__all__ = ["WARE_FRAMES", "IncomingWare", "SendFn", "SendRawFn", "WareInbox", "send_ware"]
 
 WARE_FRAMES = ("wareBegin", "ware", "wareEnd")
 """The kinds of frame that carry wares."""
 
 SendFn = Callable[[str, dict[str, Any]], object]
 """Writes one frame (kind, body) to the peer."""
+
+SendRawFn = Callable[[str, dict[str, Any], bytes], object]
+"""Writes one frame (kind, body) followed by raw bytes (:func:`r2k8s.core.agent.frames.encode_raw`)."""
 
 
 class _Readable(Protocol):
@@ -64,6 +77,7 @@ def send_ware(
     end: Mapping[str, Any] | None = None,
     before_chunk: Callable[[], None] = _nothing,
     sent: Callable[[int], None] = _ignore,
+    send_raw: SendRawFn | None = None,
 ) -> int:
     """Send the ware ``reader`` holds as ``wareBegin``, ``ware``… and ``wareEnd`` frames; return its size.
 
@@ -72,15 +86,19 @@ def send_ware(
     ``end`` adds fields to ``wareEnd``, before its ``size`` and ``sha256``.
     ``before_chunk`` runs before each chunk is sent and raises to abandon the
     ware (no ``wareEnd`` follows); ``sent`` is told the bytes sent so far
-    after each chunk.
+    after each chunk. With ``send_raw``, chunks go as raw bytes after their
+    frame's line instead of base64 in it.
     """
     send("wareBegin", {**key, **({"size": size} if size is not None else {})})
     digest, count = hashlib.sha256(), 0
-    while chunk := reader.read(DATA_CHUNK_BYTES):
+    while chunk := reader.read(DATA_CHUNK_BYTES if send_raw is None else RAW_CHUNK_BYTES):
         before_chunk()
         digest.update(chunk)
         count += len(chunk)
-        send("ware", {**key, "data": encode_bytes(chunk)})
+        if send_raw is None:
+            send("ware", {**key, "data": encode_bytes(chunk)})
+        else:
+            send_raw("ware", {**key}, chunk)
         sent(count)
     send("wareEnd", {**key, **(end or {}), "size": count, "sha256": digest.hexdigest()})
     return count
@@ -167,7 +185,12 @@ class WareInbox(Generic[SinkT]):
         if frame.kind not in WARE_FRAMES or ware is None or ware.done:
             raise FramingError(f"{frame.kind!r} for {self.noun} {key!r} outside its transfer")
         if frame.kind == "ware":
-            ware.write(decode_bytes(frame.body.get("data"), f"{self.noun} {key} data"))
+            data = (
+                frame.data
+                if frame.data is not None
+                else decode_bytes(frame.body.get("data"), f"{self.noun} {key} data")
+            )
+            ware.write(data)
             if self.on_data is not None:
                 self.on_data(ware)
             return None

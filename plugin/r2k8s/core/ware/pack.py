@@ -26,13 +26,17 @@ from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.filters import Filters
 from r2k8s.core.ware.tar.writer import ByteSink, TarWriter
-from r2k8s.core.ware.tree import Location, file_chunks, metadata_from_stat, walk
-from r2k8s.core.ware.treehash import TreeHash
+from r2k8s.core.ware.tree import Location, file_chunks, metadata_from_stat, read_small_file, walk
+from r2k8s.core.ware.treehash import WalkTreeHash
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.ware.zip.writer import ZipWriter, check_packable
 
 __all__ = ["COMPRESSIONS", "PACKTYPES", "PackOutput", "pack_tree"]
 
+
+SMALL_FILE = 64 * 1024
+"""Files up to this size are read in one call and written with their header at once (a tar ware's common case)."""
+sha384 = hashlib.sha384
 
 COMPRESSIONS = ("gzip", "none")
 PACKTYPES = ("tar", "zip")
@@ -84,7 +88,7 @@ def pack_tree(
     root_mode = os.lstat(root).st_mode
     if not stat.S_ISDIR(root_mode) and not stat.S_ISREG(root_mode):
         raise R2k8sError(Category.PACK_INVALID, f"cannot pack {str(root)!r}: not a directory or a regular file")
-    tree = TreeHash()
+    tree = WalkTreeHash()  # the walk lists each directory's subtree at once: hashed as it completes
     gzipped: gzip.GzipFile | None = None
     writer: TarWriter | ZipWriter | None = None
     zipped = packtype == "zip"
@@ -107,14 +111,26 @@ def pack_tree(
                 check_packable(meta)
             except R2k8sError as refused:
                 unpackable = refused
-        if writer is not None and unpackable is None:
-            writer.add(meta)
+        if unpackable is not None:
+            writer = None  # nothing more is written: the pack fails once the walk is done
         content_hash = None
+        if meta.type == fsmeta.FILE and meta.size <= SMALL_FILE:
+            content = read_small_file(location, meta.size)  # one read, one hash call, one buffered write
+            if isinstance(writer, TarWriter):
+                writer.add_file(meta, content)
+            elif writer is not None:
+                writer.add(meta)
+                if content:
+                    writer.write_content(content)
+            tree.add(meta, sha384(content).digest())
+            continue
+        if writer is not None:
+            writer.add(meta)
         if meta.type == fsmeta.FILE:
             hasher = hashlib.sha384()
             for chunk in file_chunks(location, meta.size):
                 hasher.update(chunk)
-                if writer is not None and unpackable is None:
+                if writer is not None:
                     writer.write_content(chunk)
             content_hash = hasher.digest()
         tree.add(meta, content_hash)

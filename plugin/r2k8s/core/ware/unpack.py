@@ -91,8 +91,11 @@ class DirectoryPlacer:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._kinds: dict[str, str] = {".": fsmeta.DIR}
+        # Only directories are remembered (their metadata is applied last): what else was placed is on disk, in
+        # a staging directory no one else writes, so a repeated name is found by the O_EXCL create failing.
+        # Memory grows with the ware's directories, not its files.
         self._dirs: dict[str, Metadata] = {}
+        self._placed_any = False
         self._uid, self._gid = os.getuid(), os.getgid()
         # Opened at the first entry; the second only for hardlinks, whose target may be in another directory.
         self._cursor: DirectoryCursor | None = None
@@ -114,11 +117,24 @@ class DirectoryPlacer:
             if cursor is not None:
                 cursor.close()
 
+    def _is_placed_dir(self, name: str) -> bool:
+        return name in self._dirs or (name == "." and not self.root_is_file)
+
+    def _kind_at(self, name: str) -> str:
+        """What the unpack already placed at ``name``, in words (for messages; only on the error path)."""
+        try:
+            directory, base = self._at(name)
+            mode = os.lstat(base, dir_fd=directory).st_mode
+        except OSError:
+            return "not a directory"
+        if stat.S_ISDIR(mode):
+            return "a directory"
+        return "a symlink" if stat.S_ISLNK(mode) else "a file" if stat.S_ISREG(mode) else "not a directory"
+
     def _check_parent(self, name: str) -> None:
         parent = name.rsplit("/", 1)[0] if "/" in name else "."
-        kind = self._kinds.get(parent)
-        if kind != fsmeta.DIR:
-            what = _KIND_WORDS.get(kind or "", "not a directory")
+        if not self._is_placed_dir(parent):
+            what = "a file" if parent == "." else self._kind_at(parent)
             raise ware_corrupt(
                 f"refusing to unpack {name!r}: its parent {parent!r} is {what}"
                 " (writing through it could escape the target)"
@@ -137,33 +153,33 @@ class DirectoryPlacer:
         if name == "." and meta.type != fsmeta.DIR:
             self._place_root_file(meta, content)
             return
-        existing = self._kinds.get(name)
-        if existing is not None:
-            if existing == fsmeta.DIR and meta.type == fsmeta.DIR:
-                self._dirs[name] = meta  # a repeated directory takes the later metadata (rio HEAD)
-                return
-            raise ware_corrupt(
-                f"refusing to unpack {name!r}: the ware already placed {_KIND_WORDS.get(existing, 'a directory')} there"
-            )
+        if meta.type == fsmeta.DIR and self._is_placed_dir(name):
+            self._dirs[name] = meta  # a repeated directory takes the later metadata (rio HEAD)
+            return
+        if name == ".":
+            raise ware_corrupt("refusing to unpack '.': the ware already placed a file there")
         self._check_parent(name)
         try:
             directory, base = self._at(name)
             self._place_new(meta, directory, base, content)
+        except FileExistsError:
+            raise ware_corrupt(
+                f"refusing to unpack {name!r}: the ware already placed {self._kind_at(name)} there"
+            ) from None
         except OSError as exc:
             raise _inoperable(name, exc) from None
-        self._kinds[name] = meta.type
+        self._placed_any = True
 
     def _place_root_file(self, meta: Metadata, content: Iterator[memoryview] | None) -> None:
         """rio places a ware that is a single file (``.``) at the target path itself; anything else there is corrupt."""
-        if meta.type != fsmeta.FILE or self._dirs or len(self._kinds) > 1 or self.root_is_file:
+        if meta.type != fsmeta.FILE or self._dirs or self._placed_any or self.root_is_file:
             raise ware_corrupt(f"refusing to unpack '.': it is {_KIND_WORDS.get(meta.type, 'not a file')} among others")
         try:
             directory, _ = self._at(".")
             self._place_new(meta, directory, self.ROOT_FILE, content)
         except OSError as exc:
             raise _inoperable(".", exc) from None
-        self.root_is_file = True
-        self._kinds["."] = fsmeta.FILE  # so no entry can be placed under it
+        self.root_is_file = True  # so no entry can be placed under it
 
     def _place_new(self, meta: Metadata, directory: int, base: str, content: Iterator[memoryview] | None) -> None:
         """Create ``base`` in the open ``directory`` as ``meta`` says."""
@@ -204,14 +220,20 @@ class DirectoryPlacer:
     def _link(self, meta: Metadata, directory: int, base: str) -> None:
         """A hardlink (legacy wares only) may only name a regular file this unpack placed."""
         target = fsmeta.clean_relpath(meta.linkname)
-        if self._kinds.get(target) != fsmeta.FILE:
-            raise ware_corrupt(
-                f"refusing to unpack hardlink {meta.name!r}: its target {meta.linkname!r} is not a file placed earlier"
-            )
+        target_parent, _, target_base = target.rpartition("/")
         if self._link_cursor is None:
             self._link_cursor = DirectoryCursor(self.root)
-        target_parent, _, target_base = target.rpartition("/")
-        source = self._link_cursor.move_to(target_parent)
+        try:
+            # A directory this unpack placed (so no symlink on the way), holding a regular file: placed earlier.
+            if not self._is_placed_dir(target_parent or ".") or target == ".":
+                raise FileNotFoundError
+            source = self._link_cursor.move_to(target_parent)
+            if not stat.S_ISREG(os.lstat(target_base, dir_fd=source).st_mode):
+                raise FileNotFoundError
+        except OSError:
+            raise ware_corrupt(
+                f"refusing to unpack hardlink {meta.name!r}: its target {meta.linkname!r} is not a file placed earlier"
+            ) from None
         os.link(target_base, base, src_dir_fd=source, dst_dir_fd=directory, follow_symlinks=False)
 
     def _chown(self, meta: Metadata, target: int, name: str | None = None) -> None:

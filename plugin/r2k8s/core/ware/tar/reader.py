@@ -50,6 +50,11 @@ _TYPES = {
 }
 _HEADER_ONLY = frozenset(b"123456")
 _DIGITS = re.compile(rb"[0-9]*\Z")
+#: mode, uid, gid, size, mtime and checksum in the form writers use: every digit there, then a NUL or space.
+_COMMON_NUMBERS = re.compile(
+    rb"([0-7]{7})[\0 ]([0-7]{7})[\0 ]([0-7]{7})[\0 ]([0-7]{11})[\0 ]([0-7]{11})[\0 ]([0-7]{6})\0 "
+)
+_ZERO_DEVICES = b"0000000\0" * 2
 _INT64 = 1 << 63
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 _ZEROS = bytes(CHUNK)
@@ -348,24 +353,31 @@ class TarReader:
                 return None
             raise ware_corrupt("corrupt tar: a zero block followed by a non-zero block")
         p = _FieldParser()
-        stored = p.octal(block[148:156])
-        if p.failed or stored not in _checksums(block):
+        h = _Header()
+        common = _COMMON_NUMBERS.match(block, 100)
+        if common is not None:
+            # The numbers as GNU tar, Go and r2k8s write them: plain octal digits, which parse as they read.
+            h.mode, h.uid, h.gid, h.size, h.mtime, stored = (int(digits, 8) for digits in common.groups())
+            checked = stored == sum(block) - sum(block[148:156]) + 8 * 0x20 or stored in _checksums(block)
+        else:
+            stored = p.octal(block[148:156])
+            checked = not p.failed and stored in _checksums(block)
+            h.size = p.numeric(block[124:136])
+            h.mode = p.numeric(block[100:108])
+            h.uid = p.numeric(block[108:116])
+            h.gid = p.numeric(block[116:124])
+            h.mtime = p.numeric(block[136:148])
+        if not checked:
             raise ware_corrupt(f"corrupt tar: bad header checksum (entry #{self.entry_count + 1})")
         magic, version, trailer = block[257:263], block[263:265], block[508:512]
-        h = _Header()
         h.typeflag = block[156:157]
         h.name = _cstr(block[0:100])
         h.linkname = _cstr(block[157:257])
-        h.size = p.numeric(block[124:136])
-        h.mode = p.numeric(block[100:108])
-        h.uid = p.numeric(block[108:116])
-        h.gid = p.numeric(block[116:124])
-        h.mtime = p.numeric(block[136:148])
         h.mtime_ns = 0
         h.devmajor = h.devminor = 0
         is_ustar = magic == b"ustar\0"
         is_gnu = magic == b"ustar " and version == b" \0"
-        if is_ustar or is_gnu:
+        if (is_ustar or is_gnu) and block[329:345] != _ZERO_DEVICES:
             h.devmajor = p.numeric(block[329:337])
             h.devminor = p.numeric(block[337:345])
         prefix = b""
