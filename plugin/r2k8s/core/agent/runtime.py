@@ -122,12 +122,11 @@ def _key(plan: dict[str, str]) -> str:
     What one fetch has imported depends on its path (a download imports the HTTP client, a cache hit does
     not), but every fetch has imported what ``serve`` needs; so any runtime staged for this interpreter and
     this agent zipapp serves, and the next pod on a node cache reuses the first one's."""
-    described: list[object] = [sys.version, sys.argv[0]]
-    for source in (plan["bin/python3"], plan["ld.so"], sys.argv[0]):
-        if os.path.isfile(source):
-            st = os.stat(source)
-            described.append([source, st.st_size, st.st_mtime_ns])
-    if os.path.isfile(sys.argv[0]):
+    described: list[object] = [sys.version]
+    for source in (plan["bin/python3"], plan["ld.so"]):
+        st = os.stat(source)
+        described.append([source, st.st_size, st.st_mtime_ns])
+    if os.path.isfile(sys.argv[0]):  # by content: each pod's ConfigMap volume has files of its own time
         with open(sys.argv[0], "rb") as handle:
             described.append(hashlib.sha256(handle.read()).hexdigest())
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:32]
