@@ -51,6 +51,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -75,9 +76,9 @@ CTR_SOCKET = "/var/lib/r2k8s-cluster/containerd/containerd.sock"
 BUSYBASH_TGZ = ROOT.parent / "shared" / "fixtures" / "repeatr" / "fixtures" / "busybash.tgz"
 NODE_CACHE_DIR = Path("/var/lib/r2k8s-bench/node-cache")
 BIG_EXTRA_MIB = 360
-PY_SERVER = (
-    "import http.server, os, threading, urllib.request\n"
-    "server = http.server.ThreadingHTTPServer(('', 8080), http.server.SimpleHTTPRequestHandler)\n"
+PY_SERVER = (  # socketserver's, not http.server's HTTPServer: that one asks DNS for the host's name first
+    "import http.server, os, socketserver, urllib.request\n"
+    "server = socketserver.ThreadingTCPServer(('', 8080), http.server.SimpleHTTPRequestHandler)\n"
     "urllib.request.urlopen(os.environ['BENCH_READY_URL']).read()\n"
     "server.serve_forever()\n"
 )
@@ -330,7 +331,7 @@ class Cluster:
     def logs(self, name: str, container: str, since: float) -> str:
         """The container's log once it holds a timings line of a process started after ``since`` (the kubelet
         writes logs a moment after the container wrote them; a restarted container's are the new ones)."""
-        deadline = time.time() + 10
+        deadline = time.time() + 3
         while True:
             try:
                 text = str(self.core.read_namespaced_pod_log(name, self.namespace, container=container))
@@ -552,6 +553,7 @@ def main() -> int:
     parser.add_argument("--workdir", default="/var/tmp/r2k8s-bench-podstart")
     parser.add_argument("--json")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(8))  # clean up (namespace, volume) when stopped
     if os.geteuid() != 0:
         raise SystemExit("pod_start.py needs root: it imports images into the node's containerd")
     kubeconfig = args.kubeconfig or sh(str(SUPPORT_DIR / "testcluster" / "up")).stdout.strip().splitlines()[-1]

@@ -64,7 +64,11 @@ def node_cache(kubectl: Any, namespace: str, tmp_path_factory: pytest.TempPathFa
             "nodeAffinity": {
                 "required": {
                     "nodeSelectorTerms": [
-                        {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [NODE_NAME]}]}
+                        {
+                            "matchExpressions": [
+                                {"key": "kubernetes.io/hostname", "operator": "In", "values": [NODE_NAME]}
+                            ]
+                        }
                     ]
                 }
             },
