@@ -16,7 +16,10 @@ import yaml
 from krm_inputs import WEB_EXAMPLE
 
 DEPLOYMENT = (WEB_EXAMPLE / "deployment.yaml").read_text()
-CONFIG = "apiVersion: fn.r2k8s.io/v1alpha1\nkind: R2k8sFunction\nmetadata: {name: r2k8s}\nspec: {agent: {image: img:1, emptyImage: null}}\n"
+CONFIG = (
+    "apiVersion: fn.r2k8s.io/v1alpha1\nkind: R2k8sFunction\nmetadata: {name: r2k8s}\n"
+    "spec: {agent: {image: img:1, emptyImage: null}}\n"
+)
 
 
 def r2k8s(*args: str | Path, stdin: str = DEPLOYMENT) -> subprocess.CompletedProcess[str]:
