@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from krm_inputs import BUSYBASH, deployment, formula_document, resource_list, write_formula
 
+from r2k8s.agent_bundle import agent_digest
 from r2k8s.core.agent.contract import SERVICE_SPEC_ENV
 from r2k8s.core.agent.service_spec import ServiceSpec
 from r2k8s.core.formula.ids import formula_id
@@ -52,11 +53,12 @@ def test_a_formula_container_becomes_a_fetch_init_container_and_an_agent(package
     # the container starts from the pause image (nothing for the takeover to delete) and runs the agent with the
     # interpreter its init container (the stock Python image) staged in the cache, which it mounts read-only
     assert main["image"] == "registry.k8s.io/pause:3.10"
+    runtime = f"/r2k8s/cache/runtime/agent-{agent_digest()}"  # the interpreter staged for this very agent
     assert main["command"] == [
-        "/r2k8s/cache/runtime/current/ld.so",
+        f"{runtime}/ld.so",
         "--library-path",
-        "/r2k8s/cache/runtime/current/so",
-        "/r2k8s/cache/runtime/current/bin/python3",
+        f"{runtime}/so",
+        f"{runtime}/bin/python3",
         "-I",
         "-S",
         "/r2k8s/agent/r2k8s-agent.pyz",

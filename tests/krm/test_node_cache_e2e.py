@@ -25,6 +25,8 @@ from orchestrators import run
 from repo import needs_shared
 from service_cluster import cluster_empty_image, cluster_function_config, http_get, pod_of
 
+from r2k8s.agent_bundle import agent_digest
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_shared]
 
 FORMULA = {
@@ -149,7 +151,7 @@ def test_a_new_pod_and_a_restarted_container_fetch_nothing_the_node_cache_holds(
     assert {"name": "r2k8s-cache", "mountPath": "/r2k8s/cache", "readOnly": True} in main["volumeMounts"]
     cache = node_cache  # on the node: the ware's entry and the staged interpreter, private to root
     assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700
-    assert (cache / "runtime" / "current" / "bin" / "python3").is_file()
+    assert (cache / "runtime" / f"agent-{agent_digest()}" / "bin" / "python3").is_file()
     assert any(cache.glob(f"tar/fileset/*/*/{BUSYBASH.split(':', 1)[1]}"))
     name = first["metadata"]["name"]
     denied = kubectl(

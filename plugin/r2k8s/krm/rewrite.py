@@ -197,7 +197,9 @@ def container_operations(
     if script is not None:
         command = script_operation(path, container)
     elif empty:
-        command = _set(path, "command", runtime_argv("serve"), container)
+        from r2k8s.agent_bundle import agent_digest  # the zipapp is built once per run, when there is work
+
+        command = _set(path, "command", runtime_argv(agent_digest(), "serve"), container)
     else:
         command = _set(path, "command", agent_argv("serve" if fetched_before else "run"), container)
     ops: list[Operation] = [

@@ -33,7 +33,7 @@ from busybox_rootfs import BUSYBOX, needs_busybox
 from loopback_http import LoopbackWarehouse, serve
 from repo import FIXTURES, needs_shared
 
-from r2k8s.agent_bundle import agent_zipapp
+from r2k8s.agent_bundle import agent_digest, agent_zipapp
 from r2k8s.core.agent.contract import AGENT_ZIPAPP, SERVICE_SPEC_ENV, STAGE_RUNTIME_FLAG, runtime_argv
 from r2k8s.core.agent.service_spec import ServiceSpec
 from r2k8s.core.formula.defaults import apply_defaults
@@ -298,7 +298,7 @@ class Pod:
             "pidfile": str(self.dir / name / "pid"),
             "devices": DEVICES,
             "binds": [(str(source), target, readonly) for source, target, readonly in binds],
-            "argv": runtime_argv(command, *args)
+            "argv": runtime_argv(agent_digest(), command, *args)
             if empty
             else ["/usr/local/bin/python3", f"/r2k8s/agent/{AGENT_ZIPAPP}", command, *args],
             "env": {**(EMPTY_IMAGE_ENV if empty else IMAGE_ENV), **env},  # the container's env overrides the image's
@@ -570,7 +570,7 @@ def test_the_formula_container_starts_from_an_empty_image_with_the_interpreter_f
     spec = service_spec(ware, sh(PROBE.replace(" config=$(cat config/app.conf)", ""), cwd="/srv/app"))
     fetched = pod.container("fetch", fetch_env(spec), args=(STAGE_RUNTIME_FLAG,)).run()
     assert fetched.code == 0, fetched.stderr
-    runtime = pod.cache / "runtime" / "current"
+    runtime = pod.cache / "runtime" / f"agent-{agent_digest()}"
     assert (runtime / "ld.so").is_file() and (runtime / "bin" / "python3").is_file()
     staged = {p.name for p in (runtime / "lib").rglob("*.py")}
     assert {"os.py", "json", "tarfile.py"} & staged == {"os.py"}  # only what serve imports: no tar reader, no json

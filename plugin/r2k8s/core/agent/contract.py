@@ -60,8 +60,11 @@ WORK_DIR = "/r2k8s/work"
 TERMINATION_LOG = "/dev/termination-log"
 """Kubernetes' default ``terminationMessagePath``: where an agent leaves its outcome for ``kubectl``."""
 
-RUNTIME_LINK = "runtime/current"
-"""Under the cache volume: the symlink to the interpreter the fetch container staged."""
+RUNTIME_LINK = "runtime/agent-"
+"""Under the cache volume, followed by the first 12 hex digits of the agent zipapp's SHA-256 (the agent
+ConfigMap's suffix): the symlink to an interpreter a fetch container staged for that agent. One per agent,
+so pods of two r2k8s versions sharing a node cache never run each other's (whose standard library subset
+may lack a module the other imports)."""
 STAGE_RUNTIME_FLAG = "--stage-runtime"
 """``fetch --stage-runtime``: also stage the interpreter for a formula container on the empty image."""
 
@@ -91,11 +94,12 @@ def agent_argv(*args: str) -> list[str]:
     return ["python3", f"{AGENT_DIR}/{AGENT_ZIPAPP}", *args]
 
 
-def runtime_argv(*args: str) -> list[str]:
-    """The command that starts the agent zipapp with the interpreter staged under the cache volume: its own
-    dynamic loader run explicitly (the empty image has none), its libraries, ``-I -S`` (no site, no
-    ``PYTHON*`` variables: the container's environment is the formula's)."""
-    here = f"{CACHE_DIR}/{RUNTIME_LINK}"
+def runtime_argv(agent_digest: str, *args: str) -> list[str]:
+    """The command that starts the agent zipapp with the interpreter staged under the cache volume for the agent
+    whose zipapp's SHA-256 begins with ``agent_digest`` (12 hex digits): its own dynamic loader run explicitly
+    (the empty image has none), its libraries, ``-I -S`` (no site, no ``PYTHON*`` variables: the container's
+    environment is the formula's)."""
+    here = f"{CACHE_DIR}/{RUNTIME_LINK}{agent_digest}"
     return [f"{here}/ld.so", "--library-path", f"{here}/so", f"{here}/bin/python3", "-I", "-S"] + [
         f"{AGENT_DIR}/{AGENT_ZIPAPP}",
         *args,

@@ -19,11 +19,12 @@ of the stock Python image it runs on:
   ``lib-dynload``), so Python finds its prefix from where it runs.
 
 A staged runtime is a directory named by a hash of the interpreter and the agent
-zipapp, made under a temporary name and renamed into place whole, and ``runtime/current`` is a
-symlink to the newest one (:data:`~r2k8s.core.agent.contract.RUNTIME_LINK`; the command is
-:func:`~r2k8s.core.agent.contract.runtime_argv`), replaced atomically: any staged runtime serves, since
-the agent itself comes from the zipapp. In a node cache the first pod stages it
-and later pods reuse it. Standard library only.
+zipapp, made under a temporary name and renamed into place whole; ``runtime/agent-<digest>``
+(:data:`~r2k8s.core.agent.contract.RUNTIME_LINK`, what
+:func:`~r2k8s.core.agent.contract.runtime_argv` runs) is a symlink to the newest one for that
+zipapp, replaced atomically: any runtime staged for a zipapp serves it. In a node cache the
+first pod stages it and later pods reuse it; a pod of another r2k8s version finds its own.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -116,19 +117,25 @@ def _plan(mapped: Iterable[str], stdlib: str) -> dict[str, str]:
     return plan
 
 
-def _key(plan: dict[str, str]) -> str:
+def _zipapp_digest() -> str:
+    """The SHA-256 of the agent zipapp this process runs (hex), as the agent ConfigMap's name carries it."""
+    if not os.path.isfile(sys.argv[0]):
+        raise R2k8sError(Category.USAGE, f"staging the interpreter: {sys.argv[0]!r} is no agent zipapp")
+    with open(sys.argv[0], "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def _key(plan: dict[str, str], zipapp: str) -> str:
     """The runtime's name: the interpreter and the agent it serves, not the exact file list.
 
     What one fetch has imported depends on its path (a download imports the HTTP client, a cache hit does
     not), but every fetch has imported what ``serve`` needs; so any runtime staged for this interpreter and
-    this agent zipapp serves, and the next pod on a node cache reuses the first one's."""
-    described: list[object] = [sys.version]
+    this agent zipapp serves, and the next pod on a node cache reuses the first one's. The zipapp counts by
+    content: each pod's ConfigMap volume has files of its own time."""
+    described: list[object] = [sys.version, zipapp]
     for source in (plan["bin/python3"], plan["ld.so"]):
         st = os.stat(source)
         described.append([source, st.st_size, st.st_mtime_ns])
-    if os.path.isfile(sys.argv[0]):  # by content: each pod's ConfigMap volume has files of its own time
-        with open(sys.argv[0], "rb") as handle:
-            described.append(hashlib.sha256(handle.read()).hexdigest())
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:32]
 
 
@@ -139,9 +146,10 @@ def stage_runtime(cache: str, log: LogFn) -> Path:
     stdlib = os.path.realpath(os.path.dirname(os.__file__))
     try:
         plan = _plan(_mapped_objects(), stdlib)
+        zipapp = _zipapp_digest()
         home = Path(cache) / "runtime"
         home.mkdir(mode=0o700, exist_ok=True)
-        target = home / _key(plan)
+        target = home / _key(plan, zipapp)
         if not target.is_dir():
             staging = home / f".staging-{os.getpid()}-{os.urandom(4).hex()}"
             for relative, source in sorted(plan.items()):
@@ -158,7 +166,7 @@ def stage_runtime(cache: str, log: LogFn) -> Path:
                 shutil.rmtree(staging, ignore_errors=True)
         link = home / f".current-{os.getpid()}-{os.urandom(4).hex()}"
         os.symlink(target.name, link)
-        os.replace(link, Path(cache) / RUNTIME_LINK)
+        os.replace(link, Path(cache) / f"{RUNTIME_LINK}{zipapp[:12]}")
     except OSError as exc:
         raise R2k8sError(
             Category.CACHE_PROBLEM, f"staging the agent's interpreter in {cache}: {exc.filename or ''}: {exc.strerror}"
