@@ -37,6 +37,7 @@ from r2k8s.core.agent.contract import AGENT_ZIPAPP
 __all__ = [
     "APPLY_ANNOTATION_LIMIT",
     "MANAGED_BY",
+    "agent_digest",
     "agent_zipapp",
     "configmap_manifest",
     "configmap_name",
@@ -113,10 +114,14 @@ def agent_zipapp() -> bytes:
     return buffer.getvalue()
 
 
+def agent_digest(data: bytes | None = None) -> str:
+    """The first 12 hex digits of the zipapp's SHA-256: what names its ConfigMap and its staged interpreters."""
+    return hashlib.sha256(agent_zipapp() if data is None else data).hexdigest()[:12]
+
+
 def configmap_name(data: bytes | None = None) -> str:
     """``r2k8s-agent-<first 12 hex digits of the zipapp's SHA-256>``."""
-    digest = hashlib.sha256(agent_zipapp() if data is None else data).hexdigest()
-    return f"r2k8s-agent-{digest[:12]}"
+    return f"r2k8s-agent-{agent_digest(data)}"
 
 
 def configmap_manifest(name: str, zipapp: bytes) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from krm_inputs import WEB_EXAMPLE
 
 DEPLOYMENT = (WEB_EXAMPLE / "deployment.yaml").read_text()
 CONFIG = (
-    "apiVersion: fn.r2k8s.io/v1alpha1\nkind: R2k8sFunction\nmetadata: {name: r2k8s}\nspec: {agent: {image: img:1}}\n"
+    "apiVersion: fn.r2k8s.io/v1alpha1\nkind: R2k8sFunction\nmetadata: {name: r2k8s}\n"
+    "spec: {agent: {image: img:1, emptyImage: null}}\n"
 )
 
 
@@ -79,4 +80,4 @@ def test_the_command_lines_own_options_and_the_plain_function_are_unchanged() ->
     assert "COMMAND" in r2k8s("--help").stdout
     plain, fn = r2k8s(), r2k8s("fn")
     assert plain.returncode == fn.returncode == 0 and plain.stdout == fn.stdout
-    assert image_of(plain.stdout) == "docker.io/library/python:3.11-slim"
+    assert image_of(plain.stdout) == "registry.k8s.io/pause:3.10"  # the default empty image

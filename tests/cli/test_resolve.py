@@ -189,7 +189,7 @@ def test_root_and_config_options_read_in_any_order_among_the_sources(tmp_path: P
     bare = r2k8s(*options[2:3], *options[:2], *options[3:], cwd=web)  # the bare form starts with a file
     assert bare.stdout == done.stdout
     worker, deploy, _ = [d for d in yaml.safe_load_all(done.stdout) if d is not None]
-    assert worker["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/python:3.12"
+    assert worker["spec"]["template"]["spec"]["initContainers"][0]["image"] == "registry.example/python:3.12"
     records = [d["spec"]["template"]["metadata"]["annotations"][ORIGINS] for d in (worker, deploy)]
     assert records == [
         f'{{"worker":{{"formulaID":"{formula_id(formulas["worker"])}","path":"jobs/shared/worker.formula"}}}}',

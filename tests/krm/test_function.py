@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from krm_inputs import BUSYBASH, deployment, formula_document, resource_list, write_formula
 
+from r2k8s.agent_bundle import agent_digest
 from r2k8s.core.agent.contract import SERVICE_SPEC_ENV
 from r2k8s.core.agent.service_spec import ServiceSpec
 from r2k8s.core.formula.ids import formula_id
@@ -49,11 +50,26 @@ def test_a_formula_container_becomes_a_fetch_init_container_and_an_agent(package
     out = expand([deployment(ports=[{"containerPort": 8080}], resources={"limits": {"memory": "64Mi"}})])
     pod = out[0]["spec"]["template"]["spec"]
     main = pod["containers"][0]
-    assert main["image"] == "docker.io/library/python:3.11-slim"
-    assert main["command"] == ["python3", "/r2k8s/agent/r2k8s-agent.pyz", "serve"]
+    # the container starts from the pause image (nothing for the takeover to delete) and runs the agent with the
+    # interpreter its init container (the stock Python image) staged in the cache, which it mounts read-only
+    assert main["image"] == "registry.k8s.io/pause:3.10"
+    runtime = f"/r2k8s/cache/runtime/agent-{agent_digest()}"  # the interpreter staged for this very agent
+    assert main["command"] == [
+        f"{runtime}/ld.so",
+        "--library-path",
+        f"{runtime}/so",
+        f"{runtime}/bin/python3",
+        "-I",
+        "-S",
+        "/r2k8s/agent/r2k8s-agent.pyz",
+        "serve",
+    ]
+    assert {"name": "r2k8s-cache", "mountPath": "/r2k8s/cache", "readOnly": True} in main["volumeMounts"]
     assert main["ports"] == [{"containerPort": 8080}] and main["resources"] == {"limits": {"memory": "64Mi"}}
     fetch = pod["initContainers"][0]
-    assert fetch["name"] == "r2k8s-fetch-web" and fetch["command"][-1] == "fetch"
+    assert fetch["name"] == "r2k8s-fetch-web" and fetch["image"] == "docker.io/library/python:3.11-slim"
+    assert fetch["command"] == ["python3", "/r2k8s/agent/r2k8s-agent.pyz", "fetch", "--stage-runtime"]
+    assert {"name": "r2k8s-cache", "mountPath": "/r2k8s/cache"} in fetch["volumeMounts"]
     expected_id = formula_id(load_formula_file(package / "web.formula").formula)
     assert spec_of(main).formula_id == expected_id == spec_of(fetch).formula_id
     assert str(spec_of(main).formula.inputs["/"]) == BUSYBASH
@@ -63,6 +79,16 @@ def test_a_formula_container_becomes_a_fetch_init_container_and_an_agent(package
     configmaps = [i for i in out if i["kind"] == "ConfigMap"]
     assert [c["metadata"]["name"] for c in configmaps] == [volumes["r2k8s-agent"]["configMap"]["name"]]
     assert configmaps[0]["immutable"] is True and configmaps[0]["binaryData"]["r2k8s-agent.pyz"]
+
+
+def test_without_an_empty_image_the_container_starts_from_the_agent_image(package: Path) -> None:
+    config = {"apiVersion": "fn.r2k8s.io/v1alpha1", "kind": "R2k8sFunction", "metadata": {"name": "c"}}
+    config["spec"] = {"agent": {"image": "python:3.12-slim", "emptyImage": None}}
+    pod = expand([deployment()], config=config)[0]["spec"]["template"]["spec"]
+    main, fetch = pod["containers"][0], pod["initContainers"][0]
+    assert main["image"] == fetch["image"] == "python:3.12-slim"
+    assert main["command"] == ["python3", "/r2k8s/agent/r2k8s-agent.pyz", "serve"]
+    assert fetch["command"] == ["python3", "/r2k8s/agent/r2k8s-agent.pyz", "fetch"]
 
 
 def test_formula_env_comes_first_and_the_manifest_overrides_it(package: Path) -> None:
@@ -231,11 +257,8 @@ def test_inline_formulas_by_name_and_warehouse_overrides(package: Path) -> None:
         "ca+https://cluster.example/w",
     )
     assert {"name": "r2k8s-cache", "persistentVolumeClaim": {"claimName": "wares"}} in pod["volumes"]
-    assert (
-        pod["containers"][0]["image"]
-        == pod["initContainers"][0]["image"]
-        == "registry.example/python@sha256:" + "0" * 64
-    )
+    assert pod["initContainers"][0]["image"] == "registry.example/python@sha256:" + "0" * 64
+    assert pod["containers"][0]["image"] == "registry.k8s.io/pause:3.10"  # the agent runs with the staged python
 
 
 def test_running_on_its_own_output_changes_nothing_and_output_is_deterministic(package: Path) -> None:
@@ -407,8 +430,13 @@ def test_a_configmap_config_from_kpt_arguments(package: Path) -> None:
         "metadata": {"name": "function-input"},
         "data": {"image": "python:3.12-slim", "imagePullPolicy": "Always"},
     }
+    pod = expand([deployment()], config)[0]["spec"]["template"]["spec"]
+    fetch, container = pod["initContainers"][0], pod["containers"][0]
+    assert fetch["image"] == "python:3.12-slim" and fetch["imagePullPolicy"] == "Always"
+    assert container["image"] == "registry.k8s.io/pause:3.10" and container["imagePullPolicy"] == "Always"
+    config["data"]["emptyImage"] = ""  # kpt's key=value form: empty turns the empty image off
     container = expand([deployment()], config)[0]["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "python:3.12-slim" and container["imagePullPolicy"] == "Always"
+    assert container["image"] == "python:3.12-slim"
 
 
 names = st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True)

@@ -87,7 +87,7 @@ def test_post_renderer_args_give_the_function_its_config(
         cwd=HELM_CHART,
     )
     deployment = by_kind(result.stdout)["Deployment"][0]["spec"]["template"]["spec"]
-    assert deployment["containers"][0]["image"] == "registry.example/python:3.12"
+    assert deployment["initContainers"][0]["image"] == "registry.example/python:3.12"
     one_word = run(
         [helm, "template", "rel", ".", "--post-renderer", "r2k8s", f"--post-renderer-args=--config={config}"],
         env,

@@ -62,7 +62,7 @@ def test_a_quoted_agent_image_in_the_config_file_is_used_as_written(package: Pat
     )
     assert done.returncode == 0, done.stderr
     web = next(d for d in yaml.safe_load_all(done.stdout) if d and d["kind"] == "Deployment")
-    assert web["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/python:3.12-slim"
+    assert web["spec"]["template"]["spec"]["initContainers"][0]["image"] == "registry.example/python:3.12-slim"
 
 
 def test_a_kubectl_list_gets_the_agent_configmap_in_each_of_its_items_namespaces() -> None:

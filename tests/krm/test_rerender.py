@@ -116,7 +116,7 @@ def test_an_agent_image_change_in_the_config_reaches_an_expanded_resource(packag
     }
     again = first(yaml.safe_load_all(expanded(once, config_override=config)))
     pod = again["spec"]["template"]["spec"]
-    assert pod["containers"][0]["image"] == "registry.example/python:3.12"
+    assert pod["containers"][0]["image"] == "registry.k8s.io/pause:3.10"
     assert pod["initContainers"][0]["image"] == "registry.example/python:3.12"
 
 

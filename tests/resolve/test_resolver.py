@@ -188,7 +188,7 @@ def test_a_function_config_among_the_sources_configures_it_and_local_config_stay
     resolved = resolve(["web"])
     assert [d["kind"] for d in resolved.documents] == ["Deployment", "Service", "ConfigMap"]
     template = by_name(resolved)["Deployment/web"]["spec"]["template"]
-    assert template["spec"]["containers"][0]["image"] == "registry.example/python:3.12"
+    assert template["spec"]["initContainers"][0]["image"] == "registry.example/python:3.12"
 
 
 def test_a_missing_formula_names_the_file_the_resource_and_the_container(

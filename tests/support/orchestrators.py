@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 AGENT_IMAGE = "docker.io/library/python:3.11-slim"
+EMPTY_IMAGE = "registry.k8s.io/pause:3.10"
 
 
 def run(
@@ -52,10 +53,11 @@ def by_kind(text: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def assert_expanded(pod_spec: dict[str, Any], container: str = "web") -> None:
-    """The container runs the agent's ``serve`` in the stock image, after one fetch init container."""
+    """The container runs the agent's ``serve`` from the empty (pause) image, after one fetch init container in the
+    stock image."""
     main = next(c for c in pod_spec["containers"] if c["name"] == container)
-    assert main["image"] == AGENT_IMAGE and main["command"][-1] == "serve"
-    assert [c["name"] for c in pod_spec["initContainers"]] == [f"r2k8s-fetch-{container}"]
+    assert main["image"] == EMPTY_IMAGE and main["command"][-1] == "serve"
+    assert [(c["name"], c["image"]) for c in pod_spec["initContainers"]] == [(f"r2k8s-fetch-{container}", AGENT_IMAGE)]
 
 
 def helm_env(base: dict[str, str], home: Path) -> dict[str, str]:

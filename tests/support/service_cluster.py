@@ -20,11 +20,18 @@ def cluster_settings() -> tuple[str, str]:
     return os.environ.get("R2K8S_E2E_IMAGE", PYTHON_IMAGE), os.environ.get("R2K8S_E2E_HOST_IP", NODE_IP)
 
 
+def cluster_empty_image() -> str:
+    """The almost empty image formula containers start from: the pause image the node already has."""
+    from testcluster.settings import PAUSE_IMAGE
+
+    return os.environ.get("R2K8S_E2E_EMPTY_IMAGE", PAUSE_IMAGE)
+
+
 def cluster_function_config(warehouses: dict[str, Any] | None = None) -> dict[str, Any]:
     """A function config (``R2k8sFunction``) for the test cluster: the agent image its node already has (there is
     no registry, so it is never pulled) and, if given, the ``warehouses`` settings (mirrors, rewrite)."""
     image, _ = cluster_settings()
-    spec: dict[str, Any] = {"agent": {"image": image, "imagePullPolicy": "Never"}}
+    spec: dict[str, Any] = {"agent": {"image": image, "emptyImage": cluster_empty_image(), "imagePullPolicy": "Never"}}
     if warehouses is not None:
         spec["warehouses"] = warehouses
     return {"apiVersion": "fn.r2k8s.io/v1alpha1", "kind": "R2k8sFunction", "metadata": {"name": "r2k8s"}, "spec": spec}

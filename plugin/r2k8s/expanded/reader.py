@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from r2k8s.core.agent.contract import SERVICE_SPEC_ENV, agent_argv
+from r2k8s.core.agent.contract import SERVICE_SPEC_ENV, STAGE_RUNTIME_FLAG, agent_argv
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.jsonpath import JsonPath, value_at
 from r2k8s.expanded.entries import ExpandedContainer, Origin, ResourceId, WareInput
@@ -167,7 +167,7 @@ def _containers(resource: Mapping[str, Any], file: str) -> list[ExpandedContaine
         spec_text = _spec_text(container, label)
         if spec_text is None:
             continue
-        if container.get("command") == agent_argv("fetch"):
+        if container.get("command") in (agent_argv("fetch"), agent_argv("fetch", STAGE_RUNTIME_FLAG)):
             fetches.append((site, str(name), spec_text))
             continue
         number = unnamed.get(site.pod_spec, 0)

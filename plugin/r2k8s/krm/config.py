@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from r2k8s.core.agent.contract import DEFAULT_IMAGE
+from r2k8s.core.agent.contract import DEFAULT_EMPTY_IMAGE, DEFAULT_IMAGE
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.krm.locate import FieldPath, dotted
 from r2k8s.krm.resource_list import metadata_of
@@ -42,7 +42,7 @@ PYTHON_IMAGE_ENV = (
     "PYTHONDONTWRITEBYTECODE",
 )
 """What the official ``python`` images set; the action does not inherit them (unless the manifest sets them)."""
-CONFIGMAP_KEYS = ("image", "imagePullPolicy", "cache", "isolation", "explain", "root")
+CONFIGMAP_KEYS = ("image", "emptyImage", "imagePullPolicy", "cache", "isolation", "explain", "root")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +80,8 @@ REPOSITORY_PACKTYPE_PREFIXES = ("git:",)
 @dataclasses.dataclass(frozen=True)
 class FunctionConfig:
     agent_image: str = DEFAULT_IMAGE
+    empty_image: str | None = DEFAULT_EMPTY_IMAGE
+    """What a formula container with a fetch init container starts from (``None``: the agent image)."""
     image_pull_policy: str = "IfNotPresent"
     image_env: tuple[str, ...] = PYTHON_IMAGE_ENV
     cache: CacheConfig = CacheConfig()
@@ -178,6 +180,7 @@ def parse_function_config(config: Any, source: str = "functionConfig") -> Functi
     root = spec.get("root")
     return FunctionConfig(
         agent_image=agent.get("image", DEFAULT_IMAGE),
+        empty_image=agent.get("emptyImage", DEFAULT_EMPTY_IMAGE),
         image_pull_policy=agent.get("imagePullPolicy", "IfNotPresent"),
         image_env=tuple(agent.get("imageEnv", PYTHON_IMAGE_ENV)),
         cache=CacheConfig(
@@ -228,6 +231,7 @@ def _from_configmap(config: Mapping[str, Any], where: str) -> FunctionConfig:
         raise _config_error(where, f"data.imagePullPolicy: {policy!r}; use Always, IfNotPresent or Never")
     return FunctionConfig(
         agent_image=values.get("image") or DEFAULT_IMAGE,
+        empty_image=values.get("emptyImage", DEFAULT_EMPTY_IMAGE) or None,
         image_pull_policy=policy,
         explain=_truthy(values.get("explain", "false"), where, "explain"),
         root=Path(values["root"]) if values.get("root") else None,

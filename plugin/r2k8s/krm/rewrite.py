@@ -3,8 +3,11 @@
 For a container in a pod spec (``P`` the container, ``S`` its pod spec, ``T``
 the mapping holding ``S`` and its ``metadata`` — the pod template, or the Pod):
 
-* ``P/image`` becomes the agent image (a stock Python image), ``P/command``
-  the agent's ``serve``; the user's ``args``/``command``/``workingDir`` move
+* ``P/image`` becomes the empty image (the pause image: nothing for the root
+  takeover to delete), ``P/command`` the agent's ``serve`` with the interpreter
+  its fetch init container staged in the cache (without an empty image, or
+  without an init container: the agent image, a stock Python image, and
+  ``python3``); the user's ``args``/``command``/``workingDir`` move
   into the formula spec, where they replace the formula's exec and cwd as
   they would replace an image's entrypoint and workdir;
 * ``P/env`` gains the formula's environment (repeatr's defaults applied)
@@ -12,7 +15,9 @@ the mapping holding ``S`` and its ``metadata`` — the pod template, or the Pod)
   ``R2K8S_FORMULA`` at the end; the user's entries are not touched;
 * ``P/securityContext``: root with the baseline capabilities the takeover
   needs, root filesystem writable — the rest of what the user wrote stays;
-* ``P/volumeMounts`` gains the agent (read-only) and the ware cache;
+* ``P/volumeMounts`` gains the agent and the ware cache, read-only where the
+  init container filled it (the action never writes to what other pods of a
+  node cache run);
 * ``S/volumes`` gains the two volumes, ``S/initContainers`` a fetch init
   container per formula container (first, so a formula init container's
   wares are there before it starts);
@@ -39,7 +44,9 @@ from r2k8s.core.agent.contract import (
     FETCH_CAPABILITIES,
     SERVE_CAPABILITIES,
     SERVICE_SPEC_ENV,
+    STAGE_RUNTIME_FLAG,
     agent_argv,
+    runtime_argv,
 )
 from r2k8s.core.agent.service_spec import ServiceSpec
 from r2k8s.core.formula.defaults import apply_defaults
@@ -164,11 +171,11 @@ def _security_operations(path: JsonPath, container: Mapping[str, Any], capabilit
     return ops
 
 
-def _mounts() -> list[dict[str, Any]]:
-    return [
-        {"name": AGENT_VOLUME, "mountPath": AGENT_DIR, "readOnly": True},
-        {"name": CACHE_VOLUME, "mountPath": CACHE_DIR},
-    ]
+def _mounts(cache_read_only: bool) -> list[dict[str, Any]]:
+    cache: dict[str, Any] = {"name": CACHE_VOLUME, "mountPath": CACHE_DIR}
+    if cache_read_only:
+        cache["readOnly"] = True
+    return [{"name": AGENT_VOLUME, "mountPath": AGENT_DIR, "readOnly": True}, cache]
 
 
 def container_operations(
@@ -186,12 +193,19 @@ def container_operations(
     spec = _spec_for(ref, container, config, sorted(_user_env_names(container) | set(formula_env)))
     script = tekton_script(site, container)  # Tekton runs the script (with the args), the agent from its prologue
     spec_json = (spec if script is None else dataclasses.replace(spec, argv=None)).to_json()
+    empty = fetched_before and script is None and config.empty_image is not None
+    if script is not None:
+        command = script_operation(path, container)
+    elif empty:
+        from r2k8s.agent_bundle import agent_digest  # the zipapp is built once per run, when there is work
+
+        command = _set(path, "command", runtime_argv(agent_digest(), "serve"), container)
+    else:
+        command = _set(path, "command", agent_argv("serve" if fetched_before else "run"), container)
     ops: list[Operation] = [
-        _set(path, "image", config.agent_image, container),
+        _set(path, "image", config.empty_image if empty else config.agent_image, container),
         _set(path, "imagePullPolicy", config.image_pull_policy, container),
-        script_operation(path, container)
-        if script is not None
-        else _set(path, "command", agent_argv("serve" if fetched_before else "run"), container),
+        command,
     ]
     for key in ("args", "workingDir"):
         if key in container and not (script is not None and key == "args"):
@@ -200,7 +214,7 @@ def container_operations(
     ops += _security_operations(path, container, capabilities)
     if "terminationMessagePolicy" not in container:
         ops.append(_set(path, "terminationMessagePolicy", "FallbackToLogsOnError", container))
-    ops += _append(path, "volumeMounts", _mounts(), container)
+    ops += _append(path, "volumeMounts", _mounts(fetched_before), container)
     return ops, spec_json
 
 
@@ -210,7 +224,7 @@ def fetch_container(name: str, config: FunctionConfig, spec_json: str, rules: Po
         "name": _fetch_name(name),
         "image": config.agent_image,
         "imagePullPolicy": config.image_pull_policy,
-        "command": agent_argv("fetch"),
+        "command": agent_argv("fetch", STAGE_RUNTIME_FLAG) if config.empty_image else agent_argv("fetch"),
         "env": [{"name": SERVICE_SPEC_ENV, "value": spec_json}],
         "securityContext": {
             "runAsUser": 0,

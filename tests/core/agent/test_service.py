@@ -33,8 +33,8 @@ from busybox_rootfs import BUSYBOX, needs_busybox
 from loopback_http import LoopbackWarehouse, serve
 from repo import FIXTURES, needs_shared
 
-from r2k8s.agent_bundle import agent_zipapp
-from r2k8s.core.agent.contract import AGENT_ZIPAPP, SERVICE_SPEC_ENV
+from r2k8s.agent_bundle import agent_digest, agent_zipapp
+from r2k8s.core.agent.contract import AGENT_ZIPAPP, SERVICE_SPEC_ENV, STAGE_RUNTIME_FLAG, runtime_argv
 from r2k8s.core.agent.service_spec import ServiceSpec
 from r2k8s.core.formula.defaults import apply_defaults
 from r2k8s.core.formula.ids import formula_id
@@ -60,6 +60,7 @@ IMAGE_ENV = {  # what docker.io/library/python:3.x-slim sets
     "GPG_KEY": "A035C8C19219BA821ECEA86B64E628F8D684696D",
     "PYTHON_VERSION": sys.version.split()[0],
 }
+EMPTY_IMAGE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}  # the pause image's
 HOSTS = "127.0.0.1\tlocalhost\n10.1.2.3\tweb-0  # the kubelet's hosts file\n"
 RESOLV = "nameserver 10.96.0.10\nsearch default.svc.cluster.local\n"
 SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"  # every pod has it, unless opted out
@@ -262,19 +263,29 @@ class Pod:
     def cache(self) -> Path:
         return self.dir / "cache"
 
-    def container(self, command: str, env: Mapping[str, str], volumes: Mapping[str, Path] | None = None) -> Container:
-        """A container of the python image running ``python3 /r2k8s/agent/r2k8s-agent.pyz COMMAND``.
+    def container(
+        self,
+        command: str,
+        env: Mapping[str, str],
+        volumes: Mapping[str, Path] | None = None,
+        *,
+        args: tuple[str, ...] = (),
+        empty: Path | None = None,
+    ) -> Container:
+        """A container of the python image running ``python3 /r2k8s/agent/r2k8s-agent.pyz COMMAND ARGS``.
 
-        ``volumes``: more read-only volume mounts (mount path -> host directory), as a ConfigMap's.
+        ``volumes``: more read-only volume mounts (mount path -> host directory), as a ConfigMap's. ``empty``:
+        the container is of that image instead and runs the agent with the interpreter ``fetch --stage-runtime``
+        staged in the cache, which it mounts read-only (what the KRM function writes).
         """
         name = f"{command}-{len(self.started) + 1}"
         root = self.dir / name / "rootfs"
-        shutil.copytree(self.image, root, symlinks=True, copy_function=os.link)  # the runtime's copy of the image
+        shutil.copytree(empty or self.image, root, symlinks=True, copy_function=os.link)  # the runtime's copy
         log = self.dir / name / "termination-log"
         log.touch()
         binds = [
             (self.dir / "agent", "/r2k8s/agent", True),
-            (self.dir / "cache", "/r2k8s/cache", False),
+            (self.dir / "cache", "/r2k8s/cache", empty is not None),
             (self.dir / "hosts", "/etc/hosts", False),
             (self.dir / "resolv.conf", "/etc/resolv.conf", False),
             (self.dir / "hostname", "/etc/hostname", False),
@@ -287,8 +298,10 @@ class Pod:
             "pidfile": str(self.dir / name / "pid"),
             "devices": DEVICES,
             "binds": [(str(source), target, readonly) for source, target, readonly in binds],
-            "argv": ["/usr/local/bin/python3", f"/r2k8s/agent/{AGENT_ZIPAPP}", command],
-            "env": {**IMAGE_ENV, **env},  # the container's env overrides the image's, as in Kubernetes
+            "argv": runtime_argv(agent_digest(), command, *args)
+            if empty
+            else ["/usr/local/bin/python3", f"/r2k8s/agent/{AGENT_ZIPAPP}", command, *args],
+            "env": {**(EMPTY_IMAGE_ENV if empty else IMAGE_ENV), **env},  # the container's env overrides the image's
         }
         container = Container(root, log, self.dir / name / "pid", [sys.executable, "-c", LAUNCHER, json.dumps(config)])
         self.started.append(container)
@@ -354,6 +367,16 @@ class Exited:
     stdout: str
     stderr: str
     termination_log: str
+
+
+@pytest.fixture(scope="session")
+def empty_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pause image's root: one static binary, nothing else (what a formula container starts from)."""
+    image = tmp_path_factory.mktemp("empty-image") / "rootfs"
+    image.mkdir()
+    (image / "pause").write_bytes(b"\x7fELF not run here\n")
+    (image / "pause").chmod(0o755)
+    return image
 
 
 @pytest.fixture
@@ -537,6 +560,41 @@ def test_fetch_then_serve_runs_the_formula_in_place_of_the_image(pod: Pod, wareh
     assert (env["HOME"], env["USER"]) == ("/home/reuser", "reuser")
     assert env["PATH"] == apply_defaults(spec.formula).action.env["PATH"]
     assert not {"GPG_KEY", "PYTHON_VERSION", SERVICE_SPEC_ENV} & set(env)
+
+
+@pytest.mark.parametrize("name", WARES)
+def test_the_formula_container_starts_from_an_empty_image_with_the_interpreter_fetch_staged(
+    pod: Pod, warehouse: Warehouse, name: str, empty_image: Path
+) -> None:
+    ware = ware_for(warehouse, name)
+    spec = service_spec(ware, sh(PROBE.replace(" config=$(cat config/app.conf)", ""), cwd="/srv/app"))
+    fetched = pod.container("fetch", fetch_env(spec), args=(STAGE_RUNTIME_FLAG,)).run()
+    assert fetched.code == 0, fetched.stderr
+    runtime = pod.cache / "runtime" / f"agent-{agent_digest()}"
+    assert (runtime / "ld.so").is_file() and (runtime / "bin" / "python3").is_file()
+    staged = {p.name for p in (runtime / "lib").rglob("*.py")}
+    assert {"os.py", "json", "tarfile.py"} & staged == {"os.py"}  # only what serve imports: no tar reader, no json
+    # staged once: a second pod on a node cache reuses it
+    again = pod.container("fetch", fetch_env(spec), args=(STAGE_RUNTIME_FLAG,)).run()
+    assert again.code == 0 and "staged the agent's interpreter" not in again.stderr
+    assert "staged the agent's interpreter" in fetched.stderr
+
+    exited = pod.container("serve", serve_env(spec), empty=empty_image).run()
+    assert exited.code == 0, exited.stderr
+    out = exited.stdout.split("--env--\n")[0]
+    lines = dict(line.partition("=")[::2] for line in out.splitlines())
+    assert set(lines["root"].split()) == ware.children("/") | {
+        "proc",
+        "dev",
+        "etc",
+        "r2k8s",
+        "var",
+        "srv",
+        "home",
+        "tmp",
+    }
+    assert "pause" not in lines["root"].split()  # the empty image's one file went too
+    assert "cleared the image's root filesystem (1 entries" in exited.stderr
 
 
 @needs_busybox

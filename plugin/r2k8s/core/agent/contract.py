@@ -22,16 +22,20 @@ __all__ = [
     "BUILD_CAPABILITIES",
     "BUILD_SPEC_ENV",
     "CACHE_DIR",
+    "DEFAULT_EMPTY_IMAGE",
     "DEFAULT_IMAGE",
     "FETCH_CAPABILITIES",
     "NODE_NAME_ENV",
     "PROTOCOL_VERSION",
+    "RUNTIME_LINK",
     "SERVE_CAPABILITIES",
     "SERVICE_SPEC_ENV",
+    "STAGE_RUNTIME_FLAG",
     "TERMINATION_LOG",
     "WORK_DIR",
     "agent_argv",
     "decode_spec",
+    "runtime_argv",
 ]
 
 PROTOCOL_VERSION = 1
@@ -39,6 +43,11 @@ PROTOCOL_VERSION = 1
 
 DEFAULT_IMAGE = "docker.io/library/python:3.11-slim"
 """The stock image both agents run in when the user names none: any image with ``python3`` >= 3.11 will do."""
+
+DEFAULT_EMPTY_IMAGE = "registry.k8s.io/pause:3.10"
+"""What a formula's container starts from when it has a fetch init container: the pause image every kubelet
+already holds for its pod sandboxes, one file, so the root takeover has (almost) nothing to delete; the agent
+runs with the interpreter the fetch container staged (:mod:`r2k8s.core.agent.runtime`)."""
 
 AGENT_ZIPAPP = "r2k8s-agent.pyz"
 """The zipapp's file name: the key in the agent ConfigMap, and so the file in the mounted volume."""
@@ -50,6 +59,14 @@ WORK_DIR = "/r2k8s/work"
 """A build pod's scratch volume: its ware cache and job trees."""
 TERMINATION_LOG = "/dev/termination-log"
 """Kubernetes' default ``terminationMessagePath``: where an agent leaves its outcome for ``kubectl``."""
+
+RUNTIME_LINK = "runtime/agent-"
+"""Under the cache volume, followed by the first 12 hex digits of the agent zipapp's SHA-256 (the agent
+ConfigMap's suffix): the symlink to an interpreter a fetch container staged for that agent. One per agent,
+so pods of two r2k8s versions sharing a node cache never run each other's (whose standard library subset
+may lack a module the other imports)."""
+STAGE_RUNTIME_FLAG = "--stage-runtime"
+"""``fetch --stage-runtime``: also stage the interpreter for a formula container on the empty image."""
 
 SERVICE_SPEC_ENV = "R2K8S_FORMULA"
 """Holds a service container's :class:`~r2k8s.core.agent.service_spec.ServiceSpec` JSON."""
@@ -75,6 +92,18 @@ BUILD_CAPABILITIES = (*SERVE_CAPABILITIES, "SYS_CHROOT")
 def agent_argv(*args: str) -> list[str]:
     """The container command that starts the agent zipapp from its mounted ConfigMap with ``args``."""
     return ["python3", f"{AGENT_DIR}/{AGENT_ZIPAPP}", *args]
+
+
+def runtime_argv(agent_digest: str, *args: str) -> list[str]:
+    """The command that starts the agent zipapp with the interpreter staged under the cache volume for the agent
+    whose zipapp's SHA-256 begins with ``agent_digest`` (12 hex digits): its own dynamic loader run explicitly
+    (the empty image has none), its libraries, ``-I -S`` (no site, no ``PYTHON*`` variables: the container's
+    environment is the formula's)."""
+    here = f"{CACHE_DIR}/{RUNTIME_LINK}{agent_digest}"
+    return [f"{here}/ld.so", "--library-path", f"{here}/so", f"{here}/bin/python3", "-I", "-S"] + [
+        f"{AGENT_DIR}/{AGENT_ZIPAPP}",
+        *args,
+    ]
 
 
 def decode_spec(text: str, error: Callable[[str], R2k8sError], peer: str) -> dict[str, Any]:

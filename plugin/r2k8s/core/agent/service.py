@@ -3,10 +3,12 @@
 Commands (``python3 /r2k8s/agent/r2k8s-agent.pyz COMMAND``; the spec is in
 ``$R2K8S_FORMULA``, see :mod:`r2k8s.core.agent.service_spec`):
 
-``fetch``
+``fetch [--stage-runtime]``
     The init container: fetch every input ware from its warehouses into the
     ware cache volume, verifying each hash (:class:`WareCache` is
-    all-or-nothing, so a wrong hash leaves no entry). On failure it exits
+    all-or-nothing, so a wrong hash leaves no entry); with ``--stage-runtime``,
+    also stage this interpreter in the cache for a main container that starts
+    from the (almost) empty image (:mod:`r2k8s.core.agent.runtime`). On failure it exits
     non-zero with the reason on stderr and in the termination log, so the pod
     stays in ``Init:Error``/``Init:CrashLoopBackOff`` and ``kubectl describe``
     shows why. ``SIGTERM`` (the pod is being deleted) cancels the downloads
@@ -49,11 +51,13 @@ from typing import NoReturn
 
 # Everything ``serve`` touches after the takeover must be imported now: the image's
 # standard library is about to be deleted (the reference's §4.6 lesson: tarfile's lazy gzip).
+import r2k8s.core.agent.runtime
 import r2k8s.core.agent.script
 import r2k8s.core.agent.takeover
+import r2k8s.core.agent.timings
 import r2k8s.core.run.cradle
 import r2k8s.core.warehouse.cache
-from r2k8s.core.agent.contract import AGENT_COMMANDS, SERVICE_SPEC_ENV, TERMINATION_LOG
+from r2k8s.core.agent.contract import AGENT_COMMANDS, SERVICE_SPEC_ENV, STAGE_RUNTIME_FLAG, TERMINATION_LOG
 from r2k8s.core.agent.service_spec import ServiceSpec, action_environment
 from r2k8s.core.errors import Category, R2k8sError, redact_credentials
 from r2k8s.core.errors import quote as _q
@@ -100,7 +104,7 @@ def _fail(error: R2k8sError, termination_log: str) -> int:
     return error.category.exit_code
 
 
-def fetch(spec: ServiceSpec) -> dict[str, Path]:
+def fetch(spec: ServiceSpec, timings: r2k8s.core.agent.timings.Timings | None = None) -> dict[str, Path]:
     """Fill the cache with every input ware; return input path → cached tree."""
     inputs = spec.formula.inputs or {}
     requests = {path: (ware, spec.context.fetch_urls.get(path, ())) for path, ware in inputs.items()}
@@ -125,6 +129,8 @@ def fetch(spec: ServiceSpec) -> dict[str, Path]:
     finally:
         signal.signal(signal.SIGTERM, previous)
     _log(f"{len(cached)} input(s) verified and cached in {time.monotonic() - started:.1f}s")
+    if timings is not None:
+        timings.mark("fetched")
     return cached
 
 
@@ -161,6 +167,7 @@ def serve(
     environ: Mapping[str, str] | None = None,
     extra: tuple[str, ...] = (),
     script: r2k8s.core.agent.script.Script | None = None,
+    timings: r2k8s.core.agent.timings.Timings | None = None,
 ) -> int:
     """Take over ``root`` and run the action as its child; return the action's exit status.
 
@@ -181,7 +188,7 @@ def serve(
         raise R2k8sError(Category.JOB_INVALID, "the formula has no action exec and the container no command")
     with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
         mountinfo = handle.read()
-    r2k8s.core.agent.takeover.take_over(root, inputs, mountinfo, _log)
+    r2k8s.core.agent.takeover.take_over(root, inputs, mountinfo, _log, timings)
     r2k8s.core.run.cradle.tidy_filesystem(root, action)
     env = action_environment(os.environ if environ is None else environ, spec)
     argv = spec.argv if spec.argv is not None else tuple(action.exec or ())
@@ -193,6 +200,9 @@ def serve(
     userinfo = action.userinfo
     uid, gid = (userinfo.uid, userinfo.gid) if userinfo else (1000, 1000)
     _log(f"formula {spec.formula_id}: starting {argv[0]!r} as {uid}:{gid} in {action.cwd}")
+    if timings is not None:
+        timings.mark("exec")
+        timings.log()
     return _supervise(root, program, argv, env, action.cwd or "/", uid or 0, gid or 0)
 
 
@@ -247,18 +257,25 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"usage: r2k8s-agent.pyz {'|'.join(AGENT_COMMANDS)}  (the formula spec is read from ${SERVICE_SPEC_ENV})")
         return Category.USAGE.exit_code
     command = args[0]
+    timings = r2k8s.core.agent.timings.Timings(command)
     try:
         spec = ServiceSpec.from_json(os.environ.get(SERVICE_SPEC_ENV, ""))
         if command == "script":
             if len(args) < 2:
                 raise R2k8sError(Category.USAGE, "usage: r2k8s-agent.pyz script FILE [ARG...]")
             script = r2k8s.core.agent.script.read_script(args[1])
-            fetch(spec)
-            return serve(spec, extra=tuple(args[2:]), script=script)
+            fetch(spec, timings)
+            return serve(spec, extra=tuple(args[2:]), script=script, timings=timings)
         if command in ("fetch", "run"):
-            fetch(spec)
+            fetch(spec, timings)
+        if command == "fetch" and STAGE_RUNTIME_FLAG in args[1:]:
+            for name in REQUIRED_MODULES:  # what serve imports before the takeover, staged with the rest
+                __import__(name)
+            r2k8s.core.agent.runtime.stage_runtime(spec.cache, _log)
+            timings.mark("staged")
         if command in ("serve", "run"):
-            return serve(spec, extra=tuple(args[1:]))
+            return serve(spec, extra=tuple(args[1:]), timings=timings)
+        timings.log()
         return 0
     except R2k8sError as exc:
         return _fail(exc, TERMINATION_LOG)

@@ -192,10 +192,7 @@ class DirectoryPlacer:
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
             fd = os.open(base, flags, 0o600, dir_fd=directory)
             try:
-                for chunk in content or ():
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view) :]
+                self._fill(fd, meta, content)
                 self._chown(meta, fd)
                 os.fchmod(fd, meta.perms)
                 os.utime(fd, ns=_times_ns(meta))
@@ -216,6 +213,13 @@ class DirectoryPlacer:
             except (OverflowError, ValueError):  # numbers no dev_t can hold; report like mknod's EINVAL
                 raise OSError(errno.EINVAL, f"device number {meta.devmajor},{meta.devminor} is out of range") from None
         self._finish_entry(meta, directory, base)
+
+    def _fill(self, fd: int, meta: Metadata, content: Iterator[memoryview] | None) -> None:
+        """Write a new regular file's bytes (a placer that can copy them in the kernel overrides this)."""
+        for chunk in content or ():
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
 
     def _link(self, meta: Metadata, directory: int, base: str) -> None:
         """A hardlink (legacy wares only) may only name a regular file this unpack placed."""
