@@ -17,6 +17,12 @@ into its ``last-applied-configuration`` annotation, and annotations may hold
 256 KiB in all: the core's documented source, base64-encoded, no longer fits,
 while the slimmed one has room to grow (:data:`APPLY_ANNOTATION_LIMIT`). The
 code is unchanged; only tracebacks from a pod show other line numbers.
+
+Slimming every module takes about half a second, more than the KRM function spends on a package of
+2,000 resources; so the zipapp is kept in the user's cache (``$XDG_CACHE_HOME/r2k8s``, else
+``~/.cache/r2k8s``) under the SHA-256 of what makes it (this module and every source it packs) and of
+itself, and read back only when both hold (:func:`agent_zipapp`). Nowhere writable (a read-only home
+in a container) means it is built each time, as before.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import base64
 import functools
 import hashlib
 import io
+import os
+import tempfile
 import tokenize
 import zipfile
 from pathlib import Path
@@ -101,22 +109,65 @@ def _is_text(node: ast.expr) -> bool:
 
 @functools.cache
 def agent_zipapp() -> bytes:
-    """The zipapp's bytes (``python3 r2k8s-agent.pyz --help`` runs it)."""
+    """The zipapp's bytes (``python3 r2k8s-agent.pyz --help`` runs it), from the cache when it holds them."""
     package = Path(r2k8s.__file__).parent
     files = {"r2k8s/__init__.py": package / "__init__.py"}
     for path in sorted((package / "core").rglob("*.py")):
         files[path.relative_to(package.parent).as_posix()] = path
+    sources = {name: files[name].read_bytes() for name in sorted(files)}
+    inputs = hashlib.sha256(Path(__file__).read_bytes())
+    for name, data in sources.items():
+        inputs.update(f"\0{name}\0{len(data)}\0".encode())
+        inputs.update(data)
+    cached = _cached(inputs.hexdigest())
+    if cached is not None:
+        return cached
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         _entry("__main__.py", _MAIN, archive)
-        for name in sorted(files):
-            _entry(name, slim_source(files[name].read_text("utf-8")).encode("utf-8"), archive)
+        for name, data in sources.items():
+            _entry(name, slim_source(data.decode("utf-8")).encode("utf-8"), archive)
+    _keep(inputs.hexdigest(), buffer.getvalue())
     return buffer.getvalue()
 
 
 def agent_digest(data: bytes | None = None) -> str:
     """The first 12 hex digits of the zipapp's SHA-256: what names its ConfigMap and its staged interpreters."""
     return hashlib.sha256(agent_zipapp() if data is None else data).hexdigest()[:12]
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "r2k8s"
+
+
+def _cached(key: str) -> bytes | None:
+    """The zipapp built from the inputs hashing to ``key``, if the cache holds it intact (its name carries the
+    zipapp's own SHA-256, checked: a truncated or altered file is built again)."""
+    try:
+        for path in _cache_dir().glob(f"agent-{key[:32]}-*.pyz"):
+            data = path.read_bytes()
+            if path.name == f"agent-{key[:32]}-{hashlib.sha256(data).hexdigest()[:32]}.pyz":
+                return data
+    except (OSError, RuntimeError):  # no home, an unreadable cache: build it
+        pass
+    return None
+
+
+def _keep(key: str, data: bytes) -> None:
+    """Save ``data`` for the next run, atomically; anything in the way only means building it next time."""
+    try:
+        directory = _cache_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".agent-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            os.replace(temporary, directory / f"agent-{key[:32]}-{hashlib.sha256(data).hexdigest()[:32]}.pyz")
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except (OSError, RuntimeError):
+        pass
 
 
 def configmap_name(data: bytes | None = None) -> str:

@@ -136,6 +136,27 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(json.loads(text))
 
 
+_PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+
+
+def _plainly_valid(config: Mapping[str, Any]) -> bool:
+    """True for the config most packages give (at most ``spec.agent.image`` and ``imagePullPolicy``), which the
+    schema accepts: importing jsonschema and building its validator costs more than the function's work on a
+    package of a thousand resources. Anything else, valid or not, goes to the schema, which names what is wrong."""
+    if not set(config) <= {"apiVersion", "kind", "metadata", "spec"} or not isinstance(
+        config.get("metadata", {}), dict
+    ):
+        return False
+    spec = config.get("spec", {})
+    if not isinstance(spec, dict) or not set(spec) <= {"agent"}:
+        return False
+    agent = spec.get("agent", {})
+    if not isinstance(agent, dict) or not set(agent) <= {"image", "imagePullPolicy"}:
+        return False
+    image = agent.get("image", "x")
+    return isinstance(image, str) and len(image) >= 1 and agent.get("imagePullPolicy", "Always") in _PULL_POLICIES
+
+
 def _config_error(source: str, message: str) -> R2k8sError:
     return R2k8sError(Category.USAGE, f"{source}: {message}")
 
@@ -169,7 +190,9 @@ def parse_function_config(config: Any, source: str = "functionConfig") -> Functi
             f" use apiVersion {API_VERSION}, kind {KIND} (or a ConfigMap with data keys"
             f" {', '.join(CONFIGMAP_KEYS)})",
         )
-    errors = sorted(_validator().iter_errors(config), key=lambda e: list(e.absolute_path))
+    errors = (
+        [] if _plainly_valid(config) else sorted(_validator().iter_errors(config), key=lambda e: list(e.absolute_path))
+    )
     if errors:
         lines = [f"{dotted(list(e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:20]]
         raise _config_error(where, "invalid function config:\n  " + "\n  ".join(lines))

@@ -302,8 +302,8 @@ class _Planner:
 
     def plan(self) -> None:
         for index, item in enumerate(self.given.items):
-            if _skipped(item, self.given.function_config):
-                continue
+            if index in self.given.partial or _skipped(item, self.given.function_config):
+                continue  # a partial item holds nothing to expand (:mod:`.scan`)
             if SOURCE_ANNOTATION in annotations_of(item):
                 self._plan_again(index, item)
                 continue
@@ -562,10 +562,10 @@ class _Planner:
             return set()
         patched = dict(self.patches)
         named: set[str] = set()
-        for index, item in enumerate(self.given.items):
+        for index in range(len(self.given.items)):
             if index in candidates:
                 continue
-            data = yamlio.to_plain(item)
+            data = yamlio.to_plain(self.given.whole(index))
             if index in patched:
                 apply(data, patched[index])
             named |= _configmaps_named(data)

@@ -98,12 +98,12 @@ class SplicePath:
         self._layout: Layout | None = None
 
     def read(self) -> FunctionInput:
-        from r2k8s.krm import splice
+        from r2k8s.krm import scan, splice
 
         text = self.text
         if not text.strip():
             raise Fallback("no input: the round trip says what is wrong")
-        layout = splice.layout(text)
+        layout = scan.layout(text) or splice.layout(text)
         if layout is None or not layout.documents:
             raise Fallback("not plain block YAML")
         if layout.mode == "list":
@@ -121,7 +121,18 @@ class SplicePath:
             sources = [source for _, source in stream_sources(text)]
             sources = sources if len(sources) == len(items) else []
         self._layout = layout
-        return FunctionInput(layout.mode, items, function_config, None, sources)
+        return FunctionInput(layout.mode, items, function_config, None, sources, layout.partial, self._complete)
+
+    def _complete(self, index: int) -> Any:
+        """A partial item's whole data, read from its own text (:mod:`.scan`)."""
+        from r2k8s.krm import scan
+
+        assert self._layout is not None  # partial items come from a layout
+        start, end, column = self._layout.spans[index]
+        whole = scan.build_mapping(" " * column + self.text[start:end])
+        if whole is None:
+            raise Fallback("an item that reads otherwise on its own")
+        return whole
 
     def plain(self, config: Any) -> Any:
         return config  # libyaml's data is plain already (and so is a --config document, or it is used as given)

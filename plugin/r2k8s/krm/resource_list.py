@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from r2k8s.core.errors import Category, R2k8sError
@@ -64,6 +64,17 @@ class FunctionInput:
     """The ResourceList itself (list mode), written back with its items changed."""
     sources: list[str | None] = dataclasses.field(default_factory=list)
     """Stream mode: each document's ``# Source:`` (helm 3), for messages."""
+    partial: frozenset[int] = frozenset()
+    """The items read only in part, their ``apiVersion``, ``kind`` and ``metadata`` (:mod:`.scan`): no field of
+    theirs can name a formula, so the function does not plan them."""
+    complete: Callable[[int], Any] | None = None
+    """The whole data of a partial item, for the rare step that reads every field of every item."""
+
+    def whole(self, index: int) -> Any:
+        """Item ``index`` with all its fields."""
+        if index in self.partial and self.complete is not None:
+            return self.complete(index)
+        return self.items[index]
 
 
 def _bad_input(message: str) -> R2k8sError:

@@ -67,6 +67,9 @@ class Layout:
     results_at: int | None = None
     """List mode: where a ``results:`` key can go (the end of a block root mapping that has none yet)."""
     root_column: int = 0
+    partial: frozenset[int] = frozenset()
+    """The items whose data is only their ``apiVersion``, ``kind`` and ``metadata`` (:mod:`.scan`): nothing in
+    them can name a formula, so nothing plans them."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,16 +235,30 @@ def _dump_new(item: Any) -> str:
     return _dump_plain(to_plain(item))
 
 
+_NEVER_LIBYAML = re.compile(r"""(?:^|[:-] )"[\x20\x21\x23-\x5b\x5d-\x7e]*"[ \t]*$""", re.MULTILINE)
+"""A value double-quoted though it holds only printable ASCII: libyaml's emitter would write it plain or in
+single quotes, so it cannot have written this item (and checking that by writing the item costs a millisecond)."""
+
+
 def _rewrite(body: str, plain: Any, operations: Sequence[Operation]) -> str | None:
     """One item's new text. If libyaml writes the item exactly as it is written (no comments, no ``yes`` or
-    ``0644`` to keep, the usual kyaml/PyYAML layout), libyaml writes the patched item too; otherwise ruamel.yaml
-    round-trips it, keeping comments and every scalar as the user wrote it."""
-    from r2k8s.krm import yamlio
+    ``0644`` to keep, the usual kyaml/PyYAML layout), libyaml writes the patched item too; otherwise it is
+    written as ruamel.yaml's round trip writes it, keeping comments and every scalar as the user wrote it: by
+    :mod:`.textpatch` where that is certain, else by ruamel.yaml itself."""
+    from r2k8s.krm import textpatch, yamlio
 
     patched = copy.deepcopy(plain)
     apply(patched, operations)
-    if "#" not in body and "&" not in body and _dump_plain(plain).rstrip("\n") == body.rstrip("\n"):
+    if (
+        "#" not in body
+        and "&" not in body
+        and not _NEVER_LIBYAML.search(body)
+        and _dump_plain(plain).rstrip("\n") == body.rstrip("\n")
+    ):
         return _dump_plain(patched)
+    written = textpatch.rewrite(body, patched, operations)
+    if written is not None:
+        return written  # what the round trip below would write, without it (:mod:`.textpatch`)
     documents = yamlio.load_documents(body)
     if len(documents) != 1:
         return None
@@ -389,7 +406,10 @@ def _newline(text: str, start: int, end: int, *, last: bool = False) -> str:
 
 
 def _rewrite_checked(plan: Layout, index: int, alone: str, operations: Sequence[Operation]) -> str | None:
-    if yaml.load(alone, Loader=_Loader) != _item(plan, index):
+    from r2k8s.krm.scan import build_mapping
+
+    read = build_mapping(alone)  # libyaml's reading, built faster where it can be (:mod:`.scan`)
+    if (read if read is not None else yaml.load(alone, Loader=_Loader)) != _item(plan, index):
         return None  # its text reads otherwise on its own (the span is not the item): no splice
     return _rewrite(alone, _item(plan, index), operations)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import io
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,6 +31,8 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarint import ScalarInt
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, ScalarString
+
+from r2k8s.krm.yaml11 import needs_quotes
 
 __all__ = [
     "NestedKeyError",
@@ -138,22 +139,6 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, str):
         return str(value)
     return value
-
-
-_YAML11_SPECIAL = re.compile(
-    r"""^(?:[yYnN~]|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL
-    |[-+]?0b[01_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+
-    |[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
-    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|[-+]?[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+
-    |[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?|=|<<)$""",
-    re.VERBOSE,
-)
-"""Plain scalars a YAML 1.1 reader (go-yaml v2, sigs.k8s.io/yaml, PyYAML) would not read as a string."""
-
-
-def needs_quotes(text: str) -> bool:
-    """Whether ``text`` written plain would be read back as something other than this string."""
-    return text == "" or bool(_YAML11_SPECIAL.match(text)) or text != text.strip()
 
 
 def block(value: Any) -> Any:

@@ -1,0 +1,389 @@
+"""A changed item written as ruamel.yaml's round trip writes it, without ruamel.yaml, where that is certain.
+
+ruamel.yaml keeps what a user wrote (comments, quotes, ``yes``) but reads and writes every node in pure
+Python: about 12 ms for an ordinary Deployment, 50 ms on a loaded machine, per changed item. Most
+items are written in the layout ruamel.yaml itself writes (kubectl's: two-space mappings, sequences at
+their key's column, one space after the colon, no ``~`` or ``True``), and for such an item its round
+trip gives back every line the operations do not touch. So :func:`rewrite`:
+
+1. reads the item's events with libyaml into a small model (mappings, sequences, scalars with the text
+   they were written as, the comment after each line and the comment lines after it);
+2. writes the model back as ruamel.yaml would and insists on getting the item's text exactly: any
+   layout, scalar or comment it does not reproduce (a float, a block scalar, a flow collection that is
+   not empty, a quoted key, …) means ``None``, and the caller takes the ruamel.yaml round trip;
+3. applies the JSON-patch operations to the model, new values written by ruamel.yaml's rules for the
+   values :func:`r2k8s.krm.yamlio.block` makes (a scalar it is not certain of is written by ruamel.yaml
+   itself, once per value); an operation next to comment lines, whose place ruamel.yaml decides by rules
+   of its own (it files them under the element before them), means ``None`` too;
+4. checks that what it wrote reads back as the item with the operations applied.
+
+``tests/krm/test_textpatch.py`` holds it to ruamel.yaml's bytes over generated items and operations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from r2k8s.krm.patch import Operation
+from r2k8s.krm.scan import build_mapping, events
+from r2k8s.krm.yaml11 import needs_quotes
+
+__all__ = ["rewrite"]
+
+
+class _Unsure(Exception):
+    """ruamel.yaml might write this otherwise: leave it to ruamel.yaml."""
+
+
+@dataclasses.dataclass
+class _Scalar:
+    src: str
+    """The scalar as written (quotes included)."""
+    eol: str = ""
+    """What follows it on its line (spaces and a comment), or nothing."""
+    gap: str = ""
+    """The blank and comment lines after its line."""
+
+
+@dataclasses.dataclass
+class _Entry:
+    key: str
+    value: Any
+    eol: str = ""
+    """A collection value: what follows ``key:`` on its line."""
+    gap: str = ""
+    """A collection value: the blank and comment lines between ``key:`` and it."""
+
+
+@dataclasses.dataclass
+class _Map:
+    entries: list[_Entry]
+
+
+@dataclasses.dataclass
+class _Seq:
+    items: list[Any]
+    owner: _Entry | None = None
+
+
+_Node = _Scalar | _Map | _Seq
+
+_PLAIN = re.compile(r"(?:[A-Za-z_/]|--?[A-Za-z]|\.\.?/)(?:[A-Za-z0-9_./=@+%~()-]|:(?! |$)| (?![ #]))*(?<! )")
+"""Strings both libyaml and ruamel.yaml read back as written plain (a conservative class)."""
+_NOT_PLAIN = re.compile(r"^[\[\]{}#&*!|>'\"%@`,]|^[-?:](?: |$)|: | #|:$|^\s|\s$")
+"""Strings no YAML writer writes plain: an indicator first, ``: `` or `` #`` inside, white space around."""
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
+_KEY_OR_DASH = re.compile(r"[^\n]*")
+
+
+def _plain_string(text: str) -> bool:
+    return bool(_PLAIN.fullmatch(text)) and text.lower() not in ("true", "false", "null") and not needs_quotes(text)
+
+
+def _original_scalar(event: Any, src: str) -> bool:
+    """Whether ruamel.yaml writes this scalar back as ``src``."""
+    value = event.value
+    if event.tag is not None and event.tag != "!":
+        return False
+    if event.style == "":
+        if src != value or "\n" in src:
+            return False
+        return bool(_INT.fullmatch(src)) or src in ("true", "false", "null") or _plain_string(src)
+    if not _PRINTABLE.fullmatch(value):
+        return False
+    if event.style == '"':
+        return '"' not in value and "\\" not in value and bool(src == f'"{value}"')
+    if event.style == "'":
+        return bool(src == "'" + value.replace("'", "''") + "'")
+    return False
+
+
+@functools.lru_cache(maxsize=1024)
+def _ruamel_scalar(value: Any) -> str:
+    """``value`` as ruamel.yaml writes it as a mapping's value (through :func:`~r2k8s.krm.yamlio.block`)."""
+    from r2k8s.krm import yamlio
+
+    written = yamlio.dump_documents([{"k": yamlio.block(value)}])
+    if not written.startswith("k: ") or written.count("\n") != 1:
+        raise _Unsure("a scalar written on several lines")
+    return written[3:-1]
+
+
+def _new_scalar(value: Any) -> str:
+    """A new scalar as ruamel.yaml writes what :func:`~r2k8s.krm.yamlio.block` makes of it."""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if type(value) is int:
+        return str(value)
+    if type(value) is not str or "\n" in value:
+        return _ruamel_scalar(value)
+    if needs_quotes(value):
+        if _PRINTABLE.fullmatch(value):
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return _ruamel_scalar(value)
+    if _plain_string(value):
+        return value
+    if _PRINTABLE.fullmatch(value) and _NOT_PLAIN.search(value):
+        if "'" in value:
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return "'" + value + "'"
+    return _ruamel_scalar(value)
+
+
+def _new(value: Any) -> _Node:
+    if isinstance(value, dict) and value:
+        for key in value:
+            if type(key) is not str or not _plain_string(key):
+                raise _Unsure("a new key that is not a plain string")
+        return _Map([_Entry(key, _new(item)) for key, item in value.items()])
+    if isinstance(value, list) and value:
+        return _Seq([_new(item) for item in value])
+    if isinstance(value, dict):
+        return _Scalar("{}")
+    if isinstance(value, list):
+        return _Scalar("[]")
+    return _Scalar(_new_scalar(value))
+
+
+# --- reading: events to the model -------------------------------------------------------------------------------
+
+
+def _index(mark: Any) -> int:
+    """Where an event's mark is in the text (libyaml always gives one)."""
+    return int(mark.index)
+
+
+class _Reader:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        found = events(text)
+        if found is None or any(isinstance(event, yaml.AliasEvent) for event in found):
+            raise _Unsure("no libyaml, or an alias")
+        self.events: list[Any] = found
+        self.at = 2  # after StreamStart, DocumentStart
+
+    def tail(self, position: int) -> tuple[str, str]:
+        """(the rest of the line from ``position``, the blank and comment lines after it)."""
+        text = self.text
+        end = text.find("\n", position)
+        if end < 0:
+            return text[position:], ""
+        eol = text[position:end]
+        if eol and not (eol.lstrip(" ").startswith("#") and eol[0] == " "):
+            raise _Unsure("more than a comment after a value")
+        start = cursor = end + 1
+        while cursor < len(text):
+            stop = text.find("\n", cursor)
+            line = text[cursor : stop if stop >= 0 else len(text)]
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#"):
+                break
+            cursor = stop + 1 if stop >= 0 else len(text)
+        return eol, text[start:cursor]
+
+    def node(self) -> _Node:
+        event = self.events[self.at]
+        self.at += 1
+        if event.anchor is not None:
+            raise _Unsure("an anchor")
+        if isinstance(event, yaml.ScalarEvent):
+            src = self.text[_index(event.start_mark) : _index(event.end_mark)]
+            if not _original_scalar(event, src):
+                raise _Unsure("a scalar ruamel.yaml may write otherwise")
+            eol, gap = self.tail(_index(event.end_mark))
+            return _Scalar(src, eol, gap)
+        if event.tag is not None and event.tag != "!":
+            raise _Unsure("an explicit tag")
+        end_type = yaml.MappingEndEvent if isinstance(event, yaml.MappingStartEvent) else yaml.SequenceEndEvent
+        if event.flow_style:
+            closing = self.events[self.at]
+            self.at += 1
+            src = self.text[_index(event.start_mark) : _index(closing.end_mark)]
+            if not isinstance(closing, end_type) or src not in ("{}", "[]"):
+                raise _Unsure("a flow collection that is not empty")
+            eol, gap = self.tail(_index(closing.end_mark))
+            return _Scalar(src, eol, gap)
+        if isinstance(event, yaml.SequenceStartEvent):
+            items = []
+            while not isinstance(self.events[self.at], end_type):
+                items.append(self.node())
+            self.at += 1
+            return _Seq(items)
+        entries = []
+        while not isinstance(self.events[self.at], end_type):
+            key = self.events[self.at]
+            self.at += 1
+            if not isinstance(key, yaml.ScalarEvent) or key.style != "" or not _plain_string(key.value):
+                raise _Unsure("a key that is not a plain string")
+            entry = _Entry(key.value, None)
+            following = self.events[self.at]
+            if isinstance(following, (yaml.MappingStartEvent, yaml.SequenceStartEvent)) and not following.flow_style:
+                if self.text[_index(key.end_mark) : _index(key.end_mark) + 1] != ":":
+                    raise _Unsure("a key not followed by its colon")
+                entry.eol, entry.gap = self.tail(_index(key.end_mark) + 1)
+            entry.value = self.node()
+            if isinstance(entry.value, _Seq):
+                entry.value.owner = entry
+            entries.append(entry)
+        self.at += 1
+        return _Map(entries)
+
+
+# --- writing: the model to text, as ruamel.yaml does ----------------------------------------------------------
+
+
+def _write_map(node: _Map, column: int, out: list[str], first: str | None = None) -> None:
+    for index, entry in enumerate(node.entries):
+        out.append(first if index == 0 and first is not None else " " * column)
+        out.append(entry.key)
+        out.append(":")
+        value = entry.value
+        if isinstance(value, _Scalar):
+            out += (" ", value.src, value.eol, "\n", value.gap)
+        elif isinstance(value, _Map):
+            out += (entry.eol, "\n", entry.gap)
+            _write_map(value, column + 2, out)
+        else:
+            out += (entry.eol, "\n", entry.gap)
+            _write_seq(value, column, out)
+
+
+def _write_seq(node: _Seq, column: int, out: list[str]) -> None:
+    for item in node.items:
+        if isinstance(item, _Scalar):
+            out += (" " * column, "- ", item.src, item.eol, "\n", item.gap)
+        elif isinstance(item, _Map):
+            _write_map(item, column + 2, out, " " * column + "- ")
+        else:
+            raise _Unsure("a sequence in a sequence")
+
+
+def _written(root: _Map) -> str:
+    out: list[str] = []
+    _write_map(root, 0, out)
+    return "".join(out)
+
+
+# --- the operations ------------------------------------------------------------------------------------------
+
+
+def _trailing_gap(node: _Node) -> str:
+    """The comment lines after a node's last line (ruamel.yaml files them under its last element)."""
+    while True:
+        if isinstance(node, _Scalar):
+            return node.gap
+        node = node.entries[-1].value if isinstance(node, _Map) else node.items[-1]
+
+
+def _step(node: _Node, part: str) -> tuple[Any, Any]:
+    if isinstance(node, _Map):
+        for entry in node.entries:
+            if entry.key == part:
+                return entry, entry.value
+        raise _Unsure(f"no key {part!r}")
+    if isinstance(node, _Seq) and part.isdigit() and int(part) < len(node.items):
+        return int(part), node.items[int(part)]
+    raise _Unsure("a path through a scalar")
+
+
+def _apply(root: _Map, operation: Operation) -> None:
+    op, path = operation["op"], str(operation["path"])
+    parts = [part.replace("~1", "/").replace("~0", "~") for part in path.split("/")[1:]]
+    if not parts or op not in ("add", "replace", "remove"):
+        raise _Unsure(f"a {op} operation")
+    node: _Node = root
+    for part in parts[:-1]:
+        node = _step(node, part)[1]
+    last = parts[-1]
+    if op == "remove":
+        _remove(node, last)
+        return
+    value = operation["value"]
+    if isinstance(node, _Map):
+        for entry in node.entries:
+            if entry.key == last:
+                _replace(entry, "value", entry.value, value)
+                return
+        if op == "replace":
+            raise _Unsure("replacing a key that is not there")
+        if not node.entries or _trailing_gap(node):
+            raise _Unsure("a new key after comment lines")
+        if not _plain_string(last):
+            raise _Unsure("a new key that is not a plain string")
+        entry = _Entry(last, _new(value))
+        if isinstance(entry.value, _Seq):
+            entry.value.owner = entry
+        node.entries.append(entry)
+        return
+    if not isinstance(node, _Seq):
+        raise _Unsure("a path through a scalar")
+    if op == "replace":
+        index = int(last) if last.isdigit() else len(node.items)
+        if index >= len(node.items):
+            raise _Unsure("replacing past the end")
+        _replace(node.items, index, node.items[index], value)
+        return
+    index = len(node.items) if last == "-" else int(last) if last.isdigit() else -1
+    if not 0 <= index <= len(node.items) or not node.items:
+        raise _Unsure("an index past the end")
+    before = (node.owner.gap if node.owner is not None else "x") if index == 0 else _trailing_gap(node.items[index - 1])
+    if before:
+        raise _Unsure("a new element next to comment lines")
+    node.items.insert(index, _new(value))
+
+
+def _remove(node: _Node, key: str) -> None:
+    """A key and its value out of a mapping, where no comment is attached to either (ruamel.yaml would drop or
+    move those by its own rules)."""
+    if not isinstance(node, _Map):
+        raise _Unsure("removing from a sequence")
+    for index, entry in enumerate(node.entries):
+        if entry.key == key:
+            value = entry.value
+            if entry.eol or entry.gap or _trailing_gap(value) or (isinstance(value, _Scalar) and value.eol):
+                raise _Unsure("removing a value with comments")
+            if len(node.entries) == 1:
+                raise _Unsure("removing the last key")
+            del node.entries[index]
+            return
+    raise _Unsure("removing a key that is not there")
+
+
+def _replace(holder: Any, slot: Any, old: _Node, value: Any) -> None:
+    new = _new(value)
+    if isinstance(old, _Scalar) and isinstance(new, _Scalar):
+        if old.eol:
+            raise _Unsure("a comment after a replaced value")
+        new.gap = old.gap
+    elif _trailing_gap(old) or (isinstance(holder, _Entry) and (holder.eol or holder.gap)):
+        raise _Unsure("a replaced collection next to comments")
+    if isinstance(holder, _Entry):
+        holder.value = new
+        if isinstance(new, _Seq):
+            new.owner = holder
+    else:
+        holder[slot] = new
+
+
+def rewrite(alone: str, patched: Any, operations: Sequence[Operation]) -> str | None:
+    """``alone`` (one item at column 0, ``\\n`` line ends) with ``operations`` applied, as ruamel.yaml's round
+    trip writes it (:func:`r2k8s.krm.splice._rewrite`), or ``None`` when that is not certain. ``patched``:
+    the item's data with the operations applied, which the answer must read back as."""
+    try:
+        reader = _Reader(alone)
+        root = reader.node()
+        if not isinstance(root, _Map) or not root.entries or _written(root) != alone:
+            return None
+        for operation in operations:
+            _apply(root, operation)
+        written = _written(root)
+    except (_Unsure, yaml.YAMLError, IndexError, KeyError, TypeError, ValueError):
+        return None
+    return written if build_mapping(written) == patched else None
