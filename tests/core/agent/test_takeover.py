@@ -79,3 +79,24 @@ def test_an_input_on_a_mount_point_is_refused(tmp_path: Path) -> None:
         take_over(str(root), {"/data/vol one": cached}, MOUNTINFO, lambda _line: None)
     assert caught.value.category is Category.ASSEMBLY_INVALID
     assert "is a mount point of the container" in caught.value.message
+
+
+def test_a_ware_that_is_one_file_becomes_that_file(tmp_path: Path) -> None:
+    """rio packs a file as one entry '.'; the cache holds it as that file, and the takeover places it at its path
+    (replacing what the image or an earlier input had there) with its owner, mode and mtime."""
+    root, cached, tool = tmp_path / "root", tmp_path / "ware", tmp_path / "tool"
+    root.mkdir()
+    image(root)
+    cached.mkdir()
+    ware(cached)
+    tool.write_bytes(b"#!/bin/sh\necho one file\n")
+    os.chmod(tool, 0o4755)
+    os.utime(tool, (1_000_000_000, 1_000_000_000))
+    take_over(str(root), {"/": cached, "/bin/sh": tool, "/usr/local/bin/tool": tool}, MOUNTINFO, lambda _line: None)
+    for placed in (root / "bin" / "sh", root / "usr" / "local" / "bin" / "tool"):
+        st = os.lstat(placed)
+        assert placed.read_bytes() == b"#!/bin/sh\necho one file\n"
+        assert (stat.S_IMODE(st.st_mode), st.st_mtime_ns) == (0o4755, 1_000_000_000 * 10**9)
+    with pytest.raises(R2k8sError) as caught:
+        take_over(str(root), {"/": tool}, MOUNTINFO, lambda _line: None)
+    assert caught.value.category is Category.ASSEMBLY_INVALID and "the root must be a directory" in caught.value.message

@@ -38,7 +38,7 @@ from r2k8s.core.errors import quote as _q
 from r2k8s.core.scratch import remove_tree
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.fsmeta import Metadata
-from r2k8s.core.ware.tree import Location, metadata_from_stat, walk
+from r2k8s.core.ware.tree import Location, copy_file, metadata_from_stat, walk
 from r2k8s.core.ware.unpack import DirectoryPlacer
 
 __all__ = ["ALWAYS_KEPT", "clear_root", "mountpoints", "place_over", "take_over"]
@@ -206,6 +206,9 @@ def take_over(
                     " mount); move the volume or the input",
                 )
             target = os.path.join(root, logical.lstrip("/")) if logical != "/" else root
+            if inputs[path].is_file() and not inputs[path].is_symlink():
+                _place_file(root, logical, target, inputs[path], keep)
+                continue
             if logical != "/":
                 _make_parents(root, logical)
                 if os.path.lexists(target) and logical not in keep:
@@ -221,6 +224,20 @@ def take_over(
         raise R2k8sError(
             Category.ASSEMBLY_INVALID, f"root takeover failed: {exc.filename or ''}: {exc.strerror or exc}"
         ) from None
+
+
+def _place_file(root: str, logical: str, target: str, source: Path, keep: set[str]) -> None:
+    """A ware that is one file (rio packs a file as ``.``) becomes that file at its path, as rio's copy placer
+    places it; what the image had there goes."""
+    if logical == "/" or logical in keep:
+        where = "the root must be a directory" if logical == "/" else "a directory holding mounts is there"
+        raise R2k8sError(
+            Category.ASSEMBLY_INVALID, f"cannot place input {_q(logical)}: the ware is one file, and {where}"
+        )
+    _make_parents(root, logical)
+    if os.path.lexists(target):
+        remove_tree(Path(target))
+    copy_file(str(source), target)
 
 
 def _make_parents(root: str, logical: str) -> None:

@@ -42,7 +42,7 @@ from r2k8s.core.errors import quote as _q
 from r2k8s.core.run import linux
 from r2k8s.core.run.rootfs import DirProps, host_path, keep_mtime, place_dir, segments
 from r2k8s.core.scratch import remove_tree
-from r2k8s.core.ware.tree import copy_tree
+from r2k8s.core.ware.tree import copy_file, copy_tree
 from r2k8s.core.ware.unpack import DirectoryPlacer
 from r2k8s.core.ware.wareid import WareID
 
@@ -211,7 +211,7 @@ class _Assembler:
         with keep_mtime(os.path.dirname(target)):
             try:
                 remove_tree(Path(target))
-                _copy_one_file(source, target)
+                copy_file(source, target)
             except OSError as exc:
                 raise _invalid_io(
                     f"error placing {_q(path)} (a ware that is one file) with the copy placer", exc
@@ -235,28 +235,6 @@ class _Assembler:
         except OSError as exc:
             raise _invalid_io(f"error placing {_q(path)} with a bind mount of {source}", exc) from None
         self.assembly.placements[path] = "bind-rw" if writable else "bind-ro"
-
-
-def _copy_one_file(source: str, target: str) -> None:
-    """Copy a regular file with its owner, mode (setid bits included: set after the owner) and times."""
-    src = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        st = os.fstat(src)
-        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            remaining = st.st_size
-            while remaining > 0:
-                sent = os.sendfile(dst, src, None, min(remaining, 1 << 30))
-                if sent == 0:
-                    raise OSError(errno.EIO, f"{source} shrank while being copied")
-                remaining -= sent
-            os.fchown(dst, st.st_uid, st.st_gid)
-            os.fchmod(dst, stat.S_IMODE(st.st_mode))
-            os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
-        finally:
-            os.close(dst)
-    finally:
-        os.close(src)
 
 
 def _escape(path: str) -> str:
