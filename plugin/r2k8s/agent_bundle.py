@@ -137,7 +137,10 @@ def agent_digest(data: bytes | None = None) -> str:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "r2k8s"
+    """Beside the package's bytecode, as Python caches compiled modules: never in the user's home or the
+    working directory (a KRM function writes nothing but its output), and, like ``.pyc`` files, skipped
+    where the package is read-only."""
+    return Path(r2k8s.__file__).parent / "__pycache__"
 
 
 def _cached(key: str) -> bytes | None:
