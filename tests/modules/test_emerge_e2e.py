@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz, rootfs_ware_id
+from emerge_events import events_of, statuses, step_events
 from formula_runs import Outcome
 from service_cluster import cluster_settings
 from timeless_modules import diamond
@@ -131,6 +132,24 @@ def test_a_diamond_runs_its_sides_at_once_and_a_second_emerge_creates_no_job(env
     assert env.jobs_added_since(version) == []
     print(f"\nfirst emerge {first_took:.1f} s, memoized emerge {second_took:.2f} s")
     assert second_took < first_took / 4
+
+
+def test_json_events_of_cluster_steps_are_tagged_and_end_with_the_exports(env: Env) -> None:
+    env.write(diamond(sleep=0))
+    done = env.emerge("--format", "json", "--no-memo")
+    assert done.code == 0, done.stderr
+    events = events_of(done.stdout)
+    exports = events[-1]["result"]["exports"]
+    assert env.ware_file(exports["both"], "both") == "left\nright"
+    jobs = set()
+    for name, export in (("left", "left"), ("right", "right"), ("join", "both")):
+        assert statuses(events, name) == ["started", "succeeded"]
+        created = [body["msg"] for body in step_events(events, name, "log") if "created job" in body["msg"]]
+        assert len(created) == 1, created  # the step's own Job, told by its own child
+        jobs.add(created[0])
+        (result,) = step_events(events, name, "result")
+        assert result["runRecord"]["results"] == {"/task/out": exports[export]}
+    assert len(jobs) == 3
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "kill"])

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from busybox_rootfs import needs_busybox, needs_root, rootfs_tgz
+from emerge_events import events_of, statuses, step_events
 from formula_runs import Outcome
 from repo import FIXTURES, needs_shared
 from timeless_modules import diamond
@@ -216,3 +217,89 @@ def test_the_staging_warehouse_can_be_chosen_and_must_exist(ws: Workspace) -> No
     assert chosen.code == 0, chosen.stderr
     h = json.loads(chosen.stdout)["both"].split(":", 1)[1]
     assert (ws.root / "elsewhere" / h[:3] / h[3:6] / h).is_file()
+
+
+# -- --format json: repeatr's events on stdout, each step's tagged with its name --------------------------------
+
+
+def test_json_events_tag_every_step_and_end_with_the_exports(ws: Workspace) -> None:
+    ws.write(diamond(sleep=1))
+    first = ws.emerge("--format", "json")
+    assert first.code == 0, first.stderr
+    assert first.stdout.endswith("}\n\n")
+    events = events_of(first.stdout)
+    final = events[-1]["result"]
+    assert set(final) == {"exports"} and set(final["exports"]) == {"both", "left", "right"}
+    assert ws.ware_file(final["exports"]["both"], "both") == "left\nright"
+    for name, export in (("left", "left"), ("right", "right"), ("join", "both")):
+        assert statuses(events, name) == ["started", "succeeded"], name
+        (result,) = step_events(events, name, "result")
+        assert list(result) == ["step", "runRecord"] and result["runRecord"]["exitCode"] == 0
+        assert result["runRecord"]["results"] == {"/task/out": final["exports"][export]}
+        assert any(body["msg"] == "started\n" for body in step_events(events, name, "txt")) == (name != "join")
+        assert step_events(events, name, "log")[0]["lvl"] == 2
+    # the child's log events came through (fetching its inputs), tagged, each line whole
+    assert any("ware" in body["msg"] for body in step_events(events, "left", "log") if "detail" not in body)
+    status_logs = [body for event in events if (body := event.get("log", {})).get("detail", [[""]])[0][0] == "status"]
+    order = [(body["step"], body["detail"][0][1]) for body in status_logs]
+    assert order.index(("join", "started")) > max(
+        order.index(("left", "succeeded")), order.index(("right", "succeeded"))
+    )
+    assert '"log":' not in first.stderr and '"txt":' not in first.stderr  # the events are on stdout alone
+
+    second = ws.emerge("--format", "json")
+    assert second.code == 0, second.stderr
+    again = events_of(second.stdout)
+    assert again[-1] == events[-1]
+    for name in ("left", "right", "join"):
+        assert statuses(again, name) == ["memoized"]
+        (result,) = step_events(again, name, "result")
+        (ran,) = step_events(events, name, "result")
+        assert result["runRecord"] == ran["runRecord"]  # the stored record, as the run printed it
+        assert step_events(again, name, "txt") == []
+        assert any("eliding run" in body["msg"] for body in step_events(again, name, "log"))
+
+
+def test_json_a_failed_step_gives_its_error_and_its_dependants_skip_events(ws: Workspace) -> None:
+    ws.write(diamond(sleep=0, left_exit=3))
+    failed = ws.emerge("--format", "json")
+    assert failed.code == 32, failed.stderr
+    events = events_of(failed.stdout)
+    (left,) = step_events(events, "left", "result")
+    assert left["runRecord"]["exitCode"] == 3
+    assert left["error"]["category"] == "repeatr-job-unsuccessful" and "exited 3" in left["error"]["message"]
+    assert statuses(events, "left") == ["started", "failed"]
+    assert statuses(events, "right") == ["started", "succeeded"]
+    assert statuses(events, "join") == ["skipped"]
+    (skip,) = [body for body in step_events(events, "join", "log") if body.get("detail")]
+    assert skip["lvl"] == 3 and skip["detail"] == [["status", "skipped"], ["needs", "left"]]
+    assert step_events(events, "join", "result") == []
+    final = events[-1]["result"]
+    assert list(final) == ["error"] and final["error"]["category"] == "repeatr-job-unsuccessful"
+    assert 'step "left" failed' in final["error"]["message"] and '"join"' in final["error"]["message"]
+    assert "repeatr-job-unsuccessful" in failed.stderr  # the error on stderr too, as without --format json
+
+
+def test_json_a_step_whose_run_fails_gives_the_runs_error(ws: Workspace) -> None:
+    module = diamond(sleep=0)
+    module["imports"]["base"] = "tar:2ec5PFgKpnvMKrDvZBe339Ef9W87CAPKyh5YGDsnSA1Uk2wdS3Xm9BsNp3z4PyX3cX"
+    ws.write(module)
+    failed = ws.emerge("--format", "json")
+    assert failed.code == 7, failed.stderr
+    events = events_of(failed.stdout)
+    for name in ("left", "right"):
+        (result,) = step_events(events, name, "result")
+        assert result["error"]["category"] == "rio-hash-mismatch", result
+    assert statuses(events, "join") == ["skipped"]
+    assert events[-1]["result"]["error"]["category"] == "rio-hash-mismatch"
+
+
+def test_json_a_bad_module_still_ends_with_an_error_event(ws: Workspace) -> None:
+    module = diamond()
+    module["steps"]["join"]["operation"]["inputs"]["/in/l"] = "left.nope"
+    ws.write(module)
+    refused = ws.emerge("--format", "json")
+    assert refused.code == 1
+    (only,) = events_of(refused.stdout)
+    assert only["result"]["error"]["category"] == "repeatr-usage-error"
+    assert 'step "left" has no output "nope"' in only["result"]["error"]["message"]

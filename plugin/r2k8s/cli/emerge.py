@@ -7,6 +7,12 @@ otherwise), then runs it (:mod:`r2k8s.modules.evaluate`): each step as
 ``r2k8s run`` on the cluster, or with ``--local`` on this machine, with the
 cluster or local options given here. stdout gets the exports, a JSON map of
 ware IDs (tab-indented, sorted, as reach prints them), and nothing else.
+
+``--format json`` makes stdout an event stream instead, repeatr's
+(:mod:`r2k8s.core.run.events`; the steps' own events tagged with their names,
+:mod:`r2k8s.modules.report`), ending with emerge's own ``result`` event: the
+exports, or the error that stopped it, whatever stopped it once the command
+line was read. The exit code is the same in both forms.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from r2k8s.cli.console import Subparsers
 from r2k8s.cli.run import (
@@ -26,6 +33,9 @@ from r2k8s.cli.run import (
     pod_settings_arguments,
 )
 from r2k8s.core.errors import Category, R2k8sError
+
+if TYPE_CHECKING:
+    from r2k8s.modules.report import Report
 
 __all__ = ["add_parsers", "cmd_emerge"]
 
@@ -74,6 +84,13 @@ def add_parsers(sub: Subparsers) -> None:
         help="memo directory (default $REPEATR_MEMODIR, else the workspace's .timeless/memo)",
     )
     p.add_argument("--no-memo", action="store_true", help="run every step even if memoized (successes still refresh)")
+    p.add_argument(
+        "--format",
+        choices=("ansi", "json"),
+        default="ansi",
+        help="ansi (default): the exports on stdout, events on stderr; json: repeatr's JSON event stream on stdout, "
+        "each step's events tagged with its name, ending with a result event holding the exports or the error",
+    )
     cluster = p.add_argument_group("on a cluster (without --local): as for 'r2k8s run', for every step")
     cluster.add_argument("--kubeconfig", metavar="FILE")
     cluster.add_argument("--context")
@@ -90,10 +107,27 @@ def add_parsers(sub: Subparsers) -> None:
     p.set_defaults(run=cmd_emerge)
 
 
-def cmd_emerge(args: argparse.Namespace) -> str:
+def cmd_emerge(args: argparse.Namespace) -> str | None:
+    from r2k8s.core.run.events import JsonMonitor, result_event
+    from r2k8s.core.run.monitor import AnsiMonitor
+    from r2k8s.modules.report import AnsiReport, JsonReport
+
+    if args.format == "ansi":
+        exports = _emerge(args, AnsiReport(AnsiMonitor(sys.stderr)))
+        return json.dumps(exports, indent="\t", sort_keys=True)
+    monitor = JsonMonitor(sys.stdout.buffer)
+    try:
+        exports = _emerge(args, JsonReport(monitor))
+    except R2k8sError as exc:
+        monitor.event(result_event(None, (exc.category.wire_name, exc.message)))
+        raise  # and on stderr, with its exit code, as without --format json
+    monitor.event(result_event(None, exports=exports))
+    return None
+
+
+def _emerge(args: argparse.Namespace, report: Report) -> dict[str, str]:
     from r2k8s.cli.memo import memo_directory
     from r2k8s.core.run.memo import MemoStore
-    from r2k8s.core.run.monitor import AnsiMonitor
     from r2k8s.core.warehouse.urls import WarehouseURL
     from r2k8s.modules.catalog import absolute_url
     from r2k8s.modules.evaluate import EmergeOptions, evaluate
@@ -130,7 +164,6 @@ def cmd_emerge(args: argparse.Namespace) -> str:
         memo=MemoStore(memo_dir),
         no_memo=args.no_memo,
     )
-    monitor = AnsiMonitor(sys.stderr)
-    exports = evaluate(module, options, monitor.log, monitor.line)
-    monitor.log(f"info: module {module.path} evaluated; exports follow")
-    return json.dumps(exports, indent="\t", sort_keys=True)
+    exports = evaluate(module, options, report)
+    report.log(f"info: module {module.path} evaluated; exports follow")
+    return exports

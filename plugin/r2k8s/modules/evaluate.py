@@ -5,7 +5,8 @@ takes outputs from has succeeded: first its formula is made
 (:mod:`.formulas`) and looked up in the memo (a hit is used at once, nothing
 is started); otherwise a thread starts ``r2k8s run`` on it in a child process
 (:mod:`.stepproc`: on the cluster, or with ``--local`` here) and relays its
-stderr, each line prefixed with the step's name. A step succeeds when its run
+stderr, each line prefixed with the step's name, and with ``--format json``
+its events (:mod:`.report` says how all this looks). A step succeeds when its run
 record says ``exitCode`` 0; its record is memoized and its outputs (saved to
 the staging warehouse) join the scope. A step fails when its run fails (the
 child's exit code: 3 for an unreachable warehouse, …) or its action exits
@@ -40,19 +41,20 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from r2k8s.core.aliases import LogFn
 from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.errors import quote as _q
+from r2k8s.core.run.events import read_result, split_events
 from r2k8s.core.run.memo import MEMODIR_ENV, MemoStore, memo_key
 from r2k8s.core.run.record import RunRecord, from_json
 from r2k8s.core.scratch import scratch_dir, sweep_stale
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.modules.formulas import StepFormula, step_formula
 from r2k8s.modules.model import Module, SlotRef
+from r2k8s.modules.report import Report
 
 __all__ = ["EmergeOptions", "StepOutcome", "evaluate"]
 
@@ -80,7 +82,12 @@ class StepOutcome:
     name: str
     code: int
     """The child's exit code (0: it printed a record)."""
-    stdout: bytes
+    record: RunRecord | None
+    """The record it printed (bare, or in its ``result`` event), if any."""
+    error: tuple[str, str] | None
+    """The error of its ``result`` event (``--format json``): category, message."""
+    problem: str
+    """Why no record could be read from its stdout, if none was."""
     last_line: str
     started: float
     finished: float
@@ -93,17 +100,17 @@ class _Failure:
     message: str
 
 
-def evaluate(module: Module, options: EmergeOptions, log: LogFn, relay: Callable[[str], None]) -> dict[str, str]:
+def evaluate(module: Module, options: EmergeOptions, report: Report) -> dict[str, str]:
     """Run the module; return its exports (name -> ware ID), or raise the first failure."""
-    return _Evaluation(module, options, log, relay).run()
+    return _Evaluation(module, options, report).run()
 
 
 class _Evaluation:
-    def __init__(self, module: Module, options: EmergeOptions, log: LogFn, relay: Callable[[str], None]) -> None:
+    def __init__(self, module: Module, options: EmergeOptions, report: Report) -> None:
         self.module = module
         self.options = options
-        self.log = log
-        self.relay = relay
+        self.report = report
+        self.log: LogFn = report.log
         self.scope: dict[SlotRef, WareID] = {SlotRef("", name): imp.ware for name, imp in module.imports.items()}
         self.done: set[str] = set()
         self.failures: list[_Failure] = []
@@ -166,7 +173,12 @@ class _Evaluation:
                 if blocked:
                     self.waiting.remove(name)
                     self.skipped.add(name)
-                    self.log(f"warn: step {_q(name)} is not run: it needs {_names(blocked)}, which did not succeed")
+                    self.report.status(
+                        name,
+                        "skipped",
+                        f"warn: step {_q(name)} is not run: it needs {_names(blocked)}, which did not succeed",
+                        [("needs", step) for step in blocked],
+                    )
                     progress = True
                 elif needs <= self.done:
                     self.waiting.remove(name)
@@ -189,12 +201,18 @@ class _Evaluation:
                 self._fail(name, exc.category, exc.message)
                 return
             if record is not None:
-                self._succeeded(name, record)
+                line = f"info: step {_q(name)}: memoized: formula {formula.loaded.formula_id}"
+                self._succeeded(name, record, "memoized", line)
                 return
         file = self.scratch / f"{name}.formula"
         formula.write(file)
         self.running[name] = formula
-        self.log(f"info: step {_q(name)}: running formula {formula.loaded.formula_id}")
+        self.report.status(
+            name,
+            "started",
+            f"info: step {_q(name)}: running formula {formula.loaded.formula_id}",
+            [("formulaID", formula.loaded.formula_id)],
+        )
         thread = threading.Thread(target=self._work, args=(name, file), name=f"r2k8s-step-{name}", daemon=True)
         self.threads.append(thread)
         thread.start()
@@ -203,38 +221,54 @@ class _Evaluation:
         name = outcome.name
         formula = self.running.pop(name)
         took = f"{outcome.finished - outcome.started:.1f} s"
+        record = outcome.record
         if outcome.code != 0:
             category = _category_of(outcome.code)
-            self._fail(name, category, f"{outcome.last_line or 'r2k8s run failed'} (exit {outcome.code}, after {took})")
+            message = f"{outcome.last_line or 'r2k8s run failed'} (exit {outcome.code}, after {took})"
+            self._fail(name, category, message, record, outcome.error)
             return
-        try:
-            record = from_json(outcome.stdout)
-        except ValueError as exc:
-            self._fail(name, Category.PANIC, f"r2k8s run printed no run record ({exc})")
+        if record is None:
+            self._fail(name, Category.PANIC, f"r2k8s run printed no run record ({outcome.problem})")
             return
         if record.exit_code != 0:
-            self._fail(
-                name, Category.JOB_UNSUCCESSFUL, f"its action exited {record.exit_code} (after {took}; not memoized)"
-            )
+            message = f"its action exited {record.exit_code} (after {took}; not memoized)"
+            self._fail(name, Category.JOB_UNSUCCESSFUL, message, record)
             return
-        self.log(f"info: step {_q(name)} succeeded in {took}")
-        if self.options.memo is not None:
+        succeeded = self._succeeded(name, record, "succeeded", f"info: step {_q(name)} succeeded in {took}")
+        if succeeded and self.options.memo is not None:
             self.options.memo.save(memo_key(formula.loaded.formula), record, self._step_log(name))
-        self._succeeded(name, record)
 
-    def _succeeded(self, name: str, record: RunRecord) -> None:
+    def _succeeded(self, name: str, record: RunRecord, status: str, line: str) -> bool:
+        """Its outputs join the scope, if the record has them all; says so (``status``: how it got the record)."""
         results = record.results or {}
+        wares: dict[SlotRef, WareID] = {}
         for slot, path in self.module.steps[name].outputs.items():
             ware = results.get(path)
             if ware is None or ":" not in ware or ware.endswith(":-"):
-                self._fail(name, Category.PACK_INVALID, f"its run record has no ware for output {_q(slot)} ({path})")
-                return
-            self.scope[SlotRef(name, slot)] = WareID.parse(ware)
+                message = f"its run record has no ware for output {_q(slot)} ({path})"
+                self._fail(name, Category.PACK_INVALID, message, record)
+                return False
+            wares[SlotRef(name, slot)] = WareID.parse(ware)
+        self.scope.update(wares)
         self.done.add(name)
+        self.report.status(name, status, line, [("formulaID", record.formula_id)])
+        self.report.result(name, record, None)
+        return True
 
-    def _fail(self, name: str, category: Category, message: str) -> None:
+    def _fail(
+        self,
+        name: str,
+        category: Category,
+        message: str,
+        record: RunRecord | None = None,
+        error: tuple[str, str] | None = None,
+    ) -> None:
+        """The step failed: said in words, then as its result (the step's own error, if its run gave one)."""
         self.failures.append(_Failure(name, category, message))
-        self.log(f"error: step {_q(name)} failed: {message}")
+        self.report.status(
+            name, "failed", f"error: step {_q(name)} failed: {message}", [("category", category.wire_name)]
+        )
+        self.report.result(name, record, error or (category.wire_name, message))
 
     def _failed(self) -> R2k8sError:
         first = self.failures[0]
@@ -246,8 +280,7 @@ class _Evaluation:
 
     def _step_log(self, name: str) -> LogFn:
         def log(line: str) -> None:
-            level, _, rest = line.partition(": ")
-            self.log(f"{level}: step {_q(name)}: {rest}")
+            self.report.step_log(name, line)
 
         return log
 
@@ -256,9 +289,13 @@ class _Evaluation:
     def _work(self, name: str, file: Path) -> None:
         started = time.monotonic()
         argv = [sys.executable, "-m", "r2k8s.modules.stepproc", str(os.getpid()), "run", *self.options.run_arguments]
+        if self.report.events:
+            argv += ["--format", "json"]
         env = {key: value for key, value in os.environ.items() if key != MEMODIR_ENV}  # emerge keeps the memo
         last = ""
-        stdout = b""
+        record: RunRecord | None = None
+        error: tuple[str, str] | None = None
+        problem = "it printed nothing"
         code = Category.EXECUTOR_FAILED.exit_code
         try:
             child = subprocess.Popen(
@@ -279,13 +316,41 @@ class _Evaluation:
             assert child.stdout is not None and child.stderr is not None
             relay = threading.Thread(target=self._relay, args=(name, child.stderr), daemon=True)
             relay.start()
-            stdout = child.stdout.read()
+            if self.report.events:
+                record, error, problem = self._read_events(name, child.stdout)
+            else:
+                stdout = child.stdout.read()
+                if stdout:
+                    try:
+                        record = from_json(stdout)
+                    except ValueError as exc:
+                        problem = str(exc)
             code = child.wait()
             relay.join()
             last = self.last_lines.get(name, "")
             with self.children_lock:
                 del self.children[name]
-        self.outcomes.put(StepOutcome(name, code, stdout, last, started, time.monotonic()))
+        self.outcomes.put(StepOutcome(name, code, record, error, problem, last, started, time.monotonic()))
+
+    def _read_events(self, name: str, stream: IO[bytes]) -> tuple[RunRecord | None, tuple[str, str] | None, str]:
+        """A ``--format json`` step's stdout, as it comes: its log and txt events passed on, its result kept."""
+        record: RunRecord | None = None
+        error: tuple[str, str] | None = None
+        problem = "it printed no result event"
+        passing_on = True
+        for event in split_events(stream):  # read to the end whatever happens: the step must not block writing
+            try:
+                if event.startswith(b"{\n"):
+                    record, error = read_result(event)
+                elif passing_on:
+                    self.report.event(name, event)
+            except OSError:  # our stdout is gone (its reader closed it): the step still runs to its end
+                passing_on = False
+            except ValueError as exc:  # never half an event on stdout: what it was goes to stderr, as it came
+                problem = f"unreadable event ({exc})"
+                for line in event.decode("utf-8", "replace").splitlines():
+                    self.report.relay(name, line)
+        return record, error, problem
 
     def _relay(self, name: str, stream: IO[bytes]) -> None:
         last = ""
@@ -293,7 +358,7 @@ class _Evaluation:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if line.strip():
                 last = line
-            self.relay(f"{name}│ {line}")
+            self.report.relay(name, line)
         self.last_lines[name] = last
 
     # -- stopping ------------------------------------------------------------------------------------

@@ -11,10 +11,19 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from r2k8s.core.run.events import JsonMonitor, log_event, output_event, result_event
+from r2k8s.core.run.events import (
+    JsonMonitor,
+    log_event,
+    output_event,
+    read_result,
+    result_event,
+    split_events,
+    tagged,
+)
 from r2k8s.core.run.record import RunRecord, to_json
 
 RECORD = RunRecord(
@@ -117,18 +126,19 @@ def test_results_are_in_go_map_order_and_empty_results_are_braces() -> None:
 _text = st.text(alphabet=st.characters(codec="utf-8"), max_size=20)
 
 
-@given(
-    st.builds(
-        RunRecord,
-        guid=_text,
-        time=st.integers(min_value=0, max_value=2**40),
-        formula_id=_text,
-        exit_code=st.integers(min_value=-1, max_value=255),
-        results=st.one_of(st.none(), st.dictionaries(_text, _text, max_size=4)),
-        hostname=_text,
-        metadata=st.one_of(st.none(), st.dictionaries(_text, _text, max_size=2)),
-    )
+_records = st.builds(
+    RunRecord,
+    guid=_text,
+    time=st.integers(min_value=0, max_value=2**40),
+    formula_id=_text,
+    exit_code=st.integers(min_value=-1, max_value=255),
+    results=st.one_of(st.none(), st.dictionaries(_text, _text, max_size=4)),
+    hostname=_text,
+    metadata=st.one_of(st.none(), st.dictionaries(_text, _text, max_size=2)),
 )
+
+
+@given(_records)
 def test_the_record_in_the_result_is_the_printed_record_two_levels_deeper(record: RunRecord) -> None:
     printed = to_json(record).rstrip("\n").split("\n")
     nested = "\n".join([printed[0]] + ["        " + line for line in printed[1:]])
@@ -145,3 +155,69 @@ def test_the_monitor_writes_whole_events_in_order() -> None:
     assert json.loads(lines[0])["log"]["msg"] == "hello"
     assert json.loads(lines[1]) == {"txt": {"t": json.loads(lines[1])["txt"]["t"], "msg": "out\n"}}
     assert lines[2] == result_event(RECORD).decode()
+
+
+# -- emerge's events: a step's events tagged, a child's stream read back ---------------------------------------
+
+
+def test_a_tagged_event_is_the_steps_bytes_with_the_step_first() -> None:
+    assert tagged(output_event(b"hi", 7), "left") == b'{"txt":{"step":"left","t":7,"msg":"hi\\n"}}\n'
+    assert tagged(log_event("warn: x", 7, [("k", "v")]), 'a "b"') == (
+        b'{"log":{"step":"a \\"b\\"","t":7,"lvl":3,"msg":"x","detail":[["k","v"]]}}\n'
+    )
+    assert log_event("warn: x", 7, step="s") == tagged(log_event("warn: x", 7), "s")
+
+
+def test_only_whole_log_and_txt_events_are_tagged() -> None:
+    for bad in (b'{"log":{"t":7,"lvl":2,"msg":"cut', b'{"other":{"t":1}}\n', b"{\n", result_event(RECORD), b"x\n"):
+        with pytest.raises(ValueError):
+            tagged(bad, "s")
+
+
+def test_a_step_result_and_emerges_final_result() -> None:
+    assert result_event(RECORD, step="left").startswith(
+        b'{\n    "result": {\n        "step": "left",\n        "runRecord"'
+    )
+    final = result_event(None, exports={"b": "tar:2", "a": "tar:1"})
+    assert final == (
+        b'{\n    "result": {\n        "exports": {\n'
+        b'            "a": "tar:1",\n            "b": "tar:2"\n        }\n    }\n}\n\n'
+    )
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.builds(lambda line, t: log_event(line, t), _text, st.integers(min_value=0, max_value=2**40)),
+            st.builds(lambda data: output_event(data, 1), st.binary(max_size=20).filter(lambda b: b"\n" not in b)),
+            st.builds(
+                result_event,
+                st.one_of(st.none(), _records),
+                st.one_of(st.none(), st.tuples(_text, _text)),
+            ),
+        ),
+        max_size=6,
+    )
+)
+def test_a_stream_splits_back_into_its_events(events: list[bytes]) -> None:
+    stream = io.BytesIO(b"".join(events))
+    assert list(split_events(stream)) == events
+    for event in events:
+        if event.startswith(b"{\n"):
+            record, error = read_result(event)
+            assert result_event(record, error) == event
+        else:
+            assert json.loads(tagged(event, "s")) == {
+                key: {"step": "s", **body} for key, body in json.loads(event).items()
+            }
+
+
+def test_a_result_cut_short_is_no_event() -> None:
+    whole = log_event("info: a", 1)
+    assert list(split_events(io.BytesIO(whole + result_event(RECORD)[:-5]))) == [whole]
+
+
+def test_read_result_refuses_what_is_no_result() -> None:
+    for bad in (log_event("info: a", 1), b'{"result": {"error": {"category": 1}}}', b'{"result": 3}'):
+        with pytest.raises(ValueError):
+            read_result(bad)

@@ -26,6 +26,13 @@ spaces, ``": "``), then one more newline, so the stream ends ``}\\n\\n``::
   it started has both, the record as far as it got (``exitCode`` -1,
   ``results`` null when nothing was packed), as repeatr prints it.
 
+``r2k8s emerge --format json`` relays its steps' events with the step's
+name first in each body (:func:`tagged`, ``step=`` below): the step's own
+bytes otherwise, so each is still the keyed union repeatr writes (one key;
+refmt's union decoder wants exactly one), and a reader that ignores unknown
+fields reads it as a repeatr event. :func:`split_events` and
+:func:`read_result` read a child's stream back, event by event.
+
 Strings are escaped as refmt escapes them (:mod:`r2k8s.core.run.record`).
 Writes from several threads are serialised; each event is written whole.
 :class:`JsonMonitor` is a :class:`r2k8s.core.run.job.Monitor`. Standard library only.
@@ -33,15 +40,25 @@ Writes from several threads are serialised; each event is written whole.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import BinaryIO
 
 from r2k8s.core.errors import redact_credentials
-from r2k8s.core.run.record import RunRecord, go_sorted, quote_string
+from r2k8s.core.run.record import RunRecord, from_json, go_sorted, quote_string
 
-__all__ = ["LEVELS", "JsonMonitor", "log_event", "output_event", "result_event"]
+__all__ = [
+    "LEVELS",
+    "JsonMonitor",
+    "log_event",
+    "output_event",
+    "read_result",
+    "result_event",
+    "split_events",
+    "tagged",
+]
 
 LEVELS = {"error": 4, "warn": 3, "info": 2, "debug": 1}
 """repeatr's ``LogLevel`` numbers by the names r2k8s's log lines start with."""
@@ -88,10 +105,11 @@ def _split_level(line: str) -> tuple[int, str]:
     return LEVELS["info"], line
 
 
-def log_event(line: str, t: int, detail: Sequence[tuple[str, str]] = ()) -> bytes:
+def log_event(line: str, t: int, detail: Sequence[tuple[str, str]] = (), step: str | None = None) -> bytes:
     """One ``log`` event line for an r2k8s log line (``info: …``, ``warn: …``; no prefix is info)."""
     level, msg = _split_level(line)
-    body: dict[str, Value] = {"t": t, "lvl": level, "msg": msg}
+    body: dict[str, Value] = {} if step is None else {"step": step}
+    body.update({"t": t, "lvl": level, "msg": msg})
     if detail:
         body["detail"] = [[key, value] for key, value in detail]
     return (_compact({"log": body}) + "\n").encode("utf-8")
@@ -118,14 +136,79 @@ def _record_value(record: RunRecord) -> dict[str, Value]:
     return doc
 
 
-def result_event(record: RunRecord | None, error: tuple[str, str] | None = None) -> bytes:
-    """The final ``result`` event: ``error`` is ``(category wire name, message)``; ends ``}\\n\\n``."""
+def result_event(
+    record: RunRecord | None,
+    error: tuple[str, str] | None = None,
+    *,
+    step: str | None = None,
+    exports: Mapping[str, str] | None = None,
+) -> bytes:
+    """The final ``result`` event: ``error`` is ``(category wire name, message)``; ends ``}\\n\\n``.
+
+    ``emerge`` adds ``step`` (first: a step's result) or ``exports`` (its own
+    final event: the module's exports, by name).
+    """
     body: dict[str, Value] = {}
+    if step is not None:
+        body["step"] = step
     if record is not None:
         body["runRecord"] = _record_value(record)
+    if exports is not None:
+        body["exports"] = go_sorted(dict(exports))
     if error is not None:
         body["error"] = {"category": error[0], "message": redact_credentials(error[1])}
     return (_pretty({"result": body}, 0) + "\n\n").encode("utf-8")
+
+
+def tagged(event: bytes, step: str) -> bytes:
+    """A compact ``log`` or ``txt`` event line with ``"step":NAME`` put first in its body, its bytes otherwise kept.
+
+    Raises ``ValueError`` for anything else (a line cut short, a result event):
+    what ``emerge`` writes must be whole events.
+    """
+    key, brace, rest = event.partition(b":{")
+    if key not in (b'{"log"', b'{"txt"') or not brace or not event.endswith(b"}}\n"):
+        raise ValueError(f"not a log or txt event line: {event[:80]!r}")
+    json.loads(event)  # whole and well-formed, or ValueError
+    separator = b"" if rest.startswith(b"}") else b","
+    return key + b':{"step":' + quote_string(step).encode("utf-8") + separator + rest
+
+
+def split_events(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """A repeatr JSON event stream, read line by line, as its events: each compact line, each whole result.
+
+    A result event starts with a line ``{`` and ends with the empty line after
+    its ``}`` (no line of a pretty result is empty: strings escape their line
+    breaks). A result cut short at the end of the stream is left out, as is a
+    blank line between events.
+    """
+    block = b""
+    for line in lines:
+        if block:
+            block += line
+            if line == b"\n":
+                yield block
+                block = b""
+        elif line == b"{\n":
+            block = line
+        elif line.strip():
+            yield line
+
+
+def read_result(event: bytes) -> tuple[RunRecord | None, tuple[str, str] | None]:
+    """The run record and the error (category, message) of a ``result`` event; ``ValueError`` if it is none."""
+    doc = json.loads(event)
+    body = doc.get("result") if isinstance(doc, dict) and len(doc) == 1 else None
+    if not isinstance(body, dict):
+        raise ValueError("not a result event")
+    raw_record = body.get("runRecord")
+    record = None if raw_record is None else from_json(json.dumps(raw_record))
+    raw_error = body.get("error")
+    if raw_error is None:
+        return record, None
+    if not (isinstance(raw_error, dict) and all(isinstance(raw_error.get(k), str) for k in ("category", "message"))):
+        raise ValueError("a result event's error must have a category and a message")
+    return record, (raw_error["category"], raw_error["message"])
 
 
 class JsonMonitor:
@@ -139,6 +222,10 @@ class JsonMonitor:
         with self._lock:
             self.stream.write(data)
             self.stream.flush()
+
+    def event(self, data: bytes) -> None:
+        """An event already encoded (``emerge``'s tagged ones), written whole, never between another's bytes."""
+        self._write(data)
 
     def log(self, line: str) -> None:
         """r2k8s's own event; a URL's password shows as ``xxxxx``, as on the ANSI stream."""
