@@ -466,43 +466,11 @@ def named(template: dict[str, Any], name: str, ready_url: str) -> dict[str, Any]
 
 def node_cache(cluster: Cluster, namespace: str) -> dict[str, Any]:
     """A PVC in the bench namespace bound to a local PV on the node's NODE_CACHE_DIR: the node cache."""
+    from node_cache import node_cache_manifests
     from testcluster.settings import NODE_NAME
 
     NODE_CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    pv = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolume",
-        "metadata": {"name": f"{namespace}-wares"},
-        "spec": {
-            "capacity": {"storage": "20Gi"},
-            "accessModes": ["ReadWriteOnce"],
-            "persistentVolumeReclaimPolicy": "Retain",
-            "storageClassName": "r2k8s-node-cache",
-            "local": {"path": str(NODE_CACHE_DIR)},
-            "nodeAffinity": {
-                "required": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {"key": "kubernetes.io/hostname", "operator": "In", "values": [NODE_NAME]}
-                            ]
-                        }
-                    ]
-                }
-            },
-        },
-    }
-    pvc = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "r2k8s-wares", "namespace": namespace},
-        "spec": {
-            "accessModes": ["ReadWriteOnce"],
-            "storageClassName": "r2k8s-node-cache",
-            "volumeName": f"{namespace}-wares",
-            "resources": {"requests": {"storage": "20Gi"}},
-        },
-    }
+    pv, pvc = node_cache_manifests(namespace, NODE_CACHE_DIR, NODE_NAME, "20Gi")
     cluster.kubectl("apply", "-f", "-", stdin=json.dumps(pv))
     cluster.kubectl("apply", "-f", "-", stdin=json.dumps(pvc))
     return {"type": "persistentVolumeClaim", "claimName": "r2k8s-wares"}

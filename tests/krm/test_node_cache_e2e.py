@@ -48,45 +48,12 @@ FORMULA = {
 @pytest.fixture
 def node_cache(kubectl: Any, namespace: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A local PersistentVolume on the node (this machine) and the claim ``r2k8s-wares`` bound to it."""
+    from node_cache import node_cache_manifests
     from testcluster.settings import NODE_NAME
 
     directory = tmp_path_factory.mktemp("node-cache")
-    pv_name = f"{namespace}-wares"
-    pv = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolume",
-        "metadata": {"name": pv_name},
-        "spec": {
-            "capacity": {"storage": "1Gi"},
-            "accessModes": ["ReadWriteOnce"],
-            "persistentVolumeReclaimPolicy": "Retain",
-            "storageClassName": "r2k8s-node-cache",
-            "local": {"path": str(directory)},
-            "claimRef": {"namespace": namespace, "name": "r2k8s-wares"},
-            "nodeAffinity": {
-                "required": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {"key": "kubernetes.io/hostname", "operator": "In", "values": [NODE_NAME]}
-                            ]
-                        }
-                    ]
-                }
-            },
-        },
-    }
-    pvc = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "r2k8s-wares"},
-        "spec": {
-            "accessModes": ["ReadWriteOnce"],
-            "storageClassName": "r2k8s-node-cache",
-            "volumeName": pv_name,
-            "resources": {"requests": {"storage": "1Gi"}},
-        },
-    }
+    pv, pvc = node_cache_manifests(namespace, directory, NODE_NAME, "1Gi")
+    pv_name = pv["metadata"]["name"]
     kubectl("apply", "-f", "-", input=json.dumps(pv))
     try:
         kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(pvc))
