@@ -186,3 +186,27 @@ def test_every_core_module_still_compiles_slimmed() -> None:
     core = Path(r2k8s.__file__).parent / "core"
     for path in sorted(core.rglob("*.py")):
         compile(slim_source(path.read_text()), str(path), "exec")
+
+
+def test_the_cached_agent_zipapp_is_the_built_one_and_a_damaged_cache_entry_is_built_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The zipapp is kept in the user's cache (building it takes half a second per run); what comes from there
+    must be the bytes a build makes, and a cache file that is not must never be used."""
+
+    def fresh() -> bytes:
+        agent_zipapp.cache_clear()  # the process keeps it too: ask again as a new run would
+        return agent_zipapp()
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    built = fresh()
+    (entry,) = (tmp_path / "r2k8s").glob("agent-*.pyz")
+    assert entry.read_bytes() == built
+    assert fresh() == built  # read from the cache this time
+    entry.write_bytes(built[:-1] + b"\0")
+    assert fresh() == built  # damaged: built again, and kept again
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))  # nowhere to keep it: built, no error
+    assert fresh() == built
+    agent_zipapp.cache_clear()
