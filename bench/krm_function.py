@@ -53,10 +53,15 @@ image is ``./web.formula`` and N ordinary Deployments, each under a helm 3
 ``# Source:`` comment. Reading such a stream once took time quadratic in the
 number of documents (92 s at 50,000); the row shows it linear.
 
+Then the cost of a changed item with its comments kept (``--changed N``, default 500): ``r2k8s fn`` on N
+commented kubectl-style Deployments that all name ``./web.formula``, beside the same list where only the
+first does; the difference over N - 1. ``--rows`` picks the resource-list rows; the ``goal:`` lines give
+issue 17's targets (<= 0.1x kustomize, linear per-document time, <= 5 ms a changed item).
+
 Then start-up: ``r2k8s fn`` on an empty ResourceList (median of
 ``--startup-runs``), as the console script and as ``python -m r2k8s fn``,
 beside ``python -c pass`` (the interpreter floor, same interpreter, same
-site-packages). The target is < 150 ms; a child run with ``-X importtime``
+site-packages). The target is < 100 ms; a child run with ``-X importtime``
 lists what that path imports, and the script exits 1 if the Kubernetes
 client is among it. Otherwise the exit status is 0: it is a measurement.
 """
@@ -84,10 +89,22 @@ ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = ROOT / "plugin"
 FORMULA = ROOT / "kustomize" / "examples" / "web" / "web.formula"
 TIME_BIN = "/usr/bin/time"
-STARTUP_TARGET = 0.150
+STARTUP_TARGET = 0.100
+RATIO_TARGET = 0.10
+"""``r2k8s fn`` over standalone kustomize's ``images:`` build of the same resources (issue 17)."""
+CHANGED_TARGET = 0.005
+"""Seconds per changed item, comments kept (issue 17)."""
 NAMESPACES = 8
 NEW_NGINX = "registry.example.com/mirror/nginx"
 NEW_TAG = "1.27.3"
+ROWS = ("baseline", "fn", "resolve", "kustomize-fn")
+ROW_OF = {
+    "baseline kustomize images:": "baseline",
+    "r2k8s fn": "fn",
+    "r2k8s fn in podman": "fn",
+    "r2k8s resolve -f DIR": "resolve",
+    "kustomize + r2k8s fn": "kustomize-fn",
+}
 FORBIDDEN_ON_STARTUP = ("kubernetes", "jsonschema", "urllib3")
 """The Kubernetes client and its companions must not load on the function's path (an assertion for the first)."""
 
@@ -545,8 +562,10 @@ def bench_size(
     kustomize: Path | None,
     log,
     image: str | None = None,
+    rows: frozenset[str] = frozenset(ROWS),
 ) -> list[Case]:
-    """The four cases on ``n`` resources (six with ``image``); without ``kustomize``, only the function's two."""
+    """The four cases on ``n`` resources (six with ``image``); without ``kustomize``, only the function's two;
+    of them, those ``rows`` names (:data:`ROWS`)."""
     started = time.perf_counter()
     generated = generate(n)
     paths = write_case(work / f"n{n}", generated, script)
@@ -580,6 +599,7 @@ def bench_size(
         ]
     resolving = ("r2k8s resolve -f DIR", [str(script), "resolve", "-f", "."], paths["resolve"], None)
     plans.insert(next(i for i, plan in enumerate(plans) if plan[0] == "r2k8s fn") + 1, resolving)
+    plans = [plan for plan in plans if ROW_OF.get(plan[0], "container") in rows or "container" in plan[0]]
     cases = [Case(name, n) for name, *_ in plans]
     for run in range(repeat):
         for case, (name, argv, cwd, stdin) in zip(cases, plans, strict=True):
@@ -593,6 +613,84 @@ def bench_size(
                 f" cpu {sample.cpu_seconds:.2f} s, other load {sample.foreign_cpus:.2f} CPUs"
             )
     shutil.rmtree(work / f"n{n}")
+    return cases
+
+
+COMMENTED = """\
+# {name}: the web tier
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}  # one per team
+  namespace: team-{team}
+  labels:
+    app: {name}
+spec:
+  # two, so that a rollout keeps one serving
+  replicas: 2
+  selector:
+    matchLabels:
+      app: {name}
+  template:
+    metadata:
+      labels:
+        app: {name}
+    spec:
+      containers:
+      - name: main
+        image: {image}
+        args:
+        - --port
+        - "8080"  # the probes use it
+        env:
+        - name: MODE
+          value: production
+
+        # what it may use
+        resources:
+          requests:
+            cpu: "50m"
+            memory: 64Mi
+        readinessProbe:
+          httpGet:
+            path: /healthz
+            port: 8080
+"""
+
+
+def bench_changed(n: int, repeat: int, work: Path, env: dict[str, str], script: Path, log) -> list[Case]:
+    """What one changed item costs with its comments kept: ``r2k8s fn`` on ``n`` commented Deployments (a
+    kubectl-style ResourceList, comments above, beside and between fields) that all name ``./web.formula``,
+    beside the same list where only the first does. (median(all) - median(one)) / (n - 1) is the figure."""
+    where = work / f"changed{n}"
+    where.mkdir(parents=True)
+    shutil.copyfile(FORMULA, where / "web.formula")
+    cases = []
+    for label, formulas in (("all", n), ("one", 1)):
+        items = []
+        for index in range(n):
+            image = "./web.formula" if index < formulas else "nginx:1.27"
+            document = COMMENTED.format(name=f"web-{index:05d}", team=index % NAMESPACES, image=image)
+            items.append("- " + document.replace("\n", "\n  ").rstrip(" "))
+        text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n" + "".join(items)
+        (where / f"{label}.yaml").write_text(text)
+        cases.append(Case(f"r2k8s fn, commented, {formulas} changed", n))
+    scratch = work / "scratch"
+    scratch.mkdir(exist_ok=True)
+    for run in range(repeat):
+        for case, label in zip(cases, ("all", "one"), strict=True):
+            sample, out_file, _ = measure([str(script)], scratch, where, env, where / f"{label}.yaml")
+            case.samples.append(sample)
+            if run == 0:
+                text = out_file.read_text()
+                expected = n if label == "all" else 1
+                kept = text.count("# what it may use") == n and text.count("  # one per team") == n
+                ok = text.count("r2k8s.io/formulas:") == expected and not LEFT_REFERENCE.search(text) and kept
+                case.check = (
+                    f"{'ok' if ok else 'MISMATCH'}: {expected} rewritten, comments {'kept' if kept else 'LOST'}"
+                )
+            log(f"  {case.name:<27} run {run + 1}/{repeat}: {sample.seconds:7.2f} s, {sample.rss_kib / 1024:7.1f} MiB")
+    shutil.rmtree(where)
     return cases
 
 
@@ -689,6 +787,37 @@ def container_overhead(cases: list[Case]) -> None:
                 )
 
 
+def goals(cases: list[Case], changed: list[Case]) -> None:
+    """Issue 17's goals for the function, each with its figure: the ratio to kustomize at each n where both
+    ran, the time per document at each n (linear: the same at every n), the cost of a changed item."""
+    print()
+    for case in cases:
+        base = next((c for c in cases if c.n == case.n and c.name.startswith("baseline")), None)
+        if case.name == "r2k8s fn" and base is not None:
+            ratio = case.median / base.median
+            verdict = "met" if ratio <= RATIO_TARGET else "NOT met"
+            print(
+                f"goal: r2k8s fn <= {RATIO_TARGET:.2f}x standalone kustomize images:, n={case.n:,}: {ratio:.3f}x"
+                f" ({case.median:.2f} s against {base.median:.2f} s): {verdict}"
+            )
+    function = sorted((c for c in cases if c.name == "r2k8s fn"), key=lambda c: c.n)
+    if len(function) > 1:
+        per = ", ".join(f"{c.n:,}: {c.median / c.n * 1e6:.0f} µs" for c in function)
+        growth = (function[-1].median / function[-1].n) / (function[0].median / function[0].n)
+        print(
+            f"goal: linear: r2k8s fn per document {per}; largest over smallest n {growth:.2f}x"
+            f" ({'met' if growth <= 1.5 else 'NOT met'}: <= 1.5x, start-up amortised)"
+        )
+    if len(changed) == 2:
+        every, one = changed
+        per_item = (every.median - one.median) / (every.n - 1)
+        print(
+            f"goal: <= {CHANGED_TARGET * 1000:.0f} ms per changed item, comments kept: {per_item * 1000:.2f} ms"
+            f" (({every.median:.2f} s with {every.n:,} changed - {one.median:.2f} s with 1) / {every.n - 1:,}):"
+            f" {'met' if per_item <= CHANGED_TARGET else 'NOT met'}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -698,6 +827,17 @@ def main(argv: list[str] | None = None) -> int:
         "--stream-sizes",
         default="50000",
         help="comma-separated Deployment counts for the plain-stream (helm) rows; empty for none (default 50000)",
+    )
+    parser.add_argument(
+        "--rows",
+        default=",".join(ROWS),
+        help=f"which resource-list rows to run (default all: {','.join(ROWS)}); the container rows follow --image",
+    )
+    parser.add_argument(
+        "--changed",
+        type=int,
+        default=500,
+        help="commented Deployments for the per-changed-item figure (default 500; 0 for none)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per case; the median is shown (default 3)")
     parser.add_argument("--startup-runs", type=int, default=10, help="runs of each start-up command (default 10)")
@@ -718,6 +858,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the tables")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    rows = frozenset(r for r in args.rows.split(",") if r)
+    if not rows <= set(ROWS):
+        parser.error(f"--rows: unknown {', '.join(sorted(rows - set(ROWS)))} (known: {', '.join(ROWS)})")
     stream_sizes = [int(s) for s in args.stream_sizes.split(",") if s]
     if not os.access(TIME_BIN, os.X_OK):
         parser.error(f"{TIME_BIN} (GNU time) is required to measure per-process peak RSS")
@@ -747,9 +890,11 @@ def main(argv: list[str] | None = None) -> int:
             if n > args.kustomize_max:
                 skipped.append(n)
             within = kustomize if n <= args.kustomize_max else None
-            cases += bench_size(n, args.repeat, work, env, script, within, log, args.image)
+            cases += bench_size(n, args.repeat, work, env, script, within, log, args.image, rows)
         for n in stream_sizes:
             cases.append(bench_stream(n, args.repeat, work, env, script, log))
+        changed = bench_changed(args.changed, args.repeat, work, env, script, log) if args.changed > 1 else []
+        cases += changed
     finally:
         if args.keep:
             log(f"kept {work}")
@@ -798,6 +943,7 @@ def main(argv: list[str] | None = None) -> int:
             " about quadratically with the resource count, kubernetes-sigs/kustomize#5084)"
         )
     container_overhead(cases)
+    goals(cases, changed)
     print("\nChecks and noise (other load = CPUs busy with anything else during the run, max over runs):")
     for case in cases:
         runs = ", ".join(f"{s.seconds:.2f}" for s in case.samples)

@@ -186,3 +186,31 @@ def test_every_core_module_still_compiles_slimmed() -> None:
     core = Path(r2k8s.__file__).parent / "core"
     for path in sorted(core.rglob("*.py")):
         compile(slim_source(path.read_text()), str(path), "exec")
+
+
+def test_the_cached_agent_zipapp_is_the_built_one_and_a_damaged_cache_entry_is_built_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The zipapp is kept beside the package's bytecode (building it takes a third of a second per run); what
+    comes from there must be the bytes a build makes, and a cache file that is not must never be used."""
+    import r2k8s.agent_bundle as bundle
+
+    def fresh() -> bytes:
+        agent_zipapp.cache_clear()  # the process keeps it too: ask again as a new run would
+        return agent_zipapp()
+
+    assert bundle._cache_dir() == Path(bundle.__file__).parent / "__pycache__"  # never the user's home
+    cache = tmp_path / "pycache"
+    cache.mkdir()
+    monkeypatch.setattr(bundle, "_cache_dir", lambda: cache)
+    built = fresh()
+    (entry,) = cache.glob("agent-*.pyz")
+    assert entry.read_bytes() == built
+    assert fresh() == built  # read from the cache this time
+    entry.write_bytes(built[:-1] + b"\0")
+    assert fresh() == built  # damaged: built again, and kept again
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setattr(bundle, "_cache_dir", lambda: blocked)  # nowhere to keep it (a read-only package): built
+    assert fresh() == built
+    agent_zipapp.cache_clear()

@@ -99,7 +99,7 @@ def layout(text: str) -> Layout | None:
             else "stream"
         )
         return _spans(text, documents, mode)
-    except (_Unusual, yaml.YAMLError):
+    except (_Unusual, yaml.YAMLError, ValueError):  # ValueError: a plain 2024-13-45 is a date that is none
         return None
 
 
