@@ -26,7 +26,7 @@ from r2k8s.core.errors import Category, R2k8sError
 from r2k8s.core.ware import fsmeta
 from r2k8s.core.ware.filters import Filters
 from r2k8s.core.ware.tar.writer import ByteSink, TarWriter
-from r2k8s.core.ware.tree import Location, file_chunks, metadata_from_stat, read_small_file, walk
+from r2k8s.core.ware.tree import Location, file_chunks, metadata_from_stat, read_small_file, walk, walk_file
 from r2k8s.core.ware.treehash import WalkTreeHash
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.ware.zip.writer import ZipWriter, check_packable
@@ -49,18 +49,12 @@ class PackOutput(ByteSink, Protocol):
 
 
 def _single_file(path: Path) -> Iterator[tuple[str, Location, os.stat_result]]:
-    """The one entry of a file packed on its own: ``.``, read through its directory like any walked file."""
+    """The one entry of a file packed on its own (:func:`~r2k8s.core.ware.tree.walk_file`); unreadable is
+    ``rio-pack-invalid``."""
     try:
-        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        yield from walk_file(path)
     except OSError as exc:
         raise R2k8sError(Category.PACK_INVALID, f"cannot read {str(path)!r}: {exc.strerror}") from None
-    try:
-        st = os.stat(path.name, dir_fd=directory, follow_symlinks=False)
-        if not stat.S_ISREG(st.st_mode):
-            raise R2k8sError(Category.PACK_INVALID, f"cannot pack {str(path)!r}: it was replaced while being read")
-        yield ".", Location(directory, path.name, str(path), "."), st
-    finally:
-        os.close(directory)
 
 
 def pack_tree(

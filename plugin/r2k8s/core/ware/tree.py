@@ -39,6 +39,7 @@ __all__ = [
     "metadata_from_stat",
     "read_small_file",
     "walk",
+    "walk_file",
 ]
 
 
@@ -420,3 +421,19 @@ def copy_tree(source: Path, placer: Placer) -> None:
 def _views(chunks: Iterator[bytes]) -> Iterator[memoryview]:
     for chunk in chunks:
         yield memoryview(chunk)
+
+
+def walk_file(path: Path) -> Iterator[tuple[str, Location, os.stat_result]]:
+    """What :func:`walk` gives for a regular file standing alone (a ware rio packed from a file): the one entry
+    ``.``, read through its directory like any walked file.
+
+    ``OSError`` if its directory cannot be opened; ``rio-pack-invalid`` if it is no longer a regular file.
+    """
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        st = os.stat(path.name, dir_fd=directory, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            raise R2k8sError(Category.PACK_INVALID, f"cannot read {str(path)!r}: it was replaced while being read")
+        yield ".", Location(directory, path.name, str(path), "."), st
+    finally:
+        os.close(directory)

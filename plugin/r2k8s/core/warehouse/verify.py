@@ -38,7 +38,7 @@ from pathlib import Path
 from r2k8s.core.aliases import LogFn
 from r2k8s.core.errors import R2k8sError
 from r2k8s.core.ware import fsmeta
-from r2k8s.core.ware.tree import Location, file_chunks, metadata_from_stat, walk
+from r2k8s.core.ware.tree import file_chunks, metadata_from_stat, walk, walk_file
 from r2k8s.core.ware.treehash import LegacyTreeHash, TreeHash
 from r2k8s.core.ware.wareid import WareID
 from r2k8s.core.warehouse.cache import CachedEntry, WareCache
@@ -74,7 +74,7 @@ def tree_ware_id(root: Path, packtype: str = "tar", legacy: bool = False) -> War
     for what cannot be read.
     """
     tree = LegacyTreeHash() if legacy else TreeHash()
-    for name, path, st in walk(root) if not _is_file(root) else _the_file(root):
+    for name, path, st in walk(root) if not _is_file(root) else walk_file(root):
         meta = metadata_from_stat(name, st, path)
         content_hash = None
         if meta.type == fsmeta.FILE:
@@ -90,19 +90,6 @@ def tree_ware_id(root: Path, packtype: str = "tar", legacy: bool = False) -> War
 
 def _is_file(path: Path) -> bool:
     return path.is_file() and not path.is_symlink()
-
-
-def _the_file(path: Path) -> Iterator[tuple[str, Location, os.stat_result]]:
-    """The one entry of a ware that is a file: ``.``, read through its directory as :func:`walk` reads files."""
-    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        yield (
-            ".",
-            Location(directory, path.name, str(path), "."),
-            os.stat(path.name, dir_fd=directory, follow_symlinks=False),
-        )
-    finally:
-        os.close(directory)
 
 
 def _check(entry: CachedEntry) -> Verdict:
