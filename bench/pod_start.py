@@ -72,20 +72,34 @@ sys.path.insert(0, str(PLUGIN_DIR))
 sys.path.insert(1, str(SUPPORT_DIR))
 
 NODE_IP = "10.217.0.1"
+SIGNAL_FAILED = "bench: ready signal failed, retrying"
+"""What a workload writes to stderr each time its ready signal fails (it retries every 0.1 s): a failed signal
+once left the workload waiting forever and the bench with it."""
 CTR_SOCKET = "/var/lib/r2k8s-cluster/containerd/containerd.sock"
 BUSYBASH_TGZ = ROOT.parent / "shared" / "fixtures" / "repeatr" / "fixtures" / "busybash.tgz"
 NODE_CACHE_DIR = Path("/var/lib/r2k8s-bench/node-cache")
 BIG_EXTRA_MIB = 360
-PY_SERVER = (  # socketserver's, not http.server's HTTPServer: that one asks DNS for the host's name first
-    "import http.server, os, socketserver, urllib.request\n"
+PY_SERVER_TEMPLATE = (  # socketserver's, not http.server's HTTPServer: that one asks DNS for the host's name first
+    "import http.server, os, socketserver, sys, time, urllib.request\n"
     "server = socketserver.ThreadingTCPServer(('', 8080), http.server.SimpleHTTPRequestHandler)\n"
-    "urllib.request.urlopen(os.environ['BENCH_READY_URL']).read()\n"
+    "while True:\n"
+    "    try:\n"
+    "        urllib.request.urlopen(os.environ['BENCH_READY_URL'], timeout=5).read()\n"
+    "        break\n"
+    "    except OSError as exc:\n"
+    "        print(f'{SIGNAL_FAILED} {time.time():.3f} {exc}', file=sys.stderr, flush=True)\n"
+    "        time.sleep(0.1)\n"
     "server.serve_forever()\n"
 )
-BUSYBOX_SERVER = (
+BUSYBOX_SERVER_TEMPLATE = (
     "mkdir -p /tmp/www && echo ok > /tmp/www/index.html && /bin/busybox httpd -p 8080 -h /tmp/www"
-    ' && /bin/busybox wget -q -O /dev/null "$BENCH_READY_URL"; exec /bin/busybox sleep 1000000'
+    ' && until /bin/busybox wget -q -T 5 -O /dev/null "$BENCH_READY_URL"; do'
+    ' echo "{SIGNAL_FAILED} $(/bin/busybox date +%s)" >&2; /bin/busybox sleep 0.1; done;'
+    " exec /bin/busybox sleep 1000000"
 )
+
+PY_SERVER = PY_SERVER_TEMPLATE.replace("{SIGNAL_FAILED}", SIGNAL_FAILED)
+BUSYBOX_SERVER = BUSYBOX_SERVER_TEMPLATE.replace("{SIGNAL_FAILED}", SIGNAL_FAILED)
 
 
 @dataclass
@@ -105,6 +119,8 @@ class Sample:
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)
     fetches: int = 0
+    retries: int = 0
+    """Ready signals that failed before one arrived (:data:`SIGNAL_FAILED` lines in the workload's log)."""
 
 
 @dataclass
@@ -481,19 +497,34 @@ def empty_node_cache() -> None:
         shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
 
+def _retries(cluster: Cluster, name: str) -> int:
+    """How many ready signals the pod's workload retried; the failures are shown as they happen."""
+    log = cluster.logs(name, "web", 0)
+    failed = [line for line in log.splitlines() if SIGNAL_FAILED in line or "wget:" in line]
+    if failed:
+        print(f"  {name}: {len(failed)} lines about failed ready signals: " + " | ".join(failed[-6:]), flush=True)
+    return log.count(SIGNAL_FAILED)
+
+
+def _wait(cluster: Cluster, ready: Ready, name: str, timeout: float) -> float:
+    """When the pod signalled ready; on a timeout, stop the bench with what the kubelet and the containers say."""
+    try:
+        return ready.wait(name, timeout)
+    except TimeoutError:
+        detail = cluster.kubectl("describe", "pod", "-n", cluster.namespace, name)
+        logs = {c: cluster.logs(name, c, 0)[-2000:] for c in ("r2k8s-fetch-web", "web")}
+        raise SystemExit(f"{name} never became ready within {timeout:.0f} s:\n{detail[-3000:]}\n{logs}") from None
+
+
 def measure(
     cluster: Cluster, ready: Ready, pod: dict[str, Any], restart: bool, formula: bool
 ) -> tuple[Sample, Sample | None]:
     name = pod["metadata"]["name"]
     fetched_before = len(ready.fetches)
     applied = cluster.create(pod)
-    try:
-        at = ready.wait(name, 180)
-    except TimeoutError:
-        detail = cluster.kubectl("describe", "pod", "-n", cluster.namespace, name)
-        logs = {c: cluster.logs(name, c, 0)[-2000:] for c in ("r2k8s-fetch-web", "web")}
-        raise SystemExit(f"{name} never became ready:\n{detail[-3000:]}\n{logs}") from None
+    at = _wait(cluster, ready, name, 180)
     first = Sample(at - applied, fetches=len(ready.fetches) - fetched_before)
+    first.retries = _retries(cluster, name)
     if formula:
         fetch_log = cluster.logs(name, "r2k8s-fetch-web", applied)
         first.phases = phases(applied, at, timings(fetch_log), timings(cluster.logs(name, "web", applied)))
@@ -501,8 +532,9 @@ def measure(
     if restart:
         fetched_before = len(ready.fetches)
         killed = cluster.kill_container(name, "web")
-        at = ready.wait(name, 600)
+        at = _wait(cluster, ready, name, 180)
         again = Sample(at - killed, fetches=len(ready.fetches) - fetched_before)
+        again.retries = _retries(cluster, name)
         if formula:
             again.phases = phases(killed, at, {}, timings(cluster.logs(name, "web", killed)))
     cluster.delete(name)
@@ -614,6 +646,13 @@ def report(
             print(
                 f"  {tree.name:<9} {case:<8} {shown or 'n/a (agent without timings)'}; fetches {fetches}; runs {runs}"
             )
+    retried = {
+        f"{tree.name} {case}": sum(s.retries for s in samples)
+        for tree in trees
+        for case, samples in results[tree.name].items()
+        if any(s.retries for s in samples)
+    }
+    print("failed ready signals (retried): " + (", ".join(f"{k} {v}" for k, v in retried.items()) or "none"))
     print("transfer (s): " + ", ".join(f"{tree.name} {tree.transfer:.2f}" for tree in trees))
     print(f"\nother load: {other:.2f} CPUs busy on average beside this script (cluster components included)")
     if args.json:

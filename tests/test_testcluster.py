@@ -364,6 +364,28 @@ def test_up_with_another_state_directory_refuses_beside_the_running_cluster(
 @pytest.mark.skipif(
     external_kubeconfig() is not None, reason="takes down only this suite's own cluster, not $R2K8S_E2E_KUBECONFIG's"
 )
+def test_the_node_address_keeps_its_mac_while_pods_veths_come_and_go(cluster_kubeconfig: Path) -> None:
+    """Pods cache the node address's MAC (their gateway); a bridge that took the lowest MAC among its ports
+    changed it whenever a veth with a lower one came or went, and pod-to-node traffic stalled until each
+    pod's neighbour entry expired. A port with the lowest possible MAC must not move it."""
+    before = _mac(settings.BRIDGE)
+    assert before == settings.BRIDGE_MAC
+    port, peer = f"r2k8s-t{os.getpid() % 10000}", f"r2k8s-u{os.getpid() % 10000}"
+    subprocess.run(["ip", "link", "add", port, "type", "veth", "peer", "name", peer], check=True)
+    try:
+        subprocess.run(["ip", "link", "set", port, "address", "00:00:00:00:00:01"], check=True)
+        subprocess.run(["ip", "link", "set", port, "master", settings.BRIDGE, "up"], check=True)
+        assert _mac(settings.BRIDGE) == before
+    finally:
+        subprocess.run(["ip", "link", "del", port], check=True)
+    assert _mac(settings.BRIDGE) == before
+
+
+def _mac(interface: str) -> str:
+    shown = subprocess.run(["ip", "-j", "link", "show", "dev", interface], check=True, capture_output=True, text=True)
+    return str(json.loads(shown.stdout)[0]["address"])
+
+
 def test_down_leaves_no_process_mount_interface_or_cgroup_and_up_comes_back(
     core: Any, pytestconfig: pytest.Config
 ) -> None:

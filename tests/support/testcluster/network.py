@@ -15,7 +15,7 @@ from . import settings
 
 
 def ensure_bridge() -> None:
-    """Create the bridge (if missing) with the node's address, and bring it up."""
+    """Create the bridge (if missing) with the node's address and a MAC address of its own, and bring it up."""
     if not interface_exists(settings.BRIDGE):
         _ip("link", "add", settings.BRIDGE, "type", "bridge")
     prefix = ipaddress.ip_network(settings.POD_SUBNET).prefixlen
@@ -26,6 +26,7 @@ def ensure_bridge() -> None:
     }
     if address not in assigned:
         _ip("addr", "add", address, "dev", settings.BRIDGE)
+    _ip("link", "set", settings.BRIDGE, "address", settings.BRIDGE_MAC)  # never the lowest port's: see BRIDGE_MAC
     _ip("link", "set", settings.BRIDGE, "up")
 
 

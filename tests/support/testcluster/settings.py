@@ -28,6 +28,11 @@ PYTHON_IMAGE = "localhost/r2k8s/python:3-debian"
 
 NODE_NAME = "r2k8s-node"
 BRIDGE = "r2k8s0"
+#: The bridge's own MAC address, set explicitly (locally administered). A Linux bridge without one takes the
+#: lowest MAC among its ports, so it changed whenever a pod's veth came or went, and every running pod's
+#: cached neighbour entry for the node address (its gateway) pointed nowhere until it expired: pod-to-node
+#: traffic stalled for 30-50 s, about once in five pod restarts (bench/pod_start.py's "stalls").
+BRIDGE_MAC = "02:72:32:6b:38:73"
 #: Pods get addresses on a bridge that the host owns as 10.217.0.1, which is also the node's
 #: address: a pod reaches a server on the host there. Nothing routes pod traffic further (the host
 #: does not forward, and there is no NAT), so pods can reach the host and each other only.
