@@ -2,7 +2,7 @@
 
 No registry, no custom image: the zipapp holds ``r2k8s/__init__.py`` and
 every module of :mod:`r2k8s.core` (standard library only, so any Python >=
-3.11 image runs it) plus a ``__main__.py`` that calls
+3.11 image runs it) plus a ``__main__.py`` (:mod:`r2k8s.core.agent.bootstrap`) that calls
 :func:`r2k8s.core.agent.dispatch`, which starts the service agent or the
 build agent. It is built deterministically (sorted names, fixed timestamps
 and modes), so its SHA-256 names it: ``r2k8s-agent-<12 hex digits>`` is the
@@ -59,7 +59,8 @@ APPLY_ANNOTATION_LIMIT = 262144
 MANAGED_BY = {"app.kubernetes.io/managed-by": "r2k8s"}
 """The label on everything r2k8s creates (``kubectl delete cm -l app.kubernetes.io/managed-by=r2k8s``)."""
 
-_MAIN = b"from r2k8s.core.agent import dispatch\nraise SystemExit(dispatch())\n"
+_BOOTSTRAP = "r2k8s/core/agent/bootstrap.py"
+"""Its source, with a call to its ``main``, is the zipapp's ``__main__.py``."""
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -124,7 +125,8 @@ def agent_zipapp() -> bytes:
         return cached
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        _entry("__main__.py", _MAIN, archive)
+        main = slim_source(sources[_BOOTSTRAP].decode("utf-8")) + "raise SystemExit(main())\n"
+        _entry("__main__.py", main.encode("utf-8"), archive)
         for name, data in sources.items():
             _entry(name, slim_source(data.decode("utf-8")).encode("utf-8"), archive)
     _keep(inputs.hexdigest(), buffer.getvalue())

@@ -34,7 +34,13 @@ from loopback_http import LoopbackWarehouse, serve
 from repo import FIXTURES, needs_shared
 
 from r2k8s.agent_bundle import agent_digest, agent_zipapp
-from r2k8s.core.agent.contract import AGENT_ZIPAPP, SERVICE_SPEC_ENV, STAGE_RUNTIME_FLAG, runtime_argv
+from r2k8s.core.agent.contract import (
+    AGENT_ZIPAPP,
+    COMPILED_AGENT,
+    SERVICE_SPEC_ENV,
+    STAGE_RUNTIME_FLAG,
+    runtime_argv,
+)
 from r2k8s.core.agent.service_spec import ServiceSpec
 from r2k8s.core.formula.defaults import apply_defaults
 from r2k8s.core.formula.ids import formula_id
@@ -574,10 +580,15 @@ def test_the_formula_container_starts_from_an_empty_image_with_the_interpreter_f
     assert (runtime / "ld.so").is_file() and (runtime / "bin" / "python3").is_file()
     staged = {p.name for p in (runtime / "lib").rglob("*.py")}
     assert {"os.py", "json", "tarfile.py"} & staged == {"os.py"}  # only what serve imports: no tar reader, no json
-    # staged once: a second pod on a node cache reuses it
+    # the agent's modules, compiled: every later agent start imports them instead of compiling the zip's
+    compiled = runtime / COMPILED_AGENT / "r2k8s" / "core" / "agent"
+    assert (compiled / "service.py").is_file() and list((compiled / "__pycache__").glob("service.*.pyc"))
+    assert _timings(fetched.stderr)["modules"] == f"/r2k8s/agent/{AGENT_ZIPAPP}"
+    # staged once: a second pod on a node cache reuses it, and imports the compiled modules
     again = pod.container("fetch", fetch_env(spec), args=(STAGE_RUNTIME_FLAG,)).run()
     assert again.code == 0 and "staged the agent's interpreter" not in again.stderr
     assert "staged the agent's interpreter" in fetched.stderr
+    assert _timings(again.stderr)["modules"] == f"/r2k8s/cache/runtime/agent-{agent_digest()}/{COMPILED_AGENT}"
 
     exited = pod.container("serve", serve_env(spec), empty=empty_image).run()
     assert exited.code == 0, exited.stderr
@@ -595,6 +606,14 @@ def test_the_formula_container_starts_from_an_empty_image_with_the_interpreter_f
     }
     assert "pause" not in lines["root"].split()  # the empty image's one file went too
     assert "cleared the image's root filesystem (1 entries" in exited.stderr
+    assert _timings(exited.stderr)["modules"] == f"/r2k8s/cache/runtime/agent-{agent_digest()}/{COMPILED_AGENT}"
+
+
+def _timings(stderr: str) -> dict[str, object]:
+    """The agent's timings line (:mod:`r2k8s.core.agent.timings`)."""
+    line = next(line for line in stderr.splitlines() if line.startswith("r2k8s: timings "))
+    marks: dict[str, object] = json.loads(line[len("r2k8s: timings ") :])
+    return marks
 
 
 @needs_busybox

@@ -22,6 +22,7 @@ __all__ = [
     "BUILD_CAPABILITIES",
     "BUILD_SPEC_ENV",
     "CACHE_DIR",
+    "COMPILED_AGENT",
     "DEFAULT_EMPTY_IMAGE",
     "DEFAULT_IMAGE",
     "FETCH_CAPABILITIES",
@@ -65,6 +66,8 @@ RUNTIME_LINK = "runtime/agent-"
 ConfigMap's suffix): the symlink to an interpreter a fetch container staged for that agent. One per agent,
 so pods of two r2k8s versions sharing a node cache never run each other's (whose standard library subset
 may lack a module the other imports)."""
+COMPILED_AGENT = "agent"
+"""Inside a staged runtime: the agent zipapp's files, its modules compiled (:mod:`r2k8s.core.agent.bootstrap`)."""
 STAGE_RUNTIME_FLAG = "--stage-runtime"
 """``fetch --stage-runtime``: also stage the interpreter for a formula container on the empty image."""
 

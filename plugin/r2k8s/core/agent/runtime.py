@@ -18,6 +18,10 @@ of the stock Python image it runs on:
   byte code, times kept so the byte code stays valid; extension modules in
   ``lib-dynload``), so Python finds its prefix from where it runs.
 
+* ``agent/`` (:data:`~r2k8s.core.agent.contract.COMPILED_AGENT`): the agent zipapp's files, every module
+  compiled by this interpreter, which every later agent start imports instead of compiling them from the zip
+  again (:mod:`r2k8s.core.agent.bootstrap`).
+
 A staged runtime is a directory named by a hash of the interpreter and the agent
 zipapp, made under a temporary name and renamed into place whole; ``runtime/agent-<digest>``
 (:data:`~r2k8s.core.agent.contract.RUNTIME_LINK`, what
@@ -38,7 +42,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from r2k8s.core.agent.contract import RUNTIME_LINK
+from r2k8s.core.agent.contract import COMPILED_AGENT, RUNTIME_LINK
 from r2k8s.core.errors import Category, R2k8sError
 
 __all__ = ["stage_runtime"]
@@ -117,6 +121,31 @@ def _plan(mapped: Iterable[str], stdlib: str) -> dict[str, str]:
     return plan
 
 
+def _compile_agent(zipapp: str, destination: Path) -> int:
+    """Unpack the agent zipapp into ``destination`` and compile each of its modules; return how many.
+
+    Imported here, after the plan was made from ``sys.modules``: the serving agent needs neither module."""
+    import py_compile
+    import zipfile
+
+    compiled = 0
+    with zipfile.ZipFile(zipapp) as archive:
+        for name in archive.namelist():
+            parts = name.split("/")
+            if name.endswith("/") or name.startswith("/") or ".." in parts or "" in parts:
+                continue  # the zipapp is r2k8s's own; nothing else belongs in the runtime
+            target = destination.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(name))
+            if name.endswith(".py") and name != "__main__.py":
+                try:
+                    py_compile.compile(str(target), cfile=importlib.util.cache_from_source(str(target)), doraise=True)
+                except py_compile.PyCompileError as exc:  # a zipapp this interpreter cannot read: none of it here
+                    raise R2k8sError(Category.CACHE_PROBLEM, f"compiling the agent's {name}: {exc.msg}") from None
+                compiled += 1
+    return compiled
+
+
 def _zipapp_digest() -> str:
     """The SHA-256 of the agent zipapp this process runs (hex), as the agent ConfigMap's name carries it."""
     if not os.path.isfile(sys.argv[0]):
@@ -159,9 +188,10 @@ def stage_runtime(cache: str, log: LogFn) -> Path:
                     os.symlink(source[2:], destination)
                 else:
                     shutil.copy2(source, destination)
+            modules = _compile_agent(sys.argv[0], staging / COMPILED_AGENT)
             try:
                 os.rename(staging, target)
-                log(f"staged the agent's interpreter ({len(plan)} files) in {target}")
+                log(f"staged the agent's interpreter ({len(plan)} files, {modules} modules compiled) in {target}")
             except OSError:  # another pod staged the same runtime first
                 shutil.rmtree(staging, ignore_errors=True)
         link = home / f".current-{os.getpid()}-{os.urandom(4).hex()}"

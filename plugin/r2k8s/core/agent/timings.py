@@ -6,7 +6,7 @@ they share with the machine applying the pod is the wall clock, so every mark is
 process (its age from ``/proc/self/stat`` and ``/proc/uptime``, 10 ms steps), so the interpreter's own
 start-up counts towards the phase it belongs to, not towards none.
 
-The line is ``r2k8s: timings {"command": …, "process": …, "<mark>": …}`` (JSON,
+The line is ``r2k8s: timings {"command": …, "process": …, "modules": …, "<mark>": …}`` (JSON,
 seconds since the epoch), written once when the phase ends: it costs one
 ``write`` and says nothing a user must act on. Standard library only.
 """
@@ -18,9 +18,17 @@ import os
 import sys
 import time
 
-__all__ = ["Timings", "process_started"]
+import r2k8s
+
+__all__ = ["Timings", "modules_from", "process_started"]
 
 TIMINGS_PREFIX = "r2k8s: timings "
+
+
+def modules_from() -> str:
+    """Where r2k8s's modules were imported from: the zipapp, or the copy compiled in the cache
+    (:mod:`r2k8s.core.agent.bootstrap`), whose imports cost a fraction of compiling them again."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(r2k8s.__file__)))
 
 
 def process_started() -> float | None:
@@ -39,7 +47,7 @@ class Timings:
     """The marks of one agent command, logged together by :meth:`log`."""
 
     def __init__(self, command: str) -> None:
-        self.marks: dict[str, object] = {"command": command, "process": process_started()}
+        self.marks: dict[str, object] = {"command": command, "process": process_started(), "modules": modules_from()}
 
     def mark(self, name: str) -> None:
         self.marks[name] = round(time.time(), 4)
