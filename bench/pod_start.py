@@ -38,6 +38,10 @@ process start), *clear* (agent start-up and deleting the agent image's files), *
 onto ``/``), *start* (the action's exec to its ready signal). Ratios are over the image pod's median of
 the same run (restarts over the image pod's restart).
 
+Each pod is created after a ``sync``: right after a tree of thousands of files was placed or a node cache
+emptied, the disk's pending writes held containerd's own fsyncs for seconds (a first start of the Debian tree
+took 4-10 s without it), which measures the previous case, not this one.
+
 Noise: "other load" is how many CPUs were busy on average during the runs, beyond this script's own
 process (it includes the cluster's own components, which are part of what is measured, and whatever
 else runs on the machine); the figures are only comparable on a calm machine.
@@ -533,6 +537,7 @@ def measure(
 ) -> tuple[Sample, Sample | None]:
     name = pod["metadata"]["name"]
     fetched_before = len(ready.fetches)
+    os.sync()  # the last pod's files and the emptied cache written out first: containerd's fsyncs wait for them
     applied = cluster.create(pod)
     at = _wait(cluster, ready, name, 180)
     first = Sample(at - applied, fetches=len(ready.fetches) - fetched_before)
