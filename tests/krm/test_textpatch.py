@@ -307,11 +307,11 @@ class _Identities:
             self._walk(item, (*now, key))
 
     def removed_with(self, line: Path) -> Path:
-        """The outermost original node gone from around a line that is gone (what took it)."""
+        """The outermost original node gone from around a line (what took it), or ``()``."""
         for length in range(1, len(line) + 1):
             if line[:length] not in self.nodes:
                 return line[:length]
-        return line
+        return ()
 
 
 def placed(commented: str, bare_answer: str, data: Any, ops: list[dict[str, Any]]) -> str:
@@ -341,14 +341,8 @@ def placed(commented: str, bare_answer: str, data: Any, ops: list[dict[str, Any]
     for at, text in runs:
         before = content[at - 1] if at else None
         after = content[at] if at < len(content) else None
-        if (
-            before is not None
-            and after is not None
-            and before not in alive
-            and after not in alive
-            and ids.removed_with(before) == ids.removed_with(after)
-        ):
-            continue  # inside what was taken out
+        if before is not None and after is not None and ids.removed_with(before) == ids.removed_with(after) != ():
+            continue  # inside what was taken out (an element replaced: even below its line, which the new one takes)
         target = next((line for line in content[at:] if line in alive), _END)
         above[target] = above.get(target, "") + text
     out = []
