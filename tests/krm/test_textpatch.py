@@ -1,20 +1,31 @@
-"""The text patcher writes a changed item byte for byte as ruamel.yaml's round trip does, or declines.
+"""The text patcher writes a changed item as ruamel.yaml's round trip does, each comment on its line, or declines.
 
 Items are generated in kubectl's layout and around it (indented sequences, extra spaces, floats, ``~``,
 ``True``, quoted keys, block scalars, comments on lines and between them), operations of the kinds the
 function plans (replace a value, add a key, insert or append to a list, remove a key) with new values of
-every kind :func:`~r2k8s.krm.yamlio.block` handles. Wherever :func:`~r2k8s.krm.textpatch.rewrite` answers,
-its answer must be ruamel.yaml's; and it must answer for the layouts users write most.
+every kind :func:`~r2k8s.krm.yamlio.block` handles. Each item comes in two forms, with its comments and
+without them (the same item, the same operations). Wherever :func:`~r2k8s.krm.textpatch.rewrite` answers:
+
+* without comments, its answer is ruamel.yaml's, byte for byte;
+* with them, its answer is ruamel.yaml's answer for the bare item with every comment put back by the rules
+  of :mod:`r2k8s.krm.textpatch` (:func:`placed`, written here from the rules, not from the module): an
+  end-of-line comment on the line of the same key or element; a run of blank and comment lines right above
+  the first original line after it that is still there; neither when the lines around it were all taken
+  out by one removal or replacement. So nothing but the changed values and the added entries differs.
+
+And it must answer for the layouts users write most, comments included.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
+import re
 from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from r2k8s.krm import textpatch, yamlio
@@ -44,16 +55,21 @@ def _scalar(draw: Any, tidy: bool) -> str:
     return str(draw(st.sampled_from(KUBECTL if tidy or draw(st.booleans()) else PLAIN + QUOTED + ["{}", "[]"])))
 
 
+OPEN, CLOSE = "\x02", "\x03"
+"""Around each comment (and blank line) the generator writes, so that :func:`forms` can drop them."""
+
+
 def _comment(draw: Any, column: int) -> str:
     """Nothing mostly; else blank or comment lines, at the column or elsewhere."""
     if draw(st.integers(0, 4)) != 0:
         return ""
     lines = draw(st.lists(st.sampled_from(["", "# note", "  # indented", "#"]), max_size=2))
-    return "".join(" " * column + line + "\n" if line else "\n" for line in lines)
+    return "".join(OPEN + (" " * column + line + "\n" if line else "\n") + CLOSE for line in lines)
 
 
 def _eol(draw: Any, tidy: bool) -> str:
-    return str(draw(st.sampled_from(["", "", "", "", "  # why", " # b", *([] if tidy else ["   "])])))
+    eol = str(draw(st.sampled_from(["", "", "", "", "  # why", " # b", *([] if tidy else ["   "])])))
+    return OPEN + eol + CLOSE if "#" in eol else eol
 
 
 def _mapping(draw: Any, column: int, depth: int, tidy: bool, first: str | None = None) -> str:
@@ -92,8 +108,19 @@ def _sequence(draw: Any, column: int, depth: int, tidy: bool) -> str:
 
 @st.composite
 def items(draw: Any) -> str:
-    """An item; ``tidy`` ones (half) in kubectl's layout with only kubectl's scalars, comments anywhere."""
+    """An item; ``tidy`` ones (half) in kubectl's layout with only kubectl's scalars, comments anywhere (marked)."""
     return _mapping(draw, 0, 0, draw(st.booleans()))
+
+
+_MARKED = re.compile(f"{OPEN}([^{CLOSE}]*){CLOSE}")
+
+
+def forms(marked: str) -> tuple[str, str]:
+    """(the item with its comments, each made unique by a number: ``# note`` is ``#c3 note``; the item without
+    them)."""
+    count = itertools.count(1)
+    commented = _MARKED.sub(lambda m: m.group(1).replace("#", f"#c{next(count)}", 1), marked)
+    return commented, _MARKED.sub("", marked)
 
 
 def _places(data: Any, path: tuple[str, ...] = ()) -> list[tuple[str, tuple[str, ...], Any]]:
@@ -164,24 +191,203 @@ def ruamel_answer(text: str, patched: Any, ops: list[dict[str, Any]]) -> str | N
     return written if yaml.load(written, Loader=yaml.CSafeLoader) == patched else None
 
 
+# --- where the comments go: the rules, applied to ruamel.yaml's answer for the bare item ----------------------
+
+Path = tuple[Any, ...]
+_END: Path = ("<the end>",)
+_EOL = re.compile(r" +#c[0-9]+.*$")
+
+
+class _Token:
+    """An original scalar, so that the operations show which ones stay where they were."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+
+class _Slot(_Token):
+    """A new scalar set in place of a list's element: on the line of the element it replaced."""
+
+
+def _line_paths(text: str) -> dict[int, Path]:
+    """Line number -> the path of the key (or, for a scalar element, the element) that starts on that line."""
+    found: dict[int, Path] = {}
+
+    def walk(node: Any, path: Path) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                found[key.start_mark.line] = (*path, key.value)
+                walk(value, (*path, key.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, value in enumerate(node.value):
+                found[value.start_mark.line] = (*path, index)  # a mapping's first key overrides it
+                walk(value, (*path, index))
+
+    walk(yaml.compose(text, Loader=yaml.CSafeLoader), ())
+    return found
+
+
+class _Identities:
+    """The operations applied to a copy of the item whose every node knows its original path: which original
+    nodes and lines are still there, and the original line of each line now."""
+
+    def __init__(self, data: Any, ops: list[dict[str, Any]]) -> None:
+        self.origin: dict[int, tuple[Path, Any, set[Any]]] = {}  # id -> (path, the node itself, original keys)
+        self.gone_keys: set[tuple[int, Any]] = set()
+        self.slots: dict[int, tuple[Path, Any]] = {}  # id -> (the line it took, the new collection itself)
+        tree = self._copy(data, ())
+        for op in ops:
+            parts = [part.replace("~1", "/").replace("~0", "~") for part in op["path"].split("/")[1:]]
+            parent = tree
+            for part in parts[:-1]:
+                parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+            if op["op"] == "remove" and isinstance(parent, dict):
+                self.gone_keys.add((id(parent), parts[-1]))  # its line goes: the same key added again is new
+            replaced = parent[int(parts[-1])] if op["op"] == "replace" and isinstance(parent, list) else None
+            apply(tree, [copy.deepcopy(op)])
+            if replaced is not None:  # the new element takes the line of the one it replaces
+                line = self._first_line(replaced)
+                if line is not None:
+                    if isinstance(parent[int(parts[-1])], (dict, list)):
+                        self.slots[id(parent[int(parts[-1])])] = (line, parent[int(parts[-1])])
+                    else:
+                        parent[int(parts[-1])] = _Slot(line)
+        self.nodes: set[Path] = set()  # the original nodes still there
+        self.lines: dict[Path, Path] = {}  # a line's path now -> its original line's path
+        self._walk(tree, ())
+
+    def _first_line(self, node: Any) -> Path | None:
+        """The original line an element starts on (``- key: …``: its first key's), if it is one."""
+        if isinstance(node, _Token):
+            return node.path
+        if id(node) in self.slots and self.slots[id(node)][1] is node:
+            return self.slots[id(node)][0] if not isinstance(node, dict) or not node else None
+        known = self.origin.get(id(node))
+        if known is None or known[1] is not node:
+            return None
+        if isinstance(node, dict) and node:
+            key = next(iter(node))
+            return (*known[0], key) if key in known[2] and (id(node), key) not in self.gone_keys else None
+        return known[0]
+
+    def _copy(self, value: Any, path: Path) -> Any:
+        if isinstance(value, dict):
+            copied: Any = {key: self._copy(item, (*path, key)) for key, item in value.items()}
+        elif isinstance(value, list):
+            copied = [self._copy(item, (*path, index)) for index, item in enumerate(value)]
+        else:
+            return _Token(path)
+        self.origin[id(copied)] = (path, copied, set(value) if isinstance(value, dict) else set())
+        return copied
+
+    def _walk(self, value: Any, now: Path) -> None:
+        if isinstance(value, _Slot):
+            self.lines[now] = value.path
+            return
+        if isinstance(value, _Token):
+            self.nodes.add(value.path)
+            return
+        if id(value) in self.slots and self.slots[id(value)][1] is value:
+            line = self.slots[id(value)][0]
+            first = (*now, next(iter(value))) if isinstance(value, dict) and value else now
+            self.lines[first] = line  # its first line: ``- key: …`` or ``- {}``
+        known = self.origin.get(id(value))
+        if known is None or known[1] is not value:
+            return  # new: none of its lines is original
+        path, _, keys = known
+        self.nodes.add(path)
+        children = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in children:
+            if isinstance(value, dict) and key in keys and (id(value), key) not in self.gone_keys:
+                self.lines[(*now, key)] = (*path, key)  # the key's line, whatever its value is now
+            elif isinstance(value, list) and isinstance(item, _Token):
+                self.lines[(*now, key)] = item.path
+            elif isinstance(value, list) and id(item) in self.origin and self.origin[id(item)][1] is item:
+                self.lines[(*now, key)] = self.origin[id(item)][0]  # an element's line (``- {}``; else its first key's)
+            self._walk(item, (*now, key))
+
+    def removed_with(self, line: Path) -> Path:
+        """The outermost original node gone from around a line (what took it), or ``()``."""
+        for length in range(1, len(line) + 1):
+            if line[:length] not in self.nodes:
+                return line[:length]
+        return ()
+
+
+def placed(commented: str, bare_answer: str, data: Any, ops: list[dict[str, Any]]) -> str:
+    """``bare_answer`` (ruamel.yaml's, for the item without comments) with the comments of ``commented`` put back
+    by the rules: an end-of-line comment on the line of its key or element (if that line is still there); a run
+    of blank and comment lines right above the first original line after it that is still there (or at the end),
+    unless the lines before and after it were both taken out by the same removal or replacement."""
+    ids = _Identities(data, ops)
+    alive = set(ids.lines.values())
+    labels = _line_paths(commented)
+    content: list[Path] = []  # the original lines' paths, in order
+    eols: dict[Path, str] = {}
+    runs: list[tuple[int, str]] = []  # (how many content lines precede the run, its text)
+    for number, line in enumerate(commented.splitlines(keepends=True)):
+        if not line.strip() or line.lstrip().startswith("#"):
+            if runs and runs[-1][0] == len(content):
+                runs[-1] = (len(content), runs[-1][1] + line)
+            else:
+                runs.append((len(content), line))
+            continue
+        path = labels[number]
+        content.append(path)
+        eol = _EOL.search(line.rstrip("\n"))
+        if eol:
+            eols[path] = eol.group(0)
+    above: dict[Path, str] = {}
+    for at, text in runs:
+        before = content[at - 1] if at else None
+        after = content[at] if at < len(content) else None
+        if before is not None and after is not None and ids.removed_with(before) == ids.removed_with(after) != ():
+            continue  # inside what was taken out (an element replaced: even below its line, which the new one takes)
+        target = next((line for line in content[at:] if line in alive), _END)
+        above[target] = above.get(target, "") + text
+    out = []
+    now = _line_paths(bare_answer)
+    for number, line in enumerate(bare_answer.splitlines(keepends=True)):
+        original = ids.lines.get(now[number]) if number in now else None
+        if original is not None:
+            out.append(above.pop(original, ""))
+            line = line[:-1] + eols.get(original, "") + "\n"
+        out.append(line)
+    out.append(above.pop(_END, ""))
+    assert not above, f"original lines missing from ruamel.yaml's answer: {above}"
+    return "".join(out)
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(st.data())
-def test_where_the_text_patcher_answers_it_writes_what_ruamel_writes(data: st.DataObject) -> None:
-    text = data.draw(items())
+def test_where_the_text_patcher_answers_it_writes_ruamels_bytes_with_each_comment_on_its_line(
+    data: st.DataObject,
+) -> None:
+    commented, bare = forms(data.draw(items()))
     try:
-        plain = yaml.load(text, Loader=yaml.CSafeLoader)
-        yamlio.load_documents(text)
+        plain = yaml.load(commented, Loader=yaml.CSafeLoader)
+        same = yaml.load(bare, Loader=yaml.CSafeLoader)
+        yamlio.load_documents(commented)
+        yamlio.load_documents(bare)
     except (yaml.YAMLError, yamlio.YAMLError):
         assume(False)
         return
-    assume(isinstance(plain, dict))
+    assume(isinstance(plain, dict) and plain == same)
     ops = data.draw(operations(plain))
     assume(ops)
     patched = copy.deepcopy(plain)
     apply(patched, ops)
-    written = textpatch.rewrite(text, patched, ops)
+    expected = ruamel_answer(bare, patched, ops)
+    written = textpatch.rewrite(bare, patched, ops)
     if written is not None:
-        assert written == ruamel_answer(text, patched, ops)
+        assert written == expected
+    written = textpatch.rewrite(commented, patched, ops)
+    event(f"{'answered' if written is not None else 'declined'}, {'commented' if commented != bare else 'bare'}")
+    if written is not None:
+        assert expected is not None, "ruamel.yaml cannot write it, and the text patcher did"
+        assert written == placed(commented, expected, plain, ops)
+        assert yaml.load(written, Loader=yaml.CSafeLoader) == patched
+        assert textpatch.rewrite(written, patched, []) in (written, None), "read again, it is written as it is"
 
 
 DEPLOYMENT = """\
@@ -198,19 +404,20 @@ spec:
     spec:
       containers:
       - name: main
-        image: ./web.formula
+        image: ./web.formula  # built by repeatr
         args:
-        - --verbose
+        - --verbose  # for now
         env:
+        # the mode first
         - name: MODE
           value: production
         - name: SHARD
           value: "0"
+
+        # what it may use
         resources:
           requests:
             cpu: "50m"
-
-        # what it may use
         readinessProbe:
           httpGet:
             path: /healthz
@@ -232,17 +439,48 @@ EXPANSION = [
 ]
 
 
-def test_a_commented_item_is_left_to_ruamel_and_an_uncommented_one_is_not() -> None:
-    """Comments go to ruamel.yaml (see :func:`textpatch.rewrite`); the same Deployment without them does not."""
+def _next_lines(text: str) -> dict[str, str]:
+    """Each comment line -> the first line below it that is not a comment or blank."""
+    lines = text.splitlines()
+    found = {}
+    for at, line in enumerate(lines):
+        if line.strip().startswith("#"):
+            found[line] = next((below for below in lines[at + 1 :] if below.strip() and "#" not in below[:2]), "")
+    return found
+
+
+def test_a_kubectl_style_item_with_comments_is_written_without_ruamel_each_comment_on_its_line() -> None:
     plain = yaml.safe_load(DEPLOYMENT)
     apply(plain, EXPANSION)
-    assert textpatch.rewrite(DEPLOYMENT, plain, EXPANSION) is None
+    written = textpatch.rewrite(DEPLOYMENT, plain, EXPANSION)
+    assert written is not None, "the layout users write most, comments included, must not need ruamel.yaml"
+    assert yaml.safe_load(written) == plain
+    lines = written.splitlines()
+    assert "        image: docker.io/library/python:3.11  # built by repeatr" in lines
+    assert "  name: web  # the web server" in lines and "      - name: sidecar  # logs" in lines
+    assert "# for now" not in written, "the comment on a removed line goes with it"
+    expected_next = {**_next_lines(DEPLOYMENT), "        # the mode first": "        - name: MODE"}
+    assert _next_lines(written) == expected_next, "each comment line stays above the line it was written above"
     bare = "".join(line.split("  #")[0].rstrip() + "\n" for line in DEPLOYMENT.splitlines() if line.strip()[:1] != "#")
-    plain = yaml.safe_load(bare)
-    apply(plain, EXPANSION)
-    written = textpatch.rewrite(bare, plain, EXPANSION)
-    assert written is not None, "the layout users write most must not need ruamel.yaml"
-    assert written == round_trip(bare, EXPANSION)
+    bare = bare.replace("\n\n", "\n")
+    numbers = itertools.count(1)
+    commented = re.sub("#", lambda _: f"#c{next(numbers)}", DEPLOYMENT)
+    numbered = textpatch.rewrite(commented, plain, EXPANSION)
+    assert numbered == placed(commented, round_trip(bare, EXPANSION), yaml.safe_load(DEPLOYMENT), EXPANSION)
+    written_bare = textpatch.rewrite(bare, plain, EXPANSION)
+    assert written_bare is not None and written_bare == round_trip(bare, EXPANSION)
+
+
+def test_ruamels_placement_is_not_kept_for_a_list_appended_to() -> None:
+    """ruamel.yaml writes an element appended to ``env`` under the comment written above ``resources:``; the text
+    patcher keeps that comment above ``resources:`` (what r2k8s wants; the same item without comments is
+    byte for byte ruamel.yaml's)."""
+    ops = [{"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": {"name": "X", "value": "1"}}]
+    plain = yaml.safe_load(DEPLOYMENT)
+    apply(plain, ops)
+    ruamel = _next_lines(round_trip(DEPLOYMENT, ops))["        # what it may use"]
+    ours = _next_lines(str(textpatch.rewrite(DEPLOYMENT, plain, ops)))["        # what it may use"]
+    assert (ruamel, ours) == ("        - name: X", "        resources:")
 
 
 @pytest.mark.parametrize(

@@ -244,7 +244,8 @@ def _rewrite(body: str, plain: Any, operations: Sequence[Operation]) -> str | No
     """One item's new text. If libyaml writes the item exactly as it is written (no comments, no ``yes`` or
     ``0644`` to keep, the usual kyaml/PyYAML layout), libyaml writes the patched item too; otherwise it is
     written as ruamel.yaml's round trip writes it, keeping comments and every scalar as the user wrote it: by
-    :mod:`.textpatch` where that is certain, else by ruamel.yaml itself."""
+    :mod:`.textpatch` where that is certain (each comment then stays on its line, where ruamel.yaml would file
+    the lines between two fields under the one before them), else by ruamel.yaml itself."""
     from r2k8s.krm import textpatch, yamlio
 
     patched = copy.deepcopy(plain)

@@ -1,4 +1,4 @@
-"""A changed item written as ruamel.yaml's round trip writes it, without ruamel.yaml, where that is certain.
+"""A changed item written without ruamel.yaml where that is certain: ruamel's bytes, each comment on its line.
 
 ruamel.yaml keeps what a user wrote (comments, quotes, ``yes``) but reads and writes every node in pure
 Python: about 12 ms for an ordinary Deployment, 50 ms on a loaded machine, per changed item. Most
@@ -7,17 +7,24 @@ their key's column, one space after the colon, no ``~`` or ``True``), and for su
 trip gives back every line the operations do not touch. So :func:`rewrite`:
 
 1. reads the item's events with libyaml into a small model (mappings, sequences, scalars with the text
-   they were written as, the comment after each line and the comment lines after it);
-2. writes the model back as ruamel.yaml would and insists on getting the item's text exactly: any
-   layout, scalar or comment it does not reproduce (a float, a block scalar, a flow collection that is
-   not empty, a quoted key, …) means ``None``, and the caller takes the ruamel.yaml round trip;
+   they were written as, the comment after each line and the blank and comment lines after it);
+2. writes the model back and insists on getting the item's text exactly: any layout, scalar or comment
+   it does not reproduce (a float, a block scalar, a flow collection that is not empty, a quoted key,
+   text after a value, …) means ``None``, and the caller takes the ruamel.yaml round trip;
 3. applies the JSON-patch operations to the model, new values written by ruamel.yaml's rules for the
    values :func:`r2k8s.krm.yamlio.block` makes (a scalar it is not certain of is written by ruamel.yaml
-   itself, once per value); an operation next to comment lines, whose place ruamel.yaml decides by rules
-   of its own (it files them under the element before them), means ``None`` too;
+   itself, once per value);
 4. checks that what it wrote reads back as the item with the operations applied.
 
-``tests/krm/test_textpatch.py`` holds it to ruamel.yaml's bytes over generated items and operations.
+Comments are not placed as ruamel.yaml places them. ruamel.yaml files the comment lines between two
+fields under the last scalar *before* them, so a list element appended to ``env`` lands under the
+``# what it may use`` written above ``resources:``, and :mod:`.patch` has to carry such lines by hand when
+a collection is replaced or removed. Here a comment stays on the line it was written on, and a comment
+line stays above the line it was written above (the rules are above :func:`_apply`); apart from the
+comments, the answer is byte for byte what ruamel.yaml's round trip writes for the item without them.
+``tests/krm/test_textpatch.py`` proves both over generated items and operations: without comments, the
+answer is ruamel.yaml's; with them, it is ruamel.yaml's answer for the bare item with every comment put
+back where these rules say, and nothing else differs.
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ class _Scalar:
     quotes: str = ""
     """``"`` or ``'`` for a string ruamel.yaml holds as a quoted one (read quoted, or quoted by
     :func:`~r2k8s.krm.yamlio.block`): a string set in its place gets its quotes (:func:`_restyled`)."""
+    fresh: bool = False
+    """Written by the operations (not read)."""
 
 
 @dataclasses.dataclass
@@ -62,17 +71,20 @@ class _Entry:
     """A collection value: what follows ``key:`` on its line."""
     gap: str = ""
     """A collection value: the blank and comment lines between ``key:`` and it."""
+    fresh: bool = False
 
 
 @dataclasses.dataclass
 class _Map:
     entries: list[_Entry]
+    fresh: bool = False
 
 
 @dataclasses.dataclass
 class _Seq:
     items: list[Any]
     owner: _Entry | None = None
+    fresh: bool = False
 
 
 _Node = _Scalar | _Map | _Seq
@@ -149,11 +161,21 @@ def _new_scalar(value: Any) -> str:
 
 
 def _new(value: Any) -> _Node:
+    node = _new_node(value)
+    node.fresh = True
+    return node
+
+
+def _new_node(value: Any) -> _Node:
     if isinstance(value, dict) and value:
         for key in value:
             if type(key) is not str or not _plain_string(key):
                 raise _Unsure("a new key that is not a plain string")
-        return _Map([_Entry(key, _new(item)) for key, item in value.items()])
+        entries = [_Entry(key, _new(item)) for key, item in value.items()]
+        for entry in entries:
+            if isinstance(entry.value, _Seq):
+                entry.value.owner = entry
+        return _Map(entries)
     if isinstance(value, list) and value:
         return _Seq([_new(item) for item in value])
     if isinstance(value, dict):
@@ -242,8 +264,6 @@ class _Reader:
             entry.value = self.node()
             if isinstance(entry.value, _Seq):
                 entry.value.owner = entry
-                if entry.gap and isinstance(entry.value.items[0], _Scalar) and entry.value.items[0].src in ("{}", "[]"):
-                    raise _Unsure("ruamel.yaml 0.19.1 writes '- {}' after a blank line, then '- web -' for '- web'")
             entries.append(entry)
         self.at += 1
         return _Map(entries)
@@ -284,19 +304,28 @@ def _written(root: _Map) -> str:
     return "".join(out)
 
 
-# --- the operations ------------------------------------------------------------------------------------------
+# --- the operations: where comments go ------------------------------------------------------------------------
+#
+# Comments stay on the lines they were written on. A comment line describes the line below it (the way
+# kubectl-style manifests are written, and kyaml's head comments): new entries and elements go right after the
+# last line of what precedes them, above the comment lines there, so a comment never ends up above anything
+# but the line it sat above. A replaced scalar keeps the comment after it on its line. A removed key takes its
+# own lines with it (the comments on them and between them); the comment lines above it and after its last
+# line stay, above the line that now follows them.
 
 
 def _last_leaf(node: _Node) -> _Scalar:
-    """The scalar written last in ``node``: ruamel.yaml files the comment lines after a node under it."""
+    """The scalar written last in ``node``: the comment lines after ``node`` are kept on it (:attr:`_Scalar.gap`)."""
     while not isinstance(node, _Scalar):
         node = node.entries[-1].value if isinstance(node, _Map) else node.items[-1]
     return node
 
 
-def _trailing_gap(node: _Node) -> str:
-    """The comment lines after a node's last line."""
-    return _last_leaf(node).gap
+def _take_trailing(node: _Node) -> str:
+    """Cut the blank and comment lines after ``node``'s last line (they sit above what follows it)."""
+    leaf = _last_leaf(node)
+    gap, leaf.gap = leaf.gap, ""
+    return gap
 
 
 def _step(node: _Node, part: str) -> tuple[Any, Any]:
@@ -320,7 +349,7 @@ def _apply(root: _Map, operation: Operation) -> None:
         node = _step(node, part)[1]
     last = parts[-1]
     if op == "remove":
-        _remove(node, last)
+        _remove(root, node, last)
         return
     value = operation["value"]
     if isinstance(node, _Map):
@@ -330,14 +359,14 @@ def _apply(root: _Map, operation: Operation) -> None:
                 return
         if op == "replace":
             raise _Unsure("replacing a key that is not there")
-        if not node.entries or _trailing_gap(node):
-            raise _Unsure("a new key after comment lines (ruamel.yaml files them by rules of its own)")
         if not _plain_string(last):
             raise _Unsure("a new key that is not a plain string")
-        entry = _Entry(last, _new(value))
+        entry = _Entry(last, _new(value), fresh=True)
         if isinstance(entry.value, _Seq):
             entry.value.owner = entry
+        gap = _take_trailing(node)  # the new key goes above the comment lines after the mapping
         node.entries.append(entry)
+        _last_leaf(entry.value).gap = gap
         return
     if not isinstance(node, _Seq):
         raise _Unsure("a path through a scalar")
@@ -350,24 +379,83 @@ def _apply(root: _Map, operation: Operation) -> None:
     index = len(node.items) if last == "-" else int(last) if last.isdigit() else -1
     if not 0 <= index <= len(node.items) or not node.items:
         raise _Unsure("an index past the end")
-    if index == len(node.items) and _trailing_gap(node) and _last_leaf(root) is _last_leaf(node):
-        raise _Unsure("a new element after the item's last comment lines")
-    node.items.insert(index, _new(value))  # after the comment lines before it, which ruamel.yaml files above
+    new = _new(value)
+    if index:
+        gap = _take_trailing(node.items[index - 1])  # they sit above the element that was at ``index``
+    elif node.owner is not None:
+        gap, node.owner.gap = node.owner.gap, ""  # the lines between ``key:`` and the first element
+    else:
+        raise _Unsure("a first element of a sequence with no key")
+    node.items.insert(index, new)
+    _last_leaf(new).gap = gap
 
 
-def _remove(node: _Node, key: str) -> None:
-    """A key and its value out of a mapping, with the comments ruamel.yaml files under them (on their lines, and
-    the lines after a scalar); comment lines after a collection, which :mod:`.patch` carries to the next field,
-    and a comment on the key's own line are left to ruamel.yaml."""
+def _gap_above(root: _Map, target: _Entry) -> _Scalar | _Entry | None:
+    """What holds the blank and comment lines written right above ``target``'s key line (its ``- `` line, for
+    the first key of a list element), or ``None`` for the item's first line."""
+    above: _Scalar | _Entry | None = None
+    stack: list[Any] = [root]
+    while stack:  # the model in writing order
+        here = stack.pop()
+        if isinstance(here, _Scalar):
+            above = here
+        elif isinstance(here, _Entry):
+            if here is target:
+                return above
+            if isinstance(here.value, _Scalar):
+                above = here.value
+            else:
+                above = here
+                stack.append(here.value)
+        elif isinstance(here, _Map):
+            stack.extend(reversed(here.entries))
+        else:
+            stack.extend(reversed(here.items))
+    raise _Unsure("a key not in the item")
+
+
+def _starts(node: _Node) -> Any:
+    """The entries and elements of ``node`` in writing order (each begins a line, but a list element's first key)."""
+    if isinstance(node, _Map):
+        for entry in node.entries:
+            yield entry
+            yield from _starts(entry.value)
+    elif isinstance(node, _Seq):
+        for item in node.items:
+            yield item
+            yield from _starts(item)
+
+
+def _next_fresh(root: _Map, target: _Entry) -> bool:
+    """Whether what is written right after ``target`` (and its value) is new: comment lines above a removed key
+    then have an original line further down to stay above, and a new one right below."""
+    inside = {id(node) for node in _starts(target.value)}
+    found = False
+    for node in _starts(root):
+        if node is target:
+            found = True
+        elif found and id(node) not in inside:
+            return bool(node.fresh)
+    return False
+
+
+def _remove(root: _Map, node: _Node, key: str) -> None:
+    """A key, its value and the comments on and between their lines out of a mapping; the lines after its last
+    line stay where they are (above the line that now follows them)."""
     if not isinstance(node, _Map):
         raise _Unsure("removing from a sequence")
     for index, entry in enumerate(node.entries):
         if entry.key == key:
-            value = entry.value
-            if entry.eol or entry.gap or (not isinstance(value, _Scalar) and "#" in _trailing_gap(value)):
-                raise _Unsure("removing a value with comment lines after it (patch.py moves them)")
             if len(node.entries) == 1:
                 raise _Unsure("removing the last key")
+            gap = _last_leaf(entry.value).gap
+            above = _gap_above(root, entry)
+            if (gap or (above is not None and above.gap)) and _next_fresh(root, entry):
+                raise _Unsure("comment lines around a removed key, and a new line after it (above which they go?)")
+            if gap:
+                if above is None:
+                    raise _Unsure("comment lines after the item's first key, removed")
+                above.gap += gap
             del node.entries[index]
             return
     raise _Unsure("removing a key that is not there")
@@ -386,50 +474,45 @@ def _restyled(old: _Node, value: Any) -> _Node | None:
     return _Scalar("'" + value.replace("'", "''") + "'", quotes="'")
 
 
-def _commented(node: _Node) -> bool:
-    """Whether a comment is written anywhere inside ``node``: ruamel.yaml decides where such comments go when
-    their collection is replaced (hypothesis found one it keeps), so none is taken for granted."""
-    stack: list[Any] = [node]
-    while stack:
-        here = stack.pop()
-        if isinstance(here, _Scalar):
-            if "#" in here.eol or "#" in here.gap:
-                return True
-        elif isinstance(here, _Map):
-            for entry in here.entries:
-                if "#" in entry.eol or "#" in entry.gap:
-                    return True
-                stack.append(entry.value)
-        else:
-            stack.extend(here.items)
-    return False
+def _first_line_comment(node: _Node) -> str:
+    """The comment at the end of ``node``'s first line (a list element's: its ``- `` line)."""
+    while isinstance(node, _Map):
+        first = node.entries[0]
+        if not isinstance(first.value, _Scalar):
+            return first.eol
+        node = first.value
+    return node.eol if isinstance(node, _Scalar) else ""
 
 
 def _replace(holder: Any, slot: Any, old: _Node, value: Any) -> None:
+    """``old`` replaced by ``value``: the key's line keeps its comment (``image: x  # why``), the comment lines
+    after ``old`` stay after the new value; those inside a replaced collection go with it."""
     new = _restyled(old, value) or _new(value)
-    if isinstance(old, _Scalar) and old.eol:
-        raise _Unsure("a comment after a replaced value")
-    if isinstance(old, _Scalar) and isinstance(new, _Scalar):
-        new.gap = old.gap
-    elif _trailing_gap(old) or _commented(old) or (isinstance(holder, _Entry) and (holder.eol or holder.gap)):
-        raise _Unsure("a replaced collection next to comments")
+    gap = _last_leaf(old).gap
     if isinstance(holder, _Entry):
+        eol = old.eol if isinstance(old, _Scalar) else holder.eol
+        if not isinstance(old, _Scalar) and holder.gap:
+            raise _Unsure("lines between a key and the collection replaced (they described the old value)")
+        holder.gap = ""
+        if isinstance(new, _Scalar):
+            new.eol, holder.eol = eol, ""
+        else:
+            holder.eol = eol
+            if isinstance(new, _Seq):
+                new.owner = holder
         holder.value = new
-        if isinstance(new, _Seq):
-            new.owner = holder
     else:
+        if _first_line_comment(old):
+            raise _Unsure("a comment on the line of a replaced list element")
         holder[slot] = new
+    _last_leaf(new).gap = gap
 
 
 def rewrite(alone: str, patched: Any, operations: Sequence[Operation]) -> str | None:
-    """``alone`` (one item at column 0, ``\\n`` line ends) with ``operations`` applied, as ruamel.yaml's round
-    trip writes it (:func:`r2k8s.krm.splice._rewrite`), or ``None`` when that is not certain. ``patched``:
-    the item's data with the operations applied, which the answer must read back as."""
-    if "#" in alone:
-        # Where ruamel.yaml files comments when a neighbour changes has more rules than this module knows:
-        # the property test against ruamel.yaml kept finding new ones (a comment after a flow key, a list's
-        # comment lines when the list is replaced). An item with a comment anywhere goes to ruamel.yaml.
-        return None
+    """``alone`` (one item at column 0, ``\\n`` line ends) with ``operations`` applied, or ``None`` when this
+    module is not certain of its answer. Without comments the answer is what ruamel.yaml's round trip writes
+    (:func:`r2k8s.krm.splice._rewrite`); with them, that answer with each comment on its line (see above).
+    ``patched``: the item's data with the operations applied, which the answer must read back as."""
     try:
         reader = _Reader(alone)
         root = reader.node()
