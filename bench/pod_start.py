@@ -26,6 +26,10 @@ once a second would round every figure up to its period):
 * ``image, a volume``: the image Pod with one emptyDir volume, for information: a formula pod needs volumes
   (the agent, the cache), and the kubelet makes every pod with a volume wait for its mounts in 0.3 s polls
   (as every pod that mounts the default service-account token does);
+* ``image, a volume, an init container``: that Pod with an init container of the same image that exits at
+  once, for information: the kubelet notices an init container's exit only when it next lists the
+  containers (once a second), so any pod with an init container waits up to 1 s more -- the formula pod's
+  shape, with no r2k8s work in it;
 * ``first``: the function's expansion of the same Pod with ``image: ./TREE.formula``, the node cache empty;
 * ``warm``: a new formula pod on the node whose cache holds the ware (with ``--cache emptyDir``, the
   default cache before the node cache existed, every new pod is a first start);
@@ -420,8 +424,11 @@ def phases(applied: float, ready: float, fetch: dict[str, float], serve: dict[st
     return out
 
 
-def pod_manifest(name: str, tree: Tree, image: str | None, ready_url: str, volume: bool = False) -> dict[str, Any]:
-    """The Pod running the tree: from its image, or (``image`` None) from its formula; ``volume`` adds an emptyDir."""
+def pod_manifest(
+    name: str, tree: Tree, image: str | None, ready_url: str, volume: bool = False, init: bool = False
+) -> dict[str, Any]:
+    """The Pod running the tree: from its image, or (``image`` None) from its formula; ``volume`` adds an emptyDir,
+    ``init`` an init container of the same image that exits at once (what the kubelet's hand-over costs)."""
     container: dict[str, Any] = {
         "name": "web",
         "image": image or f"./{tree.name}.formula",
@@ -438,6 +445,9 @@ def pod_manifest(name: str, tree: Tree, image: str | None, ready_url: str, volum
     if volume:
         spec["volumes"] = [{"name": "scratch", "emptyDir": {}}]
         container["volumeMounts"] = [{"name": "scratch", "mountPath": "/scratch"}]
+    if init:
+        exits = [tree.argv[0], "-c", "exit 0"] if tree.argv[0].endswith("sh") else [tree.argv[0], "-c", "pass"]
+        spec["initContainers"] = [{"name": "init", "image": image, "imagePullPolicy": "Never", "command": exits}]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -607,6 +617,8 @@ def main() -> int:
                 cases["image restart"].append(image_again)
                 volume_pod = pod_manifest(f"imgvol-{tree.name}-{run}", tree, tree.image, url, volume=True)
                 cases["image, a volume"].append(measure(cluster, ready, volume_pod, False, False)[0])
+                init_pod = pod_manifest(f"imginit-{tree.name}-{run}", tree, tree.image, url, volume=True, init=True)
+                cases["image, a volume, an init container"].append(measure(cluster, ready, init_pod, False, False)[0])
                 if args.cache == "node":
                     empty_node_cache()
                 first, _ = measure(cluster, ready, named(template, f"first-{tree.name}-{run}", url), False, True)
@@ -617,7 +629,8 @@ def main() -> int:
                 cases["restart"].append(again)
                 print(
                     f"  {tree.name} run {run + 1}: image {image.seconds:.2f} (restart {image_again.seconds:.2f},"
-                    f" with a volume {cases['image, a volume'][-1].seconds:.2f}),"
+                    f" with a volume {cases['image, a volume'][-1].seconds:.2f},"
+                    f" and an init container {cases['image, a volume, an init container'][-1].seconds:.2f}),"
                     f" first {first.seconds:.2f}, warm {warm.seconds:.2f}, restart {again.seconds:.2f}",
                     flush=True,
                 )
@@ -632,7 +645,7 @@ def main() -> int:
     return 0
 
 
-CASES = ("image", "image restart", "image, a volume", "first", "warm", "restart")
+CASES = ("image", "image restart", "image, a volume", "image, a volume, an init container", "first", "warm", "restart")
 
 
 def median(samples: list[Sample], key: str | None = None) -> float:
@@ -648,20 +661,21 @@ def report(
     print(f"commit {measured}; cache {args.cache}; formula containers start from the {start};", end=" ")
     print(f"{time.strftime('%Y-%m-%d %H:%M')}\n")
     print(
-        "| tree | image pod | image pod with a volume | formula, first start | formula, restarted"
-        " | formula, node cache warm |"
+        "| tree | image pod | image pod, a volume | image pod, a volume, an init container | formula, first start"
+        " | formula, restarted | formula, node cache warm |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for tree in trees:
         cases = results[tree.name]
         image, image_restart = median(cases["image"]), median(cases["image restart"])
-        with_volume = median(cases["image, a volume"])
+        with_volume, with_init = median(cases["image, a volume"]), median(cases["image, a volume, an init container"])
         first, warm, restart = median(cases["first"]), median(cases["warm"]), median(cases["restart"])
         print(
             f"| {tree.name}, {tree.mib:.0f} MiB | {image:.2f} (restart {image_restart:.2f}) | {with_volume:.2f}"
+            f" | {with_init:.2f}"
             f" | {first:.2f} ({first / image:.1f}x; goal 2x + transfer = {2 * image + tree.transfer:.2f})"
             f" | {restart:.2f} ({restart / image_restart:.1f}x the image restart)"
-            f" | {warm:.2f} ({warm / image:.2f}x; {warm / with_volume:.2f}x the pod with a volume) |"
+            f" | {warm:.2f} ({warm / image:.2f}x; {warm / with_init:.2f}x the image pod of that shape) |"
         )
     print("\nphases (median seconds); fetches = warehouse requests over all runs")
     keys = ("to fetch", "fetch", "stage", "hand-over", "to serve", "clear", "place", "start")
