@@ -48,6 +48,9 @@ def main() -> int:
     found = compiled_agent(sys.argv[0])
     if found is not None:
         sys.path.insert(0, found)
+        # Another Python (a second agent image on the same node cache) compiles the sources for itself in
+        # memory, and never writes its byte code into a runtime that is staged whole, once.
+        sys.dont_write_bytecode = True
     from r2k8s.core.agent import dispatch
 
     return dispatch()
