@@ -128,30 +128,57 @@ def _skipped_scalar(event: Any, skipped: list[int]) -> None:
 def build_mapping(text: str) -> dict[str, Any] | None:
     """The data of ``text``, one block mapping (an item cut from its input, indented as it was), as
     ``CSafeLoader`` reads it; ``None`` when it is anything else or holds what :func:`layout` leaves to the slow
-    way."""
+    way.
+
+    Called three times for every changed item (its text read in full, checked alone, and its new text checked),
+    so the loop is written out: the collection being filled and its pending key are locals, not a stack top,
+    and no function is called per event but libyaml's (what :func:`_value`, :func:`_start` and :func:`_add`
+    do, inline)."""
     if _CParser is None:
         return None
     try:
         root: list[Any] = []
-        stack: list[list[Any]] = [[root, _NO_KEY]]
-        parser = _CParser(text)
-        get = parser.get_event
-        while True:
-            event = get()
-            if event is None:
-                break
+        saved: list[tuple[Any, bool, Any]] = []  # the enclosing collections: (container, is a list, its key)
+        container: Any = root
+        in_list = True
+        key: Any = _NO_KEY
+        get = _CParser(text).get_event
+        special, resolved = _SPECIAL_FIRST, _resolved
+        while (event := get()) is not None:
             kind = type(event)
             if kind is _Scalar:
-                _add(stack, _value(event))
+                tag = event.tag
+                if event.anchor is not None or (tag is not None and tag != "!"):
+                    raise _Unusual("an anchor or an explicit tag")
+                value = event.value
+                if not event.style and event.implicit[0] and (value[:1] in special or not value):
+                    value = resolved(value)
             elif kind is _MappingStart or kind is _SequenceStart:
-                _start(event)
-                container: Any = {} if kind is _MappingStart else []
-                _add(stack, container)
-                stack.append([container, _NO_KEY])
+                tag = event.tag
+                if event.anchor is not None or (tag is not None and tag != "!"):
+                    raise _Unusual("an anchor or an explicit tag")
+                value = {} if kind is _MappingStart else []
+                if not in_list and key is _NO_KEY:
+                    raise _Unusual("a collection as a key")
             elif kind is _MappingEnd or kind is _SequenceEnd:
-                stack.pop()
+                container, in_list, key = saved.pop()
+                continue
             elif kind is _Alias:
                 raise _Unusual("an alias")
+            else:
+                continue
+            if in_list:
+                container.append(value)
+            elif key is _NO_KEY:
+                if value == "<<":
+                    raise _Unusual("a merge key")
+                key = value
+            else:
+                container[key] = value
+                key = _NO_KEY
+            if kind is not _Scalar:
+                saved.append((container, in_list, key))
+                container, in_list, key = value, kind is _SequenceStart, _NO_KEY
         documents = [document for document in root if document is not None]
     except (_Unusual, yaml.YAMLError, TypeError, ValueError):
         return None
