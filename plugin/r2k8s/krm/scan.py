@@ -35,7 +35,7 @@ from r2k8s.krm.references import FORMULA_PREFIX, PATH_PREFIXES
 from r2k8s.krm.rerender import SOURCE_ANNOTATION
 from r2k8s.krm.splice import Layout
 
-__all__ = ["WHOLE_KEYS", "build_mapping", "events", "layout"]
+__all__ = ["WHOLE_KEYS", "build_mapping", "events", "layout", "raw_parse"]
 
 WHOLE_KEYS = frozenset({"apiVersion", "kind", "metadata"})
 """What a partial item holds."""
@@ -109,6 +109,17 @@ def events(text: str) -> list[Any] | None:
     while (event := get()) is not None:
         found.append(event)
     return found
+
+
+def raw_parse(text: str) -> bool:
+    """Whether libyaml parses ``text``, asked in C: no event objects are made (:mod:`.linescan`)."""
+    if _CParser is None:
+        return False
+    try:
+        _CParser(text).raw_parse()
+    except (yaml.YAMLError, ValueError):
+        return False
+    return True
 
 
 _IN_SEQUENCE, _KEY_NEXT, _VALUE_NEXT = 0, 1, 2
@@ -207,6 +218,12 @@ def layout(text: str) -> Layout | None:
     if _CParser is None:
         return None
     guess: Literal["list", "stream"] = "list" if _LIST_KIND.search(text) else "stream"
+    if guess == "list":
+        from r2k8s.krm import linescan  # it builds on this module
+
+        by_lines = linescan.layout(text)  # most ResourceLists: their lines, checked by libyaml in C
+        if by_lines is not None:
+            return by_lines
     for mode in (guess, "stream" if guess == "list" else "list"):
         try:
             found = _walk(text, mode)
