@@ -126,7 +126,9 @@ def _read(text: str) -> Layout:
         raise _Declined
     root["items"] = items
     results_at = None if "results" in keys else len(text)
-    return Layout("list", [root], spans, block_end, dash, {}, results_at, 0, partial=frozenset(partial))
+    return Layout(
+        "list", [root], spans, block_end, dash, {}, results_at, 0, partial=frozenset(partial), read_alone=True
+    )
 
 
 def _entry(text: str, position: int) -> bool:

@@ -104,11 +104,7 @@ def events(text: str) -> list[Any] | None:
     """libyaml's events of ``text`` (``None`` without libyaml); raises ``yaml.YAMLError`` on bad YAML."""
     if _CParser is None:
         return None
-    get = _CParser(text).get_event
-    found = []
-    while (event := get()) is not None:
-        found.append(event)
-    return found
+    return list(iter(_CParser(text).get_event, None))  # the loop in C: the text patcher reads every changed item
 
 
 def raw_parse(text: str) -> bool:
@@ -366,5 +362,14 @@ def _walk(text: str, mode: Literal["list", "stream"]) -> Layout | None:
         append_at = None
     dash_column = max(0, spans[0][2] - 2) if mode == "list" and spans else 0
     return Layout(
-        mode, documents, spans, append_at, dash_column, {}, results_at, root_column, partial=frozenset(partial)
+        mode,
+        documents,
+        spans,
+        append_at,
+        dash_column,
+        {},
+        results_at,
+        root_column,
+        partial=frozenset(partial),
+        read_alone=True,
     )
