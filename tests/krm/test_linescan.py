@@ -49,6 +49,10 @@ def field(draw: Any, key: str, column: int, dash: int) -> list[str]:
             lines += [f"{pad}  labels:", f"{pad}    app: {draw(st.sampled_from(SCALARS))}"]
         if draw(st.integers(0, 3)) == 0:
             lines.append(f"{pad}  annotations: {{r2k8s.io/source: x}}")
+        if draw(st.integers(0, 3)) == 0:  # a key with nothing after it: null, or the mapping on the lines below
+            lines[1:1] = draw(st.sampled_from([[f"{pad}  namespace:"], [f"{pad}  owner:", f"{pad}    team: a"]]))
+        if draw(st.integers(0, 5)) == 0:  # a key at a column no mapping has (libyaml refuses it)
+            lines.append(f"{pad}   odd: 1")
         return lines
     if shape == 7:  # a list at the key's column, kubectl style
         return [f"{pad}{key}:", *[f"{pad}- {draw(st.sampled_from(SCALARS))}" for _ in range(draw(st.integers(1, 2)))]]

@@ -39,7 +39,7 @@ def operations(draw: Any) -> list[dict[str, Any]]:
         parts = draw(st.lists(st.one_of(KEYS, st.sampled_from(["-", "2", "3", "01", "-1"])), min_size=1, max_size=3))
         operation: dict[str, Any] = {
             "op": draw(st.sampled_from(["add", "replace", "remove", "add", "replace", "move", "test", "bogus"])),
-            "path": draw(st.sampled_from(["", "/"]))
+            "path": draw(st.sampled_from(["", "/", "/a~2", "/~"]))
             if draw(st.integers(0, 9)) == 0
             else "".join("/" + _escape(part) for part in parts),
         }
@@ -59,7 +59,7 @@ def _outcome(function: Any, document: Any, ops: list[dict[str, Any]]) -> tuple[A
     return document, ""
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=3000, deadline=None)
 @given(st.dictionaries(KEYS, DOCUMENTS, max_size=4), operations())
 def test_apply_gives_jsonpatchs_document_and_refusal(document: dict[str, Any], ops: list[dict[str, Any]]) -> None:
     ours = _outcome(apply, copy.deepcopy(document), copy.deepcopy(ops))

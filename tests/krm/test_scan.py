@@ -140,3 +140,19 @@ def test_build_mapping_reads_what_csafeloader_reads_or_declines(body: str, colum
     assert built == expected if not unusual or built is not None else built is None
     if not unusual:
         assert built is not None
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        "items:\n- kind: A\n- b\nitems:\n- kind: C\n- kind: D\n",  # given twice (the fuzzer's find)
+        "items:\n- kind: A\n- b\n",  # a scalar among the items
+    ],
+)
+def test_items_whose_spans_would_not_match_their_data_make_the_one_pass_decline(items: str) -> None:
+    """Each span must be its item's: the one pass declines (the slow way then reads and explains the input)
+    rather than give the planner spans of other items than the data it plans."""
+    text = f"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n{items}"
+    found = scan.layout(text)
+    assert found is None or len(found.spans) == len(found.documents[0]["items"])
+    assert found is None

@@ -7,7 +7,8 @@ ResourceLists are written the one way kustomize, kpt and kubectl write them: a b
 column 0 whose ``items:`` is a block sequence of block mappings, one ``- key:`` line starting
 each. For such a text, :func:`layout` finds the items and their top-level fields by their lines
 and builds (:func:`~r2k8s.krm.scan.build_mapping`) only the root outside the items, each item's
-``apiVersion``, ``kind`` and ``metadata``, and in full the items :mod:`.scan` builds in full.
+``apiVersion``, ``kind`` and ``metadata`` (read without libyaml where every line of them is ``key: value``
+with a plain value of no spaces: :func:`_simple`), and in full the items :mod:`.scan` builds in full.
 
 The lines only propose; libyaml decides, in C (``CParser.raw_parse`` makes no Python objects): each item
 alone must parse (its data read up to its last wanted field, the rest parsed), and the root outside the
@@ -27,7 +28,7 @@ from typing import Any
 
 from r2k8s.krm.references import FORMULA_PREFIX
 from r2k8s.krm.rerender import SOURCE_ANNOTATION
-from r2k8s.krm.scan import WHOLE_KEYS, build_mapping, raw_parse
+from r2k8s.krm.scan import WHOLE_KEYS, Unusual, build_mapping, plain_value, raw_parse
 from r2k8s.krm.splice import Layout
 
 __all__ = ["layout"]
@@ -50,6 +51,9 @@ _CONTENT = re.compile(r"^( *)([^ \n#])", re.MULTILINE)
 _COLUMN_0 = re.compile(r"\n[^ \n#]")
 """A line that holds more than a comment, at column 0 (after the first line; ``re`` finds a pattern that starts
 with a fixed character fast: ``^`` with ``re.MULTILINE`` was five times slower)."""
+_SIMPLE = re.compile(r"( *)([A-Za-z_][A-Za-z0-9_./-]*):(?: ([A-Za-z0-9_./][A-Za-z0-9_./@+=:-]*(?<!:)))?")
+"""A line :func:`_simple` reads: a plain key, ``:``, and nothing or a plain value with no space (no comment, no
+``: ``, no indicator first, no ``:`` last): libyaml reads each as the one scalar its text is."""
 _CANDIDATE = ("./", FORMULA_PREFIX, SOURCE_ANNOTATION)
 _ESCAPE = re.compile(r"\\[xuU/\n]")
 """Text that may make a scalar name a formula or be the re-render annotation (:mod:`.scan` builds such items in
@@ -168,10 +172,50 @@ def _item(text: str, tops: list[int], end: int, column: int) -> tuple[dict[str, 
     after = prefix[prefix.rfind("\n") + 1 :]
     if "\n" in prefix and not after.strip():
         prefix = prefix[: len(prefix) - len(after)]  # the next item's "- " line's indentation
-    built = _built(pad + prefix)
+    built = _simple(pad + prefix) or _built(pad + prefix)
     if built.get("kind") == "Formula":
         return _built(span), True
     return {key: value for key, value in built.items() if key in WHOLE_KEYS}, False
+
+
+def _simple(text: str) -> dict[str, Any] | None:
+    """The block mapping ``text`` holds when each of its lines is ``key:`` or ``key: value`` with a plain value
+    of no spaces (:data:`_SIMPLE`; ``apiVersion: v1``, ``name: web-1``, ``app: web``: most items' first
+    fields), read without libyaml as ``CSafeLoader`` reads it (scalars by PyYAML's own resolver); ``None`` for
+    anything else. Such lines hold no scalar of several lines, so where the text ends, a field does."""
+    root: dict[Any, Any] = {}
+    stack: list[tuple[int, dict[Any, Any]]] = []  # the open mappings: (the column of their keys, the mapping)
+    pending: tuple[dict[Any, Any], Any, int] | None = None  # "key:" with nothing after it yet
+    try:
+        for line in text.split("\n"):
+            match = _SIMPLE.fullmatch(line)
+            if match is None:
+                if line.strip(" ") and not line.lstrip(" ").startswith("#"):
+                    return None
+                continue  # a blank or comment line
+            column = len(match.group(1))
+            if not stack:
+                stack.append((column, root))
+            if pending is not None:
+                holder, key, at = pending
+                pending = None
+                holder[key] = {} if column > at else None
+                if column > at:
+                    stack.append((column, holder[key]))
+            while column < stack[-1][0]:
+                stack.pop()
+            if column != stack[-1][0]:
+                return None  # no open mapping has its keys at this column: libyaml refuses it
+            key = plain_value(match.group(2))
+            if match.group(3) is None:
+                pending = (stack[-1][1], key, column)
+            else:
+                stack[-1][1][key] = plain_value(match.group(3))
+    except (TypeError, ValueError, Unusual):
+        return None
+    if pending is not None:
+        pending[0][pending[1]] = None
+    return root if stack else None
 
 
 def _built(text: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ def apply(document: Any, operations: Sequence[Operation]) -> None:
 
 
 _INDEX = re.compile(r"0|[1-9][0-9]*")
+_BAD_ESCAPE = re.compile(r"~(?![01])")
 """An array index as RFC 6901 (and ``jsonpointer``) takes it: no sign, no leading zero."""
 
 
@@ -47,6 +48,7 @@ def _plain_operation(operation: Operation) -> bool:
     return (
         type(path) is str
         and path.startswith("/")
+        and not _BAD_ESCAPE.search(path)  # jsonpointer refuses "~2" before jsonpatch applies anything
         and (op == "remove" or (op in ("add", "replace") and "value" in operation))
     )
 
@@ -65,7 +67,7 @@ def _applied(document: Any, operation: Operation) -> bool:
             return False
     last, op = parts[-1], operation["op"]
     if type(node) is dict:
-        if op == "add" or (op == "replace" and last in node):
+        if op == "add" or (op == "replace" and last in node and last != "-"):  # jsonpatch refuses to replace "-"
             node[last] = operation["value"]
         elif op == "remove" and last in node:
             del node[last]

@@ -35,7 +35,7 @@ from r2k8s.krm.references import FORMULA_PREFIX, PATH_PREFIXES
 from r2k8s.krm.rerender import SOURCE_ANNOTATION
 from r2k8s.krm.splice import Layout
 
-__all__ = ["WHOLE_KEYS", "build_mapping", "events", "layout", "raw_parse"]
+__all__ = ["WHOLE_KEYS", "Unusual", "build_mapping", "events", "layout", "plain_value", "raw_parse"]
 
 WHOLE_KEYS = frozenset({"apiVersion", "kind", "metadata"})
 """What a partial item holds."""
@@ -66,8 +66,11 @@ _Alias, _DocumentStart = yaml.AliasEvent, yaml.DocumentStartEvent
 _NO_KEY = object()
 
 
-class _Unusual(Exception):
+class Unusual(Exception):
     """Something only the slow way reads (and explains)."""
+
+
+_Unusual = Unusual
 
 
 _resolver = Resolver()
@@ -84,6 +87,14 @@ def _resolved(value: str) -> Any:
     if tag not in _BUILT_TAGS:
         raise _Unusual(f"a plain scalar resolving to {tag}")
     return _constructor.yaml_constructors[tag](_constructor, yaml.ScalarNode(tag, value))
+
+
+def plain_value(text: str) -> Any:
+    """A plain scalar written ``text``, as ``CSafeLoader`` reads it; raises :class:`Unusual` for one it does
+    not build (a merge key ``<<``, ``=``) and ``ValueError`` for a date that is none."""
+    if text[:1] not in _SPECIAL_FIRST and text:
+        return text
+    return _resolved(text)
 
 
 def _value(event: Any) -> Any:
@@ -343,8 +354,12 @@ def _walk(text: str, mode: Literal["list", "stream"]) -> Layout | None:
     is_list = len(documents) == 1 and isinstance(documents[0], dict) and documents[0].get("kind") == "ResourceList"
     if is_list != (mode == "list"):
         return None
-    if mode == "list" and (items_list is None or documents[0].get("items") is not items_list):
-        raise _Unusual("items is not one block sequence")
+    if mode == "list":
+        if items_list is None or documents[0].get("items") is not items_list:
+            raise _Unusual("items is not one block sequence")
+        if len(items) != len(items_list) or any(a is not b for a, b in zip(items, items_list, strict=True)):
+            # an item that is a scalar, or a second "items:" whose spans the first one's counted
+            raise _Unusual("items that are not each one block mapping of one list: spans and data would not match")
     if mode == "stream" and len(documents) != len(items):
         raise _Unusual("a document that is not a block mapping")
     partial = set()
