@@ -155,9 +155,10 @@ def test_what_only_the_walk_reads_makes_the_lines_decline_even_in_a_field_they_d
 
 
 @pytest.mark.parametrize(
-    "item", ["- {kind: A, image: ./web.formula}\n", "- [a]\n", "- x\n", "- 'kind': A\n", "-   kind: A\n  x: 1\n"]
+    "item",
+    ["- {kind: A, image: ./web.formula}\n", "- [a]\n", "- x\n", "- 'kind': A\n", "-   kind: A\n  x: 1\n", "- ", "-\n"],
 )
 def test_an_item_that_is_no_plain_block_mapping_is_left_to_the_walk(item: str) -> None:
     """A flow item (the walk refuses it: the round trip writes it), a list or a scalar as an item, a quoted key,
-    an item indented past its dash: not the layout the lines are read for."""
+    an item indented past its dash, an empty one where the text ends: not the layout the lines are read for."""
     assert linescan.layout("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n" + item) is None

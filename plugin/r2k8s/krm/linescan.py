@@ -109,7 +109,11 @@ def _read(text: str) -> Layout:
     partial: set[int] = set()
     for number, index in enumerate(starts):
         position, at = lines[index]
-        if at != dash or text[position : position + 2] != "- " or text[position + 2] in " #\n":
+        if (
+            at != dash
+            or text[position : position + 2] != "- "
+            or text[position + 2 : position + 3] in ("", " ", "#", "\n")
+        ):
             raise _Declined  # a line less indented than the items, a "-" alone, "-  key" or "- # comment"
         following = starts[number + 1] if number + 1 < len(starts) else len(lines)
         end = lines[following][0] if following < len(lines) else block_end
