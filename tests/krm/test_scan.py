@@ -103,3 +103,56 @@ def test_a_formula_reference_anywhere_builds_the_item_in_full() -> None:
     layout = scan.layout(text)
     assert layout is not None and layout.partial == frozenset({1})
     assert layout.documents[0] == yaml.safe_load(text.split("---")[0])
+
+
+@st.composite
+def nested(draw: Any, depth: int = 0) -> str:
+    """A block mapping's lines (indented by ``depth``): scalars of every kind, nested mappings and lists."""
+    pad = "  " * depth
+    lines = []
+    for key in draw(st.lists(st.sampled_from(["a", "b", "on", "80", "'q'", "<<", "c"]), unique=True, max_size=4)):
+        shape = draw(st.integers(0, 5 if depth < 3 else 2))
+        if shape <= 2:
+            value = draw(st.sampled_from(VALUES + UNUSUAL if shape == 0 else VALUES))
+            lines.append(f"{pad}{key}: {value}".rstrip())
+        elif shape == 3:
+            lines.append(f"{pad}{key}:")
+            lines += [f"{pad}- {draw(st.sampled_from(VALUES[:14]))}".rstrip() for _ in range(draw(st.integers(1, 3)))]
+        else:
+            inner = draw(nested(depth + 1))
+            lines += [f"{pad}{key}:", inner] if inner else [f"{pad}{key}: {{}}"]
+    return "\n".join(lines)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(nested(), st.integers(0, 4))
+def test_build_mapping_reads_what_csafeloader_reads_or_declines(body: str, column: int) -> None:
+    """build_mapping is libyaml's reading of one item (indented as it was in its input): the same data, or
+    ``None`` exactly where it holds what the one-pass reader leaves to the full read."""
+    text = "\n".join(" " * column + line if line else line for line in f"kind: x\n{body}".split("\n")) + "\n"
+    built = scan.build_mapping(text)
+    try:
+        expected = yaml.load(text, Loader=yaml.CSafeLoader)
+    except (yaml.YAMLError, ValueError):
+        assert built is None
+        return
+    unusual = any(u in text for u in UNUSUAL) or "<<" in text or "? " in text
+    assert built == expected if not unusual or built is not None else built is None
+    if not unusual:
+        assert built is not None
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        "items:\n- kind: A\n- b\nitems:\n- kind: C\n- kind: D\n",  # given twice (the fuzzer's find)
+        "items:\n- kind: A\n- b\n",  # a scalar among the items
+    ],
+)
+def test_items_whose_spans_would_not_match_their_data_make_the_one_pass_decline(items: str) -> None:
+    """Each span must be its item's: the one pass declines (the slow way then reads and explains the input)
+    rather than give the planner spans of other items than the data it plans."""
+    text = f"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n{items}"
+    found = scan.layout(text)
+    assert found is None or len(found.spans) == len(found.documents[0]["items"])
+    assert found is None

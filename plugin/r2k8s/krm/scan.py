@@ -35,7 +35,7 @@ from r2k8s.krm.references import FORMULA_PREFIX, PATH_PREFIXES
 from r2k8s.krm.rerender import SOURCE_ANNOTATION
 from r2k8s.krm.splice import Layout
 
-__all__ = ["WHOLE_KEYS", "build_mapping", "events", "layout"]
+__all__ = ["WHOLE_KEYS", "Unusual", "build_mapping", "events", "layout", "plain_value", "raw_parse"]
 
 WHOLE_KEYS = frozenset({"apiVersion", "kind", "metadata"})
 """What a partial item holds."""
@@ -66,8 +66,11 @@ _Alias, _DocumentStart = yaml.AliasEvent, yaml.DocumentStartEvent
 _NO_KEY = object()
 
 
-class _Unusual(Exception):
+class Unusual(Exception):
     """Something only the slow way reads (and explains)."""
+
+
+_Unusual = Unusual
 
 
 _resolver = Resolver()
@@ -84,6 +87,14 @@ def _resolved(value: str) -> Any:
     if tag not in _BUILT_TAGS:
         raise _Unusual(f"a plain scalar resolving to {tag}")
     return _constructor.yaml_constructors[tag](_constructor, yaml.ScalarNode(tag, value))
+
+
+def plain_value(text: str) -> Any:
+    """A plain scalar written ``text``, as ``CSafeLoader`` reads it; raises :class:`Unusual` for one it does
+    not build (a merge key ``<<``, ``=``) and ``ValueError`` for a date that is none."""
+    if text[:1] not in _SPECIAL_FIRST and text:
+        return text
+    return _resolved(text)
 
 
 def _value(event: Any) -> Any:
@@ -104,11 +115,18 @@ def events(text: str) -> list[Any] | None:
     """libyaml's events of ``text`` (``None`` without libyaml); raises ``yaml.YAMLError`` on bad YAML."""
     if _CParser is None:
         return None
-    get = _CParser(text).get_event
-    found = []
-    while (event := get()) is not None:
-        found.append(event)
-    return found
+    return list(iter(_CParser(text).get_event, None))  # the loop in C: the text patcher reads every changed item
+
+
+def raw_parse(text: str) -> bool:
+    """Whether libyaml parses ``text``, asked in C: no event objects are made (:mod:`.linescan`)."""
+    if _CParser is None:
+        return False
+    try:
+        _CParser(text).raw_parse()
+    except (yaml.YAMLError, ValueError):
+        return False
+    return True
 
 
 _IN_SEQUENCE, _KEY_NEXT, _VALUE_NEXT = 0, 1, 2
@@ -128,30 +146,57 @@ def _skipped_scalar(event: Any, skipped: list[int]) -> None:
 def build_mapping(text: str) -> dict[str, Any] | None:
     """The data of ``text``, one block mapping (an item cut from its input, indented as it was), as
     ``CSafeLoader`` reads it; ``None`` when it is anything else or holds what :func:`layout` leaves to the slow
-    way."""
+    way.
+
+    Called three times for every changed item (its text read in full, checked alone, and its new text checked),
+    so the loop is written out: the collection being filled and its pending key are locals, not a stack top,
+    and no function is called per event but libyaml's (what :func:`_value`, :func:`_start` and :func:`_add`
+    do, inline)."""
     if _CParser is None:
         return None
     try:
         root: list[Any] = []
-        stack: list[list[Any]] = [[root, _NO_KEY]]
-        parser = _CParser(text)
-        get = parser.get_event
-        while True:
-            event = get()
-            if event is None:
-                break
+        saved: list[tuple[Any, bool, Any]] = []  # the enclosing collections: (container, is a list, its key)
+        container: Any = root
+        in_list = True
+        key: Any = _NO_KEY
+        get = _CParser(text).get_event
+        special, resolved = _SPECIAL_FIRST, _resolved
+        while (event := get()) is not None:
             kind = type(event)
             if kind is _Scalar:
-                _add(stack, _value(event))
+                tag = event.tag
+                if event.anchor is not None or (tag is not None and tag != "!"):
+                    raise _Unusual("an anchor or an explicit tag")
+                value = event.value
+                if not event.style and event.implicit[0] and (value[:1] in special or not value):
+                    value = resolved(value)
             elif kind is _MappingStart or kind is _SequenceStart:
-                _start(event)
-                container: Any = {} if kind is _MappingStart else []
-                _add(stack, container)
-                stack.append([container, _NO_KEY])
+                tag = event.tag
+                if event.anchor is not None or (tag is not None and tag != "!"):
+                    raise _Unusual("an anchor or an explicit tag")
+                value = {} if kind is _MappingStart else []
+                if not in_list and key is _NO_KEY:
+                    raise _Unusual("a collection as a key")
             elif kind is _MappingEnd or kind is _SequenceEnd:
-                stack.pop()
+                container, in_list, key = saved.pop()
+                continue
             elif kind is _Alias:
                 raise _Unusual("an alias")
+            else:
+                continue
+            if in_list:
+                container.append(value)
+            elif key is _NO_KEY:
+                if value == "<<":
+                    raise _Unusual("a merge key")
+                key = value
+            else:
+                container[key] = value
+                key = _NO_KEY
+            if kind is not _Scalar:
+                saved.append((container, in_list, key))
+                container, in_list, key = value, kind is _SequenceStart, _NO_KEY
         documents = [document for document in root if document is not None]
     except (_Unusual, yaml.YAMLError, TypeError, ValueError):
         return None
@@ -180,6 +225,12 @@ def layout(text: str) -> Layout | None:
     if _CParser is None:
         return None
     guess: Literal["list", "stream"] = "list" if _LIST_KIND.search(text) else "stream"
+    if guess == "list":
+        from r2k8s.krm import linescan  # it builds on this module
+
+        by_lines = linescan.layout(text)  # most ResourceLists: their lines, checked by libyaml in C
+        if by_lines is not None:
+            return by_lines
     for mode in (guess, "stream" if guess == "list" else "list"):
         try:
             found = _walk(text, mode)
@@ -303,8 +354,12 @@ def _walk(text: str, mode: Literal["list", "stream"]) -> Layout | None:
     is_list = len(documents) == 1 and isinstance(documents[0], dict) and documents[0].get("kind") == "ResourceList"
     if is_list != (mode == "list"):
         return None
-    if mode == "list" and (items_list is None or documents[0].get("items") is not items_list):
-        raise _Unusual("items is not one block sequence")
+    if mode == "list":
+        if items_list is None or documents[0].get("items") is not items_list:
+            raise _Unusual("items is not one block sequence")
+        if len(items) != len(items_list) or any(a is not b for a, b in zip(items, items_list, strict=True)):
+            # an item that is a scalar, or a second "items:" whose spans the first one's counted
+            raise _Unusual("items that are not each one block mapping of one list: spans and data would not match")
     if mode == "stream" and len(documents) != len(items):
         raise _Unusual("a document that is not a block mapping")
     partial = set()
@@ -322,5 +377,14 @@ def _walk(text: str, mode: Literal["list", "stream"]) -> Layout | None:
         append_at = None
     dash_column = max(0, spans[0][2] - 2) if mode == "list" and spans else 0
     return Layout(
-        mode, documents, spans, append_at, dash_column, {}, results_at, root_column, partial=frozenset(partial)
+        mode,
+        documents,
+        spans,
+        append_at,
+        dash_column,
+        {},
+        results_at,
+        root_column,
+        partial=frozenset(partial),
+        read_alone=True,
     )

@@ -70,6 +70,9 @@ class Layout:
     partial: frozenset[int] = frozenset()
     """The items whose data is only their ``apiVersion``, ``kind`` and ``metadata`` (:mod:`.scan`): nothing in
     them can name a formula, so nothing plans them."""
+    read_alone: bool = False
+    """Every other item's data is its span read on its own (:mod:`.scan`, :mod:`.linescan`), not its reading
+    within the whole input: :func:`_rewrite_checked` need not read it alone again to know they agree."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -406,9 +409,19 @@ def _newline(text: str, start: int, end: int, *, last: bool = False) -> str:
     return "\r\n" if at > 0 and text[at - 1] == "\r" else "\n"
 
 
+_KEEP_CHOMPED = re.compile(r"[|>][1-9]?\+")
+"""A block scalar keeping its trailing line breaks (``|+``, ``>2+``, …; or text that looks like one): its
+data may end with blank lines the item's tail (:func:`_body_and_tail`) took away."""
+
+
 def _rewrite_checked(plan: Layout, index: int, alone: str, operations: Sequence[Operation]) -> str | None:
+    """:func:`_rewrite`, once the item's text alone is known to read as its data: read again, unless the
+    layout read it alone already and cutting its tail (blank and comment lines), its indentation and ``\r``
+    changed nothing a reader sees (they do not, but for a keep-chomped block scalar's trailing lines)."""
     from r2k8s.krm.scan import build_mapping
 
+    if plan.read_alone and not _KEEP_CHOMPED.search(alone):
+        return _rewrite(alone, _item(plan, index), operations)
     read = build_mapping(alone)  # libyaml's reading, built faster where it can be (:mod:`.scan`)
     if (read if read is not None else yaml.load(alone, Loader=_Loader)) != _item(plan, index):
         return None  # its text reads otherwise on its own (the span is not the item): no splice

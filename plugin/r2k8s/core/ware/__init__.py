@@ -6,13 +6,17 @@ and zip transmats and ``fs`` metadata) and streams: memory does not grow with a
 ware's size.
 """
 
-from r2k8s.core.ware.filters import FLATTEN, PACK, UNPACK_LOSSLESS, Filters, FilterValueError
-from r2k8s.core.ware.fsmeta import Metadata
-from r2k8s.core.ware.ingest import IngestResult, ingest_tar, ingest_zip
-from r2k8s.core.ware.pack import pack_tree
-from r2k8s.core.ware.treehash import TreeHash
-from r2k8s.core.ware.unpack import unpack_tar, unpack_ware, unpack_zip
-from r2k8s.core.ware.wareid import WareID
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from r2k8s.core.ware.filters import FLATTEN, PACK, UNPACK_LOSSLESS, Filters, FilterValueError
+    from r2k8s.core.ware.fsmeta import Metadata
+    from r2k8s.core.ware.ingest import IngestResult, ingest_tar, ingest_zip
+    from r2k8s.core.ware.pack import pack_tree
+    from r2k8s.core.ware.treehash import TreeHash
+    from r2k8s.core.ware.unpack import unpack_tar, unpack_ware, unpack_zip
+    from r2k8s.core.ware.wareid import WareID
 
 __all__ = [
     "FLATTEN",
@@ -31,3 +35,34 @@ __all__ = [
     "unpack_ware",
     "unpack_zip",
 ]
+
+_MODULE_OF = {
+    "FLATTEN": "filters",
+    "PACK": "filters",
+    "UNPACK_LOSSLESS": "filters",
+    "FilterValueError": "filters",
+    "Filters": "filters",
+    "IngestResult": "ingest",
+    "Metadata": "fsmeta",
+    "TreeHash": "treehash",
+    "WareID": "wareid",
+    "ingest_tar": "ingest",
+    "ingest_zip": "ingest",
+    "pack_tree": "pack",
+    "unpack_tar": "unpack",
+    "unpack_ware": "unpack",
+    "unpack_zip": "unpack",
+}
+"""Where each name of :data:`__all__` is defined: imported on first use (PEP 562), not with the package."""
+
+
+def __getattr__(name: str) -> object:
+    """A name of :data:`__all__`, imported from its module when first asked for: importing one module of the
+    package (``wareid``, as every formula does) must not load tar, zip, pack and unpack (20 ms of a KRM
+    function's run)."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

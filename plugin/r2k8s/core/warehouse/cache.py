@@ -75,11 +75,8 @@ from r2k8s.core.errors import Category, R2k8sError, usage_error
 from r2k8s.core.errors import quote as _q
 from r2k8s.core.scratch import scratch_dir, sweep_stale
 from r2k8s.core.ware.filters import UNPACK_LOSSLESS
-from r2k8s.core.ware.unpack import FULL_ERRNOS, PlacementError, unpack_tar, unpack_ware
 from r2k8s.core.ware.wareid import WareID
-from r2k8s.core.warehouse.fetch import open_ware
 from r2k8s.core.warehouse.git.remotes import check_commit_ware
-from r2k8s.core.warehouse.git.wares import fetch_git_tree
 from r2k8s.core.warehouse.urls import hash_file_name, shard_dirs
 
 __all__ = ["CACHE_ENV", "PRIVATE_MODE", "SUPPORTED_PACKTYPES", "CachedEntry", "WareCache", "default_root"]
@@ -106,6 +103,9 @@ def _fill_archive(
 ) -> None:
     """rio's tar and zip transmats: stream from the first warehouse that has the file; :func:`unpack_ware`
     verifies (a zip, whose index is at its end, is spooled to a file in the staging area first)."""
+    from r2k8s.core.ware.unpack import unpack_ware
+    from r2k8s.core.warehouse.fetch import open_ware
+
     reader, _location = open_ware(ware, urls, base_dir, log)
     with reader:
         source = io.BufferedReader(_Cancellable(reader, cancel)) if cancel is not None else reader
@@ -123,7 +123,12 @@ def _fill_git(
     cancel: threading.Event | None,
 ) -> None:
     """rio's git transmat: the commit from the first repository that has it (objects cached per remote under
-    ``<root>/git/objs``), checked out with its submodules. A commit hash means the same in legacy formulas."""
+    ``<root>/git/objs``), checked out with its submodules. A commit hash means the same in legacy formulas.
+
+    The fetching code (HTTP, TLS, git's packs) is imported here, when a ware is fetched: whoever only asks
+    which packtypes the cache takes (the KRM function, for every formula) never loads it."""
+    from r2k8s.core.warehouse.git.wares import fetch_git_tree
+
     fetch_git_tree(ware, urls, staged, UNPACK_LOSSLESS, cache.root, base_dir, log, cancel)
 
 
@@ -171,6 +176,8 @@ def _as_ware_id(ware_id: WareID | str) -> WareID:
 
 
 def _cache_error(action: str, exc: OSError) -> R2k8sError:
+    from r2k8s.core.ware.unpack import FULL_ERRNOS
+
     full = " (the cache's filesystem is full)" if exc.errno in FULL_ERRNOS else ""
     return R2k8sError(_CACHE, f"ware cache: {action}: {exc.strerror or exc}{full}")
 
@@ -435,6 +442,8 @@ class WareCache:
         verified here as any tar ware is, and the entry is exactly the one a fetch
         would have made. All or nothing, under the entry's lock, as :meth:`ensure`.
         """
+        from r2k8s.core.ware.unpack import unpack_tar
+
         ware = self._checked(ware_id)
         self.make_private(log)
         final = self.path_for(ware)
@@ -445,6 +454,8 @@ class WareCache:
 
     def _fill(self, ware: WareID, final: Path, log: LogFn | None, fill: Callable[[Path], object]) -> None:
         """Run ``fill`` on a staging path in a fresh scratch directory; publish what it placed there as ``final``."""
+        from r2k8s.core.ware.unpack import FULL_ERRNOS, PlacementError
+
         tmp_root = self.root / ".tmp"
         if not self._swept:
             self._swept = True

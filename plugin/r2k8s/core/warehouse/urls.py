@@ -40,9 +40,7 @@ import os
 import posixpath
 import re
 import stat
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Literal
 

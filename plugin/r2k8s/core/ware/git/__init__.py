@@ -6,12 +6,16 @@ as warehouses) is :mod:`r2k8s.core.warehouse.git`, built on this. Part of the
 ``ware`` layer: it imports only the core's leaves and :mod:`r2k8s.core.ware`.
 """
 
-from r2k8s.core.ware.git.checkout import GitCheckout, ObjectStore, SubmoduleObjects, checkout_commit
-from r2k8s.core.ware.git.gitmodules import Submodule, parse_gitmodules
-from r2k8s.core.ware.git.indexpack import IndexedPack, index_pack
-from r2k8s.core.ware.git.objects import check_commit_hash, object_id
-from r2k8s.core.ware.git.odb import ObjectDirectory, ObjectStream, find_objects_dir
-from r2k8s.core.ware.git.unpack import unpack_git
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from r2k8s.core.ware.git.checkout import GitCheckout, ObjectStore, SubmoduleObjects, checkout_commit
+    from r2k8s.core.ware.git.gitmodules import Submodule, parse_gitmodules
+    from r2k8s.core.ware.git.indexpack import IndexedPack, index_pack
+    from r2k8s.core.ware.git.objects import check_commit_hash, object_id
+    from r2k8s.core.ware.git.odb import ObjectDirectory, ObjectStream, find_objects_dir
+    from r2k8s.core.ware.git.unpack import unpack_git
 
 __all__ = [
     "GitCheckout",
@@ -29,3 +33,32 @@ __all__ = [
     "parse_gitmodules",
     "unpack_git",
 ]
+
+_MODULE_OF = {
+    "GitCheckout": "checkout",
+    "IndexedPack": "indexpack",
+    "ObjectDirectory": "odb",
+    "ObjectStore": "checkout",
+    "ObjectStream": "odb",
+    "Submodule": "gitmodules",
+    "SubmoduleObjects": "checkout",
+    "check_commit_hash": "objects",
+    "checkout_commit": "checkout",
+    "find_objects_dir": "odb",
+    "index_pack": "indexpack",
+    "object_id": "objects",
+    "parse_gitmodules": "gitmodules",
+    "unpack_git": "unpack",
+}
+"""Where each name of :data:`__all__` is defined: imported on first use (PEP 562), not with the package."""
+
+
+def __getattr__(name: str) -> object:
+    """A name of :data:`__all__`, imported from its module when first asked for: importing one module of the
+    package must not load the others (indexing packs, checkout)."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
