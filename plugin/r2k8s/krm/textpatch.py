@@ -102,7 +102,9 @@ _QUANTITY = re.compile(r"(?!0[xob])[0-9]+(?![eE][0-9]*$)[A-Za-z][A-Za-z0-9]*")
 """Digits, then letters (``64Mi``, a base58 ID): a string to YAML 1.1 and 1.2 alike (no ``1e3``, ``0x1F``)."""
 
 
+@functools.lru_cache(maxsize=4096)
 def _plain_string(text: str) -> bool:
+    """Whether ``text`` is written plain (cached: the same names and values come back in every item)."""
     return (
         bool(_PLAIN.fullmatch(text) or _QUANTITY.fullmatch(text))
         and text.lower() not in ("true", "false", "null")
