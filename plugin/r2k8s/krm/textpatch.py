@@ -48,7 +48,7 @@ class _Unsure(Exception):
     """ruamel.yaml might write this otherwise: leave it to ruamel.yaml."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class _Scalar:
     src: str
     """The scalar as written (quotes included)."""
@@ -63,7 +63,7 @@ class _Scalar:
     """Written by the operations (not read)."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class _Entry:
     key: str
     value: Any
@@ -74,13 +74,13 @@ class _Entry:
     fresh: bool = False
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class _Map:
     entries: list[_Entry]
     fresh: bool = False
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class _Seq:
     items: list[Any]
     owner: _Entry | None = None
@@ -190,16 +190,21 @@ def _new_node(value: Any) -> _Node:
 # --- reading: events to the model -------------------------------------------------------------------------------
 
 
-def _index(mark: Any) -> int:
-    """Where an event's mark is in the text (libyaml always gives one)."""
-    return int(mark.index)
+_SCALAR_EVENT, _MAPPING_START, _SEQUENCE_START = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+_MAPPING_END, _SEQUENCE_END = yaml.MappingEndEvent, yaml.SequenceEndEvent
+"""libyaml makes events of exactly these classes: the reader compares types (``isinstance`` cost 10 % of it)."""
+
+
+def _end(event: Any) -> int:
+    """Where an event ends in the text (libyaml always gives a mark)."""
+    return int(event.end_mark.index)
 
 
 class _Reader:
     def __init__(self, text: str) -> None:
         self.text = text
         found = events(text)
-        if found is None or any(isinstance(event, yaml.AliasEvent) for event in found):
+        if found is None or yaml.AliasEvent in set(map(type, found)):
             raise _Unsure("no libyaml, or an alias")
         self.events: list[Any] = found
         self.at = 2  # after StreamStart, DocumentStart
@@ -224,48 +229,56 @@ class _Reader:
         return eol, text[start:cursor]
 
     def node(self) -> _Node:
-        event = self.events[self.at]
+        found = self.events
+        event = found[self.at]
         self.at += 1
         if event.anchor is not None:
             raise _Unsure("an anchor")
-        if isinstance(event, yaml.ScalarEvent):
-            src = self.text[_index(event.start_mark) : _index(event.end_mark)]
+        kind = type(event)
+        if kind is _SCALAR_EVENT:
+            end = event.end_mark.index
+            src = self.text[event.start_mark.index : end]
             if not _original_scalar(event, src):
                 raise _Unsure("a scalar ruamel.yaml may write otherwise")
-            eol, gap = self.tail(_index(event.end_mark))
-            return _Scalar(src, eol, gap, event.style if event.style in ("'", '"') else "")
+            eol, gap = self.tail(end)
+            style = event.style
+            return _Scalar(src, eol, gap, style if style == "'" or style == '"' else "")
         if event.tag is not None and event.tag != "!":
             raise _Unsure("an explicit tag")
-        end_type = yaml.MappingEndEvent if isinstance(event, yaml.MappingStartEvent) else yaml.SequenceEndEvent
+        end_type = _MAPPING_END if kind is _MAPPING_START else _SEQUENCE_END
         if event.flow_style:
-            closing = self.events[self.at]
+            closing = found[self.at]
             self.at += 1
-            src = self.text[_index(event.start_mark) : _index(closing.end_mark)]
-            if not isinstance(closing, end_type) or src not in ("{}", "[]"):
+            src_end = closing.end_mark.index
+            src = self.text[event.start_mark.index : src_end]
+            if type(closing) is not end_type or src not in ("{}", "[]"):
                 raise _Unsure("a flow collection that is not empty")
-            eol, gap = self.tail(_index(closing.end_mark))
+            eol, gap = self.tail(src_end)
             return _Scalar(src, eol, gap)
-        if isinstance(event, yaml.SequenceStartEvent):
+        if kind is _SEQUENCE_START:
             items = []
-            while not isinstance(self.events[self.at], end_type):
+            while type(found[self.at]) is not end_type:
                 items.append(self.node())
             self.at += 1
             return _Seq(items)
         entries = []
-        while not isinstance(self.events[self.at], end_type):
-            key = self.events[self.at]
+        text = self.text
+        key: Any  # libyaml's event (typed as any: the stubs' marks may be None, libyaml's never are)
+        while type(key := found[self.at]) is not end_type:
             self.at += 1
-            if not isinstance(key, yaml.ScalarEvent) or key.style != "" or not _plain_string(key.value):
+            if type(key) is not _SCALAR_EVENT or key.style != "" or not _plain_string(key.value):
                 raise _Unsure("a key that is not a plain string")
             entry = _Entry(key.value, None)
-            following = self.events[self.at]
-            if isinstance(following, (yaml.MappingStartEvent, yaml.SequenceStartEvent)) and not following.flow_style:
-                if self.text[_index(key.end_mark) : _index(key.end_mark) + 1] != ":":
+            following = found[self.at]
+            kind = type(following)
+            if (kind is _MAPPING_START or kind is _SEQUENCE_START) and not following.flow_style:
+                colon = _end(key)
+                if text[colon : colon + 1] != ":":
                     raise _Unsure("a key not followed by its colon")
-                entry.eol, entry.gap = self.tail(_index(key.end_mark) + 1)
-            entry.value = self.node()
-            if isinstance(entry.value, _Seq):
-                entry.value.owner = entry
+                entry.eol, entry.gap = self.tail(colon + 1)
+            value = entry.value = self.node()
+            if type(value) is _Seq:
+                value.owner = entry
             entries.append(entry)
         self.at += 1
         return _Map(entries)
