@@ -82,8 +82,10 @@ class _Map:
 
 @dataclasses.dataclass(slots=True)
 class _Seq:
+    """A block sequence. The entry holding it (whose ``gap`` is above its first element) is found on the way to it
+    (:func:`_apply`), not kept: the model has no cycles, so it goes when the last reference does (no collector)."""
+
     items: list[Any]
-    owner: _Entry | None = None
     fresh: bool = False
 
 
@@ -173,11 +175,7 @@ def _new_node(value: Any) -> _Node:
         for key in value:
             if type(key) is not str or not _plain_string(key):
                 raise _Unsure("a new key that is not a plain string")
-        entries = [_Entry(key, _new(item)) for key, item in value.items()]
-        for entry in entries:
-            if isinstance(entry.value, _Seq):
-                entry.value.owner = entry
-        return _Map(entries)
+        return _Map([_Entry(key, _new(item)) for key, item in value.items()])
     if isinstance(value, list) and value:
         return _Seq([_new(item) for item in value])
     if isinstance(value, dict):
@@ -276,9 +274,7 @@ class _Reader:
                 if text[colon : colon + 1] != ":":
                     raise _Unsure("a key not followed by its colon")
                 entry.eol, entry.gap = self.tail(colon + 1)
-            value = entry.value = self.node()
-            if type(value) is _Seq:
-                value.owner = entry
+            entry.value = self.node()
             entries.append(entry)
         self.at += 1
         return _Map(entries)
@@ -360,8 +356,10 @@ def _apply(root: _Map, operation: Operation) -> None:
     if not parts or op not in ("add", "replace", "remove"):
         raise _Unsure(f"a {op} operation")
     node: _Node = root
+    slot: Any = None
     for part in parts[:-1]:
-        node = _step(node, part)[1]
+        slot, node = _step(node, part)
+    owner = slot if isinstance(slot, _Entry) else None  # the key a sequence is the value of
     last = parts[-1]
     if op == "remove":
         _remove(root, node, last)
@@ -377,8 +375,6 @@ def _apply(root: _Map, operation: Operation) -> None:
         if not _plain_string(last):
             raise _Unsure("a new key that is not a plain string")
         entry = _Entry(last, _new(value), fresh=True)
-        if isinstance(entry.value, _Seq):
-            entry.value.owner = entry
         gap = _take_trailing(node)  # the new key goes above the comment lines after the mapping
         node.entries.append(entry)
         _last_leaf(entry.value).gap = gap
@@ -397,8 +393,8 @@ def _apply(root: _Map, operation: Operation) -> None:
     new = _new(value)
     if index:
         gap = _take_trailing(node.items[index - 1])  # they sit above the element that was at ``index``
-    elif node.owner is not None:
-        gap, node.owner.gap = node.owner.gap, ""  # the lines between ``key:`` and the first element
+    elif owner is not None:
+        gap, owner.gap = owner.gap, ""  # the lines between ``key:`` and the first element
     else:
         raise _Unsure("a first element of a sequence with no key")
     node.items.insert(index, new)
@@ -513,8 +509,6 @@ def _replace(holder: Any, slot: Any, old: _Node, value: Any) -> None:
             new.eol, holder.eol = eol, ""
         else:
             holder.eol = eol
-            if isinstance(new, _Seq):
-                new.owner = holder
         holder.value = new
     else:
         if _first_line_comment(old):
