@@ -12,6 +12,7 @@ import copy
 import importlib
 from typing import Any
 
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,3 +88,41 @@ def test_a_planned_patch_lands_where_its_paths_say() -> None:
         "metadata": {"annotations": {"r2k8s.io/formulas": "{}"}},
         "spec": {"containers": [{"name": "fetch"}, {}], "volumes": [{"name": "agent"}]},
     }
+
+
+ANCHORED = st.recursive(
+    st.one_of(LEAVES, st.floats(allow_nan=False), st.dates(), st.binary(max_size=2)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=3)),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANCHORED, st.lists(st.integers(0, 3), max_size=4))
+def test_an_item_is_copied_before_patching_as_deepcopy_copies_it(document: Any, aliases: list[int]) -> None:
+    """The splice path copies an item's data before applying its operations (``splice._copied``, faster than
+    ``copy.deepcopy`` on libyaml's data): the same data, nothing shared with the original, and a collection
+    that an alias put in several places is still one collection, so an operation changes it everywhere."""
+    from r2k8s.krm.splice import _copied
+
+    shared = {"shared": [document]}
+    text = yaml.safe_dump({"document": document, "refs": [shared for _ in aliases], "again": shared})
+    data = yaml.safe_load(text)  # the aliases libyaml reads: one object in several places
+    expected = copy.deepcopy(data)
+    copied = _copied(data, {})
+    assert copied == expected == data
+    originals = {id(node) for node in _collections(data)}
+    assert not originals & {id(node) for node in _collections(copied)}
+    same = [id(node) for node in _collections(expected)]
+    assert [id(node) for node in _collections(copied)].count(id(copied["again"])) == same.count(id(expected["again"]))
+    copied["again"]["shared"].append("new")
+    assert all(ref["shared"][-1] == "new" for ref in copied["refs"]) and data["again"]["shared"][-1] != "new"
+
+
+def _collections(node: Any) -> list[Any]:
+    """Every dict and list in ``node``, each as often as it is reached."""
+    if isinstance(node, dict):
+        return [node, *(inner for value in node.values() for inner in _collections(value))]
+    if isinstance(node, list):
+        return [node, *(inner for value in node for inner in _collections(value))]
+    return []

@@ -146,6 +146,8 @@ def find_containers(resource: Mapping[str, Any], extra: Sequence[FieldPath] = ()
         sites.setdefault(path, ContainerSite(path, pod_spec, keys))
 
     def walk(node: Any, path: JsonPath, key: str | int | None, keys: tuple[Any, ...] | None) -> None:
+        if type(node) is str:
+            return  # most nodes (and asking a string whether it is a Mapping goes through the ABC's check)
         if isinstance(node, Mapping):
             if key in POD_SPEC_KEYS and _is_pod_spec(node):
                 for field in POD_CONTAINER_LISTS:
@@ -182,6 +184,8 @@ def _document_order(resource: Mapping[str, Any]) -> Any:
 
     def number(node: Any, path: JsonPath) -> None:
         order[path] = len(order)
+        if type(node) is str:
+            return
         if isinstance(node, Mapping):
             for key, child in node.items():
                 number(child, (*path, str(key)))
@@ -207,6 +211,8 @@ def images_named(resource: Mapping[str, Any], wanted: Callable[[str], bool]) -> 
     stack: list[tuple[Any, JsonPath]] = [(resource, ())]
     while stack:
         node, path = stack.pop()
+        if type(node) is str:
+            continue  # most nodes (and asking a string whether it is a Mapping goes through the ABC's check)
         if isinstance(node, Mapping):
             image = node.get("image")
             if isinstance(image, str) and isinstance(node.get("name"), str) and wanted(image):

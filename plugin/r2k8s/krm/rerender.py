@@ -42,10 +42,12 @@ def _node(document: Any, parts: Sequence[str]) -> Any:
     """The value at ``parts`` (strings; list indexes as digits), or :data:`_MISSING`."""
     node = document
     for part in parts:
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        if isinstance(node, list):  # asked first: a list is no Mapping, and asking the ABC costs
+            if not (part.isdigit() and int(part) < len(node)):
+                return _MISSING
             node = node[int(part)]
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
         else:
             return _MISSING
     return node
@@ -59,6 +61,8 @@ def _identity(entry: Any) -> Any:
 def _skeleton(value: Any) -> Any:
     """What :func:`_prune` needs of an added ``value``: list entries by their identity alone (an env entry's
     name, not the service spec it carries), mapping keys with their skeletons, scalars as they are."""
+    if type(value) is str:
+        return value  # most values (and asking a string whether it is a Mapping goes through the ABC's check)
     if isinstance(value, list):
         return [{"name": entry.get("name")} if isinstance(entry, Mapping) else entry for entry in value]
     if isinstance(value, Mapping):
