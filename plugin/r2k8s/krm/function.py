@@ -599,11 +599,13 @@ class _Planner:
 
     def agent_configmaps(self) -> list[Any]:
         """The agent ConfigMaps to add: one per namespace with a patched item, unless the input has it; and,
-        where helm hooks mount the agent, the hooks' own, as a hook ordered before them (:mod:`.helm_hooks`)."""
+        where helm hooks mount the agent, the hooks' own, as a hook ordered before them (:mod:`.helm_hooks`).
+
+        Plain data: the splice path writes new items with libyaml (and so never imports ruamel.yaml), the round
+        trip makes them round-trip objects when it writes every item itself."""
         if not self.namespaces and not self.hook_namespaces:
             return []
         from r2k8s.agent_bundle import agent_zipapp, configmap_manifest, configmap_name
-        from r2k8s.krm import yamlio
 
         name = configmap_name()
         present = {
@@ -627,7 +629,7 @@ class _Planner:
                 manifest["metadata"]["namespace"] = namespace
             if annotations:
                 manifest["metadata"]["annotations"] = annotations
-            added.append(yamlio.block(manifest))
+            added.append(manifest)
         return added
 
     def explanation(self) -> str:

@@ -212,7 +212,9 @@ class RoundTripPath:
             apply_round_trip(given.items[index], operations)
         for index in sorted(removed, reverse=True):
             del given.items[index]
-        given.items.extend(added)
+        from r2k8s.krm import yamlio
+
+        given.items.extend(yamlio.block(item) for item in added)  # plain data from the planner: written block style
         return write_output(given, results.encode())
 
     def failed(self, given: FunctionInput | None, results: Results) -> str:

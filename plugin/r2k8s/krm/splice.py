@@ -34,6 +34,7 @@ import copy
 import dataclasses
 import functools
 import re
+import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
@@ -232,10 +233,9 @@ def _body_and_tail(span: str) -> tuple[str, str]:
 
 def _dump_new(item: Any) -> str:
     """New items hold no user text, so libyaml's emitter (a YAML 1.1 one: it quotes ``yes`` and ``0644``) is
-    faithful, and it is far faster than ruamel.yaml on the agent ConfigMap's 200 KB base64 line."""
-    from r2k8s.krm.yamlio import to_plain
-
-    return _dump_plain(to_plain(item))
+    faithful, and it is far faster than ruamel.yaml on the agent ConfigMap's 200 KB base64 line. They are plain
+    data (:meth:`r2k8s.krm.function._Planner.agent_configmaps`; the emitter refuses anything else)."""
+    return _dump_plain(item)
 
 
 _NEVER_LIBYAML = re.compile(r"""(?:^|[:-] )"[\x20\x21\x23-\x5b\x5d-\x7e]*"[ \t]*$""", re.MULTILINE)
@@ -249,7 +249,7 @@ def _rewrite(body: str, plain: Any, operations: Sequence[Operation]) -> str | No
     written as ruamel.yaml's round trip writes it, keeping comments and every scalar as the user wrote it: by
     :mod:`.textpatch` where that is certain (each comment then stays on its line, where ruamel.yaml would file
     the lines between two fields under the one before them), else by ruamel.yaml itself."""
-    from r2k8s.krm import textpatch, yamlio
+    from r2k8s.krm import textpatch
 
     patched = _copied(plain, {})
     apply(patched, operations)
@@ -263,6 +263,8 @@ def _rewrite(body: str, plain: Any, operations: Sequence[Operation]) -> str | No
     written = textpatch.rewrite(body, patched, operations)
     if written is not None:
         return written  # what the round trip below would write, without it (:mod:`.textpatch`)
+    from r2k8s.krm import yamlio  # ruamel.yaml (9 ms to import) for the items the text patcher leaves to it
+
     documents = yamlio.load_documents(body)
     if len(documents) != 1:
         return None
@@ -335,8 +337,6 @@ def splice(
     Returns ``None`` if an item's text cannot be re-read on its own, or there is nowhere to put the new items or
     results (the caller takes the full path).
     """
-    from r2k8s.krm import yamlio
-
     if rewrite is None:
         rewrite = functools.partial(_rewrite_checked, plan)
     pieces: list[str] = []
@@ -363,8 +363,13 @@ def splice(
             pieces += [text[cursor:start], rewritten.replace("\n", newline) if newline != "\n" else rewritten]
             pieces += [newline, tail]
             cursor = end
-    except (_Unusual, yamlio.YAMLError, yaml.YAMLError):
+    except (_Unusual, yaml.YAMLError):
         return None
+    except Exception as exc:
+        ruamel_errors = sys.modules.get("ruamel.yaml.error")  # imported where ruamel.yaml read or wrote an item
+        if ruamel_errors is not None and isinstance(exc, ruamel_errors.YAMLError):
+            return None
+        raise
     if (new_items and plan.append_at is None) or (results and plan.results_at is None):
         return None
     append_at = plan.append_at if plan.append_at is not None else cursor
