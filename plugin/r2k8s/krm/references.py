@@ -78,6 +78,9 @@ class FormulaResolver:
         self.root = config.root_dir
         self.kustomize = KustomizeBuild(function_config, Path.cwd(), config.root)
         self._cache: dict[str, FormulaRef] = {}
+        self._paths: dict[tuple[Path, str, Path], tuple[Path, Path, Path, str]] = {}
+        """(base, image, root) → (the path named, the root and the path with links resolved, the path shown): every
+        item naming ``./web.formula`` from one folder asked the file system for the same two real paths."""
 
     def resolve(self, image: str, item: Mapping[str, Any], source: ItemSource | None = None) -> FormulaRef:
         """The formula ``image`` names in ``item``; ``source``: where a resolver read the item (:mod:`.sourced`),
@@ -138,10 +141,12 @@ class FormulaResolver:
 
     def _load_file(self, image: str, base: Path, root: Path, hint: str, widen: str) -> FormulaRef:
         """Load the formula at ``image`` from ``base``, which must stay in ``root`` (``widen``: how to widen it)."""
-        target = Path(os.path.normpath(base / image))
-        real_root = Path(os.path.realpath(root))
-        real_target = Path(os.path.realpath(target))
-        shown = os.path.relpath(target, root)
+        paths = self._paths.get((base, image, root))
+        if paths is None:
+            target = Path(os.path.normpath(base / image))
+            paths = target, Path(os.path.realpath(root)), Path(os.path.realpath(target)), os.path.relpath(target, root)
+            self._paths[base, image, root] = paths
+        target, real_root, real_target, shown = paths
         if not (real_target == real_root or real_root in real_target.parents):
             raise R2k8sError(
                 Category.USAGE,
