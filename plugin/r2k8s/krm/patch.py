@@ -56,7 +56,10 @@ def _plain_operation(operation: Operation) -> bool:
 def _applied(document: Any, operation: Operation) -> bool:
     """Apply one :func:`_plain_operation` to plain ``dict``/``list`` data as ``jsonpatch`` would, if every step
     resolves plainly; ``False`` (``document`` untouched) leaves it to ``jsonpatch``."""
-    parts = [part.replace("~1", "/").replace("~0", "~") for part in operation["path"].split("/")[1:]]
+    path = operation["path"]
+    parts = path.split("/")[1:]
+    if "~" in path:  # escaped: most paths are not, and unescaping every part was a third of this function
+        parts = [part.replace("~1", "/").replace("~0", "~") for part in parts]
     node = document
     for part in parts[:-1]:
         if type(node) is dict and part in node:

@@ -35,7 +35,8 @@ _MISSING = object()
 
 
 def _parts(path: str) -> list[str]:
-    return [part.replace("~1", "/").replace("~0", "~") for part in path.split("/")[1:]]
+    parts = path.split("/")[1:]
+    return [part.replace("~1", "/").replace("~0", "~") for part in parts] if "~" in path else parts
 
 
 def _node(document: Any, parts: Sequence[str]) -> Any:
