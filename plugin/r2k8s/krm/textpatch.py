@@ -282,27 +282,29 @@ class _Reader:
 
 
 def _write_map(node: _Map, column: int, out: list[str], first: str | None = None) -> None:
-    for index, entry in enumerate(node.entries):
-        out.append(first if index == 0 and first is not None else " " * column)
-        out.append(entry.key)
-        out.append(":")
+    indent = " " * column
+    for entry in node.entries:
         value = entry.value
-        if isinstance(value, _Scalar):
-            out += (" ", value.src, value.eol, "\n", value.gap)
-        elif isinstance(value, _Map):
-            out += (entry.eol, "\n", entry.gap)
-            _write_map(value, column + 2, out)
+        kind = type(value)  # the model's own classes, never subclassed: compared, not asked (twice a changed item)
+        if kind is _Scalar:
+            out += (first or indent, entry.key, ": ", value.src, value.eol, "\n", value.gap)
         else:
-            out += (entry.eol, "\n", entry.gap)
-            _write_seq(value, column, out)
+            out += (first or indent, entry.key, ":", entry.eol, "\n", entry.gap)
+            if kind is _Map:
+                _write_map(value, column + 2, out)
+            else:
+                _write_seq(value, column, out)
+        first = None
 
 
 def _write_seq(node: _Seq, column: int, out: list[str]) -> None:
+    indent = " " * column
     for item in node.items:
-        if isinstance(item, _Scalar):
-            out += (" " * column, "- ", item.src, item.eol, "\n", item.gap)
-        elif isinstance(item, _Map):
-            _write_map(item, column + 2, out, " " * column + "- ")
+        kind = type(item)
+        if kind is _Scalar:
+            out += (indent, "- ", item.src, item.eol, "\n", item.gap)
+        elif kind is _Map:
+            _write_map(item, column + 2, out, indent + "- ")
         else:
             raise _Unsure("a sequence in a sequence")
 
