@@ -107,11 +107,11 @@ def cmd_fn(args: argparse.Namespace) -> None:
     if not (args.explain or args.config or os.environ.get("R2K8S_EXPLAIN")) and unchanged(text):
         write_stdout(text)  # nothing to expand: the input is the answer (and start-up stays short)
         return
-    from r2k8s.krm.function import run
-    from r2k8s.krm.results import Results, Severity
+    with _collector_paused():  # from the imports on: their objects too live to the end
+        from r2k8s.krm.function import run
+        from r2k8s.krm.results import Results, Severity
 
-    config = _config_document(args.config) if args.config else None
-    with _collector_paused():
+        config = _config_document(args.config) if args.config else None
         outcome = run(text, explain=args.explain, config_override=config)
     # infos (the summary of what changed) are for kpt, which shows a ResourceList's results: kustomize passes
     # an exec function's stderr on, and would print them on every build
