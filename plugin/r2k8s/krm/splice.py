@@ -275,6 +275,21 @@ def _rewrite(body: str, plain: Any, operations: Sequence[Operation]) -> str | No
     return written if yaml.load(written, Loader=_Loader) == patched else None
 
 
+def _refusals_of_the_round_trip() -> tuple[type[BaseException], ...]:
+    """What ruamel.yaml and jsonpatch raise where an item read on its own by ruamel.yaml is not what libyaml read
+    within the whole input (a path the plan's operations name is not there): no splice, the full path decides.
+    Only the modules already imported are asked (each is imported where an item went to the round trip)."""
+    found: list[type[BaseException]] = []
+    for module, name in (("ruamel.yaml.error", "YAMLError"), ("jsonpointer", "JsonPointerException")):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            found.append(getattr(loaded, name))
+    loaded = sys.modules.get("jsonpatch")
+    if loaded is not None:
+        found.append(loaded.JsonPatchException)
+    return tuple(found)
+
+
 _ATOMS = frozenset((str, int, float, bool, type(None)))
 
 
@@ -366,8 +381,7 @@ def splice(
     except (_Unusual, yaml.YAMLError):
         return None
     except Exception as exc:
-        ruamel_errors = sys.modules.get("ruamel.yaml.error")  # imported where ruamel.yaml read or wrote an item
-        if ruamel_errors is not None and isinstance(exc, ruamel_errors.YAMLError):
+        if isinstance(exc, _refusals_of_the_round_trip()):
             return None
         raise
     if (new_items and plan.append_at is None) or (results and plan.results_at is None):
