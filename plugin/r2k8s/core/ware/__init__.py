@@ -6,8 +6,9 @@ and zip transmats and ``fs`` metadata) and streams: memory does not grow with a
 ware's size.
 """
 
-import importlib
 import typing
+
+from r2k8s.core import lazy
 
 if typing.TYPE_CHECKING:
     from r2k8s.core.ware.filters import FLATTEN, PACK, UNPACK_LOSSLESS, Filters, FilterValueError
@@ -56,13 +57,6 @@ _MODULE_OF = {
 """Where each name of :data:`__all__` is defined: imported on first use (PEP 562), not with the package."""
 
 
-def __getattr__(name: str) -> object:
-    """A name of :data:`__all__`, imported from its module when first asked for: importing one module of the
-    package (``wareid``, as every formula does) must not load tar, zip, pack and unpack (20 ms of a KRM
-    function's run)."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+# A name of :data:`__all__`, imported from its module when first asked for: importing one module of the package
+# (``wareid``, as every formula does) must not load tar, zip, pack and unpack (20 ms of a KRM function's run).
+__getattr__ = lazy.first_use(__name__, _MODULE_OF, globals())

@@ -4,8 +4,9 @@ May import :mod:`r2k8s.core.ware` and the core's leaves, never
 :mod:`r2k8s.core.formula` (its peer) nor anything above.
 """
 
-import importlib
 import typing
+
+from r2k8s.core import lazy
 
 if typing.TYPE_CHECKING:
     from r2k8s.core.warehouse.cache import WareCache
@@ -40,13 +41,7 @@ _MODULE_OF = {
 """Where each name of :data:`__all__` is defined: imported on first use (PEP 562), not with the package."""
 
 
-def __getattr__(name: str) -> object:
-    """A name of :data:`__all__`, imported from its module when first asked for: importing one module of the
-    package (``cache``'s packtypes, ``git.remotes``) must not load the HTTP client, TLS and git's fetching (25
-    ms of a KRM function's run)."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+# A name of :data:`__all__`, imported from its module when first asked for: importing one module of the package
+# (``cache``'s packtypes, ``git.remotes``) must not load the HTTP client, TLS and git's fetching (25 ms of a KRM
+# function's run).
+__getattr__ = lazy.first_use(__name__, _MODULE_OF, globals())

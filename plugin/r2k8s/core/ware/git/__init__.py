@@ -6,8 +6,9 @@ as warehouses) is :mod:`r2k8s.core.warehouse.git`, built on this. Part of the
 ``ware`` layer: it imports only the core's leaves and :mod:`r2k8s.core.ware`.
 """
 
-import importlib
 import typing
+
+from r2k8s.core import lazy
 
 if typing.TYPE_CHECKING:
     from r2k8s.core.ware.git.checkout import GitCheckout, ObjectStore, SubmoduleObjects, checkout_commit
@@ -53,12 +54,6 @@ _MODULE_OF = {
 """Where each name of :data:`__all__` is defined: imported on first use (PEP 562), not with the package."""
 
 
-def __getattr__(name: str) -> object:
-    """A name of :data:`__all__`, imported from its module when first asked for: importing one module of the
-    package must not load the others (indexing packs, checkout)."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+# A name of :data:`__all__`, imported from its module when first asked for: importing one module of the package must
+# not load the others (indexing packs, checkout).
+__getattr__ = lazy.first_use(__name__, _MODULE_OF, globals())

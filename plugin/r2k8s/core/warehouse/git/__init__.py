@@ -4,8 +4,9 @@ cache and rio's ``pick``, ending in :func:`fetch_git_tree`, which the ware cache
 Standard library only; the object and pack formats are :mod:`r2k8s.core.ware.git`'s.
 """
 
-import importlib
 import typing
+
+from r2k8s.core import lazy
 
 if typing.TYPE_CHECKING:
     from r2k8s.core.warehouse.git.remotes import GitRemote, check_commit_ware, resolve_submodule_url, slugify_remote
@@ -33,12 +34,6 @@ _MODULE_OF = {
 """Where each name of :data:`__all__` is defined: imported on first use (PEP 562), not with the package."""
 
 
-def __getattr__(name: str) -> object:
-    """A name of :data:`__all__`, imported from its module when first asked for: importing ``remotes`` (the KRM
-    function checks git inputs) must not load the smart HTTP client and git's object machinery."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+# A name of :data:`__all__`, imported from its module when first asked for: importing ``remotes`` (the KRM function
+# checks git inputs) must not load the smart HTTP client and git's object machinery.
+__getattr__ = lazy.first_use(__name__, _MODULE_OF, globals())
