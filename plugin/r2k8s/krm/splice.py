@@ -279,15 +279,12 @@ def _refusals_of_the_round_trip() -> tuple[type[BaseException], ...]:
     """What ruamel.yaml and jsonpatch raise where an item read on its own by ruamel.yaml is not what libyaml read
     within the whole input (a path the plan's operations name is not there): no splice, the full path decides.
     Only the modules already imported are asked (each is imported where an item went to the round trip)."""
-    found: list[type[BaseException]] = []
-    for module, name in (("ruamel.yaml.error", "YAMLError"), ("jsonpointer", "JsonPointerException")):
-        loaded = sys.modules.get(module)
-        if loaded is not None:
-            found.append(getattr(loaded, name))
-    loaded = sys.modules.get("jsonpatch")
-    if loaded is not None:
-        found.append(loaded.JsonPatchException)
-    return tuple(found)
+    refusals = (
+        ("ruamel.yaml.error", "YAMLError"),
+        ("jsonpointer", "JsonPointerException"),
+        ("jsonpatch", "JsonPatchException"),
+    )
+    return tuple(getattr(sys.modules[module], name) for module, name in refusals if module in sys.modules)
 
 
 _ATOMS = frozenset((str, int, float, bool, type(None)))
